@@ -1,0 +1,27 @@
+//! The data model of movierec: ids, rating scales, datasets, readers, splits and statistics.
+//!
+//! This crate knows nothing of DVC, `params.yaml`, the command line or HTTP: typed values in,
+//! typed values or typed errors out. File formats live in one module each
+//! ([`seed_csv`], [`movielens`]); generating data ([`synthetic`]) and splitting it ([`split`])
+//! do no I/O.
+
+pub mod builder;
+pub mod columns;
+pub mod dataset;
+pub mod error;
+pub mod ids;
+pub mod movielens;
+pub mod numpy;
+pub mod report;
+pub mod scale;
+pub mod seed_csv;
+pub mod split;
+pub mod stats;
+pub mod synthetic;
+
+pub use columns::{ColumnMap, Role};
+pub use dataset::{Dataset, MovieAttrs, RatingExtras, RatingList, UserAttrs};
+pub use error::LoadError;
+pub use ids::{IdMap, MovieIdx, UserIdx};
+pub use report::{LoadReport, RejectReason};
+pub use scale::RatingScale;

@@ -1,0 +1,229 @@
+//! Filters and train/test splits of a rating list: Surprise's `train_test_split`, row for
+//! row, and a per-user split for top-N evaluation.
+
+use serde::{Deserialize, Serialize};
+
+use crate::dataset::RatingList;
+use crate::numpy::RandomState;
+
+/// How ratings are divided between the training and test sets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SplitStrategy {
+    /// A share of all ratings, drawn as Surprise's `train_test_split(test_size,
+    /// random_state=seed)` draws it: the same rows in the same order.
+    #[default]
+    Random,
+    /// Each user's ratings divided by the share, so every user with two ratings or more is in
+    /// both sets: the right split for top-N evaluation.
+    PerUser,
+}
+
+/// A test share that leaves one of the two sets empty, or is not a share at all.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SplitError {
+    /// The share is not strictly between 0 and 1.
+    #[error("invalid test_size {0}: expected a number strictly between 0 and 1")]
+    TestSize(f64),
+    /// Too few ratings for both sets to get one.
+    #[error("cannot split {n} ratings with test_size {test_size}: one of the sets would be empty")]
+    TooFew {
+        /// Ratings available.
+        n: usize,
+        /// The share asked for.
+        test_size: f64,
+    },
+}
+
+/// Row indices of the training and test sets, each in the order the split gives them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Split {
+    /// Rows of the training set.
+    pub train: Vec<u32>,
+    /// Rows of the test set.
+    pub test: Vec<u32>,
+}
+
+/// Surprise's `train_test_split(data, test_size, random_state=seed)` over `n` ratings:
+/// `perm = RandomState(seed).permutation(n)`, `n_test = ceil(test_size * n)`, train =
+/// `perm[:n - n_test]`, test = the rest, both in permutation order.
+///
+/// # Errors
+/// If `test_size` is not in (0, 1) or a set would be empty.
+pub fn train_test_split(n: usize, test_size: f64, seed: u32) -> Result<Split, SplitError> {
+    if !(test_size > 0.0 && test_size < 1.0) {
+        return Err(SplitError::TestSize(test_size));
+    }
+    let n_test = (test_size * n as f64).ceil() as usize;
+    if n_test == 0 || n_test >= n {
+        return Err(SplitError::TooFew { n, test_size });
+    }
+    let mut perm = RandomState::new(seed).permutation(n);
+    let test = perm.split_off(n - n_test);
+    Ok(Split { train: perm, test })
+}
+
+/// Each user's ratings shuffled (users in index order, one generator seeded with `seed`),
+/// and `clamp(round(test_size * n_u), 1, n_u - 1)` of them put in the test set; users with
+/// a single rating stay in training. Both sets keep the list's row order.
+///
+/// # Errors
+/// If `test_size` is not in (0, 1) or no user has two ratings.
+pub fn per_user_split(list: &RatingList, test_size: f64, seed: u32) -> Result<Split, SplitError> {
+    if !(test_size > 0.0 && test_size < 1.0) {
+        return Err(SplitError::TestSize(test_size));
+    }
+    let mut rng = RandomState::new(seed);
+    let mut rows_of: Vec<Vec<u32>> = vec![Vec::new(); list.users().len()];
+    for (r, u) in list.user().iter().enumerate() {
+        rows_of[u.get()].push(r as u32);
+    }
+    let mut in_test = vec![false; list.len()];
+    for rows in &mut rows_of {
+        let n_u = rows.len();
+        if n_u < 2 {
+            continue;
+        }
+        let k = ((test_size * n_u as f64).round() as usize).clamp(1, n_u - 1);
+        rng.shuffle(rows);
+        for &r in &rows[..k] {
+            in_test[r as usize] = true;
+        }
+    }
+    let (test, train): (Vec<u32>, Vec<u32>) = (0..list.len() as u32).partition(|&r| in_test[r as usize]);
+    if test.is_empty() {
+        return Err(SplitError::TooFew { n: list.len(), test_size });
+    }
+    Ok(Split { train, test })
+}
+
+/// The rows that remain, in order, once users with fewer than `min_user` ratings and movies
+/// with fewer than `min_movie` are removed, repeatedly until both minimums hold (a k-core).
+pub fn filter_min_ratings(list: &RatingList, min_user: u32, min_movie: u32) -> Vec<u32> {
+    let mut keep = vec![true; list.len()];
+    if min_user > 1 || min_movie > 1 {
+        loop {
+            let mut per_user = vec![0u32; list.users().len()];
+            let mut per_movie = vec![0u32; list.movies().len()];
+            for r in (0..list.len()).filter(|&r| keep[r]) {
+                per_user[list.user()[r].get()] += 1;
+                per_movie[list.movie()[r].get()] += 1;
+            }
+            let mut changed = false;
+            for (r, k) in keep.iter_mut().enumerate().filter(|(_, k)| **k) {
+                if per_user[list.user()[r].get()] < min_user || per_movie[list.movie()[r].get()] < min_movie {
+                    *k = false;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+    }
+    (0..list.len() as u32).filter(|&r| keep[r as usize]).collect()
+}
+
+/// Sizes of one side of a split.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SetSize {
+    /// Ratings.
+    pub ratings: u64,
+    /// Distinct users.
+    pub users: u64,
+    /// Distinct movies.
+    pub movies: u64,
+}
+
+/// What a split produced: both sets' sizes, and the users and movies the model will not
+/// know when scoring the test set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SplitSummary {
+    /// The training set.
+    pub train: SetSize,
+    /// The test set.
+    pub test: SetSize,
+    /// Users with test ratings and no training rating.
+    pub users_only_in_test: u64,
+    /// Movies with test ratings and no training rating.
+    pub movies_only_in_test: u64,
+}
+
+/// Summarises `split` of `list`.
+pub fn summarize(list: &RatingList, split: &Split) -> SplitSummary {
+    let mark = |rows: &[u32]| {
+        let mut users = vec![false; list.users().len()];
+        let mut movies = vec![false; list.movies().len()];
+        for &r in rows {
+            users[list.user()[r as usize].get()] = true;
+            movies[list.movie()[r as usize].get()] = true;
+        }
+        (users, movies)
+    };
+    let (tu, tm) = mark(&split.train);
+    let (su, sm) = mark(&split.test);
+    let count = |v: &[bool]| v.iter().filter(|x| **x).count() as u64;
+    let only = |test: &[bool], train: &[bool]| test.iter().zip(train).filter(|(a, b)| **a && !**b).count() as u64;
+    SplitSummary {
+        train: SetSize { ratings: split.train.len() as u64, users: count(&tu), movies: count(&tm) },
+        test: SetSize { ratings: split.test.len() as u64, users: count(&su), movies: count(&sm) },
+        users_only_in_test: only(&su, &tu),
+        movies_only_in_test: only(&sm, &tm),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scale::RatingScale;
+
+    fn list(rows: &[(&str, &str)]) -> RatingList {
+        let mut l = RatingList::new(RatingScale::SEED);
+        for (u, m) in rows {
+            l.push(u, m, 50.0);
+        }
+        l
+    }
+
+    #[test]
+    fn random_split_sizes_follow_surprise() {
+        let s = train_test_split(407_610, 0.2, 0).unwrap();
+        assert_eq!((s.train.len(), s.test.len()), (326_088, 81_522));
+        let s = train_test_split(10, 0.25, 1).unwrap();
+        assert_eq!(s.test.len(), 3);
+        let mut all: Vec<u32> = s.train.iter().chain(&s.test).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..10).collect::<Vec<_>>());
+        assert_eq!(train_test_split(10, 0.25, 1), Ok(s));
+        assert!(train_test_split(10, 1.0, 1).is_err());
+        assert!(train_test_split(1, 0.5, 1).is_err());
+    }
+
+    #[test]
+    fn per_user_split_keeps_every_user_in_training() {
+        let l = list(&[("a", "1"), ("a", "2"), ("b", "1"), ("a", "3"), ("c", "2"), ("c", "3"), ("a", "4"), ("a", "5")]);
+        let s = per_user_split(&l, 0.2, 4).unwrap();
+        let sum = summarize(&l, &s);
+        // a: 5 ratings -> 1 test; b: 1 rating -> none; c: 2 ratings -> 1 test.
+        assert_eq!(sum.test.ratings, 2);
+        assert_eq!(sum.users_only_in_test, 0);
+        assert_eq!(sum.train.users, 3);
+        assert!(s.train.windows(2).all(|w| w[0] < w[1]) && s.test.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn filters_reach_a_fixed_point() {
+        // d has one rating; removing it leaves movie 4 with one rating, which then goes too.
+        let l = list(&[("a", "1"), ("a", "2"), ("b", "1"), ("b", "2"), ("c", "4"), ("c", "1"), ("d", "4")]);
+        assert_eq!(filter_min_ratings(&l, 2, 2), vec![0, 1, 2, 3]);
+        assert_eq!(filter_min_ratings(&l, 0, 0).len(), 7);
+    }
+
+    #[test]
+    fn summary_counts_test_only_ids() {
+        let l = list(&[("a", "1"), ("b", "2"), ("a", "2")]);
+        let s = Split { train: vec![0], test: vec![1, 2] };
+        let sum = summarize(&l, &s);
+        assert_eq!((sum.users_only_in_test, sum.movies_only_in_test), (1, 1));
+    }
+}

@@ -1,0 +1,181 @@
+//! The typed contents of `params.yaml`: one section per stage, each named after the stage.
+//! Unknown keys are errors, so a misspelt parameter never falls back to a default silently.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use movierec_core::builder::{DuplicatePolicy, InvalidPolicy};
+use movierec_core::seed_csv::Delimiter;
+use movierec_core::split::SplitStrategy;
+use movierec_core::synthetic::SyntheticConfig;
+use movierec_core::{ColumnMap, RatingScale};
+use serde::{Deserialize, Serialize};
+
+/// The whole parameters file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// The `load` stage.
+    #[serde(default)]
+    pub load: LoadParams,
+    /// The `prepare` stage.
+    #[serde(default)]
+    pub prepare: PrepareParams,
+}
+
+impl Params {
+    /// Reads and checks the parameters file at `path`.
+    ///
+    /// # Errors
+    /// If the file cannot be read, is not YAML, or has an unknown key or a value of the wrong
+    /// type; the message names the file and the key.
+    pub fn from_file(path: &Path) -> anyhow::Result<Params> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("failed to read parameters file {}", path.display()))?;
+        serde_yaml::from_str(&text).with_context(|| format!("invalid parameters file {}", path.display()))
+    }
+}
+
+/// Which kind of source `load` reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// The embedded generator (the default: a fresh clone runs with no download).
+    #[default]
+    Synthetic,
+    /// A CSV file in the seed's schema.
+    Csv,
+    /// A MovieLens folder (ml-100k, ml-latest, 25M, 32M).
+    Movielens,
+}
+
+/// The `load` section.
+///
+/// | Name | Default | Purpose |
+/// |---|---|---|
+/// | `source` | `synthetic` | `synthetic`, `csv` or `movielens` |
+/// | `rating_scale` | `{min: 0, max: 100}` | valid scores; travels with the data |
+/// | `on_invalid` | `reject` | `reject` (drop, count, list) or `fail` |
+/// | `on_duplicate` | `keep` | `keep` (as Surprise), `first`, `last` or `fail` |
+/// | `synthetic` | seed 42, scale 1 | the generator |
+/// | `csv` | `data/raw/ratings.csv`, `auto`, the original headers | the CSV source |
+/// | `movielens` | `data/raw/ml-100k` | the MovieLens folder |
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[allow(missing_docs)] // documented in the table above
+pub struct LoadParams {
+    pub source: SourceKind,
+    pub rating_scale: RatingScale,
+    pub on_invalid: InvalidPolicy,
+    pub on_duplicate: DuplicatePolicy,
+    pub synthetic: SyntheticConfig,
+    pub csv: CsvParams,
+    pub movielens: MovielensParams,
+}
+
+impl Default for LoadParams {
+    fn default() -> LoadParams {
+        LoadParams {
+            source: SourceKind::Synthetic,
+            rating_scale: RatingScale::SEED,
+            on_invalid: InvalidPolicy::Reject,
+            on_duplicate: DuplicatePolicy::Keep,
+            synthetic: SyntheticConfig::default(),
+            csv: CsvParams::default(),
+            movielens: MovielensParams::default(),
+        }
+    }
+}
+
+/// `load.csv`: a CSV file in the seed's schema.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CsvParams {
+    /// The file, relative to the project root.
+    pub path: PathBuf,
+    /// `auto`, `","`, `";"`, `"\t"` or `"|"`.
+    pub delimiter: Delimiter,
+    /// The header of each role.
+    pub columns: ColumnMap,
+}
+
+impl Default for CsvParams {
+    fn default() -> CsvParams {
+        CsvParams { path: "data/raw/ratings.csv".into(), delimiter: Delimiter::Auto, columns: ColumnMap::default() }
+    }
+}
+
+/// `load.movielens`: a MovieLens folder.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MovielensParams {
+    /// The folder holding `u.data` or `ratings.csv`.
+    pub path: PathBuf,
+}
+
+impl Default for MovielensParams {
+    fn default() -> MovielensParams {
+        MovielensParams { path: "data/raw/ml-100k".into() }
+    }
+}
+
+/// The `prepare` section.
+///
+/// | Name | Default | Purpose | Range |
+/// |---|---|---|---|
+/// | `seed` | 42 | the split's random choices | 0 to 2^32 - 1 |
+/// | `split` | `random` | `random` (Surprise's `train_test_split`) or `per_user` | |
+/// | `test_size` | 0.2 | share of ratings in the test set | (0, 1) |
+/// | `min_user_ratings` | 1 | drop users with fewer ratings, before splitting | 1 or more |
+/// | `min_movie_ratings` | 1 | drop movies with fewer ratings, before splitting | 1 or more |
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[allow(missing_docs)] // documented in the table above
+pub struct PrepareParams {
+    pub seed: u32,
+    pub split: SplitStrategy,
+    pub test_size: f64,
+    pub min_user_ratings: u32,
+    pub min_movie_ratings: u32,
+}
+
+impl Default for PrepareParams {
+    fn default() -> PrepareParams {
+        PrepareParams {
+            seed: 42,
+            split: SplitStrategy::Random,
+            test_size: 0.2,
+            min_user_ratings: 1,
+            min_movie_ratings: 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_repository_params_file_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../params.yaml");
+        let p = Params::from_file(&path).unwrap();
+        assert_eq!(p.load.source, SourceKind::Synthetic);
+        assert_eq!(p.load.csv.columns, ColumnMap::default());
+    }
+
+    #[test]
+    fn a_misspelt_key_is_an_error_naming_it() {
+        let e = serde_yaml::from_str::<Params>("prepare:\n  test_sise: 0.3\n").unwrap_err().to_string();
+        assert!(e.contains("test_sise"), "{e}");
+        let e = serde_yaml::from_str::<Params>("load:\n  rating_scale: {min: 5, max: 1}\n").unwrap_err().to_string();
+        assert!(e.contains("invalid rating scale"), "{e}");
+        let e = serde_yaml::from_str::<Params>("load:\n  source: parquet\n").unwrap_err().to_string();
+        assert!(e.contains("parquet"), "{e}");
+    }
+
+    #[test]
+    fn empty_sections_take_the_defaults() {
+        let p: Params = serde_yaml::from_str("load: {}\n").unwrap();
+        assert_eq!(p, Params::default());
+    }
+}

@@ -1,0 +1,240 @@
+//! Parquet files of movierec's canonical tables, read and written through polars.
+//!
+//! | file | columns | one row per |
+//! |---|---|---|
+//! | ratings | `user_id`, `movie_id`, `score`, then the per-rating extras present | rating, in source order |
+//! | users | `user_id`, `user_name` if present, `n_ratings` | user, in first-appearance order |
+//! | movies | `movie_id`, the movie attributes present, `n_ratings`, `mean_score` | movie, in first-appearance order |
+//! | train, test | `user_id`, `movie_id`, `score` | rating, in the split's order |
+//!
+//! Every file carries the rating scale in its key-value metadata (`movierec.scale.min`,
+//! `movierec.scale.max`), so the scale travels with the data.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use movierec_core::dataset::{Attrs, Values};
+use movierec_core::{Dataset, RatingList, RatingScale};
+use polars::prelude::*;
+
+/// Metadata key of the rating scale's lower bound.
+pub const SCALE_MIN_KEY: &str = "movierec.scale.min";
+/// Metadata key of the rating scale's upper bound.
+pub const SCALE_MAX_KEY: &str = "movierec.scale.max";
+
+/// A table file that cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)] // the fields are what the messages name
+pub enum TableError {
+    #[error("failed to open {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a readable Parquet file: {source}")]
+    Parquet {
+        path: PathBuf,
+        #[source]
+        source: PolarsError,
+    },
+    #[error("failed to write a Parquet table: {0}")]
+    Write(#[source] PolarsError),
+    #[error("{path}: column {column:?} is missing or is not {expected}")]
+    Column { path: PathBuf, column: &'static str, expected: &'static str },
+    #[error("{path}: column {column:?} has an empty value at row {row}")]
+    Null { path: PathBuf, column: &'static str, row: usize },
+    #[error(
+        "{path} has no valid rating scale in its metadata (keys {SCALE_MIN_KEY}, {SCALE_MAX_KEY}); was it written by `load`?"
+    )]
+    NoScale { path: PathBuf },
+}
+
+fn scale_metadata(scale: RatingScale) -> KeyValueMetadata {
+    KeyValueMetadata::from_static(vec![
+        (SCALE_MIN_KEY.to_owned(), scale.min().to_string()),
+        (SCALE_MAX_KEY.to_owned(), scale.max().to_string()),
+    ])
+}
+
+fn write_frame(mut df: DataFrame, scale: RatingScale, out: impl Write) -> Result<(), TableError> {
+    ParquetWriter::new(out)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_key_value_metadata(Some(scale_metadata(scale)))
+        .finish(&mut df)
+        .map(|_| ())
+        .map_err(TableError::Write)
+}
+
+fn frame(columns: Vec<Column>) -> Result<DataFrame, TableError> {
+    DataFrame::new_infer_height(columns).map_err(TableError::Write)
+}
+
+fn values_column(name: &str, v: &Values) -> Column {
+    let name = PlSmallStr::from(name);
+    match v {
+        Values::Text(x) => StringChunked::from_iter_options(name, x.iter().map(|s| s.as_deref())).into_column(),
+        Values::Number(x) => Column::new(name, x),
+        Values::Count(x) => Column::new(name, x),
+    }
+}
+
+fn attrs_columns(attrs: &Attrs) -> impl Iterator<Item = Column> + '_ {
+    attrs.columns().iter().map(|(role, v)| values_column(role.name(), v))
+}
+
+/// Writes the ratings table of `data`.
+///
+/// # Errors
+/// If polars cannot encode or write the table.
+pub fn write_ratings(data: &Dataset, out: impl Write) -> Result<(), TableError> {
+    let all: Vec<u32> = (0..data.ratings.len() as u32).collect();
+    let mut columns = rating_columns(&data.ratings, &all);
+    columns.extend(attrs_columns(&data.extras));
+    write_frame(frame(columns)?, data.ratings.scale(), out)
+}
+
+/// Writes the ratings at `rows` of `list`, in that order: a training or test set.
+///
+/// # Errors
+/// If polars cannot encode or write the table.
+pub fn write_rating_rows(list: &RatingList, rows: &[u32], out: impl Write) -> Result<(), TableError> {
+    write_frame(frame(rating_columns(list, rows))?, list.scale(), out)
+}
+
+fn rating_columns(list: &RatingList, rows: &[u32]) -> Vec<Column> {
+    let users = list.users();
+    let movies = list.movies();
+    let user =
+        StringChunked::from_iter_values("user_id".into(), rows.iter().map(|&r| users.raw(list.user()[r as usize].0)));
+    let movie = StringChunked::from_iter_values(
+        "movie_id".into(),
+        rows.iter().map(|&r| movies.raw(list.movie()[r as usize].0)),
+    );
+    let score: Vec<f64> = rows.iter().map(|&r| list.score()[r as usize]).collect();
+    vec![user.into_column(), movie.into_column(), Column::new("score".into(), score)]
+}
+
+/// Writes the users table of `data`.
+///
+/// # Errors
+/// If polars cannot encode or write the table.
+pub fn write_users(data: &Dataset, out: impl Write) -> Result<(), TableError> {
+    let users = data.ratings.users();
+    let mut columns = vec![StringChunked::from_iter_values("user_id".into(), users.iter()).into_column()];
+    columns.extend(attrs_columns(&data.user_attrs));
+    columns.push(Column::new("n_ratings".into(), data.ratings.counts_per_user()));
+    write_frame(frame(columns)?, data.ratings.scale(), out)
+}
+
+/// Writes the movies table of `data`, with each movie's number of ratings and mean score.
+///
+/// # Errors
+/// If polars cannot encode or write the table.
+pub fn write_movies(data: &Dataset, out: impl Write) -> Result<(), TableError> {
+    let ratings = &data.ratings;
+    let movies = ratings.movies();
+    let counts = ratings.counts_per_movie();
+    let mut sums = vec![0.0f64; movies.len()];
+    for (m, s) in ratings.movie().iter().zip(ratings.score()) {
+        sums[m.get()] += s;
+    }
+    let means: Vec<Option<f64>> = sums.iter().zip(&counts).map(|(s, &c)| (c > 0).then(|| s / f64::from(c))).collect();
+    let mut columns = vec![StringChunked::from_iter_values("movie_id".into(), movies.iter()).into_column()];
+    columns.extend(attrs_columns(&data.movie_attrs));
+    columns.push(Column::new("n_ratings".into(), counts));
+    columns.push(Column::new("mean_score".into(), means));
+    write_frame(frame(columns)?, ratings.scale(), out)
+}
+
+/// Reads a ratings, training or test table into a rating list, in file order, with ids
+/// indexed by first appearance.
+///
+/// # Errors
+/// If the file cannot be opened or decoded, lacks `user_id`, `movie_id` or `score` of the
+/// right types, has an empty value in them, or carries no rating scale.
+pub fn read_ratings(path: &Path) -> Result<RatingList, TableError> {
+    let file = std::fs::File::open(path).map_err(|source| TableError::Io { path: path.to_owned(), source })?;
+    let parquet = |source| TableError::Parquet { path: path.to_owned(), source };
+    let mut reader = ParquetReader::new(file);
+    let metadata = reader.get_metadata().map_err(parquet)?;
+    let pairs = metadata.key_value_metadata.iter().flatten().map(|kv| (kv.key.as_str(), kv.value.as_deref()));
+    let scale = read_scale(pairs.collect()).ok_or_else(|| TableError::NoScale { path: path.to_owned() })?;
+    let df = reader.with_columns(Some(vec!["user_id".into(), "movie_id".into(), "score".into()])).finish().map_err(
+        |source| match source {
+            PolarsError::ColumnNotFound(_) => {
+                TableError::Column { path: path.to_owned(), column: "user_id, movie_id, score", expected: "present" }
+            }
+            source => parquet(source),
+        },
+    )?;
+    let text = |column: &'static str| {
+        df.column(column).ok().and_then(|c| c.str().ok()).ok_or(TableError::Column {
+            path: path.to_owned(),
+            column,
+            expected: "text",
+        })
+    };
+    let (users, movies) = (text("user_id")?, text("movie_id")?);
+    let scores = df.column("score").ok().and_then(|c| c.f64().ok()).ok_or(TableError::Column {
+        path: path.to_owned(),
+        column: "score",
+        expected: "float64",
+    })?;
+    let mut list = RatingList::new(scale);
+    for (row, ((u, m), s)) in users.iter().zip(movies.iter()).zip(scores.iter()).enumerate() {
+        let null = |column| TableError::Null { path: path.to_owned(), column, row };
+        list.push(
+            u.ok_or_else(|| null("user_id"))?,
+            m.ok_or_else(|| null("movie_id"))?,
+            s.ok_or_else(|| null("score"))?,
+        );
+    }
+    Ok(list)
+}
+
+fn read_scale(kv: Vec<(&str, Option<&str>)>) -> Option<RatingScale> {
+    let get = |key: &str| kv.iter().find(|(k, _)| *k == key)?.1?.parse::<f64>().ok();
+    RatingScale::new(get(SCALE_MIN_KEY)?, get(SCALE_MAX_KEY)?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use movierec_core::synthetic::{SyntheticConfig, generate};
+
+    #[test]
+    fn ratings_round_trip_with_their_scale() {
+        let scale = RatingScale::new(1.0, 5.0).unwrap();
+        let data = generate(&SyntheticConfig { seed: 5, scale: 0.01 }, scale).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ratings.parquet");
+        write_ratings(&data, std::fs::File::create(&path).unwrap()).unwrap();
+        let back = read_ratings(&path).unwrap();
+        assert_eq!(back.scale(), scale);
+        assert_eq!(back.score(), data.ratings.score());
+        assert_eq!(back.users().iter().collect::<Vec<_>>(), data.ratings.users().iter().collect::<Vec<_>>());
+        assert!(back.user() == data.ratings.user());
+        assert!(back.movie() == data.ratings.movie());
+    }
+
+    #[test]
+    fn subsets_keep_their_order() {
+        let data = generate(&SyntheticConfig { seed: 5, scale: 0.01 }, RatingScale::SEED).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("test.parquet");
+        write_rating_rows(&data.ratings, &[30, 2, 17], std::fs::File::create(&path).unwrap()).unwrap();
+        let back = read_ratings(&path).unwrap();
+        let s = data.ratings.score();
+        assert_eq!(back.score(), [s[30], s[2], s[17]]);
+    }
+
+    #[test]
+    fn a_file_that_is_not_parquet_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.parquet");
+        std::fs::write(&path, "user_id,movie_id,score\n1,2,3\n").unwrap();
+        let e = read_ratings(&path).unwrap_err().to_string();
+        assert!(e.contains("x.parquet") && e.contains("not a readable Parquet file"), "{e}");
+    }
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Command two: runs every test. Installs what the tests drive (DVC, numpy, scikit-surprise,
+# pinned, in .venv), builds once in release mode (the profile the pipeline runs, so the
+# tests and the pipeline share one build), runs the Rust tests, then the DVC pipeline tests.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+source scripts/tools.sh
+ensure_tools "$root"
+export MOVIEREC_PYTHON=$root/.venv/bin/python
+
+cargo build --release --locked --workspace
+cargo test --release --locked --workspace
+tests/pipeline.sh
