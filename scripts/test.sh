@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Command two: runs every test. Installs what the tests drive (DVC, numpy, scikit-surprise,
-# pinned, in .venv), builds once in release mode (the profile the pipeline runs, so the
-# tests and the pipeline share one build), runs the Rust tests, then the DVC pipeline tests.
+# pinned, in .venv), checks formatting, builds once in release mode (the profile the
+# pipeline runs, so the tests and the pipeline share one build), lints, runs the Rust tests,
+# then the DVC pipeline tests.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -9,6 +10,8 @@ source scripts/tools.sh
 ensure_tools "$root"
 export MOVIEREC_PYTHON=$root/.venv/bin/python
 
+cargo fmt --all --check
 cargo build --release --locked --workspace
+cargo clippy --release --locked --workspace --all-targets --quiet -- -D warnings
 cargo test --release --locked --workspace
 tests/pipeline.sh

@@ -1,12 +1,13 @@
-# Sourced by the scripts: installs what the pipeline and the tests drive, pinned, into the
-# project's own virtual environment `.venv` (DVC, numpy and scikit-surprise, from
-# requirements/tools.txt), with uv. Nothing outside the clone is changed.
+# Sourced by the scripts: installs the Python tools the pipeline, the tests and the
+# benchmarks drive, pinned, into virtual environments inside the clone, with uv.
+# Nothing outside the clone is changed (uv keeps its download cache in the user's cache).
 
 # The pinned uv that installs everything else.
 UV_VERSION=0.13.8
 
-ensure_tools() {
-    local root=$1 venv=$1/.venv
+# ensure_venv VENV REQUIREMENTS: creates VENV if needed and installs the pinned REQUIREMENTS.
+ensure_venv() {
+    local venv=$1 requirements=$2
     if [[ ! -x $venv/bin/python ]]; then
         echo "setting up $venv" >&2
         python3 -m venv "$venv"
@@ -15,7 +16,13 @@ ensure_tools() {
         "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
     fi
     # A quick no-op when the environment already matches the lock file.
-    "$venv/bin/uv" pip install --quiet --python "$venv/bin/python" "$root/requirements/tools.txt"
-    export PATH=$venv/bin:$PATH
+    "$venv/bin/uv" pip install --quiet --python "$venv/bin/python" -r "$requirements"
+}
+
+# ensure_tools ROOT: DVC, numpy and scikit-surprise (requirements/tools.txt) in ROOT/.venv,
+# put first on PATH, with DVC's analytics off.
+ensure_tools() {
+    ensure_venv "$1/.venv" "$1/requirements/tools.txt"
+    export PATH=$1/.venv/bin:$PATH
     export DVC_NO_ANALYTICS=1 SHELL=/bin/bash
 }

@@ -118,8 +118,9 @@ impl DatasetBuilder {
     }
 
     /// Parses every present optional value and the score; the first problem found wins.
+    /// Text stays borrowed: most rows repeat a known movie's attributes, which are not kept.
     #[allow(clippy::type_complexity)]
-    fn check(&self, row: &RawRow<'_>) -> Result<(f64, Vec<Option<Value>>), (Role, RejectReason)> {
+    fn check<'a>(&self, row: &RawRow<'a>) -> Result<(f64, Vec<Option<Field<'a>>>), (Role, RejectReason)> {
         for role in [Role::UserId, Role::MovieId] {
             if row[role.index()].is_none_or(|s| s.trim().is_empty()) {
                 return Err((role, RejectReason::MissingValue));
@@ -139,9 +140,9 @@ impl DatasetBuilder {
                 None
             } else {
                 Some(match role.kind() {
-                    Kind::Text => Value::Text(raw.to_owned()),
-                    Kind::Number => Value::Number(parse_number(raw).ok_or((role, RejectReason::NotANumber))?),
-                    Kind::Count => Value::Count(parse_count(raw).ok_or((role, RejectReason::NotACount))?),
+                    Kind::Text => Field::Text(raw),
+                    Kind::Number => Field::Number(parse_number(raw).ok_or((role, RejectReason::NotANumber))?),
+                    Kind::Count => Field::Count(parse_count(raw).ok_or((role, RejectReason::NotACount))?),
                 })
             };
             values.push(v);
@@ -149,7 +150,7 @@ impl DatasetBuilder {
         Ok((score, values))
     }
 
-    fn append(&mut self, line: u64, row: &RawRow<'_>, score: f64, values: Vec<Option<Value>>) {
+    fn append(&mut self, line: u64, row: &RawRow<'_>, score: f64, values: Vec<Option<Field<'_>>>) {
         let user = row[Role::UserId.index()].unwrap_or_default().trim();
         let movie = row[Role::MovieId.index()].unwrap_or_default().trim();
         let (n_users, n_movies) = (self.data.ratings.users().len(), self.data.ratings.movies().len());
@@ -167,9 +168,11 @@ impl DatasetBuilder {
             };
             let col = &mut attrs.columns_mut().iter_mut().find(|(r, _)| *r == role).expect("column").1;
             if new {
-                col.push(v);
-            } else if let Some(v) = v {
-                col.fill(index, v);
+                col.push(v.map(Field::to_value));
+            } else if let Some(v) = v
+                && col.is_missing(index)
+            {
+                col.fill(index, v.to_value());
             }
         }
     }
@@ -282,6 +285,24 @@ impl DatasetBuilder {
                 self.lines.retain(|_| *k.next().unwrap());
                 Ok(())
             }
+        }
+    }
+}
+
+/// A checked value, borrowing its text from the row.
+#[derive(Clone, Copy, Debug)]
+enum Field<'a> {
+    Text(&'a str),
+    Number(f64),
+    Count(u64),
+}
+
+impl Field<'_> {
+    fn to_value(self) -> Value {
+        match self {
+            Field::Text(s) => Value::Text(s.to_owned()),
+            Field::Number(x) => Value::Number(x),
+            Field::Count(x) => Value::Count(x),
         }
     }
 }

@@ -4,9 +4,9 @@
 //!
 //! Every seeded choice in movierec draws from [`RandomState`], so outputs depend on the
 //! seed alone and never change with a dependency upgrade. The algorithms follow numpy's
-//! `randomkit`/`legacy-distributions` and `pairwise_sum` (see
-//! `shared/notes/surprise-svd-spec.md`, sections 2.2 and 2.3); the Python reference test
-//! checks them against numpy itself.
+//! legacy MT19937 (`init_genrand` seeding, 53-bit doubles, `legacy_gauss`, the masked
+//! `random_interval` of `shuffle`) and its float64 `pairwise_sum`;
+//! `tests/reference.rs` checks them against numpy itself.
 
 const N: usize = 624;
 const M: usize = 397;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::columns::Role;
 use crate::dataset::{Dataset, Value};
+use crate::ids::{MovieIdx, UserIdx};
 use crate::numpy::RandomState;
 use crate::scale::RatingScale;
 use crate::stats::median;
@@ -115,15 +116,20 @@ pub fn generate(config: &SyntheticConfig, scale: RatingScale) -> Result<Dataset,
     let user_ids: Vec<String> = (1..=n_users).map(|u| u.to_string()).collect();
     let (lo, hi) = (scale.min(), scale.max());
     let mut order = Vec::with_capacity(n_movies);
+    let mut index_of = vec![u32::MAX; n_movies];
     let mut i = 0;
     for (u, movies) in picks.iter().enumerate() {
+        let (users, _) = data.ratings.ids_mut();
+        let user = UserIdx(users.intern(&user_ids[u]));
         for &m in movies {
             let s = scores[i];
             i += 1;
-            let (_, k) = data.ratings.push(&user_ids[u], &movie_ids[m as usize], lo + (hi - lo) * s / 100.0);
-            if k.get() == order.len() {
-                order.push(m as usize);
+            let m = m as usize;
+            if index_of[m] == u32::MAX {
+                index_of[m] = data.ratings.ids_mut().1.intern(&movie_ids[m]);
+                order.push(m);
             }
+            data.ratings.push_indexed(user, MovieIdx(index_of[m]), lo + (hi - lo) * s / 100.0);
             let ml = ((0.5 + 4.5 * s / 100.0 + 0.4 * rng.gauss()) * 2.0).round().clamp(1.0, 10.0) / 2.0;
             for (role, col) in data.extras.columns_mut() {
                 let v = match role {
@@ -213,8 +219,13 @@ fn pick_movies(rng: &mut RandomState, popularity: &[f64], count: usize) -> Vec<u
     } else {
         let mut keys: Vec<(f64, u32)> =
             popularity.iter().enumerate().map(|(m, w)| ((1.0 - rng.random_sample()).ln() / w, m as u32)).collect();
-        keys.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        // The `count` largest keys, then a canonical order before the shuffle, so the result
+        // does not depend on how the selection arranges them.
+        if count < n {
+            keys.select_nth_unstable_by(count, |a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        }
         let mut chosen: Vec<u32> = keys[..count].iter().map(|k| k.1).collect();
+        chosen.sort_unstable();
         rng.shuffle(&mut chosen);
         chosen
     }
