@@ -44,11 +44,26 @@ ran() { grep -q "Running stage '$1'" "$work/out"; }
 skipped() { grep -q "Stage '$1' didn't change, skipping" "$work/out"; }
 unchanged() { git diff --quiet -- "$@"; }
 
-check "a fresh copy's dvc repro runs load and prepare" \
-    bash -c "$(declare -f repro ran); repro && ran load && ran prepare"
+check "a fresh copy's dvc repro runs every stage" \
+    bash -c "$(declare -f repro ran); repro && ran load && ran prepare && ran train && ran evaluate"
 check "outputs exist" test -s data/loaded/ratings.parquet -a -s data/loaded/users.parquet \
-    -a -s data/loaded/movies.parquet -a -s data/prepared/train.parquet -a -s data/prepared/test.parquet
-check "the run reproduces the committed dvc.lock and metrics" unchanged dvc.lock metrics
+    -a -s data/loaded/movies.parquet -a -s data/prepared/train.parquet -a -s data/prepared/test.parquet \
+    -a -s models/model.bin -a -s metrics/evaluate.json
+check "load and prepare reproduce the committed dvc.lock entries and reports" \
+    bash -c "unchanged() { git diff --quiet -- \"\$@\"; }; unchanged metrics/load.json metrics/prepare.json && git show HEAD:dvc.lock | python3 -c '
+import sys, yaml
+old = yaml.safe_load(sys.stdin)[\"stages\"]
+new = yaml.safe_load(open(\"dvc.lock\"))[\"stages\"]
+for stage in (\"load\", \"prepare\"):
+    assert old[stage] == new[stage], stage
+'"
+check "training reproduces the committed evaluation (the model's fit is deterministic)" python3 - <<'PY'
+import json, subprocess
+old = json.loads(subprocess.run(["git", "show", "HEAD:metrics/evaluate.json"], capture_output=True, check=True).stdout)
+new = json.load(open("metrics/evaluate.json"))
+for key in ("rmse", "mae", "nombre_utilisateurs", "nombre_films", "score_pertinence_moyen", "baselines", "ranking", "test"):
+    assert old[key] == new[key], (key, old[key], new[key])
+PY
 check "load.json has the seed's statistics" python3 - <<'PY'
 import json
 s = json.load(open("metrics/load.json"))["stats"]
@@ -56,21 +71,33 @@ assert (s["ratings"], s["users"], s["movies"], s["min"], s["max"]) == (407610, 1
 for key, target in (("mean", 48.50), ("median", 47.15), ("sd", 21.46)):
     assert abs(s[key] - target) <= 0.5, (key, s[key])
 PY
-check "a second dvc repro skips both stages" \
-    bash -c "$(declare -f repro skipped); repro && skipped load && skipped prepare && grep -q 'Data and pipelines are up to date' '$work/out'"
+check "a second dvc repro skips every stage" \
+    bash -c "$(declare -f repro skipped); repro && skipped load && skipped prepare && skipped train && skipped evaluate && grep -q 'Data and pipelines are up to date' '$work/out'"
 check "dvc status is clean" bash -c "dvc status --json | python3 -c 'import json,sys; assert json.load(sys.stdin) == {}'"
-check "dvc dag links load to prepare" bash -c "dvc dag --dot | grep -q '\"load\" -> \"prepare\"'"
+check "dvc dag is load -> prepare -> train -> evaluate" bash -c "dvc dag --dot >'$work/out' && grep -q '\"load\" -> \"prepare\"' '$work/out' && grep -q '\"prepare\" -> \"train\"' '$work/out' && grep -q '\"train\" -> \"evaluate\"' '$work/out' && grep -q '\"prepare\" -> \"evaluate\"' '$work/out'"
+check "dvc plots show renders the three plots" bash -c "dvc plots show --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert not d.get(\"errors\"), d.get(\"errors\")
+assert set(d[\"data\"]) == {\"Training RMSE by epoch\", \"Test errors (actual minus predicted)\", \"Precision and recall at K\"}, list(d[\"data\"])
+'"
 
 sed -i 's/^  test_size: 0.2$/  test_size: 0.25/' params.yaml
-check "changing a prepare parameter reruns prepare only" \
-    bash -c "$(declare -f repro ran skipped); repro && skipped load && ran prepare && ! ran load"
+check "changing a prepare parameter reruns prepare and what follows it" \
+    bash -c "$(declare -f repro ran skipped); repro && skipped load && ran prepare && ran train && ran evaluate && ! ran load"
 check "the new split is in the metrics" python3 -c '
 import json; r = json.load(open("metrics/prepare.json")); assert r["test_size"] == 0.25 and r["test"]["ratings"] == 101903, r'
 check "dvc params diff shows the change" bash -c "dvc params diff | grep -q 'prepare.test_size'"
 
-sed -i 's/^    seed: 42$/    seed: 7/' params.yaml
-check "changing a load parameter reruns both stages" \
-    bash -c "$(declare -f repro ran); repro && ran load && ran prepare"
+git checkout -q -- params.yaml
+repro
+sed -i 's/^  relevance_threshold: 60 /  relevance_threshold: 70 /' params.yaml
+check "changing an evaluate parameter reruns evaluate only" \
+    bash -c "$(declare -f repro ran skipped); repro && ran evaluate && ! ran train && ! ran prepare && ! ran load"
+git checkout -q -- params.yaml
+sed -i '0,/^    seed: 42$/s//    seed: 7/' params.yaml
+check "changing a load parameter reruns every stage" \
+    bash -c "$(declare -f repro ran); repro && ran load && ran prepare && ran train && ran evaluate"
 git checkout -q -- params.yaml
 
 check "a missing binary is a clear error" bash -c \

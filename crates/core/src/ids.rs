@@ -32,6 +32,13 @@ pub struct IdMap {
     index: HashMap<Box<str>, u32>,
 }
 
+impl PartialEq for IdMap {
+    /// Two maps are equal when they hold the same ids at the same indices.
+    fn eq(&self, other: &IdMap) -> bool {
+        self.raw == other.raw
+    }
+}
+
 impl IdMap {
     /// An empty map.
     pub fn new() -> IdMap {

@@ -5,10 +5,14 @@
 //! ([`seed_csv`], [`movielens`]); generating data ([`synthetic`]) and splitting it ([`split`])
 //! do no I/O.
 
+pub mod accuracy;
+pub mod artifact;
+pub mod baseline;
 pub mod builder;
 pub mod columns;
 pub mod dataset;
 pub mod error;
+pub mod fast;
 pub mod ids;
 pub mod movielens;
 pub mod numpy;
@@ -17,7 +21,9 @@ pub mod scale;
 pub mod seed_csv;
 pub mod split;
 pub mod stats;
+pub mod svd;
 pub mod synthetic;
+pub mod trainset;
 
 pub use columns::{ColumnMap, Role};
 pub use dataset::{Dataset, MovieAttrs, RatingExtras, RatingList, UserAttrs};

@@ -108,12 +108,7 @@ fn train_test_split_matches_surprise_row_for_row() {
     let list = &data.ratings;
     let dir = tempfile::tempdir().unwrap();
     let tsv = dir.path().join("ratings.tsv");
-    let mut text = String::new();
-    for r in 0..list.len() {
-        let (u, m) = (list.user()[r], list.movie()[r]);
-        text += &format!("{}\t{}\t{}\n", list.users().raw(u.0), list.movies().raw(m.0), list.score()[r]);
-    }
-    std::fs::write(&tsv, text).unwrap();
+    write_tsv(list, &tsv);
     for (test_size, seed) in [("0.2", 0u32), ("0.25", 7)] {
         let r = reference(&["split", tsv.to_str().unwrap(), test_size, &seed.to_string()]);
         let split = train_test_split(list.len(), test_size.parse().unwrap(), seed).unwrap();
@@ -141,4 +136,88 @@ fn train_test_split_matches_surprise_row_for_row() {
         let scores: Vec<f64> = got.iter().map(|t| t.2).collect();
         assert_eq!(numpy::mean(&scores).to_bits(), bits(&r["global_mean"]).to_bits(), "global mean differs");
     }
+}
+
+fn write_tsv(list: &RatingList, path: &Path) {
+    let mut text = String::new();
+    for r in 0..list.len() {
+        let (u, m) = (list.user()[r], list.movie()[r]);
+        text += &format!("{}\t{}\t{}\n", list.users().raw(u.0), list.movies().raw(m.0), list.score()[r]);
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+fn all_bits(v: &Value) -> Vec<f64> {
+    v.as_array().unwrap().iter().map(bits).collect()
+}
+
+/// Fits SVD (or PMF) and BaselineOnly in both Surprise and core on the same split, and
+/// compares the learned parameters exactly and the predictions within 1e-12 (numpy's
+/// `np.dot` sums in another order than the training loop).
+fn compare_models(n_factors: usize, n_epochs: usize, biased: bool) {
+    use movierec_core::accuracy;
+    use movierec_core::baseline::BaselineParams;
+    use movierec_core::svd::{Factors, SvdParams};
+    use movierec_core::trainset::Trainset;
+
+    let data = generate(&SyntheticConfig { seed: 4, scale: 0.02 }, RatingScale::SEED).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tsv = dir.path().join("ratings.tsv");
+    write_tsv(&data.ratings, &tsv);
+    let seed = 3u32;
+    let args = [
+        "model",
+        tsv.to_str().unwrap(),
+        "0.2",
+        &seed.to_string(),
+        &n_factors.to_string(),
+        &n_epochs.to_string(),
+        if biased { "true" } else { "false" },
+    ];
+    let r = reference(&args);
+
+    let split = train_test_split(data.ratings.len(), 0.2, seed).unwrap();
+    let train = data.ratings.select(&split.train);
+    let t = Trainset::new(&train);
+    let svd = SvdParams { n_factors, n_epochs, biased, seed, ..SvdParams::default() }.check().unwrap();
+    let model = svd.fit_surprise(&t, |_| {}).unwrap();
+    assert!(model.bu == all_bits(&r["bu"]), "bu differs");
+    assert!(model.bi == all_bits(&r["bi"]), "bi differs");
+    let Factors::F64 { pu, qi } = &model.factors else { panic!("surprise mode trains in f64") };
+    assert!(*pu == all_bits(&r["pu"]), "pu differs");
+    assert!(*qi == all_bits(&r["qi"]), "qi differs");
+
+    let mut pairs = Vec::new();
+    for (p, &row) in r["predictions"].as_array().unwrap().iter().zip(&split.test) {
+        let row = row as usize;
+        let (uid, iid) = (p[0].as_str().unwrap(), p[1].as_str().unwrap());
+        assert_eq!(uid, data.ratings.users().raw(data.ratings.user()[row].0));
+        let ours = model.predict(uid, iid);
+        assert!((ours.est - bits(&p[2])).abs() <= 1e-12, "prediction for ({uid}, {iid}) differs");
+        assert_eq!(ours.was_impossible, p[3].as_bool().unwrap());
+        pairs.push((data.ratings.score()[row], ours.est));
+    }
+    assert!((accuracy::rmse(pairs.iter().copied()) - bits(&r["rmse"])).abs() <= 1e-12, "rmse differs");
+    assert!((accuracy::mae(pairs.iter().copied()) - bits(&r["mae"])).abs() <= 1e-12, "mae differs");
+
+    let baseline = BaselineParams::default().fit(&t);
+    assert!(baseline.bu == all_bits(&r["baseline_bu"]), "BaselineOnly bu differs");
+    assert!(baseline.bi == all_bits(&r["baseline_bi"]), "BaselineOnly bi differs");
+    let bpairs = split.test.iter().map(|&row| {
+        let row = row as usize;
+        let u = t.list().users().get(data.ratings.users().raw(data.ratings.user()[row].0)).map(|u| u as usize);
+        let i = t.list().movies().get(data.ratings.movies().raw(data.ratings.movie()[row].0)).map(|i| i as usize);
+        (data.ratings.score()[row], baseline.estimate(u, i))
+    });
+    assert_eq!(accuracy::rmse(bpairs).to_bits(), bits(&r["baseline_rmse"]).to_bits(), "BaselineOnly rmse differs");
+}
+
+#[test]
+fn svd_matches_surprise_bit_for_bit() {
+    compare_models(20, 10, true);
+}
+
+#[test]
+fn pmf_matches_surprise_bit_for_bit() {
+    compare_models(7, 4, false);
 }

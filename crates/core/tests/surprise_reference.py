@@ -2,6 +2,7 @@
 
     python surprise_reference.py numpy OUT.json
     python surprise_reference.py split RATINGS.tsv TEST_SIZE SEED OUT.json
+    python surprise_reference.py model RATINGS.tsv TEST_SIZE SEED N_FACTORS N_EPOCHS BIASED OUT.json
 
 Floats are written as the integer bit patterns of their IEEE 754 doubles, so the Rust side
 compares them exactly.
@@ -53,10 +54,41 @@ def split_reference(ratings, test_size, seed, out):
         json.dump({"train_user_major": train, "test": test, "global_mean": bits(trainset.global_mean)}, f)
 
 
+def model_reference(ratings, test_size, seed, n_factors, n_epochs, biased, out):
+    from surprise import SVD, BaselineOnly, Dataset, Reader, accuracy
+    from surprise.model_selection import train_test_split
+
+    reader = Reader(line_format="user item rating", sep="\t", rating_scale=(0, 100))
+    data = Dataset.load_from_file(ratings, reader=reader)
+    trainset, testset = train_test_split(data, test_size=float(test_size), random_state=int(seed))
+    algo = SVD(n_factors=int(n_factors), n_epochs=int(n_epochs), biased=biased == "true", random_state=int(seed))
+    algo.fit(trainset)
+    predictions = algo.test(testset)
+    baseline = BaselineOnly(verbose=False)
+    baseline.fit(trainset)
+    baseline_predictions = baseline.test(testset)
+    result = {
+        "bu": [bits(x) for x in algo.bu],
+        "bi": [bits(x) for x in algo.bi],
+        "pu": [bits(x) for x in algo.pu.ravel()],
+        "qi": [bits(x) for x in algo.qi.ravel()],
+        "predictions": [[p.uid, p.iid, bits(p.est), p.details["was_impossible"]] for p in predictions],
+        "rmse": bits(accuracy.rmse(predictions, verbose=False)),
+        "mae": bits(accuracy.mae(predictions, verbose=False)),
+        "baseline_bu": [bits(x) for x in baseline.bu],
+        "baseline_bi": [bits(x) for x in baseline.bi],
+        "baseline_rmse": bits(accuracy.rmse(baseline_predictions, verbose=False)),
+    }
+    with open(out, "w") as f:
+        json.dump(result, f)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "numpy":
         numpy_reference(sys.argv[2])
     elif sys.argv[1] == "split":
         split_reference(*sys.argv[2:6])
+    elif sys.argv[1] == "model":
+        model_reference(*sys.argv[2:9])
     else:
         sys.exit(f"unknown command {sys.argv[1]!r}")

@@ -4,9 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use movierec_core::baseline::BaselineParams;
 use movierec_core::builder::{DuplicatePolicy, InvalidPolicy};
 use movierec_core::seed_csv::Delimiter;
 use movierec_core::split::SplitStrategy;
+use movierec_core::svd::{SvdParams, TrainMode};
 use movierec_core::synthetic::SyntheticConfig;
 use movierec_core::{ColumnMap, RatingScale};
 use serde::{Deserialize, Serialize};
@@ -21,6 +23,12 @@ pub struct Params {
     /// The `prepare` stage.
     #[serde(default)]
     pub prepare: PrepareParams,
+    /// The `train` stage.
+    #[serde(default)]
+    pub train: TrainParams,
+    /// The `evaluate` stage.
+    #[serde(default)]
+    pub evaluate: EvaluateParams,
 }
 
 impl Params {
@@ -148,6 +156,44 @@ impl Default for PrepareParams {
             min_user_ratings: 1,
             min_movie_ratings: 1,
         }
+    }
+}
+
+/// The `train` section.
+///
+/// | Name | Default | Purpose |
+/// |---|---|---|
+/// | `mode` | `fast` | `fast` (single precision, parallel, deterministic) or `surprise` (scikit-surprise's exact results) |
+/// | `threads` | 0 | threads of the `fast` mode; 0: all cores. The model does not depend on it |
+/// | `svd` | Surprise's defaults | SVD's hyper-parameters, with Surprise's names (`n_factors`, `lr_all`, ...) |
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[allow(missing_docs)] // documented in the table above
+pub struct TrainParams {
+    pub mode: TrainMode,
+    pub threads: usize,
+    pub svd: SvdParams,
+}
+
+/// The `evaluate` section.
+///
+/// | Name | Default | Purpose |
+/// |---|---|---|
+/// | `k` | 10 | length of the top-K lists of the ranking measures |
+/// | `relevance_threshold` | 60 | a test rating at or above it is relevant |
+/// | `baseline` | `{n_epochs: 10, reg_u: 15, reg_i: 10}` | Surprise's `BaselineOnly` (ALS), reported beside SVD |
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[allow(missing_docs)] // documented in the table above
+pub struct EvaluateParams {
+    pub k: usize,
+    pub relevance_threshold: f64,
+    pub baseline: BaselineParams,
+}
+
+impl Default for EvaluateParams {
+    fn default() -> EvaluateParams {
+        EvaluateParams { k: 10, relevance_threshold: 60.0, baseline: BaselineParams::default() }
     }
 }
 

@@ -37,3 +37,39 @@ impl Phase {
         took
     }
 }
+
+/// A bar of counted steps (epochs, candidates) with an ETA, when stderr is a terminal.
+#[derive(Debug)]
+pub struct Steps {
+    bar: ProgressBar,
+}
+
+impl Steps {
+    /// A bar of `len` steps named `name`.
+    pub fn new(len: u64, name: &str) -> Steps {
+        let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            let b = ProgressBar::new(len);
+            b.set_style(
+                ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed} (eta {eta})")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
+            b.set_message(name.to_owned());
+            b
+        } else {
+            ProgressBar::hidden()
+        };
+        Steps { bar }
+    }
+
+    /// One more step done; `note` replaces the message's detail.
+    pub fn step(&self, note: impl Into<String>) {
+        self.bar.set_message(note.into());
+        self.bar.inc(1);
+    }
+
+    /// Removes the bar.
+    pub fn finish(self) {
+        self.bar.finish_and_clear();
+    }
+}

@@ -1,0 +1,51 @@
+//! Benchmark of SVD training: `cargo run --release -p movierec-core --example fit_bench --
+//! SCALE MODES...` generates the synthetic data at SCALE, splits it 80/20 as Surprise does
+//! (seed 42), fits SVD with the default parameters in each mode (`surprise`, `fast1`,
+//! `fast2`: the fast mode on 1 or 2 threads) and prints one JSON line per mode: wall
+//! seconds, rating updates per second per thread, test RMSE and MAE.
+
+use std::time::Instant;
+
+use movierec_core::accuracy;
+use movierec_core::split::train_test_split;
+use movierec_core::svd::SvdParams;
+use movierec_core::synthetic::{SyntheticConfig, generate};
+use movierec_core::trainset::Trainset;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let scale: f64 = args.next().map_or(1.0, |s| s.parse().expect("a scale"));
+    let modes: Vec<String> = args.collect();
+    let data = generate(&SyntheticConfig { seed: 42, scale }, movierec_core::RatingScale::SEED).unwrap();
+    let split = train_test_split(data.ratings.len(), 0.2, 42).unwrap();
+    let train = data.ratings.select(&split.train);
+    let t = Trainset::new(&train);
+    let svd = SvdParams { seed: 42, ..SvdParams::default() }.check().unwrap();
+    for mode in &modes {
+        let start = Instant::now();
+        let (model, threads) = match mode.as_str() {
+            "surprise" => (svd.fit_surprise(&t, |_| {}).unwrap(), 1),
+            "fast1" => (svd.fit_fast(&t, 1, |_| {}).unwrap(), 1),
+            "fast2" => (svd.fit_fast(&t, 2, |_| {}).unwrap(), 2),
+            other => panic!("unknown mode {other}"),
+        };
+        let seconds = start.elapsed().as_secs_f64();
+        let pairs: Vec<(f64, f64)> = split
+            .test
+            .iter()
+            .map(|&r| {
+                let r = r as usize;
+                let l = &data.ratings;
+                (l.score()[r], model.predict(l.users().raw(l.user()[r].0), l.movies().raw(l.movie()[r].0)).est)
+            })
+            .collect();
+        let updates = (t.n_ratings() * svd.n_epochs) as f64;
+        println!(
+            "{{\"mode\": \"{mode}\", \"ratings\": {}, \"seconds\": {seconds:.3}, \"updates_per_second_per_thread\": {:.0}, \"rmse\": {:.4}, \"mae\": {:.4}}}",
+            t.n_ratings(),
+            updates / seconds / threads as f64,
+            accuracy::rmse(pairs.iter().copied()),
+            accuracy::mae(pairs.iter().copied())
+        );
+    }
+}

@@ -1,0 +1,371 @@
+//! The model artifact: a versioned, self-sufficient binary file holding a fitted SVD, with
+//! what is needed to trust it (where it came from, when, and a checksum).
+//! `docs/model-format.md` describes the layout; [`write`] and [`read`] are its only code.
+
+use std::io::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::dataset::RatingList;
+use crate::ids::IdMap;
+use crate::scale::RatingScale;
+use crate::svd::{Factors, Svd, SvdModel, TrainMode};
+
+/// The first eight bytes of every movierec file.
+pub const MAGIC: &[u8; 8] = b"MOVIEREC";
+/// The next eight: what the file holds.
+pub const KIND: &[u8; 8] = b"SVDMODEL";
+/// The format version this code writes and the newest it reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Where a model came from: everything in the header besides the model itself.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// FNV-1a 64 of the training ratings (user id, movie id, score bits, in order), in hex.
+    pub data_fingerprint: String,
+    /// Ratings trained on.
+    pub n_ratings: u64,
+    /// When the file was written, RFC 3339, UTC.
+    pub created_at: String,
+    /// Wall-clock seconds of the fit.
+    pub training_seconds: f64,
+    /// Threads the fit ran on (always 1 in the `surprise` mode).
+    pub threads: usize,
+}
+
+/// The JSON header.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Header {
+    svd: Svd,
+    mode: TrainMode,
+    scale: RatingScale,
+    global_mean: f64,
+    n_users: usize,
+    n_items: usize,
+    precision: Precision,
+    provenance: Provenance,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Precision {
+    F32,
+    F64,
+}
+
+/// A model file that cannot be used.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ArtifactError {
+    /// The file does not start with [`MAGIC`]: it is not a movierec file.
+    #[error("not a movierec model file (it does not start with {:?})", String::from_utf8_lossy(MAGIC))]
+    Foreign,
+    /// A movierec file of another kind.
+    #[error("a movierec file, but not a model (kind {0:?})")]
+    WrongKind(String),
+    /// Written by a newer movierec.
+    #[error("model format version {found} is newer than this program reads ({FORMAT_VERSION}); upgrade movierec")]
+    Newer {
+        /// The file's version.
+        found: u32,
+    },
+    /// The file ends too early.
+    #[error("the model file is truncated: it ends inside its {0}")]
+    Truncated(&'static str),
+    /// The content does not match its checksum.
+    #[error("the model file is corrupted: checksum {stored:016x} stored, {computed:016x} computed")]
+    Corrupted {
+        /// The checksum in the file.
+        stored: u64,
+        /// The checksum of the content.
+        computed: u64,
+    },
+    /// The content contradicts itself.
+    #[error("invalid model file: {0}")]
+    Invalid(String),
+}
+
+/// FNV-1a, 64 bits: the checksum and the data fingerprint.
+#[derive(Clone, Copy, Debug)]
+pub struct Fnv64(u64);
+
+impl Default for Fnv64 {
+    fn default() -> Fnv64 {
+        Fnv64(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv64 {
+    /// Feeds bytes.
+    pub fn update(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    /// The hash so far.
+    pub fn finish(self) -> u64 {
+        self.0
+    }
+}
+
+/// The fingerprint of a rating list: FNV-1a 64 over each rating's user id, a 0 byte, movie
+/// id, a 0 byte and score bits, in order.
+pub fn fingerprint(list: &RatingList) -> String {
+    let mut h = Fnv64::default();
+    for r in 0..list.len() {
+        h.update(list.users().raw(list.user()[r].0).as_bytes());
+        h.update(&[0]);
+        h.update(list.movies().raw(list.movie()[r].0).as_bytes());
+        h.update(&[0]);
+        h.update(&list.score()[r].to_le_bytes());
+    }
+    format!("{:016x}", h.finish())
+}
+
+/// Now, as RFC 3339 UTC (seconds); `SOURCE_DATE_EPOCH` overrides the clock, as in
+/// reproducible builds.
+pub fn now_rfc3339() -> String {
+    let secs = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()));
+    rfc3339(secs)
+}
+
+/// Seconds since the Unix epoch as RFC 3339 UTC (the civil-from-days algorithm).
+pub fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60)
+}
+
+/// Writes `model` and its provenance in the artifact format.
+///
+/// # Errors
+/// Any error of the writer.
+pub fn write(model: &SvdModel, provenance: &Provenance, out: impl Write) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    let precision = match model.factors {
+        Factors::F32 { .. } => Precision::F32,
+        Factors::F64 { .. } => Precision::F64,
+    };
+    let header = Header {
+        svd: model.svd,
+        mode: model.mode,
+        scale: model.scale,
+        global_mean: model.global_mean,
+        n_users: model.users.len(),
+        n_items: model.items.len(),
+        precision,
+        provenance: provenance.clone(),
+    };
+    let json = serde_json::to_vec(&header).map_err(std::io::Error::other)?;
+    buf.extend_from_slice(MAGIC);
+    buf.extend_from_slice(KIND);
+    buf.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    buf.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    buf.extend_from_slice(&json);
+    for ids in [&model.users, &model.items] {
+        for id in ids.iter() {
+            buf.extend_from_slice(&(id.len() as u32).to_le_bytes());
+            buf.extend_from_slice(id.as_bytes());
+        }
+    }
+    for v in model.bu.iter().chain(&model.bi) {
+        buf.extend_from_slice(&v.to_le_bytes());
+    }
+    match &model.factors {
+        Factors::F32 { pu, qi } => pu.iter().chain(qi).for_each(|v| buf.extend_from_slice(&v.to_le_bytes())),
+        Factors::F64 { pu, qi } => pu.iter().chain(qi).for_each(|v| buf.extend_from_slice(&v.to_le_bytes())),
+    }
+    let mut h = Fnv64::default();
+    h.update(&buf);
+    buf.extend_from_slice(&h.finish().to_le_bytes());
+    let mut out = out;
+    out.write_all(&buf)
+}
+
+/// Reads sections of a byte slice, failing with the section's name past its end.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize, section: &'static str) -> Result<&'a [u8], ArtifactError> {
+        if self.bytes.len() < n {
+            return Err(ArtifactError::Truncated(section));
+        }
+        let (head, tail) = self.bytes.split_at(n);
+        self.bytes = tail;
+        Ok(head)
+    }
+
+    fn u32(&mut self, section: &'static str) -> Result<u32, ArtifactError> {
+        Ok(u32::from_le_bytes(self.take(4, section)?.try_into().expect("4 bytes")))
+    }
+
+    fn ids(&mut self, n: usize, section: &'static str) -> Result<IdMap, ArtifactError> {
+        let mut map = IdMap::new();
+        for _ in 0..n {
+            let len = self.u32(section)? as usize;
+            let raw = std::str::from_utf8(self.take(len, section)?)
+                .map_err(|_| ArtifactError::Invalid(format!("an id in the {section} is not UTF-8")))?;
+            if map.intern(raw) as usize != map.len() - 1 {
+                return Err(ArtifactError::Invalid(format!("the {section} repeat the id {raw:?}")));
+            }
+        }
+        Ok(map)
+    }
+
+    fn f64s(&mut self, n: usize, section: &'static str) -> Result<Vec<f64>, ArtifactError> {
+        let bytes = self.take(n.checked_mul(8).ok_or(ArtifactError::Truncated(section))?, section)?;
+        Ok(bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))).collect())
+    }
+
+    fn f32s(&mut self, n: usize, section: &'static str) -> Result<Vec<f32>, ArtifactError> {
+        let bytes = self.take(n.checked_mul(4).ok_or(ArtifactError::Truncated(section))?, section)?;
+        Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect())
+    }
+}
+
+/// Reads a model file's bytes.
+///
+/// # Errors
+/// An [`ArtifactError`] saying what is wrong: not a movierec model, a newer format,
+/// truncated, corrupted, or inconsistent.
+pub fn read(bytes: &[u8]) -> Result<(SvdModel, Provenance), ArtifactError> {
+    if bytes.len() < 8 || &bytes[..8] != MAGIC {
+        return Err(ArtifactError::Foreign);
+    }
+    let mut c = Cursor { bytes: &bytes[8..] };
+    let kind = c.take(8, "header")?;
+    if kind != KIND {
+        return Err(ArtifactError::WrongKind(String::from_utf8_lossy(kind).into_owned()));
+    }
+    let version = c.u32("header")?;
+    if version > FORMAT_VERSION {
+        return Err(ArtifactError::Newer { found: version });
+    }
+    let header_len = c.u32("header")? as usize;
+    let json = c.take(header_len, "header")?;
+    let header: Header =
+        serde_json::from_slice(json).map_err(|e| ArtifactError::Invalid(format!("unreadable header: {e}")))?;
+    let (nu, ni, k) = (header.n_users, header.n_items, header.svd.n_factors);
+    let users = c.ids(nu, "user ids")?;
+    let items = c.ids(ni, "movie ids")?;
+    let bu = c.f64s(nu, "user biases")?;
+    let bi = c.f64s(ni, "movie biases")?;
+    let factors = match header.precision {
+        Precision::F32 => Factors::F32 { pu: c.f32s(nu * k, "user factors")?, qi: c.f32s(ni * k, "movie factors")? },
+        Precision::F64 => Factors::F64 { pu: c.f64s(nu * k, "user factors")?, qi: c.f64s(ni * k, "movie factors")? },
+    };
+    let stored = u64::from_le_bytes(c.take(8, "checksum")?.try_into().expect("8 bytes"));
+    if !c.bytes.is_empty() {
+        return Err(ArtifactError::Invalid(format!("{} unexpected bytes after the checksum", c.bytes.len())));
+    }
+    let mut h = Fnv64::default();
+    h.update(&bytes[..bytes.len() - 8]);
+    let computed = h.finish();
+    if stored != computed {
+        return Err(ArtifactError::Corrupted { stored, computed });
+    }
+    let model = SvdModel {
+        svd: header.svd,
+        mode: header.mode,
+        scale: header.scale,
+        global_mean: header.global_mean,
+        users,
+        items,
+        bu,
+        bi,
+        factors,
+    };
+    Ok((model, header.provenance))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::svd::SvdParams;
+    use crate::synthetic::{SyntheticConfig, generate};
+    use crate::trainset::Trainset;
+
+    fn model_bytes(surprise: bool) -> (SvdModel, Vec<u8>) {
+        let data = generate(&SyntheticConfig { seed: 1, scale: 0.01 }, RatingScale::SEED).unwrap();
+        let t = Trainset::new(&data.ratings);
+        let svd = SvdParams { n_factors: 5, n_epochs: 2, ..SvdParams::default() }.check().unwrap();
+        let model = if surprise { svd.fit_surprise(&t, |_| {}) } else { svd.fit_fast(&t, 1, |_| {}) }.unwrap();
+        let p = Provenance {
+            data_fingerprint: fingerprint(&data.ratings),
+            n_ratings: 3,
+            created_at: rfc3339(0),
+            training_seconds: 0.5,
+            threads: 1,
+        };
+        let mut bytes = Vec::new();
+        write(&model, &p, &mut bytes).unwrap();
+        (model, bytes)
+    }
+
+    #[test]
+    fn round_trips_in_both_precisions() {
+        for surprise in [true, false] {
+            let (model, bytes) = model_bytes(surprise);
+            let (back, p) = read(&bytes).unwrap();
+            assert!(back == model);
+            assert_eq!(p.created_at, "1970-01-01T00:00:00Z");
+        }
+    }
+
+    #[test]
+    fn every_bad_file_is_a_clear_error() {
+        let (_, bytes) = model_bytes(false);
+        assert_eq!(read(b"PAR1 not a model").unwrap_err(), ArtifactError::Foreign);
+        assert_eq!(read(b"").unwrap_err(), ArtifactError::Foreign);
+        let mut other = bytes.clone();
+        other[8..16].copy_from_slice(b"DATASET!");
+        assert!(matches!(read(&other).unwrap_err(), ArtifactError::WrongKind(k) if k == "DATASET!"));
+        let mut newer = bytes.clone();
+        newer[16..20].copy_from_slice(&2u32.to_le_bytes());
+        assert_eq!(read(&newer).unwrap_err(), ArtifactError::Newer { found: 2 });
+        assert!(read(&newer).unwrap_err().to_string().contains("upgrade movierec"));
+        for (cut, section) in
+            [(19, "header"), (30, "header"), (bytes.len() / 2, "user factors"), (bytes.len() - 1, "checksum")]
+        {
+            let e = read(&bytes[..cut]).unwrap_err();
+            assert_eq!(e, ArtifactError::Truncated(section), "cut at {cut}");
+        }
+        assert!(read(&bytes[..10]).unwrap_err().to_string().contains("truncated"));
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(matches!(read(&longer).unwrap_err(), ArtifactError::Invalid(_)));
+        let mut flipped = bytes.clone();
+        let mid = bytes.len() - 100;
+        flipped[mid] ^= 0x40;
+        assert!(matches!(read(&flipped).unwrap_err(), ArtifactError::Corrupted { .. }));
+    }
+
+    #[test]
+    fn dates_and_fingerprints() {
+        assert_eq!(rfc3339(1_764_115_200), "2025-11-26T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400 + 3661), "2000-02-29T01:01:01Z");
+        let mut l = RatingList::new(RatingScale::SEED);
+        l.push("a", "b", 1.0);
+        let f = fingerprint(&l);
+        l.push("a", "c", 1.0);
+        assert_ne!(f, fingerprint(&l));
+        assert_eq!(f.len(), 16);
+    }
+}

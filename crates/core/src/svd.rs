@@ -1,0 +1,481 @@
+//! Surprise's SVD (and PMF, its unbiased form), in two training modes: `surprise`, which
+//! reproduces scikit-surprise 1.1.5 bit for bit, and `fast`, single precision and parallel
+//! over a fixed grid of blocks, deterministic whatever the number of threads.
+//!
+//! The model (Funk's SVD as Surprise implements it, `matrix_factorization.pyx`):
+//! `r̂ᵤᵢ = μ + bᵤ + bᵢ + qᵢ·pᵤ`, fitted by stochastic gradient descent, for each rating:
+//!
+//! ```text
+//! e = r - (μ + bᵤ + bᵢ + qᵢ·pᵤ)
+//! bᵤ += lr_bu (e - reg_bu bᵤ)          bᵢ += lr_bi (e - reg_bi bᵢ)
+//! pᵤ += lr_pu (e qᵢ - reg_pu pᵤ)       qᵢ += lr_qi (e pᵤ - reg_qi qᵢ)   (both from the old values)
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::IdMap;
+use crate::numpy::RandomState;
+use crate::scale::RatingScale;
+use crate::trainset::Trainset;
+
+/// How `train` fits the model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrainMode {
+    /// Double precision, one thread, Surprise's exact visiting and update order: the same
+    /// parameters as scikit-surprise, bit for bit.
+    Surprise,
+    /// Single precision, parallel over a fixed grid of user × movie blocks processed a
+    /// diagonal at a time (as LibMF's FPSGD): the same result for any number of threads.
+    #[default]
+    Fast,
+}
+
+/// SVD's hyper-parameters, with Surprise's names and defaults, as read from `params.yaml`.
+///
+/// | Name | Default | Purpose | Range |
+/// |---|---|---|---|
+/// | `n_factors` | 100 | length of each user's and movie's factor vector | 1 or more |
+/// | `n_epochs` | 20 | passes over the training set | 1 or more |
+/// | `biased` | true | use the global mean and the biases (false: PMF) | |
+/// | `init_mean` | 0 | mean of the normal initialisation of the factors | finite |
+/// | `init_std_dev` | 0.1 | its standard deviation | 0 or more |
+/// | `lr_all` | 0.005 | learning rate of every parameter | more than 0 |
+/// | `reg_all` | 0.02 | L2 regularisation of every parameter | 0 or more |
+/// | `lr_bu`, `lr_bi`, `lr_pu`, `lr_qi` | none | override `lr_all` for one parameter | more than 0 |
+/// | `reg_bu`, `reg_bi`, `reg_pu`, `reg_qi` | none | override `reg_all` for one parameter | 0 or more |
+/// | `seed` | 0 | the factors' initialisation (Surprise's `random_state`) | 0 to 2^32 - 1 |
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[allow(missing_docs)] // documented in the table above
+pub struct SvdParams {
+    pub n_factors: usize,
+    pub n_epochs: usize,
+    pub biased: bool,
+    pub init_mean: f64,
+    pub init_std_dev: f64,
+    pub lr_all: f64,
+    pub reg_all: f64,
+    pub lr_bu: Option<f64>,
+    pub lr_bi: Option<f64>,
+    pub lr_pu: Option<f64>,
+    pub lr_qi: Option<f64>,
+    pub reg_bu: Option<f64>,
+    pub reg_bi: Option<f64>,
+    pub reg_pu: Option<f64>,
+    pub reg_qi: Option<f64>,
+    pub seed: u32,
+}
+
+impl Default for SvdParams {
+    fn default() -> SvdParams {
+        SvdParams {
+            n_factors: 100,
+            n_epochs: 20,
+            biased: true,
+            init_mean: 0.0,
+            init_std_dev: 0.1,
+            lr_all: 0.005,
+            reg_all: 0.02,
+            lr_bu: None,
+            lr_bi: None,
+            lr_pu: None,
+            lr_qi: None,
+            reg_bu: None,
+            reg_bi: None,
+            reg_pu: None,
+            reg_qi: None,
+            seed: 0,
+        }
+    }
+}
+
+/// A hyper-parameter outside its range.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ParamError {
+    /// A count that must be at least one.
+    #[error("invalid {name} {value}: expected 1 or more")]
+    Zero {
+        /// The parameter.
+        name: &'static str,
+        /// Its value.
+        value: usize,
+    },
+    /// A real value out of range.
+    #[error("invalid {name} {value}: expected {expected}")]
+    OutOfRange {
+        /// The parameter.
+        name: &'static str,
+        /// Its value.
+        value: f64,
+        /// The range.
+        expected: &'static str,
+    },
+}
+
+/// Checked hyper-parameters, with the per-parameter overrides resolved: the only way to fit.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Svd {
+    /// Length of the factor vectors.
+    pub n_factors: usize,
+    /// Passes over the training set.
+    pub n_epochs: usize,
+    /// Whether the global mean and biases are used.
+    pub biased: bool,
+    /// Mean of the factors' initialisation.
+    pub init_mean: f64,
+    /// Standard deviation of the factors' initialisation.
+    pub init_std_dev: f64,
+    /// Learning rates of `bu`, `bi`, `pu`, `qi`.
+    pub lr: [f64; 4],
+    /// Regularisation of `bu`, `bi`, `pu`, `qi`.
+    pub reg: [f64; 4],
+    /// Seed of the initialisation.
+    pub seed: u32,
+}
+
+impl SvdParams {
+    /// Checks every value and resolves the overrides.
+    ///
+    /// # Errors
+    /// The first parameter out of range, named with its value.
+    pub fn check(&self) -> Result<Svd, ParamError> {
+        for (name, value) in [("n_factors", self.n_factors), ("n_epochs", self.n_epochs)] {
+            if value == 0 {
+                return Err(ParamError::Zero { name, value });
+            }
+        }
+        let range = |name, value: f64, ok: bool, expected| {
+            if value.is_finite() && ok { Ok(value) } else { Err(ParamError::OutOfRange { name, value, expected }) }
+        };
+        range("init_mean", self.init_mean, true, "a finite number")?;
+        range("init_std_dev", self.init_std_dev, self.init_std_dev >= 0.0, "0 or more")?;
+        let rate = |name, v: Option<f64>| {
+            let v = v.unwrap_or(self.lr_all);
+            range(name, v, v > 0.0, "a learning rate greater than 0")
+        };
+        let reg = |name, v: Option<f64>| {
+            let v = v.unwrap_or(self.reg_all);
+            range(name, v, v >= 0.0, "a regularisation of 0 or more")
+        };
+        rate("lr_all", Some(self.lr_all))?;
+        reg("reg_all", Some(self.reg_all))?;
+        Ok(Svd {
+            n_factors: self.n_factors,
+            n_epochs: self.n_epochs,
+            biased: self.biased,
+            init_mean: self.init_mean,
+            init_std_dev: self.init_std_dev,
+            lr: [
+                rate("lr_bu", self.lr_bu)?,
+                rate("lr_bi", self.lr_bi)?,
+                rate("lr_pu", self.lr_pu)?,
+                rate("lr_qi", self.lr_qi)?,
+            ],
+            reg: [
+                reg("reg_bu", self.reg_bu)?,
+                reg("reg_bi", self.reg_bi)?,
+                reg("reg_pu", self.reg_pu)?,
+                reg("reg_qi", self.reg_qi)?,
+            ],
+            seed: self.seed,
+        })
+    }
+}
+
+/// Training stopped because a parameter stopped being a number.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error(
+    "training diverged at epoch {epoch} of {n_epochs}: {what} is no longer finite; the learning rates \
+     (lr_bu {lr_bu}, lr_bi {lr_bi}, lr_pu {lr_pu}, lr_qi {lr_qi}) are too large for ratings on a scale of {scale}: \
+     lower lr_all"
+)]
+#[allow(missing_docs)] // the fields are what the message names
+pub struct Diverged {
+    pub epoch: usize,
+    pub n_epochs: usize,
+    pub what: &'static str,
+    pub lr_bu: f64,
+    pub lr_bi: f64,
+    pub lr_pu: f64,
+    pub lr_qi: f64,
+    pub scale: RatingScale,
+}
+
+/// The learned factors, in the precision of the mode that trained them.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Factors {
+    /// From the `surprise` mode.
+    F64 {
+        /// User factors, row-major `n_users × n_factors`.
+        pu: Vec<f64>,
+        /// Movie factors, row-major `n_items × n_factors`.
+        qi: Vec<f64>,
+    },
+    /// From the `fast` mode.
+    F32 {
+        /// User factors, row-major `n_users × n_factors`.
+        pu: Vec<f32>,
+        /// Movie factors, row-major `n_items × n_factors`.
+        qi: Vec<f32>,
+    },
+}
+
+/// A fitted SVD: what predicting needs, indexed by the training set's inner ids.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SvdModel {
+    /// The hyper-parameters it was fitted with.
+    pub svd: Svd,
+    /// The mode that fitted it.
+    pub mode: TrainMode,
+    /// Predictions are clipped to this scale.
+    pub scale: RatingScale,
+    /// The training set's mean score (numpy's mean); 0 is not used for PMF but is kept.
+    pub global_mean: f64,
+    /// Raw user ids by inner id.
+    pub users: IdMap,
+    /// Raw movie ids by inner id.
+    pub items: IdMap,
+    /// User biases.
+    pub bu: Vec<f64>,
+    /// Movie biases.
+    pub bi: Vec<f64>,
+    /// The factors.
+    pub factors: Factors,
+}
+
+/// One prediction, as Surprise's `Prediction`, plus whether user and movie were known.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prediction {
+    /// The estimate, clipped to the rating scale.
+    pub est: f64,
+    /// Surprise's `was_impossible`: true only for PMF with an unknown user or movie.
+    pub was_impossible: bool,
+    /// Whether the user has ratings in the training set.
+    pub user_known: bool,
+    /// Whether the movie has ratings in the training set.
+    pub item_known: bool,
+}
+
+impl SvdModel {
+    /// The factor vectors' length.
+    pub fn n_factors(&self) -> usize {
+        self.svd.n_factors
+    }
+
+    /// `qᵢ·pᵤ` for inner ids, as a sequential sum.
+    pub fn dot(&self, u: usize, i: usize) -> f64 {
+        let k = self.n_factors();
+        match &self.factors {
+            Factors::F64 { pu, qi } => {
+                let (p, q) = (&pu[u * k..(u + 1) * k], &qi[i * k..(i + 1) * k]);
+                q.iter().zip(p).map(|(a, b)| a * b).sum()
+            }
+            Factors::F32 { pu, qi } => f64::from(dot32(&pu[u * k..(u + 1) * k], &qi[i * k..(i + 1) * k])),
+        }
+    }
+
+    /// Surprise's `estimate` followed by `predict`'s clipping, for inner ids (`None` for
+    /// an unknown user or movie): biased, `μ + bᵤ + bᵢ + qᵢ·pᵤ` with the unknown terms left
+    /// out; PMF, `qᵢ·pᵤ`, or the global mean and `was_impossible` if either is unknown.
+    pub fn estimate(&self, u: Option<usize>, i: Option<usize>) -> Prediction {
+        let (user_known, item_known) = (u.is_some(), i.is_some());
+        let (est, was_impossible) = if self.svd.biased {
+            let mut est = self.global_mean;
+            if let Some(u) = u {
+                est += self.bu[u];
+            }
+            if let Some(i) = i {
+                est += self.bi[i];
+            }
+            if let (Some(u), Some(i)) = (u, i) {
+                est += self.dot(u, i);
+            }
+            (est, false)
+        } else {
+            match (u, i) {
+                (Some(u), Some(i)) => (self.dot(u, i), false),
+                _ => (self.global_mean, true),
+            }
+        };
+        Prediction { est: self.scale.clip(est), was_impossible, user_known, item_known }
+    }
+
+    /// The prediction for raw ids.
+    pub fn predict(&self, user: &str, movie: &str) -> Prediction {
+        self.estimate(self.users.get(user).map(|u| u as usize), self.items.get(movie).map(|i| i as usize))
+    }
+}
+
+/// What one epoch of training reports.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Epoch {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Root mean squared error of the training ratings, each measured just before its update.
+    pub train_rmse: f64,
+}
+
+impl Svd {
+    pub(crate) fn init_factors(&self, n_users: usize, n_items: usize) -> (Vec<f64>, Vec<f64>) {
+        let mut rng = RandomState::new(self.seed);
+        let k = self.n_factors;
+        let pu = (0..n_users * k).map(|_| rng.normal(self.init_mean, self.init_std_dev)).collect();
+        let qi = (0..n_items * k).map(|_| rng.normal(self.init_mean, self.init_std_dev)).collect();
+        (pu, qi)
+    }
+
+    pub(crate) fn diverged(&self, epoch: usize, what: &'static str, scale: RatingScale) -> Diverged {
+        let [lr_bu, lr_bi, lr_pu, lr_qi] = self.lr;
+        Diverged { epoch, n_epochs: self.n_epochs, what, lr_bu, lr_bi, lr_pu, lr_qi, scale }
+    }
+
+    /// Fits as scikit-surprise's `SVD.fit` does, operation for operation in double precision.
+    ///
+    /// # Errors
+    /// [`Diverged`] as soon as an epoch ends with a parameter that is not finite.
+    pub fn fit_surprise(&self, t: &Trainset<'_>, mut on_epoch: impl FnMut(Epoch)) -> Result<SvdModel, Diverged> {
+        let (n_users, n_items, k) = (t.n_users(), t.n_items(), self.n_factors);
+        let (mut pu, mut qi) = self.init_factors(n_users, n_items);
+        let mut bu = vec![0.0f64; n_users];
+        let mut bi = vec![0.0f64; n_items];
+        let mu = if self.biased { t.global_mean() } else { 0.0 };
+        let [lr_bu, lr_bi, lr_pu, lr_qi] = self.lr;
+        let [reg_bu, reg_bi, reg_pu, reg_qi] = self.reg;
+        let ratings: Vec<(usize, usize, f64)> = t.all_ratings().collect();
+        let scale = t.list().scale();
+        for epoch in 1..=self.n_epochs {
+            let mut squared = 0.0;
+            for &(u, i, r) in &ratings {
+                let p = &mut pu[u * k..(u + 1) * k];
+                let q = &mut qi[i * k..(i + 1) * k];
+                let mut dot = 0.0;
+                for f in 0..k {
+                    dot += q[f] * p[f];
+                }
+                let err = r - (mu + bu[u] + bi[i] + dot);
+                squared += err * err;
+                if self.biased {
+                    bu[u] += lr_bu * (err - reg_bu * bu[u]);
+                    bi[i] += lr_bi * (err - reg_bi * bi[i]);
+                }
+                for f in 0..k {
+                    let (puf, qif) = (p[f], q[f]);
+                    p[f] += lr_pu * (err * qif - reg_pu * puf);
+                    q[f] += lr_qi * (err * puf - reg_qi * qif);
+                }
+            }
+            check_finite(&[("bu", &bu), ("bi", &bi), ("pu", &pu), ("qi", &qi)], squared)
+                .map_err(|what| self.diverged(epoch, what, scale))?;
+            on_epoch(Epoch { epoch, train_rmse: (squared / ratings.len() as f64).sqrt() });
+        }
+        Ok(SvdModel {
+            svd: *self,
+            mode: TrainMode::Surprise,
+            scale,
+            global_mean: t.global_mean(),
+            users: t.list().users().clone(),
+            items: t.list().movies().clone(),
+            bu,
+            bi,
+            factors: Factors::F64 { pu, qi },
+        })
+    }
+}
+
+pub(crate) fn check_finite<T: Into<f64> + Copy>(
+    params: &[(&'static str, &[T])],
+    squared: f64,
+) -> Result<(), &'static str> {
+    if !squared.is_finite() {
+        return Err("the training error");
+    }
+    for (name, values) in params {
+        if values.iter().any(|&v| !v.into().is_finite()) {
+            return Err(name);
+        }
+    }
+    Ok(())
+}
+
+/// A dot product with eight interleaved sums, so the compiler can vectorise it; the order
+/// of additions depends only on the length, never on threads.
+pub fn dot32(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for j in 0..8 {
+            acc[j] += x[j] * y[j];
+        }
+    }
+    let mut tail = 0.0f32;
+    for (x, y) in ra.iter().zip(rb) {
+        tail += x * y;
+    }
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::RatingList;
+
+    fn small() -> RatingList {
+        let mut l = RatingList::new(RatingScale::SEED);
+        for (u, m, s) in [("a", "x", 80.0), ("a", "y", 20.0), ("b", "x", 70.0), ("c", "y", 30.0), ("c", "z", 50.0)] {
+            l.push(u, m, s);
+        }
+        l
+    }
+
+    #[test]
+    fn params_are_checked_and_overrides_resolved() {
+        let p = SvdParams { lr_pu: Some(0.01), reg_qi: Some(0.5), ..SvdParams::default() };
+        let s = p.check().unwrap();
+        assert_eq!(s.lr, [0.005, 0.005, 0.01, 0.005]);
+        assert_eq!(s.reg, [0.02, 0.02, 0.02, 0.5]);
+        let e = SvdParams { n_factors: 0, ..SvdParams::default() }.check().unwrap_err();
+        assert_eq!(e.to_string(), "invalid n_factors 0: expected 1 or more");
+        let e = SvdParams { lr_all: -0.1, ..SvdParams::default() }.check().unwrap_err();
+        assert!(e.to_string().contains("invalid lr_all -0.1"));
+        let e = SvdParams { reg_bi: Some(f64::NAN), ..SvdParams::default() }.check().unwrap_err();
+        assert!(e.to_string().contains("reg_bi"));
+    }
+
+    #[test]
+    fn a_too_large_rate_stops_with_the_epoch_and_the_rates() {
+        let l = small();
+        let t = Trainset::new(&l);
+        let svd = SvdParams { lr_all: 5.0, n_factors: 3, ..SvdParams::default() }.check().unwrap();
+        let e = svd.fit_surprise(&t, |_| {}).unwrap_err();
+        assert!(e.epoch >= 1 && e.to_string().contains("lr_bu 5") && e.to_string().contains("0 to 100"), "{e}");
+    }
+
+    #[test]
+    fn predictions_follow_surprise_for_unknown_ids() {
+        let l = small();
+        let t = Trainset::new(&l);
+        let svd = SvdParams { n_factors: 2, n_epochs: 3, ..SvdParams::default() }.check().unwrap();
+        let m = svd.fit_surprise(&t, |_| {}).unwrap();
+        let known = m.predict("a", "x");
+        assert!(known.user_known && known.item_known && !known.was_impossible);
+        let p = m.predict("nobody", "x");
+        assert!(!p.user_known && !p.was_impossible);
+        assert_eq!(p.est, m.global_mean + m.bi[0]);
+        let p = m.predict("nobody", "nothing");
+        assert_eq!((p.est, p.was_impossible), (m.global_mean, false));
+        let pmf = SvdParams { biased: false, n_factors: 2, n_epochs: 3, ..SvdParams::default() }.check().unwrap();
+        let m = pmf.fit_surprise(&t, |_| {}).unwrap();
+        assert!(m.predict("nobody", "x").was_impossible);
+        assert_eq!(m.bu, [0.0; 3]);
+    }
+
+    #[test]
+    fn dot32_matches_a_plain_sum() {
+        let a: Vec<f32> = (0..19).map(|x| x as f32 * 0.5).collect();
+        let b: Vec<f32> = (0..19).map(|x| 1.0 - x as f32 * 0.1).collect();
+        let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert!((dot32(&a, &b) - plain).abs() < 1e-4);
+    }
+}

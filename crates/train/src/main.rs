@@ -1,0 +1,134 @@
+//! `train`: fits SVD on the training set and writes the model artifact, a report and the
+//! per-epoch training loss.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Parser;
+use movierec_core::artifact::{self, Provenance};
+use movierec_core::svd::{Epoch, TrainMode};
+use movierec_core::trainset::Trainset;
+use movierec_stage::progress::{Phase, Steps};
+use movierec_stage::{Common, Outputs, Params};
+use serde::Serialize;
+
+/// Fit SVD on the training set and write the model.
+///
+/// `train.mode` is `fast` (single precision, parallel on `train.threads` threads, the same
+/// model for any number of threads) or `surprise` (scikit-surprise's SVD reproduced bit for
+/// bit). `train.svd` holds Surprise's hyper-parameters. Training stops with an error, and
+/// writes nothing, if a parameter stops being finite (learning rates too large for the
+/// rating scale). Outputs are written only if the stage succeeds.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about)]
+struct Args {
+    #[command(flatten)]
+    common: Common,
+    /// The training set written by `prepare` (Parquet).
+    #[arg(long, value_name = "PATH")]
+    train: PathBuf,
+    /// Where to write the model (movierec's model format, docs/model-format.md).
+    #[arg(long, value_name = "PATH")]
+    model: PathBuf,
+    /// Where to write the report (JSON: training time, users, movies, mean score, mode, threads).
+    #[arg(long, value_name = "PATH")]
+    report: PathBuf,
+    /// Where to write the training loss by epoch (CSV: epoch, train_rmse), for `dvc plots`.
+    #[arg(long, value_name = "PATH")]
+    loss: PathBuf,
+}
+
+/// The report's JSON form.
+#[derive(Debug, Serialize)]
+struct Report {
+    mode: TrainMode,
+    threads: usize,
+    training_time: f64,
+    n_ratings: usize,
+    n_users: usize,
+    n_movies: usize,
+    mean_score: f64,
+    rating_updates_per_second: f64,
+    final_train_rmse: f64,
+    data_fingerprint: String,
+}
+
+fn main() -> ExitCode {
+    movierec_stage::main(Args::parse(), |a| &a.common, run)
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    let p = Params::from_file(&args.common.params)?.train;
+    let svd = p.svd.check().context("invalid train.svd parameters")?;
+    let phase = Phase::start("reading the training set");
+    let list = movierec_tables::read_ratings(&args.train)?;
+    anyhow::ensure!(!list.is_empty(), "the training set {} has no rating", args.train.display());
+    let t = Trainset::new(&list);
+    phase.finish();
+
+    let threads = match p.mode {
+        TrainMode::Surprise => 1,
+        TrainMode::Fast if p.threads == 0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        TrainMode::Fast => p.threads,
+    };
+    tracing::info!(
+        mode = ?p.mode,
+        threads,
+        ratings = t.n_ratings(),
+        users = t.n_users(),
+        movies = t.n_items(),
+        n_factors = svd.n_factors,
+        n_epochs = svd.n_epochs,
+        "training"
+    );
+    let steps = Steps::new(svd.n_epochs as u64, "epochs");
+    let mut losses: Vec<Epoch> = Vec::with_capacity(svd.n_epochs);
+    let on_epoch = |e: Epoch| {
+        steps.step(format!("epoch {} train rmse {:.4}", e.epoch, e.train_rmse));
+        tracing::debug!(epoch = e.epoch, train_rmse = e.train_rmse, "epoch");
+        losses.push(e);
+    };
+    let started = Instant::now();
+    let model = match p.mode {
+        TrainMode::Surprise => svd.fit_surprise(&t, on_epoch),
+        TrainMode::Fast => svd.fit_fast(&t, threads, on_epoch),
+    }?;
+    let seconds = started.elapsed().as_secs_f64();
+    steps.finish();
+    let final_rmse = losses.last().map_or(f64::NAN, |e| e.train_rmse);
+    tracing::info!("trained in {seconds:.2} s, final train rmse {final_rmse:.4}");
+
+    let provenance = Provenance {
+        data_fingerprint: artifact::fingerprint(&list),
+        n_ratings: t.n_ratings() as u64,
+        created_at: artifact::now_rfc3339(),
+        training_seconds: seconds,
+        threads,
+    };
+    let report = Report {
+        mode: p.mode,
+        threads,
+        training_time: seconds,
+        n_ratings: t.n_ratings(),
+        n_users: t.n_users(),
+        n_movies: t.n_items(),
+        mean_score: t.global_mean(),
+        rating_updates_per_second: (t.n_ratings() * svd.n_epochs) as f64 / seconds,
+        final_train_rmse: final_rmse,
+        data_fingerprint: provenance.data_fingerprint.clone(),
+    };
+    let mut out = Outputs::new();
+    out.write(&args.model, |w| artifact::write(&model, &provenance, w))?;
+    out.write(&args.loss, |w| -> std::io::Result<()> {
+        use std::io::Write;
+        writeln!(w, "epoch,train_rmse")?;
+        for e in &losses {
+            writeln!(w, "{},{}", e.epoch, e.train_rmse)?;
+        }
+        Ok(())
+    })?;
+    out.write_json(&args.report, &report)?;
+    out.commit()
+}

@@ -1,0 +1,117 @@
+//! The `train` binary, run in a temporary folder on a small generated training set.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use movierec_core::RatingScale;
+use movierec_core::artifact;
+use movierec_core::svd::{Factors, SvdModel, TrainMode};
+use movierec_core::synthetic::{SyntheticConfig, generate};
+use serde_json::Value;
+
+const OUTPUTS: [&str; 3] = ["models/model.bin", "metrics/train.json", "metrics/train_loss.csv"];
+
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    fn new() -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        let data = generate(&SyntheticConfig { seed: 2, scale: 0.02 }, RatingScale::SEED).unwrap();
+        std::fs::create_dir_all(dir.path().join("data")).unwrap();
+        let f = std::fs::File::create(dir.path().join("data/train.parquet")).unwrap();
+        movierec_tables::write_ratings(&data, f).unwrap();
+        Project { dir }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn train(&self, params: &str) -> Output {
+        std::fs::write(self.path("params.yaml"), params).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_train"))
+            .current_dir(self.dir.path())
+            .args([
+                "--train",
+                "data/train.parquet",
+                "--model",
+                OUTPUTS[0],
+                "--report",
+                OUTPUTS[1],
+                "--loss",
+                OUTPUTS[2],
+            ])
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, params: &str) -> (SvdModel, Value) {
+        let out = self.train(params);
+        assert!(out.status.success(), "train failed: {}", String::from_utf8_lossy(&out.stderr));
+        let (model, _) = artifact::read(&std::fs::read(self.path(OUTPUTS[0])).unwrap()).unwrap();
+        let report = serde_json::from_slice(&std::fs::read(self.path(OUTPUTS[1])).unwrap()).unwrap();
+        (model, report)
+    }
+
+    fn fails(&self, params: &str) -> String {
+        let out = self.train(params);
+        assert!(!out.status.success(), "train succeeded on bad input");
+        for o in OUTPUTS {
+            assert!(!self.path(o).exists(), "{o} was written by a failing run");
+        }
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}
+
+#[test]
+fn fast_mode_writes_the_model_the_report_and_the_loss() {
+    let p = Project::new();
+    let (model, r) = p.ok("train: {svd: {n_factors: 8, n_epochs: 5}}\n");
+    assert_eq!(model.mode, TrainMode::Fast);
+    assert!(matches!(model.factors, Factors::F32 { .. }));
+    assert_eq!(r["n_ratings"], 8152);
+    assert_eq!(r["n_users"].as_u64(), Some(model.users.len() as u64));
+    assert_eq!(r["n_movies"], 385);
+    assert!(r["training_time"].as_f64().unwrap() > 0.0);
+    let loss = std::fs::read_to_string(p.path(OUTPUTS[2])).unwrap();
+    let lines: Vec<&str> = loss.lines().collect();
+    assert_eq!(lines.len(), 6);
+    assert_eq!(lines[0], "epoch,train_rmse");
+    let first: f64 = lines[1].split(',').nth(1).unwrap().parse().unwrap();
+    let last: f64 = lines[5].split(',').nth(1).unwrap().parse().unwrap();
+    assert!(last < first, "the training loss did not decrease: {loss}");
+}
+
+#[test]
+fn the_model_does_not_depend_on_the_threads() {
+    let p = Project::new();
+    let (one, _) = p.ok("train: {threads: 1, svd: {n_factors: 8, n_epochs: 3}}\n");
+    let (two, r) = p.ok("train: {threads: 2, svd: {n_factors: 8, n_epochs: 3}}\n");
+    assert_eq!(r["threads"], 2);
+    assert!(one == two, "the model changed with the number of threads");
+}
+
+#[test]
+fn surprise_mode_trains_in_double_precision() {
+    let p = Project::new();
+    let (model, r) = p.ok("train: {mode: surprise, svd: {n_factors: 4, n_epochs: 2, biased: false}}\n");
+    assert_eq!((model.mode, r["threads"].as_u64()), (TrainMode::Surprise, Some(1)));
+    assert!(matches!(model.factors, Factors::F64 { .. }));
+    assert!(!model.svd.biased);
+}
+
+#[test]
+fn divergence_and_bad_parameters_are_clear_errors() {
+    let p = Project::new();
+    let e = p.fails("train: {svd: {n_factors: 8, lr_all: 0.5}}\n");
+    assert!(e.contains("diverged at epoch") && e.contains("lr_bu 0.5") && e.contains("lower lr_all"), "{e}");
+    let e = p.fails("train: {svd: {n_factors: 0}}\n");
+    assert!(e.contains("n_factors 0"), "{e}");
+    let e = p.fails("train: {svd: {lr_al: 0.1}}\n");
+    assert!(e.contains("lr_al"), "{e}");
+    std::fs::remove_file(p.path("data/train.parquet")).unwrap();
+    let e = p.fails("train: {}\n");
+    assert!(e.contains("data/train.parquet"), "{e}");
+}
