@@ -2,7 +2,8 @@
 //! SCALE MODES...` generates the synthetic data at SCALE, splits it 80/20 as Surprise does
 //! (seed 42), fits SVD with the default parameters in each mode (`surprise`, `fast1`,
 //! `fast2`: the fast mode on 1 or 2 threads) and prints one JSON line per mode: wall
-//! seconds, rating updates per second per thread, test RMSE and MAE.
+//! seconds, rating updates per second per thread, test RMSE and MAE. With `--tsv PATH` it
+//! also writes the generated ratings as `user<TAB>movie<TAB>score` for the Python baseline.
 
 use std::time::Instant;
 
@@ -13,15 +14,29 @@ use movierec_core::synthetic::{SyntheticConfig, generate};
 use movierec_core::trainset::Trainset;
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let scale: f64 = args.next().map_or(1.0, |s| s.parse().expect("a scale"));
-    let modes: Vec<String> = args.collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let tsv = args.iter().position(|a| a == "--tsv").map(|i| {
+        let path = args.remove(i + 1);
+        args.remove(i);
+        path
+    });
+    let scale: f64 = args.first().map_or(1.0, |s| s.parse().expect("a scale"));
+    let modes = &args[1..];
     let data = generate(&SyntheticConfig { seed: 42, scale }, movierec_core::RatingScale::SEED).unwrap();
+    if let Some(path) = tsv {
+        let l = &data.ratings;
+        let mut text = String::with_capacity(l.len() * 24);
+        for r in 0..l.len() {
+            text +=
+                &format!("{}\t{}\t{}\n", l.users().raw(l.user()[r].0), l.movies().raw(l.movie()[r].0), l.score()[r]);
+        }
+        std::fs::write(path, text).expect("the TSV file");
+    }
     let split = train_test_split(data.ratings.len(), 0.2, 42).unwrap();
     let train = data.ratings.select(&split.train);
     let t = Trainset::new(&train);
     let svd = SvdParams { seed: 42, ..SvdParams::default() }.check().unwrap();
-    for mode in &modes {
+    for mode in modes {
         let start = Instant::now();
         let (model, threads) = match mode.as_str() {
             "surprise" => (svd.fit_surprise(&t, |_| {}).unwrap(), 1),

@@ -400,11 +400,14 @@ pub(crate) fn check_finite<T: Into<f64> + Copy>(
 
 /// A dot product with eight interleaved sums, so the compiler can vectorise it; the order
 /// of additions depends only on the length, never on threads.
+#[inline]
 pub fn dot32(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
+        let x: &[f32; 8] = x.try_into().expect("chunks of 8");
+        let y: &[f32; 8] = y.try_into().expect("chunks of 8");
         for j in 0..8 {
             acc[j] += x[j] * y[j];
         }

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Benchmark of SVD training, side by side in one run: scikit-surprise's SVD().fit, and our
+# `surprise` mode and `fast` mode on 1 and 2 threads, on the same seed-scale synthetic data
+# and 80/20 split (seed 42), default parameters (100 factors, 20 epochs), release build.
+# Then the fast mode at scale 60 (about 24 million ratings) on 2 threads, with its peak memory.
+# Prints JSON lines. Usage: bench/train.sh [RUNS] (default 3; medians for the Python side).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+runs=${1:-3}
+source "$root/scripts/tools.sh"
+ensure_venv "$root/.venv-bench" "$root/bench/requirements.txt" >&2
+cargo build --release --locked --manifest-path "$root/Cargo.toml" -p movierec-core --example fit_bench >&2
+target=${CARGO_TARGET_DIR:-$root/target}
+[[ $target == /* ]] || target=$root/$target
+bench=$target/release/examples/fit_bench
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for ((i = 0; i < runs; i++)); do
+    args=(1 surprise fast1 fast2)
+    ((i == 0)) && args+=(--tsv "$work/ratings.tsv")
+    "$bench" "${args[@]}"
+done
+"$root/.venv-bench/bin/python" "$root/bench/svd_baseline.py" "$work/ratings.tsv" "$runs"
+/usr/bin/time -f '{"scale 60 peak memory (MB)": %M}' -o "$work/mem" "$bench" 60 fast2
+awk '{ sub(/%M/, ""); print }' "$work/mem" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(json.dumps({k: round(v / 1024) for k, v in d.items()}))'
