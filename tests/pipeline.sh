@@ -100,6 +100,30 @@ check "changing a load parameter reruns every stage" \
     bash -c "$(declare -f repro ran); repro && ran load && ran prepare && ran train && ran evaluate"
 git checkout -q -- params.yaml
 
+# train (surprise mode) then evaluate, on prepare's split, give scikit-surprise's numbers.
+sed -i 's/^  mode: fast$/  mode: surprise/; s/^    n_factors: 100$/    n_factors: 20/; s/^    n_epochs: 20$/    n_epochs: 5/' params.yaml
+check "train in surprise mode + evaluate give scikit-surprise's rmse and mae" bash -c "
+    repro() { dvc repro >'$work/out' 2>&1; }
+    repro && scripts/stage load --params params.yaml --ratings '$work/r.parquet' --users '$work/u.parquet' \
+        --movies '$work/m.parquet' --report '$work/l.json' --export-csv '$work/ratings.csv' 2>/dev/null && python3 - '$work/ratings.csv' <<'PY'
+import csv, json, sys, tempfile
+from surprise import SVD, Dataset, Reader, accuracy
+from surprise.model_selection import train_test_split
+with open(sys.argv[1], newline='') as f, tempfile.NamedTemporaryFile('w', suffix='.tsv', delete=False) as out:
+    for row in csv.DictReader(f):
+        out.write(f\"{row['id_utilisateur']}\t{row['id_film']}\t{row['score_pertinence']}\n\")
+data = Dataset.load_from_file(out.name, Reader(line_format='user item rating', sep='\t', rating_scale=(0, 100)))
+trainset, testset = train_test_split(data, test_size=0.2, random_state=42)
+algo = SVD(n_factors=20, n_epochs=5, random_state=42)
+algo.fit(trainset)
+predictions = algo.test(testset)
+ours = json.load(open('metrics/evaluate.json'))
+for name, theirs in (('rmse', accuracy.rmse(predictions, verbose=False)), ('mae', accuracy.mae(predictions, verbose=False))):
+    assert abs(ours[name] - theirs) <= 1e-12, (name, ours[name], theirs)
+print('rmse', ours['rmse'], 'mae', ours['mae'], 'as scikit-surprise')
+PY"
+git checkout -q -- params.yaml
+
 check "a missing binary is a clear error" bash -c \
     "! MOVIEREC_BIN_DIR=$work/no-bin scripts/stage load --help 2>'$work/out' && grep -q 'load stage binary is missing' '$work/out'"
 check "dvc repro fails when the binaries are missing" bash -c \
