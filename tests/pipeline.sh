@@ -45,10 +45,10 @@ skipped() { grep -q "Stage '$1' didn't change, skipping" "$work/out"; }
 unchanged() { git diff --quiet -- "$@"; }
 
 check "a fresh copy's dvc repro runs every stage" \
-    bash -c "$(declare -f repro ran); repro && ran load && ran prepare && ran train && ran evaluate"
+    bash -c "$(declare -f repro ran); repro && ran load && ran prepare && ran train && ran evaluate && ran optimize && ran predict"
 check "outputs exist" test -s data/loaded/ratings.parquet -a -s data/loaded/users.parquet \
     -a -s data/loaded/movies.parquet -a -s data/prepared/train.parquet -a -s data/prepared/test.parquet \
-    -a -s models/model.bin -a -s metrics/evaluate.json
+    -a -s models/model.bin -a -s metrics/evaluate.json -a -s models/serve.bin -a -s data/predictions/recommendations.csv
 check "load and prepare reproduce the committed dvc.lock entries and reports" \
     bash -c "unchanged() { git diff --quiet -- \"\$@\"; }; unchanged metrics/load.json metrics/prepare.json && git show HEAD:dvc.lock | python3 -c '
 import sys, yaml
@@ -64,6 +64,30 @@ new = json.load(open("metrics/evaluate.json"))
 for key in ("rmse", "mae", "nombre_utilisateurs", "nombre_films", "score_pertinence_moyen", "baselines", "ranking", "test"):
     assert old[key] == new[key], (key, old[key], new[key])
 PY
+check "the search reproduces the committed results (fit times aside)" python3 - <<'PY'
+import json, subprocess
+old = json.loads(subprocess.run(["git", "show", "HEAD:metrics/optimize.json"], capture_output=True, check=True).stdout)
+new = json.load(open("metrics/optimize.json"))
+for key in ("best_index", "best_params", "best_score", "test_score", "candidates", "failed"):
+    assert old[key] == new[key], (key, old[key], new[key])
+strip = lambda rs: [{k: v for k, v in r.items() if "fit_time" not in k} for r in rs]
+assert strip(old["cv_results"]) == strip(new["cv_results"])
+PY
+check "predict ranks up to n movies for every user" python3 - <<'PY'
+import collections, csv, json
+report = json.load(open("metrics/predict.json"))
+rows = list(csv.DictReader(open("data/predictions/recommendations.csv", newline="")))
+assert list(rows[0]) == ["user_id", "user_name", "rank", "movie_id", "title", "score"]
+assert report["users"] == 13373 and report["rows"] == len(rows), report
+ranks = collections.defaultdict(list)
+for r in rows:
+    ranks[r["user_id"]].append(int(r["rank"]))
+    assert 0 <= float(r["score"]) <= 100, r
+assert len(ranks) == 13373
+# Fewer than n only for users who rated all but a few of the 385 movies.
+assert all(v == list(range(1, len(v) + 1)) and len(v) <= 10 for v in ranks.values())
+assert sum(len(v) == 10 for v in ranks.values()) > 0.99 * 13373
+PY
 check "load.json has the seed's statistics" python3 - <<'PY'
 import json
 s = json.load(open("metrics/load.json"))["stats"]
@@ -72,23 +96,35 @@ for key, target in (("mean", 48.50), ("median", 47.15), ("sd", 21.46)):
     assert abs(s[key] - target) <= 0.5, (key, s[key])
 PY
 check "a second dvc repro skips every stage" \
-    bash -c "$(declare -f repro skipped); repro && skipped load && skipped prepare && skipped train && skipped evaluate && grep -q 'Data and pipelines are up to date' '$work/out'"
+    bash -c "$(declare -f repro skipped); repro && skipped load && skipped prepare && skipped train && skipped evaluate && skipped optimize && skipped predict && grep -q 'Data and pipelines are up to date' '$work/out'"
 check "dvc status is clean" bash -c "dvc status --json | python3 -c 'import json,sys; assert json.load(sys.stdin) == {}'"
-check "dvc dag is load -> prepare -> train -> evaluate" bash -c "dvc dag --dot >'$work/out' && grep -q '\"load\" -> \"prepare\"' '$work/out' && grep -q '\"prepare\" -> \"train\"' '$work/out' && grep -q '\"train\" -> \"evaluate\"' '$work/out' && grep -q '\"prepare\" -> \"evaluate\"' '$work/out'"
-check "dvc plots show renders the three plots" bash -c "dvc plots show --json | python3 -c '
+check "dvc dag is load -> prepare -> train -> evaluate, prepare -> optimize -> predict" python3 - <<'PY'
+import subprocess
+dot = subprocess.run(["dvc", "dag", "--dot"], capture_output=True, text=True, check=True).stdout
+edges = [("load", "prepare"), ("prepare", "train"), ("train", "evaluate"), ("prepare", "evaluate"),
+         ("prepare", "optimize"), ("optimize", "predict"), ("load", "predict")]
+for a, b in edges:
+    assert f'"{a}" -> "{b}"' in dot, (a, b, dot)
+PY
+check "dvc plots show renders the four plots" bash -c "dvc plots show --json | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 assert not d.get(\"errors\"), d.get(\"errors\")
-assert set(d[\"data\"]) == {\"Training RMSE by epoch\", \"Test errors (actual minus predicted)\", \"Precision and recall at K\"}, list(d[\"data\"])
+assert set(d[\"data\"]) == {\"Training RMSE by epoch\", \"Test errors (actual minus predicted)\", \"Precision and recall at K\", \"Cross-validated RMSE of every candidate\"}, list(d[\"data\"])
 '"
 
 sed -i 's/^  test_size: 0.2$/  test_size: 0.25/' params.yaml
 check "changing a prepare parameter reruns prepare and what follows it" \
-    bash -c "$(declare -f repro ran skipped); repro && skipped load && ran prepare && ran train && ran evaluate && ! ran load"
+    bash -c "$(declare -f repro ran skipped); repro && skipped load && ran prepare && ran train && ran evaluate && ran optimize && ran predict && ! ran load"
 check "the new split is in the metrics" python3 -c '
 import json; r = json.load(open("metrics/prepare.json")); assert r["test_size"] == 0.25 and r["test"]["ratings"] == 101903, r'
 check "dvc params diff shows the change" bash -c "dvc params diff | grep -q 'prepare.test_size'"
 
+git checkout -q -- params.yaml
+repro
+sed -i 's/^  n: 10  /  n: 5  /' params.yaml
+check "changing predict.n reruns predict alone" \
+    bash -c "$(declare -f repro ran skipped); repro && ran predict && ! ran optimize && ! ran train && ! ran evaluate && ! ran prepare && ! ran load"
 git checkout -q -- params.yaml
 repro
 sed -i 's/^  relevance_threshold: 60 /  relevance_threshold: 70 /' params.yaml
@@ -97,7 +133,7 @@ check "changing an evaluate parameter reruns evaluate only" \
 git checkout -q -- params.yaml
 sed -i '0,/^    seed: 42$/s//    seed: 7/' params.yaml
 check "changing a load parameter reruns every stage" \
-    bash -c "$(declare -f repro ran); repro && ran load && ran prepare && ran train && ran evaluate"
+    bash -c "$(declare -f repro ran); repro && ran load && ran prepare && ran train && ran evaluate && ran optimize && ran predict"
 git checkout -q -- params.yaml
 
 # train (surprise mode) then evaluate, on prepare's split, give scikit-surprise's numbers.

@@ -196,7 +196,10 @@ impl Svd {
             biased: self.biased,
         };
         let mut locals: Vec<Local> = (0..ROUND_CHUNKS.min(chunks.len())).map(|_| Local::new(n_items)).collect();
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a thread pool");
+        // One thread runs the chunks in order on the caller's thread: no pool, so a fit can
+        // itself be one task of a parallel search.
+        let pool = (threads != 1)
+            .then(|| rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a thread pool"));
         for epoch in 1..=self.n_epochs {
             let mut squared = 0.0f64;
             for round in chunks.chunks(ROUND_CHUNKS) {
@@ -213,11 +216,11 @@ impl Svd {
                     jobs.push((chunk, local, p, b));
                 }
                 let (qi_ref, bi_ref) = (&qi, &bi);
-                let sums: Vec<f64> = pool.install(|| {
-                    jobs.into_par_iter()
-                        .map(|(chunk, local, p, b)| run_chunk(chunk, local, rates, k, p, b, qi_ref, bi_ref))
-                        .collect()
-                });
+                let run = |(chunk, local, p, b)| run_chunk(chunk, local, rates, k, p, b, qi_ref, bi_ref);
+                let sums: Vec<f64> = match &pool {
+                    Some(pool) => pool.install(|| jobs.into_par_iter().map(run).collect()),
+                    None => jobs.into_iter().map(run).collect(),
+                };
                 squared += sums.iter().sum::<f64>();
                 for local in locals.iter_mut().take(round.len()) {
                     local.merge_into(k, &mut qi, &mut bi);

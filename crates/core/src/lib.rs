@@ -18,6 +18,7 @@ pub mod movielens;
 pub mod numpy;
 pub mod report;
 pub mod scale;
+pub mod search;
 pub mod seed_csv;
 pub mod split;
 pub mod stats;

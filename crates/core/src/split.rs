@@ -25,6 +25,14 @@ pub enum SplitError {
     /// The share is not strictly between 0 and 1.
     #[error("invalid test_size {0}: expected a number strictly between 0 and 1")]
     TestSize(f64),
+    /// A number of folds out of range.
+    #[error("invalid number of folds {k}: expected 2 to {n} (the number of ratings)")]
+    Folds {
+        /// Folds asked for.
+        k: usize,
+        /// Ratings available.
+        n: usize,
+    },
     /// Too few ratings for both sets to get one.
     #[error("cannot split {n} ratings with test_size {test_size}: one of the sets would be empty")]
     TooFew {
@@ -61,6 +69,29 @@ pub fn train_test_split(n: usize, test_size: f64, seed: u32) -> Result<Split, Sp
     let mut perm = RandomState::new(seed).permutation(n);
     let test = perm.split_off(n - n_test);
     Ok(Split { train: perm, test })
+}
+
+/// Surprise's `KFold(n_splits=k, random_state=seed, shuffle=True).split`: `0..n` shuffled
+/// by `RandomState(seed)`, fold `f` tests the `f`-th run of `n / k` indices (one more for the
+/// first `n % k` folds) and trains on the indices before it then after it, in that order.
+///
+/// # Errors
+/// If `k` is not between 2 and `n`.
+pub fn kfold(n: usize, k: usize, seed: u32) -> Result<Vec<Split>, SplitError> {
+    if k < 2 || k > n {
+        return Err(SplitError::Folds { k, n });
+    }
+    let indices = RandomState::new(seed).permutation(n);
+    let mut folds = Vec::with_capacity(k);
+    let mut start = 0;
+    for f in 0..k {
+        let stop = start + n / k + usize::from(f < n % k);
+        let test = indices[start..stop].to_vec();
+        let train = indices[..start].iter().chain(&indices[stop..]).copied().collect();
+        folds.push(Split { train, test });
+        start = stop;
+    }
+    Ok(folds)
 }
 
 /// Each user's ratings shuffled (users in index order, one generator seeded with `seed`),
@@ -197,6 +228,20 @@ mod tests {
         assert_eq!(train_test_split(10, 0.25, 1), Ok(s));
         assert!(train_test_split(10, 1.0, 1).is_err());
         assert!(train_test_split(1, 0.5, 1).is_err());
+    }
+
+    #[test]
+    fn kfold_partitions_like_surprise() {
+        let folds = kfold(10, 3, 0).unwrap();
+        assert_eq!(folds.iter().map(|f| f.test.len()).collect::<Vec<_>>(), [4, 3, 3]);
+        let mut all: Vec<u32> = folds.iter().flat_map(|f| f.test.clone()).collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..10).collect::<Vec<_>>());
+        for f in &folds {
+            assert_eq!(f.train.len() + f.test.len(), 10);
+            assert!(f.train.iter().all(|i| !f.test.contains(i)));
+        }
+        assert!(kfold(10, 1, 0).is_err() && kfold(3, 4, 0).is_err());
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! The typed contents of `params.yaml`: one section per stage, each named after the stage.
 //! Unknown keys are errors, so a misspelt parameter never falls back to a default silently.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use movierec_core::baseline::BaselineParams;
 use movierec_core::builder::{DuplicatePolicy, InvalidPolicy};
+use movierec_core::search::{Method, Values};
 use movierec_core::seed_csv::Delimiter;
 use movierec_core::split::SplitStrategy;
 use movierec_core::svd::{SvdParams, TrainMode};
@@ -29,6 +31,12 @@ pub struct Params {
     /// The `evaluate` stage.
     #[serde(default)]
     pub evaluate: EvaluateParams,
+    /// The `optimize` stage.
+    #[serde(default)]
+    pub optimize: OptimizeParams,
+    /// The `predict` stage.
+    #[serde(default)]
+    pub predict: PredictParams,
 }
 
 impl Params {
@@ -194,6 +202,87 @@ pub struct EvaluateParams {
 impl Default for EvaluateParams {
     fn default() -> EvaluateParams {
         EvaluateParams { k: 10, relevance_threshold: 60.0, baseline: BaselineParams::default() }
+    }
+}
+
+/// The measure a search selects by (lower is better).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Measure {
+    /// Root mean squared error.
+    #[default]
+    Rmse,
+    /// Mean absolute error.
+    Mae,
+}
+
+/// The `optimize` section.
+///
+/// | Name | Default | Purpose |
+/// |---|---|---|
+/// | `method` | `grid` | `grid` (every combination) or `random` (`n_iter` seeded draws) |
+/// | `n_iter` | 20 | draws of the random search |
+/// | `seed` | 42 | the folds' shuffle and the random draws |
+/// | `cv` | 3 | folds of the cross-validation (every candidate sees the same folds) |
+/// | `threads` | 0 | threads running (candidate, fold) fits; 0: all cores. Results do not depend on it |
+/// | `mode` | `fast` | the training mode of every fit |
+/// | `measure` | `rmse` | `rmse` or `mae`: what selects the best candidate |
+/// | `base` | Surprise's defaults, seed 42 | SVD parameters that are not searched |
+/// | `space` | the default grid (81 candidates) | searched parameters: lists, or `{min, max, log}` ranges for the random search |
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[allow(missing_docs)] // documented in the table above
+pub struct OptimizeParams {
+    pub method: Method,
+    pub n_iter: usize,
+    pub seed: u32,
+    pub cv: usize,
+    pub threads: usize,
+    pub mode: TrainMode,
+    pub measure: Measure,
+    pub base: SvdParams,
+    pub space: BTreeMap<String, Values>,
+}
+
+impl Default for OptimizeParams {
+    fn default() -> OptimizeParams {
+        let list = |v: &[f64]| Values::List(v.to_vec());
+        OptimizeParams {
+            method: Method::Grid,
+            n_iter: 20,
+            seed: 42,
+            cv: 3,
+            threads: 0,
+            mode: TrainMode::Fast,
+            measure: Measure::Rmse,
+            base: SvdParams { seed: 42, ..SvdParams::default() },
+            space: BTreeMap::from([
+                ("n_factors".to_owned(), list(&[50.0, 100.0, 175.0])),
+                ("n_epochs".to_owned(), list(&[20.0, 30.0, 40.0])),
+                ("lr_all".to_owned(), list(&[0.002, 0.003, 0.005])),
+                ("reg_all".to_owned(), list(&[0.02, 0.05, 0.07])),
+            ]),
+        }
+    }
+}
+
+/// The `predict` section.
+///
+/// | Name | Default | Purpose |
+/// |---|---|---|
+/// | `n` | 10 | movies recommended per user |
+/// | `users` | `[]` | the users to recommend to; empty: every user |
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[allow(missing_docs)] // documented in the table above
+pub struct PredictParams {
+    pub n: usize,
+    pub users: Vec<String>,
+}
+
+impl Default for PredictParams {
+    fn default() -> PredictParams {
+        PredictParams { n: 10, users: Vec::new() }
     }
 }
 

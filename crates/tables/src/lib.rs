@@ -10,6 +10,7 @@
 //! Every file carries the rating scale in its key-value metadata (`movierec.scale.min`,
 //! `movierec.scale.max`), so the scale travels with the data.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -193,6 +194,27 @@ pub fn read_ratings(path: &Path) -> Result<RatingList, TableError> {
     Ok(list)
 }
 
+/// Reads the text column `label` of a users or movies table, keyed by its `key` column
+/// (`user_id` or `movie_id`); empty when the table has no such column (the source had no
+/// such role), and without the rows whose label is missing.
+///
+/// # Errors
+/// If the file cannot be opened or decoded, or `key` is missing or not text.
+pub fn read_labels(path: &Path, key: &'static str, label: &'static str) -> Result<HashMap<String, String>, TableError> {
+    let file = std::fs::File::open(path).map_err(|source| TableError::Io { path: path.to_owned(), source })?;
+    let df =
+        ParquetReader::new(file).finish().map_err(|source| TableError::Parquet { path: path.to_owned(), source })?;
+    let keys = df.column(key).ok().and_then(|c| c.str().ok()).ok_or(TableError::Column {
+        path: path.to_owned(),
+        column: key,
+        expected: "text",
+    })?;
+    let Some(labels) = df.column(label).ok() else { return Ok(HashMap::new()) };
+    let labels =
+        labels.str().map_err(|_| TableError::Column { path: path.to_owned(), column: label, expected: "text" })?;
+    Ok(keys.iter().zip(labels.iter()).filter_map(|(k, l)| Some((k?.to_owned(), l?.to_owned()))).collect())
+}
+
 fn read_scale(kv: Vec<(&str, Option<&str>)>) -> Option<RatingScale> {
     let get = |key: &str| kv.iter().find(|(k, _)| *k == key)?.1?.parse::<f64>().ok();
     RatingScale::new(get(SCALE_MIN_KEY)?, get(SCALE_MAX_KEY)?).ok()
@@ -227,6 +249,19 @@ mod tests {
         let back = read_ratings(&path).unwrap();
         let s = data.ratings.score();
         assert_eq!(back.score(), [s[30], s[2], s[17]]);
+    }
+
+    #[test]
+    fn labels_by_id() {
+        let data = generate(&SyntheticConfig { seed: 5, scale: 0.01 }, RatingScale::SEED).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("movies.parquet");
+        write_movies(&data, std::fs::File::create(&path).unwrap()).unwrap();
+        let titles = read_labels(&path, "movie_id", "title").unwrap();
+        assert_eq!(titles.len(), data.ratings.movies().len());
+        assert!(titles[data.ratings.movies().raw(0)].contains('('));
+        assert!(read_labels(&path, "movie_id", "no_such_column").unwrap().is_empty());
+        assert!(read_labels(&path, "user_id", "title").is_err());
     }
 
     #[test]

@@ -1,0 +1,153 @@
+//! The `optimize` binary, run in a temporary folder on a small generated split.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use movierec_core::RatingScale;
+use movierec_core::artifact;
+use movierec_core::split::train_test_split;
+use movierec_core::synthetic::{SyntheticConfig, generate};
+use serde_json::Value;
+
+const OUTPUTS: [&str; 3] = ["models/serve.bin", "metrics/optimize.json", "metrics/candidates.csv"];
+
+struct Project {
+    dir: tempfile::TempDir,
+    n_ratings: usize,
+}
+
+impl Project {
+    fn new() -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        let data = generate(&SyntheticConfig { seed: 7, scale: 0.02 }, RatingScale::SEED).unwrap();
+        let split = train_test_split(data.ratings.len(), 0.2, 1).unwrap();
+        std::fs::create_dir_all(dir.path().join("data")).unwrap();
+        let create = |name: &str| std::fs::File::create(dir.path().join(format!("data/{name}.parquet"))).unwrap();
+        movierec_tables::write_rating_rows(&data.ratings, &split.train, create("train")).unwrap();
+        movierec_tables::write_rating_rows(&data.ratings, &split.test, create("test")).unwrap();
+        movierec_tables::write_ratings(&data, create("ratings")).unwrap();
+        Project { dir, n_ratings: data.ratings.len() }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn optimize(&self, params: &str) -> Output {
+        std::fs::write(self.path("params.yaml"), params).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_optimize"))
+            .current_dir(self.dir.path())
+            .args(["--train", "data/train.parquet", "--test", "data/test.parquet", "--ratings", "data/ratings.parquet"])
+            .args(["--model", OUTPUTS[0], "--report", OUTPUTS[1], "--candidates", OUTPUTS[2]])
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, params: &str) -> Value {
+        let out = self.optimize(params);
+        assert!(out.status.success(), "optimize failed: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&std::fs::read(self.path(OUTPUTS[1])).unwrap()).unwrap()
+    }
+}
+
+const GRID: &str = "optimize:
+  cv: 3
+  base: {n_epochs: 3, seed: 5}
+  space:
+    n_factors: [4, 8]
+    lr_all: [0.003, 0.005]
+    reg_all: [0.02]
+";
+
+/// The scores of every candidate, without the fit times.
+fn scores(r: &Value) -> Vec<(Value, Value, Value, Value)> {
+    r["cv_results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["params"].clone(), c["split_test_rmse"].clone(), c["split_test_mae"].clone(), c["rank"].clone()))
+        .collect()
+}
+
+#[test]
+fn a_grid_search_reports_every_candidate_and_fits_the_model_to_serve() {
+    let p = Project::new();
+    let r = p.ok(GRID);
+    assert_eq!((r["candidates"].as_u64(), r["failed"].as_u64()), (Some(4), Some(0)));
+    let results = r["cv_results"].as_array().unwrap();
+    // Parameters in name order, the last varying fastest: lr_all, n_factors, reg_all.
+    assert_eq!(results[1]["params"]["lr_all"], 0.003);
+    assert_eq!(results[1]["params"]["n_factors"], 8.0);
+    assert_eq!(results[2]["params"]["lr_all"], 0.005);
+    for c in results {
+        assert_eq!(c["split_test_rmse"].as_array().unwrap().len(), 3);
+        assert!(c["std_test_rmse"].as_f64().unwrap() >= 0.0 && c["mean_fit_time"].as_f64().unwrap() > 0.0);
+    }
+    let best = r["best_index"].as_u64().unwrap() as usize;
+    assert_eq!(results[best]["rank"], 1);
+    let best_rmse = results[best]["mean_test_rmse"].as_f64().unwrap();
+    assert!(results.iter().all(|c| c["mean_test_rmse"].as_f64().unwrap() >= best_rmse));
+    assert_eq!(r["best_score"]["rmse"].as_f64(), Some(best_rmse));
+    assert!(r["test_score"]["rmse"].as_f64().unwrap() > 0.0);
+    let (model, provenance) = artifact::read(&std::fs::read(p.path(OUTPUTS[0])).unwrap()).unwrap();
+    assert_eq!(provenance.n_ratings as usize, p.n_ratings, "the model to serve is fitted on all ratings");
+    assert_eq!(model.n_factors() as f64, results[best]["params"]["n_factors"].as_f64().unwrap());
+    let csv = std::fs::read_to_string(p.path(OUTPUTS[2])).unwrap();
+    assert_eq!(
+        csv.lines().next(),
+        Some("candidate,rank,mean_test_rmse,mean_test_mae,mean_fit_time,lr_all,n_factors,reg_all")
+    );
+    assert_eq!(csv.lines().count(), 5);
+}
+
+#[test]
+fn results_do_not_depend_on_the_threads() {
+    let p = Project::new();
+    let one = p.ok(&format!("{GRID}  threads: 1\n"));
+    let two = p.ok(&format!("{GRID}  threads: 2\n"));
+    assert_eq!(scores(&one), scores(&two));
+    assert_eq!(one["test_score"], two["test_score"]);
+}
+
+#[test]
+fn a_diverging_candidate_is_reported_and_skipped() {
+    let p = Project::new();
+    let r = p.ok("optimize:\n  base: {n_epochs: 3}\n  space:\n    n_factors: [4]\n    lr_all: [0.005, 0.8]\n");
+    assert_eq!(r["failed"], 1);
+    let failed = &r["cv_results"][1];
+    assert_eq!(failed["status"], "failed");
+    assert!(failed["reason"].as_str().unwrap().contains("diverged"), "{failed}");
+    assert_eq!(r["best_index"], 0);
+}
+
+#[test]
+fn a_random_search_draws_n_iter_seeded_candidates() {
+    let p = Project::new();
+    let params = "optimize:\n  method: random\n  n_iter: 3\n  cv: 2\n  base: {n_epochs: 2}\n  space:\n    n_factors: [3, 5]\n    lr_all: {min: 0.001, max: 0.005, log: true}\n";
+    let a = p.ok(params);
+    assert_eq!(a["candidates"], 3);
+    for c in a["cv_results"].as_array().unwrap() {
+        let lr = c["params"]["lr_all"].as_f64().unwrap();
+        assert!((0.001..=0.005).contains(&lr));
+    }
+    assert_eq!(scores(&a), scores(&p.ok(params)));
+}
+
+#[test]
+fn bad_searches_are_clear_errors() {
+    let p = Project::new();
+    for (params, expected) in [
+        ("optimize:\n  space: {n_factor: [4]}\n", "n_factor"),
+        ("optimize:\n  space: {lr_all: {min: 0.1, max: 0.2}}\n", "ranges are for the random search"),
+        ("optimize:\n  cv: 1\n  space: {n_factors: [4]}\n", "folds 1"),
+        ("optimize:\n  base: {n_epochs: 2}\n  space: {lr_all: [5.0]}\n", "every candidate failed"),
+        ("optimize:\n  space: {lr_all: [-0.1]}\n", "lr_all -0.1"),
+    ] {
+        let out = p.optimize(params);
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && e.contains(expected), "{params}: {e}");
+        for o in OUTPUTS {
+            assert!(!p.path(o).exists(), "{o} was written by a failing run");
+        }
+    }
+}

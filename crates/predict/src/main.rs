@@ -1,0 +1,161 @@
+//! `predict`: for every user (or those listed in params), the top N movies they have not
+//! rated, by the model to serve, written as one CSV in a stream.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use movierec_core::artifact;
+use movierec_core::svd::SvdModel;
+use movierec_stage::progress::{Phase, Steps};
+use movierec_stage::{Common, Outputs, Params};
+use rayon::prelude::*;
+use serde::Serialize;
+
+/// Recommend to every user the top N movies they have not rated.
+///
+/// Uses the model to serve (written by `optimize`, fitted on all ratings), ranks every movie
+/// the user has not rated anywhere in the loaded data by predicted score (clipped to the
+/// rating scale; ties go to the movie seen first in the data), and writes up to `predict.n`
+/// rows per user (fewer only for a user who has rated all but a few movies): user id, user
+/// name, rank, movie id, title, score. `predict.users` restricts the
+/// users. Users are processed in parallel, in blocks, so memory grows with the output, not
+/// with users × movies.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about)]
+struct Args {
+    #[command(flatten)]
+    common: Common,
+    /// The model to serve.
+    #[arg(long, value_name = "PATH")]
+    model: PathBuf,
+    /// All loaded ratings (Parquet): what each user has seen.
+    #[arg(long, value_name = "PATH")]
+    ratings: PathBuf,
+    /// The users table (Parquet), for names.
+    #[arg(long, value_name = "PATH")]
+    users: PathBuf,
+    /// The movies table (Parquet), for titles.
+    #[arg(long, value_name = "PATH")]
+    movies: PathBuf,
+    /// Where to write the recommendations (CSV).
+    #[arg(long, value_name = "PATH")]
+    out: PathBuf,
+    /// Where to write the summary (JSON: users, rows, distinct movies, catalogue coverage).
+    #[arg(long, value_name = "PATH")]
+    report: PathBuf,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    n: usize,
+    users: usize,
+    rows: usize,
+    distinct_movies: usize,
+    catalogue_coverage: f64,
+}
+
+/// Users ranked per parallel batch: bounds the memory to this many users' lists.
+const BLOCK: usize = 4096;
+
+fn main() -> ExitCode {
+    movierec_stage::main(Args::parse(), |a| &a.common, run)
+}
+
+/// The `n` best movies of user `u` that are not in `seen` (sorted), best first; ties go to
+/// the lower movie index.
+fn top_n(model: &SvdModel, u: usize, seen: &[u32], n: usize) -> Vec<(u32, f64)> {
+    let mut scored: Vec<(u32, f64)> = Vec::with_capacity(model.items.len());
+    let mut next_seen = seen.iter().peekable();
+    for i in 0..model.items.len() as u32 {
+        if next_seen.peek() == Some(&&i) {
+            next_seen.next();
+            continue;
+        }
+        scored.push((i, model.estimate(Some(u), Some(i as usize)).est));
+    }
+    let order = |a: &(u32, f64), b: &(u32, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+    if n < scored.len() {
+        scored.select_nth_unstable_by(n, order);
+        scored.truncate(n);
+    }
+    scored.sort_by(order);
+    scored
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    let p = Params::from_file(&args.common.params)?.predict;
+    anyhow::ensure!(p.n >= 1, "invalid predict.n 0: expected 1 or more");
+    let phase = Phase::start("reading the model and the data");
+    let bytes = std::fs::read(&args.model).with_context(|| format!("failed to read {}", args.model.display()))?;
+    let (model, _) =
+        artifact::read(&bytes).with_context(|| format!("cannot use the model {}", args.model.display()))?;
+    let ratings = movierec_tables::read_ratings(&args.ratings)?;
+    let names: HashMap<String, String> = movierec_tables::read_labels(&args.users, "user_id", "user_name")?;
+    let titles: HashMap<String, String> = movierec_tables::read_labels(&args.movies, "movie_id", "title")?;
+    // What each user has rated anywhere in the data, as the model's movie indices.
+    let mut seen: Vec<Vec<u32>> = vec![Vec::new(); model.users.len()];
+    for r in 0..ratings.len() {
+        let u = model.users.get(ratings.users().raw(ratings.user()[r].0));
+        let i = model.items.get(ratings.movies().raw(ratings.movie()[r].0));
+        if let (Some(u), Some(i)) = (u, i) {
+            seen[u as usize].push(i);
+        }
+    }
+    seen.par_iter_mut().for_each(|s| {
+        s.sort_unstable();
+        s.dedup();
+    });
+    let users: Vec<usize> = if p.users.is_empty() {
+        (0..model.users.len()).collect()
+    } else {
+        let unknown: Vec<&String> = p.users.iter().filter(|u| model.users.get(u).is_none()).collect();
+        anyhow::ensure!(
+            unknown.is_empty(),
+            "predict.users lists users the model does not know: {}",
+            unknown.iter().map(|u| format!("{u:?}")).collect::<Vec<_>>().join(", ")
+        );
+        p.users.iter().map(|u| model.users.get(u).expect("checked") as usize).collect()
+    };
+    phase.finish();
+
+    let steps = Steps::new(users.len().div_ceil(BLOCK) as u64, "blocks of users");
+    let mut recommended = vec![false; model.items.len()];
+    let mut rows = 0usize;
+    let mut out = Outputs::new();
+    out.write(&args.out, |w| -> anyhow::Result<()> {
+        let mut csv = csv::Writer::from_writer(w);
+        csv.write_record(["user_id", "user_name", "rank", "movie_id", "title", "score"])?;
+        for block in users.chunks(BLOCK) {
+            let lists: Vec<Vec<(u32, f64)>> = block.par_iter().map(|&u| top_n(&model, u, &seen[u], p.n)).collect();
+            for (&u, list) in block.iter().zip(&lists) {
+                let uid = model.users.raw(u as u32);
+                let name = names.get(uid).map_or("", String::as_str);
+                for (rank, &(i, score)) in list.iter().enumerate() {
+                    let iid = model.items.raw(i);
+                    let title = titles.get(iid).map_or("", String::as_str);
+                    csv.write_record([uid, name, &(rank + 1).to_string(), iid, title, &score.to_string()])?;
+                    recommended[i as usize] = true;
+                    rows += 1;
+                }
+            }
+            steps.step(format!("{} users", rows / p.n.max(1)));
+        }
+        csv.flush()?;
+        Ok(())
+    })?;
+    steps.finish();
+    let distinct = recommended.iter().filter(|x| **x).count();
+    let report = Report {
+        n: p.n,
+        users: users.len(),
+        rows,
+        distinct_movies: distinct,
+        catalogue_coverage: distinct as f64 / model.items.len().max(1) as f64,
+    };
+    tracing::info!(users = report.users, rows = report.rows, coverage = report.catalogue_coverage, "recommended");
+    out.write_json(&args.report, &report)?;
+    out.commit()
+}
