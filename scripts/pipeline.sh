@@ -13,8 +13,11 @@ dvc repro
 cat <<'DONE'
 
 The pipeline ran. Its outputs:
-  data/loaded/    ratings, users and movies tables (Parquet)
-  data/prepared/  training and test sets (Parquet)
-  metrics/        load.json and prepare.json
+  data/loaded/                          ratings, users and movies tables (Parquet)
+  data/prepared/                        training and test sets (Parquet)
+  models/model.bin                      the model `train` fitted and `evaluate` measured
+  models/serve.bin                      the model to serve: `optimize`'s best, fitted on all ratings
+  data/predictions/recommendations.csv  every user's top movies among those not yet rated
+  metrics/                              every stage's report, and the plots' data (`dvc plots show`)
 DONE
 dvc metrics show

@@ -134,7 +134,9 @@ pub fn candidates(
         }
         let empty = match values {
             Values::List(v) => v.is_empty(),
-            Values::Range { min, max, log } => !min.is_finite() || !max.is_finite() || min > max || (*log && *min <= 0.0),
+            Values::Range { min, max, log } => {
+                !min.is_finite() || !max.is_finite() || min > max || (*log && *min <= 0.0)
+            }
         };
         if empty {
             return Err(SpaceError::Empty(name.clone()));
