@@ -1,7 +1,7 @@
 //! Checks the Surprise-compatible parts of core against numpy and scikit-surprise
 //! themselves: numpy's legacy `RandomState`, its pairwise mean, Surprise's
-//! `train_test_split`, and `SVD`, PMF and `BaselineOnly` fitted on its split: parameters
-//! bit for bit, predictions, RMSE and MAE within 1e-12.
+//! `train_test_split` and `KFold`, and `SVD`, PMF and `BaselineOnly` fitted on its split:
+//! parameters bit for bit, predictions, RMSE and MAE within 1e-12.
 //!
 //! The reference values come from `surprise_reference.py`, run by the Python named in
 //! `MOVIEREC_PYTHON`, or else the project's `.venv/bin/python`, which the README's test
@@ -136,6 +136,34 @@ fn train_test_split_matches_surprise_row_for_row() {
         );
         let scores: Vec<f64> = got.iter().map(|t| t.2).collect();
         assert_eq!(numpy::mean(&scores).to_bits(), bits(&r["global_mean"]).to_bits(), "global mean differs");
+    }
+}
+
+#[test]
+fn kfold_matches_surprise_fold_for_fold() {
+    let data = generate(&SyntheticConfig { seed: 12, scale: 0.01 }, RatingScale::SEED).unwrap();
+    let list = &data.ratings;
+    let dir = tempfile::tempdir().unwrap();
+    let tsv = dir.path().join("ratings.tsv");
+    write_tsv(list, &tsv);
+    let r = reference(&["kfold", tsv.to_str().unwrap(), "3", "42"]);
+    let folds = movierec_core::split::kfold(list.len(), 3, 42).unwrap();
+    let theirs = r.as_array().unwrap();
+    assert_eq!(folds.len(), theirs.len());
+    for (ours, theirs) in folds.iter().zip(theirs) {
+        let ours: Vec<_> = ours
+            .test
+            .iter()
+            .map(|&i| {
+                let i = i as usize;
+                (
+                    list.users().raw(list.user()[i].0).to_owned(),
+                    list.movies().raw(list.movie()[i].0).to_owned(),
+                    list.score()[i],
+                )
+            })
+            .collect();
+        assert!(ours == triples(theirs), "a fold's test set differs from Surprise's KFold");
     }
 }
 

@@ -2,6 +2,7 @@
 
     python surprise_reference.py numpy OUT.json
     python surprise_reference.py split RATINGS.tsv TEST_SIZE SEED OUT.json
+    python surprise_reference.py kfold RATINGS.tsv K SEED OUT.json
     python surprise_reference.py model RATINGS.tsv TEST_SIZE SEED N_FACTORS N_EPOCHS BIASED OUT.json
 
 Floats are written as the integer bit patterns of their IEEE 754 doubles, so the Rust side
@@ -54,6 +55,17 @@ def split_reference(ratings, test_size, seed, out):
         json.dump({"train_user_major": train, "test": test, "global_mean": bits(trainset.global_mean)}, f)
 
 
+def kfold_reference(ratings, k, seed, out):
+    from surprise import Dataset, Reader
+    from surprise.model_selection import KFold
+
+    reader = Reader(line_format="user item rating", sep="\t", rating_scale=(0, 100))
+    data = Dataset.load_from_file(ratings, reader=reader)
+    folds = [[[u, i, bits(r)] for (u, i, r) in testset] for _, testset in KFold(int(k), random_state=int(seed)).split(data)]
+    with open(out, "w") as f:
+        json.dump(folds, f)
+
+
 def model_reference(ratings, test_size, seed, n_factors, n_epochs, biased, out):
     from surprise import SVD, BaselineOnly, Dataset, Reader, accuracy
     from surprise.model_selection import train_test_split
@@ -88,6 +100,8 @@ if __name__ == "__main__":
         numpy_reference(sys.argv[2])
     elif sys.argv[1] == "split":
         split_reference(*sys.argv[2:6])
+    elif sys.argv[1] == "kfold":
+        kfold_reference(*sys.argv[2:6])
     elif sys.argv[1] == "model":
         model_reference(*sys.argv[2:9])
     else:

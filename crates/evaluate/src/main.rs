@@ -232,6 +232,11 @@ fn rank(
             relevant[u].push(i as u32);
         }
     }
+    for r in &mut relevant {
+        // A pair rated twice (the `keep` duplicate policy) is one relevant movie.
+        r.sort_unstable();
+        r.dedup();
+    }
     let users: Vec<usize> = (0..model.users.len()).filter(|&u| !relevant[u].is_empty()).collect();
     let lists: Vec<(Vec<bool>, usize, Vec<u32>)> = users
         .par_iter()
@@ -251,7 +256,7 @@ fn rank(
             }
             scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
             let rel = &relevant[u];
-            let hits: Vec<bool> = scored.iter().map(|(_, i)| rel.contains(i)).collect();
+            let hits: Vec<bool> = scored.iter().map(|(_, i)| rel.binary_search(i).is_ok()).collect();
             (hits, rel.len(), scored.iter().map(|s| s.1).collect())
         })
         .collect();
