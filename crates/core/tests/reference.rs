@@ -82,17 +82,12 @@ fn user_major(list: &RatingList) -> Vec<(String, String, f64)> {
     for (r, u) in list.user().iter().enumerate() {
         by_user[u.get()].push(r);
     }
-    by_user
-        .iter()
-        .flatten()
-        .map(|&r| {
-            (
-                list.users().raw(list.user()[r].0).to_owned(),
-                list.movies().raw(list.movie()[r].0).to_owned(),
-                list.score()[r],
-            )
-        })
-        .collect()
+    by_user.iter().flatten().map(|&r| triple(list, r)).collect()
+}
+
+/// The raw `(user, movie, score)` of row `r`.
+fn triple(list: &RatingList, r: usize) -> (String, String, f64) {
+    (list.users().raw(list.user()[r].0).to_owned(), list.movies().raw(list.movie()[r].0).to_owned(), list.score()[r])
 }
 
 fn triples(v: &Value) -> Vec<(String, String, f64)> {

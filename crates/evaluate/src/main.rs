@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Parser;
 use movierec_core::accuracy::{self, RankingMetrics, UserRanking};
 use movierec_core::artifact;
@@ -109,9 +108,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     let p = Params::from_file(&args.common.params)?.evaluate;
     anyhow::ensure!(p.k >= 1, "invalid evaluate.k 0: expected 1 or more");
     let phase = Phase::start("reading the model and the sets");
-    let bytes = std::fs::read(&args.model).with_context(|| format!("failed to read {}", args.model.display()))?;
-    let (model, provenance) =
-        artifact::read(&bytes).with_context(|| format!("cannot use the model {}", args.model.display()))?;
+    let (model, provenance) = movierec_stage::model::read(&args.model)?;
     let train = movierec_tables::read_ratings(&args.train)?;
     let test = movierec_tables::read_ratings(&args.test)?;
     anyhow::ensure!(!test.is_empty(), "the test set {} has no rating", args.test.display());

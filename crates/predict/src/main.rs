@@ -5,9 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Parser;
-use movierec_core::artifact;
 use movierec_core::svd::SvdModel;
 use movierec_stage::progress::{Phase, Steps};
 use movierec_stage::{Common, Outputs, Params};
@@ -89,9 +87,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     let p = Params::from_file(&args.common.params)?.predict;
     anyhow::ensure!(p.n >= 1, "invalid predict.n 0: expected 1 or more");
     let phase = Phase::start("reading the model and the data");
-    let bytes = std::fs::read(&args.model).with_context(|| format!("failed to read {}", args.model.display()))?;
-    let (model, _) =
-        artifact::read(&bytes).with_context(|| format!("cannot use the model {}", args.model.display()))?;
+    let (model, _) = movierec_stage::model::read(&args.model)?;
     let ratings = movierec_tables::read_ratings(&args.ratings)?;
     let names: HashMap<String, String> = movierec_tables::read_labels(&args.users, "user_id", "user_name")?;
     let titles: HashMap<String, String> = movierec_tables::read_labels(&args.movies, "movie_id", "title")?;

@@ -3,6 +3,7 @@
 //! function; everything else it needs from the outside world comes from here.
 
 pub mod cli;
+pub mod model;
 pub mod outputs;
 pub mod params;
 pub mod progress;
