@@ -120,6 +120,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     let steps = Steps::new(users.len().div_ceil(BLOCK) as u64, "blocks of users");
     let mut recommended = vec![false; model.items.len()];
     let mut rows = 0usize;
+    let mut done = 0usize;
     let mut out = Outputs::new();
     out.write(&args.out, |w| -> anyhow::Result<()> {
         let mut csv = csv::Writer::from_writer(w);
@@ -137,7 +138,8 @@ fn run(args: Args) -> anyhow::Result<()> {
                     rows += 1;
                 }
             }
-            steps.step(format!("{} users", rows / p.n.max(1)));
+            done += block.len();
+            steps.step(format!("{done} users"));
         }
         csv.flush()?;
         Ok(())
