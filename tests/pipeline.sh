@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The DVC pipeline, end to end, in a fresh copy of the working tree (a new git repository,
-# source mtimes kept): `dvc repro` runs every stage and reproduces the committed dvc.lock
-# and metrics; a second run skips; a parameter change reruns exactly the stages that
-# depend on it; missing or stale binaries are clear errors.
+# source mtimes kept): `dvc repro` runs every stage and reproduces the committed results
+# (load's and prepare's dvc.lock entries, the evaluation, the search); a second run skips; a
+# parameter change reruns exactly the stages that depend on it; the surprise training mode
+# gives scikit-surprise's numbers; missing or stale binaries are clear errors.
 #
-# Needs dvc on PATH and the release binaries built (scripts/test.sh does both).
+# Needs the release binaries built and .venv/bin (DVC, PyYAML, scikit-surprise) first on PATH;
+# scripts/test.sh does both.
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
