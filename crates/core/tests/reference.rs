@@ -108,18 +108,7 @@ fn train_test_split_matches_surprise_row_for_row() {
     for (test_size, seed) in [("0.2", 0u32), ("0.25", 7)] {
         let r = reference(&["split", tsv.to_str().unwrap(), test_size, &seed.to_string()]);
         let split = train_test_split(list.len(), test_size.parse().unwrap(), seed).unwrap();
-        let test: Vec<_> = split
-            .test
-            .iter()
-            .map(|&i| {
-                let i = i as usize;
-                (
-                    list.users().raw(list.user()[i].0).to_owned(),
-                    list.movies().raw(list.movie()[i].0).to_owned(),
-                    list.score()[i],
-                )
-            })
-            .collect();
+        let test: Vec<_> = split.test.iter().map(|&i| triple(list, i as usize)).collect();
         let want_test = triples(&r["test"]);
         assert_eq!(test.len(), want_test.len());
         assert!(test == want_test, "test set differs from Surprise's (test_size {test_size}, seed {seed})");
@@ -146,18 +135,7 @@ fn kfold_matches_surprise_fold_for_fold() {
     let theirs = r.as_array().unwrap();
     assert_eq!(folds.len(), theirs.len());
     for (ours, theirs) in folds.iter().zip(theirs) {
-        let ours: Vec<_> = ours
-            .test
-            .iter()
-            .map(|&i| {
-                let i = i as usize;
-                (
-                    list.users().raw(list.user()[i].0).to_owned(),
-                    list.movies().raw(list.movie()[i].0).to_owned(),
-                    list.score()[i],
-                )
-            })
-            .collect();
+        let ours: Vec<_> = ours.test.iter().map(|&i| triple(list, i as usize)).collect();
         assert!(ours == triples(theirs), "a fold's test set differs from Surprise's KFold");
     }
 }
