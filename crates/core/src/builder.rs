@@ -207,24 +207,13 @@ impl DatasetBuilder {
     fn apply_duplicate_policy(&mut self) -> Result<(), LoadError> {
         let ratings = &self.data.ratings;
         let n = ratings.len();
-        let counts = ratings.counts_per_user();
-        let mut start: Vec<usize> = Vec::with_capacity(counts.len() + 1);
-        start.push(0);
-        for c in &counts {
-            start.push(start.last().unwrap() + *c as usize);
-        }
-        let mut next = start.clone();
-        let mut by_user = vec![0u32; n];
-        for (r, u) in ratings.user().iter().enumerate() {
-            by_user[next[u.get()]] = r as u32;
-            next[u.get()] += 1;
-        }
+        let (by_user, start) = ratings.rows_by_user();
         let reverse = self.rules.on_duplicate == DuplicatePolicy::Last;
         let mut seen_by = vec![u32::MAX; ratings.movies().len()];
         let mut seen_row = vec![0u32; ratings.movies().len()];
         let mut keep = vec![true; n];
         let mut earliest: Option<(u64, usize, usize)> = None;
-        for u in 0..counts.len() {
+        for u in 0..start.len() - 1 {
             let rows = &by_user[start[u]..start[u + 1]];
             let mut visit = |r: u32| {
                 let m = ratings.movie()[r as usize].get();

@@ -143,6 +143,24 @@ impl RatingList {
         c
     }
 
+    /// Row indices grouped by user with a counting sort: `order[start[u]..start[u + 1]]` are
+    /// user `u`'s rows, in list order.
+    pub fn rows_by_user(&self) -> (Vec<u32>, Vec<usize>) {
+        let counts = self.counts_per_user();
+        let mut start = Vec::with_capacity(counts.len() + 1);
+        start.push(0);
+        for &c in &counts {
+            start.push(start[start.len() - 1] + c as usize);
+        }
+        let mut next = start.clone();
+        let mut order = vec![0u32; self.len()];
+        for (r, u) in self.user.iter().enumerate() {
+            order[next[u.get()]] = r as u32;
+            next[u.get()] += 1;
+        }
+        (order, start)
+    }
+
     /// Number of ratings of each movie, by movie index.
     pub fn counts_per_movie(&self) -> Vec<u32> {
         let mut c = vec![0u32; self.movies.len()];

@@ -12,6 +12,7 @@ use crate::columns::Role;
 use crate::dataset::Dataset;
 use crate::error::LoadError;
 use crate::report::LoadReport;
+use crate::seed_csv::csv_error;
 
 /// Which MovieLens layout a folder holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,18 +199,6 @@ fn headers(path: &Path, reader: &mut csv::Reader<BufReader<File>>) -> Result<Vec
         return Err(LoadError::Empty { path: path.to_owned() });
     }
     Ok(h.iter().map(|s| s.trim_start_matches('\u{feff}').trim().to_owned()).collect())
-}
-
-fn csv_error(path: &Path, e: csv::Error) -> LoadError {
-    let line = e.position().map_or(0, |p| p.line());
-    match e.into_kind() {
-        csv::ErrorKind::Io(source) => LoadError::Io { path: path.to_owned(), source },
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
-            LoadError::Ragged { path: path.to_owned(), line, expected: expected_len as usize, found: len as usize }
-        }
-        csv::ErrorKind::Utf8 { .. } => not_text(path, line),
-        other => LoadError::Malformed { path: path.to_owned(), line, detail: format!("{other:?}") },
-    }
 }
 
 fn not_text(path: &Path, line: u64) -> LoadError {

@@ -219,7 +219,8 @@ fn map_columns(
     Ok((present, positions))
 }
 
-fn csv_error(path: &Path, e: csv::Error) -> LoadError {
+/// The load error for a CSV parser's error in the file at `path` (also used by `movielens`).
+pub(crate) fn csv_error(path: &Path, e: csv::Error) -> LoadError {
     let line = e.position().map_or(0, |p| p.line());
     match e.into_kind() {
         csv::ErrorKind::Io(source) => LoadError::Io { path: path.to_owned(), source },
@@ -229,6 +230,9 @@ fn csv_error(path: &Path, e: csv::Error) -> LoadError {
             expected: expected_len as usize,
             found: len as usize,
         },
+        csv::ErrorKind::Utf8 { .. } => {
+            LoadError::NotText { path: path.to_owned(), detail: format!("line {line} is not valid UTF-8") }
+        }
         other => LoadError::Malformed { path: path.to_owned(), line, detail: format!("{other:?}") },
     }
 }

@@ -105,12 +105,10 @@ pub fn per_user_split(list: &RatingList, test_size: f64, seed: u32) -> Result<Sp
         return Err(SplitError::TestSize(test_size));
     }
     let mut rng = RandomState::new(seed);
-    let mut rows_of: Vec<Vec<u32>> = vec![Vec::new(); list.users().len()];
-    for (r, u) in list.user().iter().enumerate() {
-        rows_of[u.get()].push(r as u32);
-    }
+    let (mut order, start) = list.rows_by_user();
     let mut in_test = vec![false; list.len()];
-    for rows in &mut rows_of {
+    for u in 0..start.len() - 1 {
+        let rows = &mut order[start[u]..start[u + 1]];
         let n_u = rows.len();
         if n_u < 2 {
             continue;

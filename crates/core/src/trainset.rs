@@ -23,18 +23,7 @@ impl<'a> Trainset<'a> {
     /// If `list` is empty.
     pub fn new(list: &'a RatingList) -> Trainset<'a> {
         assert!(!list.is_empty(), "an empty training set");
-        let counts = list.counts_per_user();
-        let mut user_start = Vec::with_capacity(counts.len() + 1);
-        user_start.push(0);
-        for &c in &counts {
-            user_start.push(user_start.last().unwrap() + c as usize);
-        }
-        let mut next = user_start.clone();
-        let mut order = vec![0u32; list.len()];
-        for (r, u) in list.user().iter().enumerate() {
-            order[next[u.get()]] = r as u32;
-            next[u.get()] += 1;
-        }
+        let (order, user_start) = list.rows_by_user();
         let scores: Vec<f64> = order.iter().map(|&r| list.score()[r as usize]).collect();
         let global_mean = numpy::mean(&scores);
         Trainset { list, order, user_start, global_mean }
