@@ -19,5 +19,6 @@ The pipeline ran. Its outputs:
   models/serve.bin                      the model to serve: `optimize`'s best, fitted on all ratings
   data/predictions/recommendations.csv  every user's top movies among those not yet rated
   metrics/                              every stage's report, and the plots' data (`dvc plots show`)
+Serve them over HTTP: cargo run --release --bin serve   (then open http://127.0.0.1:8000/docs/)
 DONE
 dvc metrics show

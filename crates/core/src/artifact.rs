@@ -151,6 +151,30 @@ pub fn rfc3339(secs: u64) -> String {
     format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60)
 }
 
+/// The seconds since the Unix epoch of an RFC 3339 UTC time as [`rfc3339`] writes it
+/// (`YYYY-MM-DDTHH:MM:SSZ`); none for any other text (the days-from-civil algorithm).
+pub fn parse_rfc3339(text: &str) -> Option<u64> {
+    let b = text.as_bytes();
+    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'Z'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + hour * 3600 + minute * 60 + second).ok()
+}
+
 /// Writes `model` and its provenance in the artifact format.
 ///
 /// # Errors
@@ -361,6 +385,11 @@ mod tests {
     fn dates_and_fingerprints() {
         assert_eq!(rfc3339(1_764_115_200), "2025-11-26T00:00:00Z");
         assert_eq!(rfc3339(951_782_400 + 3661), "2000-02-29T01:01:01Z");
+        for secs in [0, 951_782_400 + 3661, 1_764_115_200, 4_102_444_799] {
+            assert_eq!(parse_rfc3339(&rfc3339(secs)), Some(secs));
+        }
+        assert_eq!(parse_rfc3339("2025-13-01T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339("2025-11-26 00:00:00"), None);
         let mut l = RatingList::new(RatingScale::SEED);
         l.push("a", "b", 1.0);
         let f = fingerprint(&l);

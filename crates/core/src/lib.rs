@@ -16,6 +16,7 @@ pub mod fast;
 pub mod ids;
 pub mod movielens;
 pub mod numpy;
+pub mod recommend;
 pub mod report;
 pub mod scale;
 pub mod search;

@@ -2,11 +2,17 @@
 //! and the cross-validated scores of each, in the shape of Surprise's `cv_results`.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::accuracy;
+use crate::dataset::RatingList;
 use crate::numpy::RandomState;
-use crate::svd::SvdParams;
+use crate::split::{SplitError, kfold};
+use crate::svd::{Svd, SvdModel, SvdParams, TrainMode};
+use crate::trainset::Trainset;
 
 /// The values a searched parameter may take.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -182,6 +188,168 @@ pub fn candidates(
                 .collect();
             Ok(draws)
         }
+    }
+}
+
+/// The measure a search selects by (lower is better).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Measure {
+    /// Root mean squared error.
+    #[default]
+    Rmse,
+    /// Mean absolute error.
+    Mae,
+}
+
+/// One candidate's cross-validated scores, as a row of Surprise's `cv_results`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CandidateResult {
+    /// The searched values.
+    pub params: BTreeMap<String, f64>,
+    /// `ok`, or `failed` when a fold's fit diverged.
+    pub status: &'static str,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// 1 for the best by the search's measure; none for a failed candidate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rank: Option<usize>,
+    /// Mean of the folds' rmse.
+    pub mean_test_rmse: Option<f64>,
+    /// Population standard deviation of the folds' rmse.
+    pub std_test_rmse: Option<f64>,
+    /// Mean of the folds' mae.
+    pub mean_test_mae: Option<f64>,
+    /// Population standard deviation of the folds' mae.
+    pub std_test_mae: Option<f64>,
+    /// Mean fit time, seconds.
+    pub mean_fit_time: Option<f64>,
+    /// Population standard deviation of the fit times.
+    pub std_fit_time: Option<f64>,
+    /// Each fold's rmse.
+    pub split_test_rmse: Vec<f64>,
+    /// Each fold's mae.
+    pub split_test_mae: Vec<f64>,
+}
+
+impl CandidateResult {
+    /// The mean score by `measure`; none for a failed candidate.
+    pub fn score(&self, measure: Measure) -> Option<f64> {
+        match measure {
+            Measure::Rmse => self.mean_test_rmse,
+            Measure::Mae => self.mean_test_mae,
+        }
+    }
+}
+
+/// One (candidate, fold) fit: rmse, mae and seconds, or why it diverged.
+type FoldResult = Result<(f64, f64, f64), String>;
+
+/// Surprise's rmse and mae of `model` on rows `rows` of `list`.
+pub fn score(model: &SvdModel, list: &RatingList, rows: impl Iterator<Item = usize>) -> (f64, f64) {
+    let pairs: Vec<(f64, f64)> = rows
+        .map(|r| {
+            let est = model.predict(list.users().raw(list.user()[r].0), list.movies().raw(list.movie()[r].0)).est;
+            (list.score()[r], est)
+        })
+        .collect();
+    (accuracy::rmse(pairs.iter().copied()), accuracy::mae(pairs.iter().copied()))
+}
+
+/// Cross-validates every candidate on the same `cv` folds of `list` (Surprise's `KFold`
+/// with `seed`), fitting each (candidate, fold) on one thread of the current rayon pool, and
+/// ranks the candidates by `measure` (ties to the earlier candidate). A candidate whose fit
+/// diverges on any fold is `failed` and unranked. The results do not depend on the number of
+/// threads. `on_fit(candidate, fold)` is called after each fit.
+///
+/// # Errors
+/// [`SplitError`] if `list` cannot be cut into `cv` folds.
+pub fn cross_validate(
+    list: &RatingList,
+    fits: &[(Candidate, Svd)],
+    mode: TrainMode,
+    cv: usize,
+    seed: u32,
+    measure: Measure,
+    on_fit: impl Fn(usize, usize) + Sync,
+) -> Result<Vec<CandidateResult>, SplitError> {
+    let folds = kfold(list.len(), cv, seed)?;
+    let fold_lists: Vec<RatingList> = folds.iter().map(|f| list.select(&f.train)).collect();
+    let fold_sets: Vec<Trainset<'_>> = fold_lists.iter().map(Trainset::new).collect();
+    let n_tasks = fits.len() * folds.len();
+    // Candidate-major tasks; each fit runs on one thread, so a task's result depends only on
+    // its candidate and fold, never on the scheduling.
+    let results: Vec<FoldResult> = (0..n_tasks)
+        .into_par_iter()
+        .map(|task| {
+            let (c, f) = (task / folds.len(), task % folds.len());
+            let t0 = Instant::now();
+            let result = fits[c].1.fit(mode, 1, &fold_sets[f], |_| {}).map_err(|e| e.to_string()).map(|model| {
+                let seconds = t0.elapsed().as_secs_f64();
+                let (rmse, mae) = score(&model, list, folds[f].test.iter().map(|&r| r as usize));
+                (rmse, mae, seconds)
+            });
+            on_fit(c, f);
+            result
+        })
+        .collect();
+    let mut out: Vec<CandidateResult> =
+        fits.iter().zip(results.chunks(folds.len())).map(|((c, _), r)| summarize(c, r)).collect();
+    let mut ok: Vec<usize> = (0..out.len()).filter(|&i| out[i].score(measure).is_some()).collect();
+    ok.sort_by(|&a, &b| {
+        let key = |i: usize| out[i].score(measure).expect("ranked candidates have scores");
+        key(a).total_cmp(&key(b)).then(a.cmp(&b))
+    });
+    for (rank, &i) in ok.iter().enumerate() {
+        out[i].rank = Some(rank + 1);
+    }
+    Ok(out)
+}
+
+/// The index of the candidate ranked first, if any succeeded.
+pub fn best(results: &[CandidateResult]) -> Option<usize> {
+    results.iter().position(|r| r.rank == Some(1))
+}
+
+fn summarize(candidate: &Candidate, fold_results: &[FoldResult]) -> CandidateResult {
+    let params = candidate.iter().cloned().collect();
+    if let Some(Err(reason)) = fold_results.iter().find(|r| r.is_err()) {
+        return CandidateResult {
+            params,
+            status: "failed",
+            reason: Some(reason.clone()),
+            rank: None,
+            mean_test_rmse: None,
+            std_test_rmse: None,
+            mean_test_mae: None,
+            std_test_mae: None,
+            mean_fit_time: None,
+            std_fit_time: None,
+            split_test_rmse: Vec::new(),
+            split_test_mae: Vec::new(),
+        };
+    }
+    let ok: Vec<(f64, f64, f64)> = fold_results.iter().map(|r| *r.as_ref().expect("no failure")).collect();
+    let rmse: Vec<f64> = ok.iter().map(|r| r.0).collect();
+    let mae: Vec<f64> = ok.iter().map(|r| r.1).collect();
+    let time: Vec<f64> = ok.iter().map(|r| r.2).collect();
+    let (mr, sr) = mean_std(&rmse);
+    let (ma, sa) = mean_std(&mae);
+    let (mt, st) = mean_std(&time);
+    CandidateResult {
+        params,
+        status: "ok",
+        reason: None,
+        rank: None,
+        mean_test_rmse: Some(mr),
+        std_test_rmse: Some(sr),
+        mean_test_mae: Some(ma),
+        std_test_mae: Some(sa),
+        mean_fit_time: Some(mt),
+        std_fit_time: Some(st),
+        split_test_rmse: rmse,
+        split_test_mae: mae,
     }
 }
 

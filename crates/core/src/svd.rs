@@ -317,6 +317,23 @@ pub struct Epoch {
 }
 
 impl Svd {
+    /// Fits in `mode`: [`Svd::fit_surprise`] (one thread) or [`Svd::fit_fast`] on `threads`.
+    ///
+    /// # Errors
+    /// [`Diverged`] as soon as an epoch ends with a parameter that is not finite.
+    pub fn fit(
+        &self,
+        mode: TrainMode,
+        threads: usize,
+        t: &Trainset<'_>,
+        on_epoch: impl FnMut(Epoch),
+    ) -> Result<SvdModel, Diverged> {
+        match mode {
+            TrainMode::Surprise => self.fit_surprise(t, on_epoch),
+            TrainMode::Fast => self.fit_fast(t, threads, on_epoch),
+        }
+    }
+
     pub(crate) fn init_factors(&self, n_users: usize, n_items: usize) -> (Vec<f64>, Vec<f64>) {
         let mut rng = RandomState::new(self.seed);
         let k = self.n_factors;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use movierec_core::svd::SvdModel;
+use movierec_core::recommend;
 use movierec_stage::progress::{Phase, Steps};
 use movierec_stage::{Common, Outputs, Params};
 use rayon::prelude::*;
@@ -62,27 +62,6 @@ fn main() -> ExitCode {
     movierec_stage::main(Args::parse(), |a| &a.common, run)
 }
 
-/// The `n` best movies of user `u` that are not in `seen` (sorted), best first; ties go to
-/// the lower movie index.
-fn top_n(model: &SvdModel, u: usize, seen: &[u32], n: usize) -> Vec<(u32, f64)> {
-    let mut scored: Vec<(u32, f64)> = Vec::with_capacity(model.items.len());
-    let mut next_seen = seen.iter().peekable();
-    for i in 0..model.items.len() as u32 {
-        if next_seen.peek() == Some(&&i) {
-            next_seen.next();
-            continue;
-        }
-        scored.push((i, model.estimate(Some(u), Some(i as usize)).est));
-    }
-    let order = |a: &(u32, f64), b: &(u32, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-    if n < scored.len() {
-        scored.select_nth_unstable_by(n, order);
-        scored.truncate(n);
-    }
-    scored.sort_by(order);
-    scored
-}
-
 fn run(args: Args) -> anyhow::Result<()> {
     let p = Params::from_file(&args.common.params)?.predict;
     anyhow::ensure!(p.n >= 1, "invalid predict.n 0: expected 1 or more");
@@ -126,7 +105,8 @@ fn run(args: Args) -> anyhow::Result<()> {
         let mut csv = csv::Writer::from_writer(w);
         csv.write_record(["user_id", "user_name", "rank", "movie_id", "title", "score"])?;
         for block in users.chunks(BLOCK) {
-            let lists: Vec<Vec<(u32, f64)>> = block.par_iter().map(|&u| top_n(&model, u, &seen[u], p.n)).collect();
+            let lists: Vec<Vec<(u32, f64)>> =
+                block.par_iter().map(|&u| recommend::for_user(&model, u, &seen[u], p.n)).collect();
             for (&u, list) in block.iter().zip(&lists) {
                 let uid = model.users.raw(u as u32);
                 let name = names.get(uid).map_or("", String::as_str);

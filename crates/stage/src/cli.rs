@@ -43,7 +43,12 @@ impl Common {
 /// and its causes to stderr and exits with code 1.
 pub fn main<A>(args: A, common: impl FnOnce(&A) -> &Common, run: impl FnOnce(A) -> anyhow::Result<()>) -> ExitCode {
     common(&args).init_logging();
-    match run(args) {
+    exit(run(args))
+}
+
+/// The exit of a binary: success, or the error and its causes on stderr and code 1.
+pub fn exit(result: anyhow::Result<()>) -> ExitCode {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

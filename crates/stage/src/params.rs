@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use movierec_core::baseline::BaselineParams;
 use movierec_core::builder::{DuplicatePolicy, InvalidPolicy};
+pub use movierec_core::search::Measure;
 use movierec_core::search::{Method, Values};
 use movierec_core::seed_csv::Delimiter;
 use movierec_core::split::SplitStrategy;
@@ -203,17 +204,6 @@ impl Default for EvaluateParams {
     fn default() -> EvaluateParams {
         EvaluateParams { k: 10, relevance_threshold: 60.0, baseline: BaselineParams::default() }
     }
-}
-
-/// The measure a search selects by (lower is better).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Measure {
-    /// Root mean squared error.
-    #[default]
-    Rmse,
-    /// Mean absolute error.
-    Mae,
 }
 
 /// The `optimize` section.

@@ -14,8 +14,9 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use movierec_core::columns::{Kind, Owner};
 use movierec_core::dataset::{Attrs, Values};
-use movierec_core::{Dataset, RatingList, RatingScale};
+use movierec_core::{Dataset, RatingList, RatingScale, Role};
 use polars::prelude::*;
 
 /// Metadata key of the rating scale's lower bound.
@@ -215,6 +216,43 @@ pub fn read_labels(path: &Path, key: &'static str, label: &'static str) -> Resul
     Ok(keys.iter().zip(labels.iter()).filter_map(|(k, l)| Some((k?.to_owned(), l?.to_owned()))).collect())
 }
 
+/// Reads a users or movies table: its `key` column (`user_id` or `movie_id`), in file order,
+/// and the attribute columns of the roles `owner` carries that the file has (a source
+/// without a role has no such column).
+///
+/// # Errors
+/// If the file cannot be opened or decoded, `key` is missing, not text or has an empty
+/// value, or an attribute column has the wrong type.
+pub fn read_attrs(path: &Path, key: &'static str, owner: Owner) -> Result<(Vec<String>, Attrs), TableError> {
+    let file = std::fs::File::open(path).map_err(|source| TableError::Io { path: path.to_owned(), source })?;
+    let df =
+        ParquetReader::new(file).finish().map_err(|source| TableError::Parquet { path: path.to_owned(), source })?;
+    let wrong =
+        |column: &'static str, expected: &'static str| TableError::Column { path: path.to_owned(), column, expected };
+    let keys = df.column(key).ok().and_then(|c| c.str().ok()).ok_or_else(|| wrong(key, "text"))?;
+    let keys: Vec<String> = keys
+        .iter()
+        .enumerate()
+        .map(|(row, k)| k.map(str::to_owned).ok_or(TableError::Null { path: path.to_owned(), column: key, row }))
+        .collect::<Result<_, _>>()?;
+    let present: Vec<Role> = Role::ALL
+        .into_iter()
+        .filter(|r| r.owner() == owner && r.name() != key && df.column(r.name()).is_ok())
+        .collect();
+    let mut attrs = Attrs::new(present.iter().copied());
+    for (role, values) in attrs.columns_mut() {
+        let (name, column) = (role.name(), df.column(role.name()).expect("present"));
+        *values = match role.kind() {
+            Kind::Text => Values::Text(
+                column.str().map_err(|_| wrong(name, "text"))?.iter().map(|v| v.map(str::to_owned)).collect(),
+            ),
+            Kind::Number => Values::Number(column.f64().map_err(|_| wrong(name, "float64"))?.iter().collect()),
+            Kind::Count => Values::Count(column.u64().map_err(|_| wrong(name, "uint64"))?.iter().collect()),
+        };
+    }
+    Ok((keys, attrs))
+}
+
 fn read_scale(kv: Vec<(&str, Option<&str>)>) -> Option<RatingScale> {
     let get = |key: &str| kv.iter().find(|(k, _)| *k == key)?.1?.parse::<f64>().ok();
     RatingScale::new(get(SCALE_MIN_KEY)?, get(SCALE_MAX_KEY)?).ok()
@@ -262,6 +300,23 @@ mod tests {
         assert!(titles[data.ratings.movies().raw(0)].contains('('));
         assert!(read_labels(&path, "movie_id", "no_such_column").unwrap().is_empty());
         assert!(read_labels(&path, "user_id", "title").is_err());
+    }
+
+    #[test]
+    fn attributes_by_id() {
+        let data = generate(&SyntheticConfig { seed: 5, scale: 0.01 }, RatingScale::SEED).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("movies.parquet");
+        write_movies(&data, std::fs::File::create(&path).unwrap()).unwrap();
+        let (ids, attrs) = read_attrs(&path, "movie_id", Owner::Movie).unwrap();
+        assert_eq!(ids, data.ratings.movies().iter().collect::<Vec<_>>());
+        assert_eq!(attrs, data.movie_attrs);
+        let path = dir.path().join("users.parquet");
+        write_users(&data, std::fs::File::create(&path).unwrap()).unwrap();
+        let (ids, attrs) = read_attrs(&path, "user_id", Owner::User).unwrap();
+        assert_eq!(ids.len(), data.ratings.users().len());
+        assert_eq!(attrs, data.user_attrs);
+        assert!(read_attrs(&path, "movie_id", Owner::Movie).unwrap_err().to_string().contains("movie_id"));
     }
 
     #[test]

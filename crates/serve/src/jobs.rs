@@ -1,0 +1,393 @@
+//! Grid search jobs: the `optimize` machinery run in the background, one job at a time, on
+//! a thread pool of its own, so recommendation requests never wait for it.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use movierec_core::artifact::{self, Provenance};
+use movierec_core::search::{self, Candidate, CandidateResult, Measure, Method, Values};
+use movierec_core::svd::{Svd, SvdParams, TrainMode};
+use movierec_core::trainset::Trainset;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::snapshot::{ModelView, Snapshot};
+
+/// Jobs kept for `GET /gridsearch/{job_id}` (the oldest finished ones are forgotten).
+const KEPT: usize = 20;
+
+/// The body of `POST /gridsearch`: every field is optional and defaults to the `optimize`
+/// section of `params.yaml`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GridsearchRequest {
+    /// Searched parameters: lists of values, or `{min, max, log}` ranges for the random search.
+    #[schema(value_type = Option<Object>, example = json!({"n_factors": [50, 100], "lr_all": [0.003, 0.005]}))]
+    pub space: Option<BTreeMap<String, Values>>,
+    /// `grid` or `random`.
+    #[schema(value_type = Option<String>, example = "grid")]
+    pub method: Option<Method>,
+    /// Draws of the random search.
+    pub n_iter: Option<usize>,
+    /// Cross-validation folds.
+    #[schema(example = 3)]
+    pub cv: Option<usize>,
+    /// Seed of the folds and the draws.
+    pub seed: Option<u32>,
+    /// `rmse` or `mae`.
+    #[schema(value_type = Option<String>, example = "rmse")]
+    pub measure: Option<Measure>,
+    /// `fast` or `surprise`.
+    #[schema(value_type = Option<String>, example = "fast")]
+    pub mode: Option<TrainMode>,
+    /// Fit the best candidate on all ratings and serve it when the job succeeds.
+    #[serde(default)]
+    pub promote: bool,
+}
+
+/// A job's settings, with the defaults resolved.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Resolved {
+    #[schema(value_type = Object)]
+    space: BTreeMap<String, Values>,
+    #[schema(value_type = String)]
+    method: Method,
+    n_iter: usize,
+    cv: usize,
+    seed: u32,
+    #[schema(value_type = String)]
+    measure: Measure,
+    #[schema(value_type = String)]
+    mode: TrainMode,
+    promote: bool,
+    candidates: usize,
+}
+
+/// Where a job is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Fitting.
+    Running,
+    /// Done; the results are in.
+    Succeeded,
+    /// Stopped by an error.
+    Failed,
+}
+
+/// What a finished job found.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct JobResult {
+    /// The best candidate's position in `cv_results`.
+    best_index: usize,
+    /// Its full SVD parameters.
+    #[schema(value_type = Object)]
+    best_params: SvdParams,
+    /// Its mean cross-validated rmse and mae.
+    best_rmse: f64,
+    best_mae: f64,
+    /// Seconds the search took.
+    search_seconds: f64,
+    /// One row per candidate, as `metrics/optimize.json`.
+    #[schema(value_type = Vec<Object>)]
+    cv_results: Vec<CandidateResult>,
+}
+
+/// Fits done out of fits to do.
+#[derive(Clone, Copy, Debug, Serialize, ToSchema)]
+pub struct Progress {
+    done: usize,
+    total: usize,
+}
+
+/// A job, as `GET /gridsearch/{job_id}` reports it.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct JobReport {
+    /// The job's id.
+    id: String,
+    state: JobState,
+    progress: Progress,
+    /// RFC 3339 UTC.
+    started_at: String,
+    finished_at: Option<String>,
+    settings: Resolved,
+    result: Option<JobResult>,
+    /// Whether the best model now serves.
+    promoted: bool,
+    /// Why promotion did not happen, or why the job failed.
+    message: Option<String>,
+}
+
+impl JobReport {
+    /// The job's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+#[derive(Debug)]
+struct Job {
+    done: AtomicUsize,
+    report: Mutex<JobReport>,
+}
+
+/// The jobs: at most one running.
+#[derive(Debug, Default)]
+pub struct Jobs {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    next_id: u64,
+    running: Option<u64>,
+    jobs: BTreeMap<u64, Arc<Job>>,
+}
+
+impl Jobs {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether a job runs.
+    pub fn running(&self) -> bool {
+        self.lock().running.is_some()
+    }
+
+    /// A job's report; none for an unknown id.
+    pub fn report(&self, id: &str) -> Option<JobReport> {
+        let id: u64 = id.parse().ok()?;
+        let job = self.lock().jobs.get(&id).cloned()?;
+        Some(snapshot_report(&job))
+    }
+
+    /// Every kept job, newest first, without the results tables.
+    pub fn list(&self) -> Vec<JobReport> {
+        let jobs: Vec<Arc<Job>> = self.lock().jobs.values().rev().cloned().collect();
+        jobs.iter()
+            .map(|j| {
+                let mut r = snapshot_report(j);
+                if let Some(res) = &mut r.result {
+                    res.cv_results.clear();
+                }
+                r
+            })
+            .collect()
+    }
+}
+
+fn snapshot_report(job: &Job) -> JobReport {
+    let mut r = job.report.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    r.progress.done = job.done.load(Ordering::Relaxed);
+    r
+}
+
+/// Checks `request` against the defaults and starts the job on its own thread.
+///
+/// # Errors
+/// 409 if a job runs; 422 for a space, method or count that cannot be searched or too many
+/// fits.
+pub fn start(
+    state: &Arc<AppState>,
+    snapshot: Arc<Snapshot>,
+    request: GridsearchRequest,
+) -> Result<JobReport, ApiError> {
+    let d = state.optimize();
+    let space = request.space.unwrap_or(d.space);
+    let method = request.method.unwrap_or(d.method);
+    let n_iter = request.n_iter.unwrap_or(d.n_iter);
+    let cv = request.cv.unwrap_or(d.cv);
+    let seed = request.seed.unwrap_or(d.seed);
+    let measure = request.measure.unwrap_or(d.measure);
+    let mode = request.mode.unwrap_or(d.mode);
+    let candidates =
+        search::candidates(&space, method, n_iter, seed).map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    if candidates.is_empty() {
+        return Err(ApiError::unprocessable("the search has no candidate (random search with n_iter 0?)"));
+    }
+    let n_ratings = snapshot.data.ratings.len();
+    if cv < 2 || cv > n_ratings {
+        return Err(ApiError::unprocessable(format!("invalid cv {cv}: expected from 2 to {n_ratings} (the ratings)")));
+    }
+    let fits = candidates.len() * cv;
+    if fits > state.config.gridsearch_max_fits {
+        return Err(ApiError::unprocessable(format!(
+            "the search asks for {fits} fits ({} candidates x {cv} folds); this service allows {} \
+             (--gridsearch-max-fits)",
+            candidates.len(),
+            state.config.gridsearch_max_fits
+        )));
+    }
+    let checked: Vec<(Candidate, Svd)> = candidates
+        .into_iter()
+        .map(|c| {
+            let svd = search::apply(&d.base, &c).map_err(|e| ApiError::unprocessable(e.to_string()))?;
+            let svd = svd.check().map_err(|e| ApiError::unprocessable(e.to_string()))?;
+            Ok((c, svd))
+        })
+        .collect::<Result<_, ApiError>>()?;
+    let settings = Resolved {
+        space,
+        method,
+        n_iter,
+        cv,
+        seed,
+        measure,
+        mode,
+        promote: request.promote,
+        candidates: checked.len(),
+    };
+
+    let mut inner = state.jobs.lock();
+    if let Some(id) = inner.running {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "job_running",
+            format!("grid search job {id} is running; one job runs at a time (GET /gridsearch/{id})"),
+        ));
+    }
+    inner.next_id += 1;
+    let id = inner.next_id;
+    let job = Arc::new(Job {
+        done: AtomicUsize::new(0),
+        report: Mutex::new(JobReport {
+            id: id.to_string(),
+            state: JobState::Running,
+            progress: Progress { done: 0, total: fits },
+            started_at: artifact::rfc3339(crate::snapshot::now()),
+            finished_at: None,
+            settings,
+            result: None,
+            promoted: false,
+            message: None,
+        }),
+    });
+    inner.running = Some(id);
+    inner.jobs.insert(id, Arc::clone(&job));
+    while inner.jobs.len() > KEPT {
+        let oldest = *inner.jobs.keys().next().expect("not empty");
+        inner.jobs.remove(&oldest);
+    }
+    drop(inner);
+    state.metrics.gridsearch_started.fetch_add(1, Ordering::Relaxed);
+    let report = snapshot_report(&job);
+
+    let state = Arc::clone(state);
+    let spawned = std::thread::Builder::new().name(format!("gridsearch-{id}")).spawn({
+        let job = Arc::clone(&job);
+        let state = Arc::clone(&state);
+        move || {
+            let outcome = run(&state, &job, &snapshot, &checked, mode, cv, seed, measure);
+            let mut r = job.report.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            r.finished_at = Some(artifact::rfc3339(crate::snapshot::now()));
+            match outcome {
+                Ok((result, promoted, message)) => {
+                    r.state = JobState::Succeeded;
+                    r.result = Some(result);
+                    r.promoted = promoted;
+                    r.message = message;
+                    state.metrics.gridsearch_succeeded.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(message) => {
+                    r.state = JobState::Failed;
+                    r.message = Some(message);
+                    state.metrics.gridsearch_failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            drop(r);
+            tracing::info!(job = id, "grid search job finished");
+            state.jobs.lock().running = None;
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start a grid search thread: {e}");
+        let mut r = job.report.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        r.state = JobState::Failed;
+        r.message = Some("the service could not start the job".to_owned());
+        state.jobs.lock().running = None;
+        return Err(ApiError::internal());
+    }
+    Ok(report)
+}
+
+/// The job's work: cross-validate, then maybe fit the best on all ratings and serve it.
+#[allow(clippy::too_many_arguments)]
+fn run(
+    state: &Arc<AppState>,
+    job: &Job,
+    snapshot: &Snapshot,
+    fits: &[(Candidate, Svd)],
+    mode: TrainMode,
+    cv: usize,
+    seed: u32,
+    measure: Measure,
+) -> Result<(JobResult, bool, Option<String>), String> {
+    let threads = state.config.gridsearch_threads.max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("gridsearch-worker-{i}"))
+        .build()
+        .map_err(|e| format!("cannot start the thread pool: {e}"))?;
+    let ratings = &snapshot.data.ratings;
+    let started = std::time::Instant::now();
+    let cv_results = pool
+        .install(|| {
+            search::cross_validate(ratings, fits, mode, cv, seed, measure, |_, _| {
+                job.done.fetch_add(1, Ordering::Relaxed);
+            })
+        })
+        .map_err(|e| e.to_string())?;
+    let search_seconds = started.elapsed().as_secs_f64();
+    let Some(best) = search::best(&cv_results) else {
+        return Err(format!(
+            "every candidate failed; the first: {}",
+            cv_results[0].reason.as_deref().unwrap_or("no reason recorded")
+        ));
+    };
+    let svd = fits[best].1;
+    let best_params = search::apply(&state.optimize().base, &fits[best].0).map_err(|e| e.to_string())?;
+    let result = JobResult {
+        best_index: best,
+        best_params,
+        best_rmse: cv_results[best].mean_test_rmse.unwrap_or(f64::NAN),
+        best_mae: cv_results[best].mean_test_mae.unwrap_or(f64::NAN),
+        search_seconds,
+        cv_results,
+    };
+    let wants_promotion = job.report.lock().unwrap_or_else(std::sync::PoisonError::into_inner).settings.promote;
+    if !wants_promotion {
+        return Ok((result, false, None));
+    }
+    let t0 = std::time::Instant::now();
+    let model = pool
+        .install(|| svd.fit(mode, threads, &Trainset::new(ratings), |_| {}))
+        .map_err(|e| format!("fitting the best candidate on all ratings: {e}"))?;
+    let provenance = Provenance {
+        data_fingerprint: artifact::fingerprint(ratings),
+        n_ratings: ratings.len() as u64,
+        created_at: artifact::now_rfc3339(),
+        training_seconds: t0.elapsed().as_secs_f64(),
+        threads: if mode == TrainMode::Fast { threads } else { 1 },
+    };
+    let id = job.report.lock().unwrap_or_else(std::sync::PoisonError::into_inner).id.clone();
+    let view = ModelView::new(model, provenance, format!("grid search job {id}"), &snapshot.data)
+        .map_err(|e| e.to_string())?;
+    // Swap only if the data is still the one the search ran on: a refresh in between wins.
+    let _guard = state.swap_lock.blocking_lock();
+    let current = state.snapshot();
+    if current.as_ref().is_some_and(|c| Arc::ptr_eq(&c.data, &snapshot.data)) {
+        let metrics = serde_json::json!({
+            "source": format!("grid search job {id}"),
+            "best_rmse": result.best_rmse,
+            "best_mae": result.best_mae,
+        });
+        state.swap(Snapshot { data: Arc::clone(&snapshot.data), view, metrics: Some(metrics) });
+        tracing::info!(job = %id, "promoted the best model of the grid search");
+        Ok((result, true, None))
+    } else {
+        Ok((result, false, Some("not promoted: the data was refreshed while the job ran".to_owned())))
+    }
+}

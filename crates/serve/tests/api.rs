@@ -1,0 +1,643 @@
+//! Every route and every error, through the router in-process, on a small project.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use common::{Fixture, TOKEN};
+use movierec_core::recommend;
+use movierec_serve::{AppState, Config, Snapshot, router};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+struct Service {
+    fixture: Fixture,
+    state: Arc<AppState>,
+    app: Router,
+}
+
+impl Service {
+    fn new(config: Config) -> Service {
+        let fixture = Fixture::new();
+        let snapshot = Snapshot::load(&fixture.paths()).unwrap();
+        let state = AppState::new(fixture.paths(), config, Some(snapshot)).unwrap();
+        let app = router(Arc::clone(&state));
+        Service { fixture, state, app }
+    }
+
+    fn with_token() -> Service {
+        Service::new(Config { token: Some(TOKEN.to_owned()), ..Config::default() })
+    }
+
+    async fn send(&self, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        (parts.status, parts.headers, bytes.to_vec())
+    }
+
+    async fn get(&self, uri: &str) -> (StatusCode, Value) {
+        let (status, headers, body) = self.send(Request::get(uri).body(Body::empty()).unwrap()).await;
+        assert_eq!(headers[header::CONTENT_TYPE], "application/json", "{uri}");
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    async fn post(&self, uri: &str, token: Option<&str>, body: &str) -> (StatusCode, Value) {
+        let mut r = Request::post(uri).header(header::CONTENT_TYPE, "application/json");
+        if let Some(t) = token {
+            r = r.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let (status, _, body) = self.send(r.body(Body::from(body.to_owned())).unwrap()).await;
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    fn user(&self, u: u32) -> String {
+        self.fixture.data.ratings.users().raw(u).to_owned()
+    }
+
+    fn movie(&self, m: u32) -> String {
+        self.fixture.data.ratings.movies().raw(m).to_owned()
+    }
+}
+
+/// Asserts a JSON error answer with this status and code, and returns its message.
+fn error(answer: &(StatusCode, Value), status: StatusCode, code: &str) -> String {
+    assert_eq!(answer.0, status, "{}", answer.1);
+    assert_eq!(answer.1["error"]["code"], code, "{}", answer.1);
+    answer.1["error"]["message"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn root_describes_the_model_and_links_the_routes() {
+    let s = Service::new(Config::default());
+    let (status, v) = s.get("/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["service"], "movierec");
+    assert_eq!(v["users"], s.fixture.data.ratings.users().len());
+    assert_eq!(v["movies"], s.fixture.data.ratings.movies().len());
+    let m = &v["model"];
+    assert_eq!(m["format_version"], 1);
+    assert_eq!(m["trained_at"], "2025-11-26T00:00:00Z");
+    assert_eq!(m["data_fingerprint"], movierec_core::artifact::fingerprint(&s.fixture.data.ratings));
+    assert_eq!(m["params"]["n_factors"], 10);
+    assert_eq!(m["metrics"]["test_score"]["rmse"], 12.5);
+    assert!(m["metrics"].get("cv_results").is_none(), "tables stay out: {m}");
+    assert!(m["age_seconds"].as_u64().unwrap() > 0);
+    for route in ["/users", "/movies", "/metrics", "/openapi.json", "/refresh", "/gridsearch"] {
+        assert!(v["links"].as_object().unwrap().values().any(|l| l == route), "{route}");
+    }
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let s = Service::new(Config::default());
+    assert_eq!(s.get("/health").await, (StatusCode::OK, json!({"status": "ok"})));
+    assert_eq!(s.get("/ready").await, (StatusCode::OK, json!({"status": "ready"})));
+
+    // Started with no model: alive, not ready, data routes say how to get ready.
+    let empty = AppState::new(s.fixture.paths(), Config::default(), None).unwrap();
+    let e = Service { fixture: Fixture::new(), app: router(Arc::clone(&empty)), state: empty };
+    assert_eq!(e.get("/health").await.0, StatusCode::OK);
+    let msg = error(&e.get("/ready").await, StatusCode::SERVICE_UNAVAILABLE, "no_model");
+    assert!(msg.contains("POST /refresh"), "{msg}");
+    error(&e.get(&format!("/users/{}/recommendations", e.user(0))).await, StatusCode::SERVICE_UNAVAILABLE, "no_model");
+    assert_eq!(e.get("/").await.1["model"], Value::Null);
+}
+
+#[tokio::test]
+async fn users_are_paginated() {
+    let s = Service::new(Config { max_page: 100, ..Config::default() });
+    let n_users = s.fixture.data.ratings.users().len();
+    let (status, v) = s.get("/users").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (v["total"].as_u64().unwrap() as usize, v["offset"].as_u64(), v["limit"].as_u64()),
+        (n_users, Some(0), Some(50))
+    );
+    assert_eq!(v["users"].as_array().unwrap().len(), 50);
+    let (_, v) = s.get("/users?offset=10&limit=3").await;
+    let users = v["users"].as_array().unwrap();
+    assert_eq!(users.len(), 3);
+    assert_eq!(users[0]["id"], s.user(10));
+    let counts = s.fixture.data.ratings.counts_per_user();
+    assert_eq!(users[0]["n_ratings"], counts[10]);
+    assert_eq!(users[0]["known_to_model"], true);
+    assert!(users[0]["name"].is_string());
+    let (_, v) = s.get(&format!("/users?offset={}", n_users - 2)).await;
+    assert_eq!(v["users"].as_array().unwrap().len(), 2);
+    let (_, v) = s.get("/users?offset=1000000").await;
+    assert_eq!(v["users"], json!([]));
+
+    let msg = error(&s.get("/users?limit=101").await, StatusCode::BAD_REQUEST, "invalid_request");
+    assert!(msg.contains("1 to 100"), "{msg}");
+    error(&s.get("/users?limit=0").await, StatusCode::BAD_REQUEST, "invalid_request");
+    error(&s.get("/users?limit=-1").await, StatusCode::BAD_REQUEST, "invalid_query");
+    let msg = error(&s.get("/users?limt=5").await, StatusCode::BAD_REQUEST, "invalid_query");
+    assert!(msg.contains("limt"), "{msg}");
+}
+
+#[tokio::test]
+async fn a_user_with_their_ratings() {
+    let s = Service::new(Config::default());
+    let (status, v) = s.get(&format!("/users/{}?limit=2&offset=1", s.user(3))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["id"], s.user(3));
+    let list = &s.fixture.data.ratings;
+    let rows: Vec<usize> = (0..list.len()).filter(|&r| list.user()[r].0 == 3).collect();
+    assert_eq!(v["ratings"]["total"], rows.len());
+    let items = v["ratings"]["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["movie_id"], s.movie(list.movie()[rows[1]].0));
+    assert_eq!(items[0]["score"], list.score()[rows[1]]);
+    assert!(items[0]["title"].is_string());
+    let msg = error(&s.get("/users/no-such-user").await, StatusCode::NOT_FOUND, "not_found");
+    assert!(msg.contains("no-such-user"));
+}
+
+/// The lists agree with a brute-force ranking of every unseen movie.
+#[tokio::test]
+async fn recommendations_are_the_best_unseen_movies() {
+    let s = Service::new(Config::default());
+    let list = &s.fixture.data.ratings;
+    let model = &s.fixture.model;
+    for u in [0u32, 7, 100] {
+        let (status, v) = s.get(&format!("/users/{}/recommendations?n=5", s.user(u))).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        let seen: HashSet<u32> =
+            (0..list.len()).filter(|&r| list.user()[r].0 == u).map(|r| list.movie()[r].0).collect();
+        let mu = model.users.get(&s.user(u)).unwrap() as usize;
+        let mut all: Vec<(String, f64)> = (0..model.items.len())
+            .filter(|&i| !seen.contains(&list.movies().get(model.items.raw(i as u32)).unwrap()))
+            .map(|i| (model.items.raw(i as u32).to_owned(), model.estimate(Some(mu), Some(i)).est))
+            .collect();
+        all.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let recs = v["recommendations"].as_array().unwrap();
+        assert_eq!(recs.len(), 5);
+        for (k, r) in recs.iter().enumerate() {
+            assert_eq!(r["rank"], k + 1);
+            assert_eq!(r["movie_id"], all[k].0);
+            assert!((r["score"].as_f64().unwrap() - all[k].1).abs() < 1e-9);
+            assert!((0.0..=100.0).contains(&r["score"].as_f64().unwrap()));
+            for field in ["title", "directors", "actors", "imdb_rating"] {
+                assert!(!r[field].is_null(), "{field}: {r}");
+            }
+        }
+        assert_eq!(v["user_id"], s.user(u));
+        assert!(v["user_name"].is_string());
+    }
+    let (_, v) = s.get(&format!("/users/{}/recommendations", s.user(0))).await;
+    assert_eq!(v["recommendations"].as_array().unwrap().len(), 10);
+    assert_eq!(v["n"], 10);
+}
+
+#[tokio::test]
+async fn recommendation_errors() {
+    let s = Service::new(Config::default());
+    let u = s.user(0);
+    let msg = error(&s.get("/users/nobody/recommendations").await, StatusCode::NOT_FOUND, "not_found");
+    assert!(msg.contains("nobody"));
+    for bad in ["0", "386", "100000000000000000000"] {
+        let answer = s.get(&format!("/users/{u}/recommendations?n={bad}")).await;
+        assert_eq!(answer.0, StatusCode::BAD_REQUEST, "n={bad}: {}", answer.1);
+    }
+    let msg =
+        error(&s.get(&format!("/users/{u}/recommendations?n=0")).await, StatusCode::BAD_REQUEST, "invalid_request");
+    assert!(msg.contains("1 to 385"), "{msg}");
+    error(&s.get(&format!("/users/{u}/recommendations?n=ten")).await, StatusCode::BAD_REQUEST, "invalid_query");
+    error(&s.get(&format!("/users/{u}/recommendations?k=3")).await, StatusCode::BAD_REQUEST, "invalid_query");
+    // A percent-encoded id is decoded; an id with odd characters is just unknown.
+    error(&s.get("/users/%E2%9C%93%20x/recommendations").await, StatusCode::NOT_FOUND, "not_found");
+}
+
+/// A user in the data whose ratings the model was not trained on: 404 that says so.
+#[tokio::test]
+async fn a_user_the_model_does_not_know() {
+    let fixture = Fixture::new();
+    let list = &fixture.data.ratings;
+    let rows: Vec<u32> = (0..list.len() as u32).filter(|&r| list.user()[r as usize].0 != 5).collect();
+    common::write_model(&list.select(&rows), &fixture.path("serve.bin"));
+    let state =
+        AppState::new(fixture.paths(), Config::default(), Some(Snapshot::load(&fixture.paths()).unwrap())).unwrap();
+    let s = Service { app: router(Arc::clone(&state)), state, fixture };
+    let msg = error(&s.get(&format!("/users/{}/recommendations", s.user(5))).await, StatusCode::NOT_FOUND, "not_found");
+    assert!(msg.contains("not in the model") && msg.contains("/recommendations"), "{msg}");
+    let (_, v) = s.get(&format!("/users/{}", s.user(5))).await;
+    assert_eq!(v["known_to_model"], false);
+    assert_eq!(s.get(&format!("/users/{}/recommendations", s.user(6))).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn fold_in_recommends_for_someone_new() {
+    let s = Service::new(Config::default());
+    let (a, b, c) = (s.movie(0), s.movie(1), s.movie(2));
+    let body = json!({"ratings": [{"movie_id": a, "score": 90}, {"movie_id": b, "score": 15}, {"movie_id": c, "score": 60}], "n": 7});
+    let (status, v) = s.post("/recommendations", None, &body.to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["folded_in"], 3);
+    let recs = v["recommendations"].as_array().unwrap();
+    assert_eq!(recs.len(), 7);
+    assert!(recs.iter().all(|r| r["movie_id"] != a && r["movie_id"] != b && r["movie_id"] != c));
+    // The scores are those of the folded-in profile, best first.
+    let model = &s.fixture.model;
+    let pairs: Vec<(u32, f64)> =
+        [(&a, 90.0), (&b, 15.0), (&c, 60.0)].iter().map(|(m, r)| (model.items.get(m).unwrap(), *r)).collect();
+    let profile = recommend::fold_in(model, &pairs);
+    assert!((v["bias"].as_f64().unwrap() - profile.bias).abs() < 1e-12);
+    for r in recs {
+        let i = model.items.get(r["movie_id"].as_str().unwrap()).unwrap() as usize;
+        assert!((r["score"].as_f64().unwrap() - profile.estimate(model, i)).abs() < 1e-9);
+    }
+    assert!(recs.windows(2).all(|w| w[0]["score"].as_f64() >= w[1]["score"].as_f64()));
+    // Different tastes, different lists.
+    let other = json!({"ratings": [{"movie_id": a, "score": 5}, {"movie_id": b, "score": 99}], "n": 7});
+    let (_, w) = s.post("/recommendations", None, &other.to_string()).await;
+    assert_ne!(w["recommendations"], v["recommendations"]);
+}
+
+#[tokio::test]
+async fn fold_in_errors() {
+    let s = Service::new(Config { body_limit: 4096, ..Config::default() });
+    let m = s.movie(0);
+    let cases = [
+        (json!({"ratings": []}), "expected 1 to"),
+        (json!({"ratings": [{"movie_id": "nope", "score": 50}]}), "ratings[0]: no movie with id \"nope\""),
+        (json!({"ratings": [{"movie_id": m, "score": 101}]}), "outside the rating scale 0 to 100"),
+        (json!({"ratings": [{"movie_id": m, "score": 50}, {"movie_id": m, "score": 60}]}), "rated twice"),
+        (json!({"ratings": [{"movie_id": m, "score": 50}], "n": 0}), "invalid n 0"),
+    ];
+    for (body, expected) in cases {
+        let msg = error(
+            &s.post("/recommendations", None, &body.to_string()).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        );
+        assert!(msg.contains(expected), "{body}: {msg}");
+    }
+    // Wrong types or unknown fields: 422 from the JSON reader, which names the field.
+    let msg = error(
+        &s.post("/recommendations", None, r#"{"ratings": [{"movie_id": 1, "score": 50}]}"#).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+    );
+    assert!(msg.contains("movie_id"), "{msg}");
+    error(
+        &s.post("/recommendations", None, r#"{"ratings": [], "user": 3}"#).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+    );
+    error(&s.post("/recommendations", None, r#"{"ratings": [{"#).await, StatusCode::BAD_REQUEST, "malformed_body");
+    error(&s.post("/recommendations", None, "").await, StatusCode::BAD_REQUEST, "malformed_body");
+    let big = json!({"ratings": (0..400).map(|_| json!({"movie_id": m, "score": 50})).collect::<Vec<_>>()});
+    error(&s.post("/recommendations", None, &big.to_string()).await, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large");
+    let (status, _, body) =
+        s.send(Request::post("/recommendations").body(Body::from(r#"{"ratings": []}"#)).unwrap()).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["error"]["code"], "unsupported_media_type");
+}
+
+#[tokio::test]
+async fn movies_and_similar_movies() {
+    let s = Service::new(Config::default());
+    let (status, v) = s.get("/movies?limit=5&offset=2").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["total"], 385);
+    let movies = v["movies"].as_array().unwrap();
+    assert_eq!(movies[0]["id"], s.movie(2));
+    let counts = s.fixture.data.ratings.counts_per_movie();
+    assert_eq!(movies[0]["n_ratings"], counts[2]);
+    for field in ["title", "directors", "actors", "imdb_rating", "imdb_votes", "mean_score"] {
+        assert!(!movies[0][field].is_null(), "{field}");
+    }
+    let (status, v) = s.get(&format!("/movies/{}", s.movie(2))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(v["description"].is_string());
+    assert_eq!(v["id"], s.movie(2));
+    error(&s.get("/movies/none").await, StatusCode::NOT_FOUND, "not_found");
+
+    let (status, v) = s.get(&format!("/movies/{}/similar?n=4", s.movie(2))).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let sim = v["similar"].as_array().unwrap();
+    assert_eq!(sim.len(), 4);
+    assert!(sim.iter().all(|x| x["movie_id"] != s.movie(2)));
+    let model = &s.fixture.model;
+    let expected = recommend::similar(model, model.items.get(&s.movie(2)).unwrap() as usize, 4);
+    for (x, (j, c)) in sim.iter().zip(expected) {
+        assert_eq!(x["movie_id"], model.items.raw(j));
+        assert!((x["similarity"].as_f64().unwrap() - c).abs() < 1e-12);
+    }
+    error(&s.get("/movies/none/similar").await, StatusCode::NOT_FOUND, "not_found");
+    error(&s.get(&format!("/movies/{}/similar?n=385", s.movie(2))).await, StatusCode::BAD_REQUEST, "invalid_request");
+}
+
+#[tokio::test]
+async fn state_changing_routes_need_the_token() {
+    let disabled = Service::new(Config::default());
+    let msg = error(&disabled.post("/refresh", Some(TOKEN), "").await, StatusCode::FORBIDDEN, "disabled");
+    assert!(msg.contains("MOVIEREC_API_TOKEN"), "{msg}");
+    error(&disabled.post("/gridsearch", Some(TOKEN), "{}").await, StatusCode::FORBIDDEN, "disabled");
+
+    let s = Service::with_token();
+    error(&s.post("/refresh", None, "").await, StatusCode::UNAUTHORIZED, "unauthorized");
+    error(&s.post("/refresh", Some("test-token-0123456788"), "").await, StatusCode::UNAUTHORIZED, "unauthorized");
+    error(&s.post("/gridsearch", Some("wrong"), "{}").await, StatusCode::UNAUTHORIZED, "unauthorized");
+    let (_, headers, _) = s.send(Request::post("/refresh").body(Body::empty()).unwrap()).await;
+    assert_eq!(headers[header::WWW_AUTHENTICATE], "Bearer");
+    // Not "Bearer": unauthorized too.
+    let (status, _, _) = s
+        .send(
+            Request::post("/refresh")
+                .header(header::AUTHORIZATION, format!("Basic {TOKEN}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(s.post("/refresh", Some(TOKEN), "").await.0, StatusCode::OK);
+}
+
+async fn wait_for_job(s: &Service, id: &str) -> Value {
+    for _ in 0..600 {
+        let (status, v) = s.get(&format!("/gridsearch/{id}")).await;
+        assert_eq!(status, StatusCode::OK);
+        if v["state"] != "running" {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("job {id} did not finish");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grid_search_runs_in_the_background() {
+    let s = Service::with_token();
+    let body = json!({"space": {"n_factors": [4, 8], "n_epochs": [3], "lr_all": [0.003, 0.005]}, "cv": 2});
+    let (status, v) = s.post("/gridsearch", Some(TOKEN), &body.to_string()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    assert_eq!(v["progress"]["total"], 8);
+    assert_eq!(v["settings"]["candidates"], 4);
+    assert_eq!(v["settings"]["measure"], "rmse", "defaults filled in");
+    let id = v["id"].as_str().unwrap().to_owned();
+    let done = wait_for_job(&s, &id).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(done["progress"]["done"], 8);
+    assert_eq!(done["promoted"], false);
+    let results = done["result"]["cv_results"].as_array().unwrap();
+    assert_eq!(results.len(), 4);
+    let best = done["result"]["best_index"].as_u64().unwrap() as usize;
+    assert_eq!(results[best]["rank"], 1);
+    let best_rmse = results[best]["mean_test_rmse"].as_f64().unwrap();
+    assert!(results.iter().all(|r| r["mean_test_rmse"].as_f64().unwrap() >= best_rmse));
+    assert_eq!(done["result"]["best_rmse"], best_rmse);
+    // The served model did not change.
+    assert_eq!(s.get("/").await.1["model"]["params"]["n_factors"], 10);
+    let (_, list) = s.get("/gridsearch").await;
+    assert_eq!(list[0]["id"], id.as_str());
+    error(&s.get("/gridsearch/999").await, StatusCode::NOT_FOUND, "not_found");
+    error(&s.get("/gridsearch/abc").await, StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_grid_search_at_a_time_and_promotion_on_request() {
+    let s = Service::with_token();
+    // Long enough to still run when the second request comes.
+    let slow = json!({"space": {"n_factors": [30], "n_epochs": [400]}, "cv": 2, "promote": true});
+    let (status, v) = s.post("/gridsearch", Some(TOKEN), &slow.to_string()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    let id = v["id"].as_str().unwrap().to_owned();
+    let msg = error(&s.post("/gridsearch", Some(TOKEN), "{}").await, StatusCode::CONFLICT, "job_running");
+    assert!(msg.contains(&id), "{msg}");
+    // Recommendations are answered while it runs.
+    let (status, _) = s.get(&format!("/users/{}/recommendations", s.user(1))).await;
+    assert_eq!(status, StatusCode::OK);
+    let done = wait_for_job(&s, &id).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(done["promoted"], true);
+    let (_, root) = s.get("/").await;
+    assert_eq!(root["model"]["source"], format!("grid search job {id}"));
+    assert_eq!(root["model"]["params"]["n_factors"], 30);
+    assert_eq!(root["model"]["params"]["n_epochs"], 400);
+    let (status, v) = s.get(&format!("/users/{}/recommendations?n=3", s.user(1))).await;
+    assert_eq!((status, v["recommendations"].as_array().unwrap().len()), (StatusCode::OK, 3));
+    // A refresh goes back to the files.
+    assert_eq!(s.post("/refresh", Some(TOKEN), "").await.0, StatusCode::OK);
+    assert_eq!(s.get("/").await.1["model"]["params"]["n_factors"], 10);
+}
+
+#[tokio::test]
+async fn grid_search_errors() {
+    let s = Service::new(Config { token: Some(TOKEN.to_owned()), gridsearch_max_fits: 10, ..Config::default() });
+    let cases = [
+        (json!({"space": {"n_factor": [10]}}), "cannot search \"n_factor\""),
+        (json!({"space": {"lr_all": {"min": 0.001, "max": 0.01}}}), "needs a list"),
+        (json!({"space": {"n_factors": []}}), "no value to search"),
+        (json!({"space": {"n_factors": [2.5]}}), "invalid value 2.5"),
+        (json!({"space": {"lr_all": [-1]}}), "lr"),
+        (json!({"space": {"n_factors": [4]}, "cv": 1}), "invalid cv 1"),
+        (json!({"space": {"n_factors": [4, 5, 6, 7]}, "cv": 3}), "12 fits"),
+    ];
+    for (body, expected) in cases {
+        let msg = error(
+            &s.post("/gridsearch", Some(TOKEN), &body.to_string()).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        );
+        assert!(msg.contains(expected), "{body}: {msg}");
+    }
+    error(
+        &s.post("/gridsearch", Some(TOKEN), r#"{"method": "bayes"}"#).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+    );
+    error(
+        &s.post("/gridsearch", Some(TOKEN), r#"{"grid": {}}"#).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+    );
+    error(&s.post("/gridsearch", Some(TOKEN), "{").await, StatusCode::BAD_REQUEST, "malformed_body");
+    assert!(!s.state.jobs.running());
+}
+
+#[tokio::test]
+async fn a_refresh_swaps_in_new_artifacts_or_keeps_the_old() {
+    let s = Service::with_token();
+    let u = s.user(0);
+    let before = s.get(&format!("/users/{u}/recommendations")).await.1;
+
+    // A corrupt model file: 500 that names it; the old model still serves.
+    let good = std::fs::read(s.fixture.path("serve.bin")).unwrap();
+    let mut bad = good.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 0xff;
+    std::fs::write(s.fixture.path("serve.bin"), &bad).unwrap();
+    let msg = error(&s.post("/refresh", Some(TOKEN), "").await, StatusCode::INTERNAL_SERVER_ERROR, "refresh_failed");
+    assert!(msg.contains("serve.bin") && msg.contains("previous model still serves"), "{msg}");
+    assert_eq!(s.get(&format!("/users/{u}/recommendations")).await.1, before);
+
+    // A missing table.
+    std::fs::write(s.fixture.path("serve.bin"), &good).unwrap();
+    std::fs::rename(s.fixture.path("data/movies.parquet"), s.fixture.path("movies.bak")).unwrap();
+    let msg = error(&s.post("/refresh", Some(TOKEN), "").await, StatusCode::INTERNAL_SERVER_ERROR, "refresh_failed");
+    assert!(msg.contains("movies.parquet"), "{msg}");
+    std::fs::rename(s.fixture.path("movies.bak"), s.fixture.path("data/movies.parquet")).unwrap();
+
+    // A model of other data: refused.
+    let other = movierec_core::synthetic::generate(
+        &movierec_core::synthetic::SyntheticConfig { seed: 77, scale: 0.03 },
+        movierec_core::RatingScale::SEED,
+    )
+    .unwrap();
+    common::write_model(&other.ratings, &s.fixture.path("serve.bin"));
+    let msg = error(&s.post("/refresh", Some(TOKEN), "").await, StatusCode::INTERNAL_SERVER_ERROR, "refresh_failed");
+    assert!(msg.contains("do not match"), "{msg}");
+    assert_eq!(s.get(&format!("/users/{u}/recommendations")).await.1, before);
+
+    // A new, valid model: swapped in.
+    let list = &s.fixture.data.ratings;
+    let rows: Vec<u32> = (0..list.len() as u32).filter(|r| r % 7 != 0).collect();
+    common::write_model(&list.select(&rows), &s.fixture.path("serve.bin"));
+    let (status, v) = s.post("/refresh", Some(TOKEN), "").await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["model"]["n_ratings"], rows.len());
+    assert_ne!(s.get(&format!("/users/{u}/recommendations")).await.1, before);
+
+    // Unchanged tables are kept, not read again; a changed table is read.
+    let data_before = Arc::clone(&s.state.snapshot().unwrap().data);
+    assert_eq!(s.post("/refresh", Some(TOKEN), "").await.0, StatusCode::OK);
+    assert!(Arc::ptr_eq(&data_before, &s.state.snapshot().unwrap().data));
+    let mut data = s.fixture.data.clone();
+    for (role, values) in data.movie_attrs.columns_mut() {
+        if let (movierec_core::Role::Title, movierec_core::dataset::Values::Text(v)) = (role, values) {
+            v[0] = Some("A New Title (2026)".to_owned());
+        }
+    }
+    movierec_tables::write_movies(&data, std::fs::File::create(s.fixture.path("data/movies.parquet")).unwrap())
+        .unwrap();
+    assert_eq!(s.post("/refresh", Some(TOKEN), "").await.0, StatusCode::OK);
+    assert!(!Arc::ptr_eq(&data_before, &s.state.snapshot().unwrap().data));
+    assert_eq!(s.get(&format!("/movies/{}", s.movie(0))).await.1["title"], "A New Title (2026)");
+
+    let metrics = s.send(Request::get("/metrics").body(Body::empty()).unwrap()).await.2;
+    let text = String::from_utf8(metrics).unwrap();
+    assert!(text.contains("movierec_refresh_total{result=\"success\"} 3\n"), "{text}");
+    assert!(text.contains("movierec_refresh_total{result=\"failure\"} 3\n"), "{text}");
+}
+
+/// Requests running while the model is swapped again and again all succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refreshing_under_load_fails_no_request() {
+    let s = Arc::new(Service::with_token());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for c in 0..4u32 {
+        let (s, stop) = (Arc::clone(&s), Arc::clone(&stop));
+        clients.push(tokio::spawn(async move {
+            let mut answered = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let uri = format!("/users/{}/recommendations?n=5", s.user((c * 37 + answered) % 200));
+                let (status, v) = s.get(&uri).await;
+                assert_eq!(status, StatusCode::OK, "{v}");
+                assert_eq!(v["recommendations"].as_array().unwrap().len(), 5);
+                answered += 1;
+                tokio::task::yield_now().await;
+            }
+            answered
+        }));
+    }
+    for _ in 0..5 {
+        assert_eq!(s.post("/refresh", Some(TOKEN), "").await.0, StatusCode::OK);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for c in clients {
+        let answered = c.await.unwrap();
+        assert!(answered > 0, "a client got no answer during the refreshes");
+    }
+    let text = String::from_utf8(s.send(Request::get("/metrics").body(Body::empty()).unwrap()).await.2).unwrap();
+    assert!(text.contains("movierec_refresh_total{result=\"success\"} 5\n"));
+    assert!(!text.contains("status=\"5"), "no 5xx answer: {text}");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status() {
+    let s = Service::new(Config::default());
+    for _ in 0..3 {
+        s.get(&format!("/users/{}/recommendations", s.user(0))).await;
+    }
+    s.get("/users/nobody/recommendations").await;
+    s.get("/no/such/route").await;
+    let (status, headers, body) = s.send(Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    let text = String::from_utf8(body).unwrap();
+    let ok = r#"route="/users/{id}/recommendations",method="GET",status="200""#;
+    assert!(text.contains(&format!("movierec_http_requests_total{{{ok}}} 3\n")), "{text}");
+    assert!(text.contains(&format!("movierec_http_request_duration_seconds_count{{{ok}}} 3\n")));
+    assert!(text.contains(&format!("movierec_http_request_duration_seconds_bucket{{{ok},le=\"+Inf\"}} 3\n")));
+    assert!(
+        text.contains(
+            r#"movierec_http_requests_total{route="/users/{id}/recommendations",method="GET",status="404"} 1"#
+        )
+    );
+    assert!(text.contains(r#"movierec_http_requests_total{route="unmatched",method="GET",status="404"} 1"#));
+    assert!(text.contains("movierec_recommendations_total 3\n"));
+    assert!(text.contains("movierec_recommended_movies_total 30\n"));
+    assert!(text.contains("movierec_model_loaded 1\n"));
+    assert!(text.contains("movierec_model_created_timestamp_seconds 1764115200\n"));
+    assert!(text.contains("movierec_model_age_seconds "));
+    assert!(text.contains("movierec_gridsearch_running 0\n"));
+    // Every sample line is `name{labels} value` with a numeric value.
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let value = line.rsplit(' ').next().unwrap();
+        assert!(value.parse::<f64>().is_ok(), "{line}");
+    }
+}
+
+#[tokio::test]
+async fn openapi_and_offline_docs() {
+    let s = Service::new(Config::default());
+    let (status, v) = s.get("/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let paths = v["paths"].as_object().unwrap();
+    for p in [
+        "/",
+        "/health",
+        "/ready",
+        "/users",
+        "/users/{id}",
+        "/users/{id}/recommendations",
+        "/recommendations",
+        "/movies",
+        "/movies/{id}",
+        "/movies/{id}/similar",
+        "/gridsearch",
+        "/gridsearch/{job_id}",
+        "/refresh",
+        "/metrics",
+    ] {
+        assert!(paths.contains_key(p), "{p} missing from the OpenAPI description");
+    }
+    assert!(v["components"]["securitySchemes"]["bearer"].is_object());
+    let (status, _, page) = s.send(Request::get("/docs/").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    let page = String::from_utf8(page).unwrap();
+    assert!(page.contains("swagger-ui-bundle.js") && !page.contains("https://"), "assets are local");
+    let (status, _, js) = s.send(Request::get("/docs/swagger-ui-bundle.js").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(js.len() > 100_000);
+    let (_, _, init) = s.send(Request::get("/docs/swagger-initializer.js").body(Body::empty()).unwrap()).await;
+    assert!(String::from_utf8(init).unwrap().contains("/openapi.json"));
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_are_json_errors() {
+    let s = Service::new(Config::default());
+    error(&s.get("/nope").await, StatusCode::NOT_FOUND, "not_found");
+    let (status, headers, body) = s.send(Request::delete("/users").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["error"]["code"], "method_not_allowed");
+}
