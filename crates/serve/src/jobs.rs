@@ -280,7 +280,12 @@ pub fn start(
         let job = Arc::clone(&job);
         let state = Arc::clone(&state);
         move || {
-            let outcome = run(&state, &job, &snapshot, &checked, mode, cv, seed, measure);
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run(&state, &job, &snapshot, &checked, mode, cv, seed, measure)
+            }))
+            .unwrap_or_else(|_| {
+                Err("the job stopped on an internal error; the service log has the details".to_owned())
+            });
             let mut r = job.report.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             r.finished_at = Some(artifact::rfc3339(crate::snapshot::now()));
             match outcome {
