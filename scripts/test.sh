@@ -2,7 +2,7 @@
 # Command two: runs every test. Installs what the tests drive (DVC, numpy, scikit-surprise,
 # pinned, in .venv), checks formatting, builds once in release mode (the profile the
 # pipeline runs, so the tests and the pipeline share one build), lints, runs the Rust tests,
-# then the DVC pipeline tests.
+# then the API's property-based test (schemathesis, in .venv-api) and the DVC pipeline tests.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -14,4 +14,5 @@ cargo fmt --all --check
 cargo build --release --locked --workspace
 cargo clippy --release --locked --workspace --all-targets --quiet -- -D warnings
 cargo test --release --locked --workspace
+tests/api_schema.sh
 tests/pipeline.sh

@@ -191,8 +191,10 @@ pub async fn ready(State(state): S) -> Result<Json<Status>, ApiError> {
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// Items to skip (default 0).
+    #[param(minimum = 0)]
     offset: Option<usize>,
     /// Items to return (default 50, at most the service's page limit, 1000 unless set).
+    #[param(minimum = 1)]
     limit: Option<usize>,
 }
 
@@ -307,6 +309,7 @@ pub async fn user(
 #[serde(deny_unknown_fields)]
 pub struct TopQuery {
     /// Movies to return: 1 to the catalogue size (default 10).
+    #[param(minimum = 1)]
     n: Option<usize>,
 }
 
@@ -411,8 +414,10 @@ pub struct NewRating {
 #[serde(deny_unknown_fields)]
 pub struct FoldInRequest {
     /// At least one, each movie once, scores within the rating scale.
+    #[schema(min_items = 1, max_items = 1000)]
     ratings: Vec<NewRating>,
-    /// Movies to return (default 10).
+    /// Movies to return: 1 to the catalogue size (default 10).
+    #[schema(minimum = 1)]
     n: Option<usize>,
 }
 
