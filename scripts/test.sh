@@ -2,17 +2,22 @@
 # Command two: runs every test. Installs what the tests drive (DVC, numpy, scikit-surprise,
 # pinned, in .venv), checks formatting, builds once in release mode (the profile the
 # pipeline runs, so the tests and the pipeline share one build), lints, runs the Rust tests,
-# then the API's property-based test (schemathesis, in .venv-api) and the DVC pipeline tests.
+# then the API's property-based test (schemathesis, in .venv-api), the MLflow tracking tests
+# (a real MLflow server, in .venv-mlflow) and the DVC pipeline tests.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 source scripts/tools.sh
 ensure_tools "$root"
 export MOVIEREC_PYTHON=$root/.venv/bin/python
+# The MLflow server the tracking tests start.
+ensure_venv "$root/.venv-mlflow" "$root/requirements/mlflow.txt"
+export MOVIEREC_MLFLOW=$root/.venv-mlflow/bin/mlflow
 
 cargo fmt --all --check
 cargo build --release --locked --workspace
 cargo clippy --release --locked --workspace --all-targets --quiet -- -D warnings
 cargo test --release --locked --workspace
 tests/api_schema.sh
+tests/tracking.sh
 tests/pipeline.sh

@@ -12,6 +12,7 @@ use movierec_core::trainset::Trainset;
 use movierec_core::{RatingList, RatingScale};
 use movierec_stage::params::EvaluateParams;
 use movierec_stage::progress::Phase;
+use movierec_stage::tracking::{self, Tracker};
 use movierec_stage::{Common, Outputs, Params};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -105,10 +106,19 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
-    let p = Params::from_file(&args.common.params)?.evaluate;
+    let params = Params::from_file(&args.common.params)?;
+    let mut tracker = Tracker::start(&params.tracking, "evaluate", &params.tracking.experiments.evaluate)?;
+    let outcome = evaluate(&args, &params.evaluate, &mut tracker);
+    tracker.finish(outcome)
+}
+
+fn evaluate(args: &Args, p: &EvaluateParams, tracker: &mut Tracker) -> anyhow::Result<()> {
+    tracker.log(&tracking::params_of(&serde_json::to_value(p)?), &[], &[])?;
     anyhow::ensure!(p.k >= 1, "invalid evaluate.k 0: expected 1 or more");
     let phase = Phase::start("reading the model and the sets");
     let (model, provenance) = movierec_stage::model::read(&args.model)?;
+    let model_params = serde_json::json!({"model": {"mode": model.mode, "svd": model.svd}, "data_fingerprint": &provenance.data_fingerprint});
+    tracker.log(&tracking::params_of(&model_params), &[], &[])?;
     let train = movierec_tables::read_ratings(&args.train)?;
     let test = movierec_tables::read_ratings(&args.test)?;
     anyhow::ensure!(!test.is_empty(), "the test set {} has no rating", args.test.display());
@@ -141,7 +151,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         baseline_only: accuracy_of(&|u, i| baseline.estimate(u, i)),
     };
     let curve_k = p.k.max(CURVE_K);
-    let (ranking, curve) = rank(&model, &train, &test, &ids, &p, curve_k);
+    let (ranking, curve) = rank(&model, &train, &test, &ids, p, curve_k);
     phase.finish();
 
     let distinct = |v: Vec<bool>| v.iter().filter(|x| **x).count();
@@ -203,7 +213,13 @@ fn run(args: Args) -> anyhow::Result<()> {
         Ok(())
     })?;
     out.write_json(&args.report, &report)?;
-    out.commit()
+    out.commit()?;
+
+    tracker.log(&[], &tracking::report_metrics(&serde_json::to_value(&report)?), &[])?;
+    tracker.upload("metrics/evaluate.json", &args.report)?;
+    tracker.upload("plots/evaluate_errors.csv", &args.errors)?;
+    tracker.upload("plots/precision_recall.csv", &args.ranking)?;
+    tracker.upload("model/model.bin", &args.model)
 }
 
 /// Ranking measures at `p.k`, and precision and recall for every K up to `curve_k`.

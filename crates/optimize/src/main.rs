@@ -11,8 +11,9 @@ use movierec_core::artifact::{self, Provenance};
 use movierec_core::search::{self, Candidate, CandidateResult, Measure};
 use movierec_core::svd::{Svd, SvdModel, SvdParams, TrainMode};
 use movierec_core::trainset::Trainset;
-use movierec_stage::params::OptimizeParams;
+use movierec_stage::params::{OptimizeParams, TrackingParams};
 use movierec_stage::progress::{Phase, Steps};
+use movierec_stage::tracking::{self, Tracker};
 use movierec_stage::{Common, Outputs, Params};
 use serde::Serialize;
 
@@ -93,7 +94,19 @@ fn fit(svd: &Svd, mode: TrainMode, threads: usize, t: &Trainset<'_>) -> anyhow::
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
-    let p: OptimizeParams = Params::from_file(&args.common.params)?.optimize;
+    let params = Params::from_file(&args.common.params)?;
+    let mut tracker = Tracker::start(&params.tracking, "optimize", &params.tracking.experiments.optimize)?;
+    let outcome = optimize(&args, &params.optimize, &params.tracking, &mut tracker);
+    tracker.finish(outcome)
+}
+
+fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut Tracker) -> anyhow::Result<()> {
+    let mut logged = tracking::params_of(&serde_json::json!({
+        "method": p.method, "n_iter": p.n_iter, "seed": p.seed, "cv": p.cv, "threads": p.threads,
+        "mode": p.mode, "measure": p.measure, "base": p.base,
+    }));
+    logged.push(("space".to_owned(), serde_json::to_string(&p.space)?));
+    tracker.log(&logged, &[], &[])?;
     let candidates = search::candidates(&p.space, p.method, p.n_iter, p.seed).context("invalid optimize.space")?;
     anyhow::ensure!(!candidates.is_empty(), "optimize has no candidate (random search with n_iter 0?)");
     let fits: Vec<(Candidate, Svd)> = candidates
@@ -187,9 +200,61 @@ fn run(args: Args) -> anyhow::Result<()> {
     };
     let mut out = Outputs::new();
     out.write(&args.model, |w| artifact::write(&serve, &provenance, w))?;
-    out.write(&args.candidates, |w| write_candidates(&report.cv_results, &p, w))?;
+    out.write(&args.candidates, |w| write_candidates(&report.cv_results, p, w))?;
     out.write_json(&args.report, &report)?;
-    out.commit()
+    out.commit()?;
+
+    if tracker.is_on() {
+        log_run(tracker, &report, &provenance, tp, args)?;
+    }
+    Ok(())
+}
+
+/// The parent run's best params and scores, one child run per candidate, the artifacts, and
+/// the model to serve registered.
+fn log_run(
+    tracker: &mut Tracker,
+    report: &Report,
+    provenance: &Provenance,
+    t: &TrackingParams,
+    args: &Args,
+) -> anyhow::Result<()> {
+    let steps = Steps::new(report.cv_results.len() as u64, "candidates logged to MLflow");
+    let mut best_run = None;
+    for (i, r) in report.cv_results.iter().enumerate() {
+        let params: Vec<(String, String)> = r.params.iter().map(|(k, v)| (k.clone(), v.to_string())).collect();
+        let metrics = tracking::report_metrics(&serde_json::to_value(r)?);
+        let best = i == report.best_index;
+        let tags = [
+            ("candidate".to_owned(), (i + 1).to_string()),
+            ("status".to_owned(), r.status.to_owned()),
+            ("best".to_owned(), best.to_string()),
+        ];
+        let id = tracker.child(&format!("candidate {}", i + 1), &params, &metrics, &tags)?;
+        if best {
+            best_run = id;
+        }
+        steps.step(format!("candidate {}", i + 1));
+    }
+    steps.finish();
+    let mut params = tracking::params_of(&serde_json::json!({ "best": report.best_params }));
+    params.push(("data_fingerprint".to_owned(), provenance.data_fingerprint.clone()));
+    let mut tags = vec![("best_candidate".to_owned(), (report.best_index + 1).to_string())];
+    if let Some(id) = best_run {
+        tags.push(("best_run_id".to_owned(), id));
+    }
+    let mut summary = serde_json::to_value(report)?;
+    if let Some(m) = summary.as_object_mut() {
+        m.remove("cv_results");
+    }
+    tracker.log(&params, &tracking::report_metrics(&summary), &tags)?;
+    tracker.upload("model/serve.bin", &args.model)?;
+    tracker.upload("metrics/optimize.json", &args.report)?;
+    tracker.upload("plots/optimize_candidates.csv", &args.candidates)?;
+    if let Some(name) = &t.registry.name {
+        tracker.register("model", name, t.registry.alias.as_deref())?;
+    }
+    Ok(())
 }
 
 /// One line per candidate: its number, rank, mean scores, mean fit time, searched values.

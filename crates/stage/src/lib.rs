@@ -7,6 +7,7 @@ pub mod model;
 pub mod outputs;
 pub mod params;
 pub mod progress;
+pub mod tracking;
 
 pub use cli::{Common, main};
 pub use outputs::Outputs;

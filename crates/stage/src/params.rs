@@ -38,6 +38,9 @@ pub struct Params {
     /// The `predict` stage.
     #[serde(default)]
     pub predict: PredictParams,
+    /// MLflow tracking of `train`, `evaluate` and `optimize` (no stage's outputs depend on it).
+    #[serde(default)]
+    pub tracking: TrackingParams,
 }
 
 impl Params {
@@ -273,6 +276,73 @@ pub struct PredictParams {
 impl Default for PredictParams {
     fn default() -> PredictParams {
         PredictParams { n: 10, users: Vec::new() }
+    }
+}
+
+/// The `tracking` section: where `train`, `evaluate` and `optimize` log their runs.
+///
+/// | Name | Default | Purpose |
+/// |---|---|---|
+/// | `uri` | none | the MLflow tracking server (`http://host:port`); `MLFLOW_TRACKING_URI` overrides it; with neither, tracking is off |
+/// | `required` | false | false: a server that cannot be reached is a warning and the stage completes; true: the stage fails |
+/// | `experiments` | `train`, `evaluate`, `optimize` | the experiment of each stage's runs |
+/// | `registry.name` | `movierec` | the registered model that `optimize`'s model to serve becomes a version of; null: no registration |
+/// | `registry.alias` | `champion` | the alias moved to that version; null: none |
+/// | `retries` | 4 | tries of a call that fails for a transient reason (connection, 429, 5xx), with a doubling wait |
+/// | `timeout_seconds` | 30 | the longest one call may take |
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[allow(missing_docs)] // documented in the table above
+pub struct TrackingParams {
+    pub uri: Option<String>,
+    pub required: bool,
+    pub experiments: Experiments,
+    pub registry: Registry,
+    pub retries: u32,
+    pub timeout_seconds: f64,
+}
+
+impl Default for TrackingParams {
+    fn default() -> TrackingParams {
+        TrackingParams {
+            uri: None,
+            required: false,
+            experiments: Experiments::default(),
+            registry: Registry::default(),
+            retries: 4,
+            timeout_seconds: 30.0,
+        }
+    }
+}
+
+/// The experiment of each tracked stage.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[allow(missing_docs)] // one per stage
+pub struct Experiments {
+    pub train: String,
+    pub evaluate: String,
+    pub optimize: String,
+}
+
+impl Default for Experiments {
+    fn default() -> Experiments {
+        Experiments { train: "train".into(), evaluate: "evaluate".into(), optimize: "optimize".into() }
+    }
+}
+
+/// Where `optimize` registers the model to serve.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[allow(missing_docs)] // documented in TrackingParams
+pub struct Registry {
+    pub name: Option<String>,
+    pub alias: Option<String>,
+}
+
+impl Default for Registry {
+    fn default() -> Registry {
+        Registry { name: Some("movierec".into()), alias: Some("champion".into()) }
     }
 }
 

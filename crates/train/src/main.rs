@@ -10,7 +10,9 @@ use clap::Parser;
 use movierec_core::artifact::{self, Provenance};
 use movierec_core::svd::{Epoch, TrainMode};
 use movierec_core::trainset::Trainset;
+use movierec_stage::params::TrainParams;
 use movierec_stage::progress::{Phase, Steps};
+use movierec_stage::tracking::{self, Metric, Tracker};
 use movierec_stage::{Common, Outputs, Params};
 use serde::Serialize;
 
@@ -60,13 +62,26 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
-    let p = Params::from_file(&args.common.params)?.train;
+    let params = Params::from_file(&args.common.params)?;
+    let mut tracker = Tracker::start(&params.tracking, "train", &params.tracking.experiments.train)?;
+    let outcome = train(&args, &params.train, &mut tracker);
+    tracker.finish(outcome)
+}
+
+fn train(args: &Args, p: &TrainParams, tracker: &mut Tracker) -> anyhow::Result<()> {
+    tracker.log(
+        &tracking::params_of(&serde_json::json!({"mode": p.mode, "threads": p.threads, "svd": p.svd})),
+        &[],
+        &[],
+    )?;
     let svd = p.svd.check().context("invalid train.svd parameters")?;
     let phase = Phase::start("reading the training set");
     let list = movierec_tables::read_ratings(&args.train)?;
     anyhow::ensure!(!list.is_empty(), "the training set {} has no rating", args.train.display());
     let t = Trainset::new(&list);
     phase.finish();
+    let fingerprint = artifact::fingerprint(&list);
+    tracker.log(&[("data_fingerprint".to_owned(), fingerprint.clone())], &[], &[])?;
 
     let threads = match p.mode {
         TrainMode::Surprise => 1,
@@ -101,7 +116,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     tracing::info!("trained in {seconds:.2} s, final train rmse {final_rmse:.4}");
 
     let provenance = Provenance {
-        data_fingerprint: artifact::fingerprint(&list),
+        data_fingerprint: fingerprint,
         n_ratings: t.n_ratings() as u64,
         created_at: artifact::now_rfc3339(),
         training_seconds: seconds,
@@ -130,5 +145,16 @@ fn run(args: Args) -> anyhow::Result<()> {
         Ok(())
     })?;
     out.write_json(&args.report, &report)?;
-    out.commit()
+    out.commit()?;
+
+    let mut metrics = tracking::report_metrics(&serde_json::to_value(&report)?);
+    metrics.extend(losses.iter().map(|e| Metric {
+        key: "train_rmse".into(),
+        value: e.train_rmse,
+        step: e.epoch as u64,
+    }));
+    tracker.log(&[], &metrics, &[])?;
+    tracker.upload("model/model.bin", &args.model)?;
+    tracker.upload("metrics/train.json", &args.report)?;
+    tracker.upload("plots/train_loss.csv", &args.loss)
 }

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# MLflow tracking of the stages, against a real MLflow server (pinned, requirements/mlflow.txt,
+# in .venv-mlflow) started on 127.0.0.1 with a sqlite store and served artifacts, and stopped
+# by its process group. In a temporary project on small generated data, it runs load,
+# prepare, train, evaluate and optimize with MLFLOW_TRACKING_URI set, then reads back over
+# REST (tests/tracking_check.py): the three experiments, their runs, params, metrics, the
+# training loss history, tags, the nested candidate runs, the registered model and its alias,
+# and the model artifacts byte-identical to the files. Then: a failing stage leaves a FAILED
+# run; with the server stopped, a stage completes with a warning (tracking.required false) or
+# fails with a clear message (true); and the outputs are the same with tracking as without.
+# Needs the release binaries. Usage: tests/tracking.sh
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$root/scripts/tools.sh"
+ensure_venv "$root/.venv-mlflow" "$root/requirements/mlflow.txt" >&2
+target=${CARGO_TARGET_DIR:-$root/target}
+[[ $target == /* ]] || target=$root/$target
+bin=$target/release
+
+work=$(mktemp -d)
+pid=
+cleanup() {
+    if [[ -n $pid ]]; then
+        kill -- "-$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+passed=0
+ok() {
+    echo "ok: $1"
+    passed=$((passed + 1))
+}
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+uri=http://127.0.0.1:$port
+MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false setsid "$root/.venv-mlflow/bin/mlflow" server --host 127.0.0.1 \
+    --port "$port" --workers 1 --backend-store-uri "sqlite:///$work/mlflow.db" \
+    --artifacts-destination "$work/artifacts" --serve-artifacts >"$work/mlflow.log" 2>&1 </dev/null &
+pid=$!
+for _ in $(seq 480); do
+    curl -sf -o /dev/null "$uri/health" && break
+    kill -0 "$pid" 2>/dev/null || { cat "$work/mlflow.log" >&2; exit 1; }
+    sleep 0.5
+done
+curl -sf -o /dev/null "$uri/health" || { echo "MLflow did not start in 240 s" >&2; exit 1; }
+
+mkdir "$work/project" && cd "$work/project"
+git init -q && git -c user.name=t -c user.email=t@localhost commit -q --allow-empty -m init
+cat >params.yaml <<'YAML'
+load:
+  synthetic: {seed: 5, scale: 0.03}
+train:
+  svd: {n_factors: 10, n_epochs: 6}
+optimize:
+  cv: 2
+  space: {n_factors: [5, 10], n_epochs: [4], lr_all: [0.003, 0.005]}
+tracking:
+  registry: {name: movierec-test, alias: champion}
+YAML
+stages() {
+    "$bin/load" --ratings r.parquet --users u.parquet --movies m.parquet --report load.json
+    "$bin/prepare" --ratings r.parquet --train train.parquet --test test.parquet --report prepare.json
+    "$bin/train" --train train.parquet --model model.bin --report train.json --loss loss.csv
+    "$bin/evaluate" --model model.bin --train train.parquet --test test.parquet --report evaluate.json \
+        --errors errors.csv --ranking ranking.csv
+    "$bin/optimize" --train train.parquet --test test.parquet --ratings r.parquet --model serve.bin \
+        --report optimize.json --candidates candidates.csv
+}
+
+# Without tracking: one line says so, and these outputs are the reference.
+stages 2>untracked.log
+grep -q "MLflow tracking is off" untracked.log || { cat untracked.log; exit 1; }
+mkdir untracked && cp evaluate.json optimize.json candidates.csv untracked/
+ok "with no tracking URI, each stage says tracking is off"
+
+MLFLOW_TRACKING_URI=$uri stages
+"$root/.venv/bin/python" "$root/tests/tracking_check.py" "$uri" "$PWD"
+ok "the three experiments, runs, params, metrics, loss history, tags, nested runs, registry and artifacts read back"
+
+python3 - untracked <<'PY'
+import json, sys
+for name in ("evaluate.json", "optimize.json"):
+    a, b = json.load(open(f"{sys.argv[1]}/{name}")), json.load(open(name))
+    drop = lambda d: {k: v for k, v in d.items() if "time" not in k and "seconds" not in k}
+    if name == "optimize.json":
+        a["cv_results"] = [drop(c) for c in a["cv_results"]]
+        b["cv_results"] = [drop(c) for c in b["cv_results"]]
+        a.pop("serve_model"); b.pop("serve_model")
+    assert drop(a) == drop(b), name
+PY
+ok "the outputs are the same with tracking as without (timings aside)"
+
+# A failing stage ends its run FAILED.
+sed -i 's/n_epochs: 6}/n_epochs: 6, lr_all: 5.0}/' params.yaml
+if MLFLOW_TRACKING_URI=$uri "$bin/train" -q --train train.parquet --model model2.bin --report t2.json --loss l2.csv; then
+    echo "train with lr_all 5 should diverge" >&2
+    exit 1
+fi
+"$root/.venv/bin/python" - "$uri" <<'PY'
+import json, sys, urllib.request
+uri = sys.argv[1]
+def post(path, body):
+    req = urllib.request.Request(uri + path, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    return json.load(urllib.request.urlopen(req))
+exp = json.load(urllib.request.urlopen(uri + "/api/2.0/mlflow/experiments/get-by-name?experiment_name=train"))
+runs = post("/api/2.0/mlflow/runs/search", {"experiment_ids": [exp["experiment"]["experiment_id"]], "order_by": ["attributes.start_time DESC"]})["runs"]
+latest = runs[0]
+assert latest["info"]["status"] == "FAILED", latest["info"]
+tags = {t["key"]: t["value"] for t in latest["data"]["tags"]}
+assert "diverged" in tags["error"], tags
+PY
+ok "a failing stage leaves a FAILED run with the error"
+sed -i 's/n_epochs: 6, lr_all: 5.0}/n_epochs: 6}/' params.yaml
+
+# The server stopped.
+kill -- "-$pid"
+wait "$pid" 2>/dev/null || true
+pid=
+sed -i 's/^  registry: {name: movierec-test, alias: champion}/  registry: {name: movierec-test, alias: champion}\n  retries: 2/' params.yaml
+MLFLOW_TRACKING_URI=$uri "$bin/train" --train train.parquet --model model3.bin --report t3.json --loss l3.csv \
+    2>down.log || { cat down.log; echo "train failed with tracking not required" >&2; exit 1; }
+grep -q "goes on untracked" down.log || { cat down.log; exit 1; }
+[[ -s model3.bin ]]
+ok "with the server down and tracking not required, the stage warns and completes"
+sed -i 's/^  retries: 2/  retries: 2\n  required: true/' params.yaml
+if MLFLOW_TRACKING_URI=$uri "$bin/train" --train train.parquet --model model4.bin --report t4.json --loss l4.csv \
+    2>required.log; then
+    echo "train should fail when tracking is required and the server is down" >&2
+    exit 1
+fi
+grep -q "tracking.required is true" required.log && grep -q "could not be reached" required.log \
+    || { cat required.log; exit 1; }
+[[ ! -e model4.bin ]]
+ok "with the server down and tracking required, the stage fails with a clear message and writes nothing"
+
+echo "tracking: $passed passed, 0 failed"
