@@ -13,10 +13,8 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 runs=${RUNS:-3}
 seconds=${SECONDS_PER_RUN:-10}
-if ! command -v wrk >/dev/null; then
-    echo "installing wrk (Debian package)" >&2
-    apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
-fi
+source "$root/scripts/tools.sh"
+ensure_apt wrk wrk
 cargo build --release --locked --manifest-path "$root/Cargo.toml" -p movierec-load -p movierec-train -p movierec-serve >&2
 target=${CARGO_TARGET_DIR:-$root/target}
 [[ $target == /* ]] || target=$root/$target

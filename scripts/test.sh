@@ -3,7 +3,8 @@
 # pinned, in .venv), checks formatting, builds once in release mode (the profile the
 # pipeline runs, so the tests and the pipeline share one build), lints, runs the Rust tests,
 # then the API's property-based test (schemathesis, in .venv-api), the MLflow tracking tests
-# (a real MLflow server, in .venv-mlflow) and the DVC pipeline tests.
+# (a real MLflow server, in .venv-mlflow), the monitoring tests (a real Prometheus, Debian's
+# package), the Airflow DAG tests (a real Airflow, in .venv-airflow) and the DVC pipeline tests.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -20,4 +21,6 @@ cargo clippy --release --locked --workspace --all-targets --quiet -- -D warnings
 cargo test --release --locked --workspace
 tests/api_schema.sh
 tests/tracking.sh
+tests/monitoring.sh
+tests/airflow.sh
 tests/pipeline.sh

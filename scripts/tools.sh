@@ -26,3 +26,15 @@ ensure_tools() {
     export PATH=$1/.venv/bin:$PATH
     export DVC_NO_ANALYTICS=1 SHELL=/bin/bash
 }
+
+# ensure_apt COMMAND PACKAGE: installs Debian's PACKAGE if COMMAND is missing (with sudo when
+# not root, as on a hosted CI runner); the package index is refreshed only if needed.
+ensure_apt() {
+    local command=$1 package=$2 sudo=
+    command -v "$command" >/dev/null && return
+    [[ $(id -u) -eq 0 ]] || sudo=sudo
+    echo "installing $package (Debian package)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get install -y "$package" >/dev/null 2>&1 \
+        || { $sudo apt-get update >/dev/null && $sudo apt-get install -y "$package" >/dev/null; }
+}

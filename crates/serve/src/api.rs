@@ -717,6 +717,7 @@ pub async fn metrics(State(state): S) -> Response {
         created_seconds: movierec_core::artifact::parse_rfc3339(&s.view.provenance.created_at),
         loaded_seconds: s.view.loaded_at,
         age_seconds: s.view.age_seconds(),
+        max_age_seconds: state.config.max_model_age.as_secs(),
         users: s.view.model.users.len(),
         movies: s.view.model.items.len(),
     });

@@ -36,6 +36,8 @@ pub struct Config {
     pub gridsearch_threads: usize,
     /// The most (candidate, fold) fits a grid search job may ask for.
     pub gridsearch_max_fits: usize,
+    /// The age past which the model is stale, exported for alerting.
+    pub max_model_age: Duration,
     /// The parameters file whose `optimize` section gives the grid search's defaults; read at
     /// start-up and on every refresh. None: the built-in defaults.
     pub params: Option<PathBuf>,
@@ -50,6 +52,7 @@ impl Default for Config {
             body_limit: 64 * 1024,
             gridsearch_threads: 1,
             gridsearch_max_fits: 1000,
+            max_model_age: Duration::from_secs(7 * 86_400),
             params: None,
         }
     }

@@ -67,6 +67,10 @@ struct Args {
     /// The most (candidate, fold) fits one grid search may ask for.
     #[arg(long, env = "MOVIEREC_GRIDSEARCH_MAX_FITS", default_value_t = 1000)]
     gridsearch_max_fits: usize,
+    /// Hours after its training past which the model is stale: exported on /metrics as
+    /// movierec_model_max_age_seconds, which the Prometheus alert compares the age with.
+    #[arg(long, env = "MOVIEREC_MAX_MODEL_AGE_HOURS", default_value_t = 168.0)]
+    max_model_age_hours: f64,
     /// Threads answering requests (0: one per core).
     #[arg(long, env = "MOVIEREC_WORKERS", default_value_t = 0)]
     workers: usize,
@@ -127,6 +131,11 @@ fn run(args: Args) -> anyhow::Result<()> {
         args.request_timeout
     );
     anyhow::ensure!(args.max_page >= 1, "invalid --max-page 0: expected 1 or more");
+    anyhow::ensure!(
+        args.max_model_age_hours.is_finite() && args.max_model_age_hours > 0.0,
+        "invalid --max-model-age-hours {}: expected a positive number of hours",
+        args.max_model_age_hours
+    );
     let config = Config {
         token: token(&args)?,
         max_page: args.max_page,
@@ -134,6 +143,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         body_limit: args.body_limit,
         gridsearch_threads: args.gridsearch_threads.max(1),
         gridsearch_max_fits: args.gridsearch_max_fits,
+        max_model_age: Duration::from_secs_f64(args.max_model_age_hours * 3600.0),
         params: args.params.exists().then(|| args.params.clone()),
     };
     if config.token.is_none() {

@@ -54,6 +54,8 @@ pub struct ModelGauges<'a> {
     pub loaded_seconds: u64,
     /// Its age now.
     pub age_seconds: Option<u64>,
+    /// The age past which it is stale (the service's setting).
+    pub max_age_seconds: u64,
     /// Users and movies it knows.
     pub users: usize,
     /// Movies it knows.
@@ -163,6 +165,13 @@ impl Metrics {
                 header(&mut out, "movierec_model_age_seconds", "gauge", "Seconds since the model file was written.");
                 let _ = writeln!(out, "movierec_model_age_seconds {a}");
             }
+            header(
+                &mut out,
+                "movierec_model_max_age_seconds",
+                "gauge",
+                "The age past which the model is stale (serve --max-model-age).",
+            );
+            let _ = writeln!(out, "movierec_model_max_age_seconds {}", m.max_age_seconds);
             header(&mut out, "movierec_model_loaded_timestamp_seconds", "gauge", "When this service loaded the model.");
             let _ = writeln!(out, "movierec_model_loaded_timestamp_seconds {}", m.loaded_seconds);
             header(&mut out, "movierec_model_users", "gauge", "Users the model knows.");

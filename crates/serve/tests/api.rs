@@ -588,6 +588,7 @@ async fn metrics_count_requests_by_route_and_status() {
     assert!(text.contains("movierec_model_loaded 1\n"));
     assert!(text.contains("movierec_model_created_timestamp_seconds 1764115200\n"));
     assert!(text.contains("movierec_model_age_seconds "));
+    assert!(text.contains("movierec_model_max_age_seconds 604800\n"), "a week by default");
     assert!(text.contains("movierec_gridsearch_running 0\n"));
     // Every sample line is `name{labels} value` with a numeric value.
     for line in text.lines().filter(|l| !l.starts_with('#')) {

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The Airflow DAG (airflow/dags/movierec_pipeline.py) with a real Airflow 3 (pinned,
+# requirements/airflow.txt, in .venv-airflow): it imports with no error, its task graph is
+# DVC's stage graph plus the refresh task, and `airflow dags test` runs the whole pipeline
+# through DVC in a fresh copy of the project on small synthetic data, to success, ending with
+# the refresh of a running `serve`, which becomes ready. A second run finds every stage
+# unchanged. Needs the release binaries and .venv (scripts/test.sh). Usage: tests/airflow.sh
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$root/scripts/tools.sh"
+ensure_tools "$root"
+ensure_venv "$root/.venv-airflow" "$root/requirements/airflow.txt" >&2
+target=${CARGO_TARGET_DIR:-$root/target}
+[[ $target == /* ]] || target=$root/$target
+
+work=$(mktemp -d)
+pid=
+cleanup() {
+    if [[ -n $pid ]]; then
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+passed=0
+ok() {
+    echo "ok: $1"
+    passed=$((passed + 1))
+}
+
+export AIRFLOW_HOME=$work/airflow AIRFLOW__CORE__DAGS_FOLDER=$root/airflow/dags AIRFLOW__CORE__LOAD_EXAMPLES=False
+airflow=$root/.venv-airflow/bin/airflow
+py=$root/.venv-airflow/bin/python
+
+# A fresh copy of the project, on small data.
+project=$work/project
+mkdir "$project"
+git -C "$root" ls-files -z | tar -C "$root" --null -T - -cf - | tar -C "$project" -xf -
+cd "$project"
+git init -q && git add -A && git -c user.name=t -c user.email=t@localhost commit -qm copy
+python3 - <<'PY'
+import re
+text = open("params.yaml").read()
+text = text.replace("scale: 1.0", "scale: 0.02", 1)
+text = re.sub(r"(?m)^    n_factors: \[50, 100, 175\]$", "    n_factors: [5, 10]", text)
+text = re.sub(r"(?m)^    n_epochs: \[20, 30, 40\]$", "    n_epochs: [5]", text)
+text = re.sub(r"(?m)^    lr_all: \[0.002, 0.003, 0.005\].*$", "    lr_all: [0.005]", text)
+text = re.sub(r"(?m)^    reg_all: \[0.02, 0.05, 0.07\].*$", "    reg_all: [0.02]", text)
+open("params.yaml", "w").write(text)
+PY
+grep -q 'scale: 0.02' params.yaml && grep -q 'n_factors: \[5, 10\]' params.yaml
+ln -s "$root/.venv" .venv
+export MOVIEREC_BIN_DIR=$target/release
+
+"$py" - "$root/airflow/dags" "$project" <<'PY'
+import subprocess, sys
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1])
+assert not bag.import_errors, bag.import_errors
+dag = bag.dags["movierec_pipeline"]
+edges = {(t.task_id, d) for t in dag.tasks for d in t.downstream_task_ids}
+# DVC's graph, from `dvc dag --dot` in the project.
+dot = subprocess.run([".venv/bin/dvc", "dag", "--dot"], cwd=sys.argv[2], check=True, capture_output=True, text=True).stdout
+dvc_edges = set()
+for line in dot.splitlines():
+    if "->" in line:
+        a, b = (part.strip().strip(";").strip().strip('"') for part in line.split("->"))
+        dvc_edges.add((a, b))
+stage_edges = {e for e in edges if "refresh" not in e}
+assert dvc_edges, dot
+assert stage_edges == dvc_edges, (stage_edges, dvc_edges)
+assert {e for e in edges if e[1] == "refresh"} == {("evaluate", "refresh"), ("predict", "refresh")}, edges
+assert dag.catchup is False and dag.max_active_runs == 1 and dag.max_active_tasks == 1
+assert all(t.retries == 2 for t in dag.tasks), [t.retries for t in dag.tasks]
+print(f"{len(dag.tasks)} tasks; edges {sorted(edges)}")
+PY
+ok "the DAG imports with no error and its task graph is DVC's stage graph, then refresh"
+
+"$airflow" db migrate >"$work/migrate.log" 2>&1 || { cat "$work/migrate.log"; exit 1; }
+
+# An API waiting for the pipeline's artifacts.
+api_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+token=airflow-test-token-$RANDOM$RANDOM$RANDOM
+MOVIEREC_API_TOKEN=$token "$target/release/serve" --addr "127.0.0.1:$api_port" --allow-missing-model --log warn \
+    2>"$work/serve.log" &
+pid=$!
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$api_port/health" && break; sleep 0.05; done
+[[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$api_port/ready") == 503 ]]
+
+export MOVIEREC_PROJECT=$project MOVIEREC_API_URL=http://127.0.0.1:$api_port MOVIEREC_API_TOKEN=$token
+export MOVIEREC_RETRIES=0   # a failure shows at once instead of after two 5-minute waits
+"$airflow" dags test movierec_pipeline >"$work/dags-test.log" 2>&1 || { tail -n 80 "$work/dags-test.log"; exit 1; }
+[[ -s data/predictions/recommendations.csv && -s models/serve.bin ]] || { tail -n 60 "$work/dags-test.log"; exit 1; }
+.venv/bin/dvc status --json | python3 -c 'import json,sys; s=json.load(sys.stdin); assert s == {}, s'
+ok "airflow dags test runs the whole pipeline through DVC to success, and dvc.lock is true"
+[[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$api_port/ready") == 200 ]]
+ok "the refresh task made the API serve the new model"
+
+before=$(stat -c %Y models/serve.bin models/model.bin data/loaded/ratings.parquet data/predictions/recommendations.csv)
+"$airflow" dags test movierec_pipeline >"$work/dags-test2.log" 2>&1 || { tail -n 80 "$work/dags-test2.log"; exit 1; }
+[[ $(stat -c %Y models/serve.bin models/model.bin data/loaded/ratings.parquet data/predictions/recommendations.csv) == "$before" ]]
+[[ $(grep -c "didn't change, skipping" "$work/dags-test2.log") -ge 6 ]] || { tail -n 80 "$work/dags-test2.log"; exit 1; }
+ok "a second run skips every unchanged stage"
+echo "airflow: $passed passed, 0 failed"
