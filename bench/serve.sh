@@ -16,9 +16,7 @@ seconds=${SECONDS_PER_RUN:-10}
 source "$root/scripts/tools.sh"
 ensure_apt wrk wrk
 cargo build --release --locked --manifest-path "$root/Cargo.toml" -p movierec-load -p movierec-train -p movierec-serve >&2
-target=${CARGO_TARGET_DIR:-$root/target}
-[[ $target == /* ]] || target=$root/$target
-bin=$target/release
+bin=$(release_dir "$root")
 
 work=$(mktemp -d)
 pid=
@@ -36,7 +34,7 @@ train:
 YAML
 "$bin/load" -q --ratings ratings.parquet --users users.parquet --movies movies.parquet --report load.json
 "$bin/train" -q --train ratings.parquet --model serve.bin --report train.json --loss loss.csv
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 url=http://127.0.0.1:$port
 token=bench-token-$RANDOM$RANDOM$RANDOM
 

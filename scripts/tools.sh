@@ -38,3 +38,15 @@ ensure_apt() {
     $sudo apt-get install -y "$package" >/dev/null 2>&1 \
         || { $sudo apt-get update >/dev/null && $sudo apt-get install -y "$package" >/dev/null; }
 }
+
+# release_dir ROOT: the folder of ROOT's release binaries ($CARGO_TARGET_DIR honoured).
+release_dir() {
+    local target=${CARGO_TARGET_DIR:-$1/target}
+    [[ $target == /* ]] || target=$1/$target
+    echo "$target/release"
+}
+
+# free_port: a TCP port free on 127.0.0.1 now.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}

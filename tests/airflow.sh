@@ -7,27 +7,9 @@
 # unchanged. Needs the release binaries and .venv (scripts/test.sh). Usage: tests/airflow.sh
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-source "$root/scripts/tools.sh"
+source "$root/tests/lib.sh"
 ensure_tools "$root"
 ensure_venv "$root/.venv-airflow" "$root/requirements/airflow.txt" >&2
-target=${CARGO_TARGET_DIR:-$root/target}
-[[ $target == /* ]] || target=$root/$target
-
-work=$(mktemp -d)
-pid=
-cleanup() {
-    if [[ -n $pid ]]; then
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-passed=0
-ok() {
-    echo "ok: $1"
-    passed=$((passed + 1))
-}
 
 export AIRFLOW_HOME=$work/airflow AIRFLOW__CORE__DAGS_FOLDER=$root/airflow/dags AIRFLOW__CORE__LOAD_EXAMPLES=False
 airflow=$root/.venv-airflow/bin/airflow
@@ -51,7 +33,7 @@ open("params.yaml", "w").write(text)
 PY
 grep -q 'scale: 0.02' params.yaml && grep -q 'n_factors: \[5, 10\]' params.yaml
 ln -s "$root/.venv" .venv
-export MOVIEREC_BIN_DIR=$target/release
+export MOVIEREC_BIN_DIR=$bin
 
 "$py" - "$root/airflow/dags" "$project" <<'PY'
 import subprocess, sys
@@ -80,11 +62,11 @@ ok "the DAG imports with no error and its task graph is DVC's stage graph, then 
 "$airflow" db migrate >"$work/migrate.log" 2>&1 || { cat "$work/migrate.log"; exit 1; }
 
 # An API waiting for the pipeline's artifacts.
-api_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+api_port=$(free_port)
 token=airflow-test-token-$RANDOM$RANDOM$RANDOM
-MOVIEREC_API_TOKEN=$token "$target/release/serve" --addr "127.0.0.1:$api_port" --allow-missing-model --log warn \
+MOVIEREC_API_TOKEN=$token "$bin/serve" --addr "127.0.0.1:$api_port" --allow-missing-model --log warn \
     2>"$work/serve.log" &
-pid=$!
+stop_pids+=($!)
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$api_port/health" && break; sleep 0.05; done
 [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$api_port/ready") == 503 ]]
 

@@ -8,31 +8,18 @@
 # Needs the release binaries (`cargo build --release`). Usage: tests/api_schema.sh
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-source "$root/scripts/tools.sh"
+source "$root/tests/lib.sh"
 ensure_venv "$root/.venv-api" "$root/requirements/api-tests.txt" >&2
-target=${CARGO_TARGET_DIR:-$root/target}
-[[ $target == /* ]] || target=$root/$target
-bin=$target/release
-
-work=$(mktemp -d)
-pid=
-cleanup() {
-    if [[ -n $pid ]]; then
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
 cd "$work"
 printf 'load:\n  synthetic: {seed: 7, scale: 0.02}\ntrain:\n  svd: {n_factors: 10, n_epochs: 5}\n' >params.yaml
 "$bin/load" -q --ratings ratings.parquet --users users.parquet --movies movies.parquet --report load.json
 "$bin/train" -q --train ratings.parquet --model serve.bin --report train.json --loss loss.csv
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 token=schema-test-token-$RANDOM$RANDOM$RANDOM
 MOVIEREC_API_TOKEN=$token "$bin/serve" --addr "127.0.0.1:$port" --model serve.bin --ratings ratings.parquet \
     --users users.parquet --movies movies.parquet --log warn 2>serve.log &
 pid=$!
+stop_pids+=("$pid")
 for _ in $(seq 100); do
     curl -sf -o /dev/null "http://127.0.0.1:$port/ready" && break
     sleep 0.05

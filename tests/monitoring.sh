@@ -10,28 +10,8 @@
 # Needs the release binaries. Usage: tests/monitoring.sh
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-target=${CARGO_TARGET_DIR:-$root/target}
-[[ $target == /* ]] || target=$root/$target
-bin=$target/release
-source "$root/scripts/tools.sh"
+source "$root/tests/lib.sh"
 ensure_apt prometheus prometheus
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do
-        kill "$p" 2>/dev/null || true
-        wait "$p" 2>/dev/null || true
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-passed=0
-ok() {
-    echo "ok: $1"
-    passed=$((passed + 1))
-}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 promtool check config "$root/deploy/prometheus/prometheus.yml" >/dev/null
 promtool check rules "$root/deploy/prometheus/alerts.yml" >/dev/null
@@ -58,7 +38,7 @@ api_port=$(free_port)
 token=monitoring-token-$RANDOM$RANDOM$RANDOM
 MOVIEREC_API_TOKEN=$token "$bin/serve" --addr "127.0.0.1:$api_port" --model serve.bin --ratings ratings.parquet \
     --users users.parquet --movies movies.parquet --log warn 2>serve.log &
-pids+=($!)
+stop_pids+=($!)
 api=http://127.0.0.1:$api_port
 for _ in $(seq 100); do curl -sf -o /dev/null "$api/ready" && break; sleep 0.05; done
 
@@ -71,7 +51,7 @@ grep -q "127.0.0.1:$api_port" prom/prometheus.yml
 prom_port=$(free_port)
 prometheus --config.file=prom/prometheus.yml --storage.tsdb.path="$work/tsdb" \
     --web.listen-address="127.0.0.1:$prom_port" >prom.log 2>&1 &
-pids+=($!)
+stop_pids+=($!)
 prom=http://127.0.0.1:$prom_port
 for _ in $(seq 100); do curl -sf -o /dev/null "$prom/-/ready" && break; sleep 0.1; done
 

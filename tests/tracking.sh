@@ -11,34 +11,16 @@
 # Needs the release binaries. Usage: tests/tracking.sh
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-source "$root/scripts/tools.sh"
+source "$root/tests/lib.sh"
 ensure_venv "$root/.venv-mlflow" "$root/requirements/mlflow.txt" >&2
-target=${CARGO_TARGET_DIR:-$root/target}
-[[ $target == /* ]] || target=$root/$target
-bin=$target/release
 
-work=$(mktemp -d)
-pid=
-cleanup() {
-    if [[ -n $pid ]]; then
-        kill -- "-$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-passed=0
-ok() {
-    echo "ok: $1"
-    passed=$((passed + 1))
-}
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 uri=http://127.0.0.1:$port
 MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false setsid "$root/.venv-mlflow/bin/mlflow" server --host 127.0.0.1 \
     --port "$port" --workers 1 --backend-store-uri "sqlite:///$work/mlflow.db" \
     --artifacts-destination "$work/artifacts" --serve-artifacts >"$work/mlflow.log" 2>&1 </dev/null &
 pid=$!
+stop_groups+=("$pid")
 for _ in $(seq 480); do
     curl -sf -o /dev/null "$uri/health" && break
     kill -0 "$pid" 2>/dev/null || { cat "$work/mlflow.log" >&2; exit 1; }
@@ -117,7 +99,6 @@ sed -i 's/n_epochs: 6, lr_all: 5.0}/n_epochs: 6}/' params.yaml
 # The server stopped.
 kill -- "-$pid"
 wait "$pid" 2>/dev/null || true
-pid=
 sed -i 's/^  registry: {name: movierec-test, alias: champion}/  registry: {name: movierec-test, alias: champion}\n  retries: 2/' params.yaml
 MLFLOW_TRACKING_URI=$uri "$bin/train" --train train.parquet --model model3.bin --report t3.json --loss l3.csv \
     2>down.log || { cat down.log; echo "train failed with tracking not required" >&2; exit 1; }
