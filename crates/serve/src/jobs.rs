@@ -259,7 +259,7 @@ pub fn start(
             progress: Progress { done: 0, total: fits },
             started_at: artifact::rfc3339(crate::snapshot::now()),
             finished_at: None,
-            settings,
+            settings: settings.clone(),
             result: None,
             promoted: false,
             message: None,
@@ -275,17 +275,17 @@ pub fn start(
     state.metrics.gridsearch_started.fetch_add(1, Ordering::Relaxed);
     let report = snapshot_report(&job);
 
+    let plan = Plan { id: id.to_string(), base: d.base, fits: checked, settings };
     let state = Arc::clone(state);
     let spawned = std::thread::Builder::new().name(format!("gridsearch-{id}")).spawn({
         let job = Arc::clone(&job);
         let state = Arc::clone(&state);
         move || {
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                run(&state, &job, &snapshot, &checked, mode, cv, seed, measure)
-            }))
-            .unwrap_or_else(|_| {
-                Err("the job stopped on an internal error; the service log has the details".to_owned())
-            });
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&state, &job, &snapshot, &plan)))
+                    .unwrap_or_else(|_| {
+                        Err("the job stopped on an internal error; the service log has the details".to_owned())
+                    });
             let mut r = job.report.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             r.finished_at = Some(artifact::rfc3339(crate::snapshot::now()));
             match outcome {
@@ -318,18 +318,24 @@ pub fn start(
     Ok(report)
 }
 
+/// What a job runs: its checked candidates, the parameters they were applied to, and the
+/// settings, all fixed when the job starts.
+struct Plan {
+    id: String,
+    base: SvdParams,
+    fits: Vec<(Candidate, Svd)>,
+    settings: Resolved,
+}
+
 /// The job's work: cross-validate, then maybe fit the best on all ratings and serve it.
-#[allow(clippy::too_many_arguments)]
 fn run(
     state: &Arc<AppState>,
     job: &Job,
     snapshot: &Snapshot,
-    fits: &[(Candidate, Svd)],
-    mode: TrainMode,
-    cv: usize,
-    seed: u32,
-    measure: Measure,
+    plan: &Plan,
 ) -> Result<(JobResult, bool, Option<String>), String> {
+    let Resolved { mode, cv, seed, measure, promote, .. } = plan.settings;
+    let fits = &plan.fits;
     let threads = state.config.gridsearch_threads.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -353,7 +359,7 @@ fn run(
         ));
     };
     let svd = fits[best].1;
-    let best_params = search::apply(&state.optimize().base, &fits[best].0).map_err(|e| e.to_string())?;
+    let best_params = search::apply(&plan.base, &fits[best].0).map_err(|e| e.to_string())?;
     let result = JobResult {
         best_index: best,
         best_params,
@@ -362,8 +368,7 @@ fn run(
         search_seconds,
         cv_results,
     };
-    let wants_promotion = job.report.lock().unwrap_or_else(std::sync::PoisonError::into_inner).settings.promote;
-    if !wants_promotion {
+    if !promote {
         return Ok((result, false, None));
     }
     let t0 = std::time::Instant::now();
@@ -377,7 +382,7 @@ fn run(
         training_seconds: t0.elapsed().as_secs_f64(),
         threads: if mode == TrainMode::Fast { threads } else { 1 },
     };
-    let id = job.report.lock().unwrap_or_else(std::sync::PoisonError::into_inner).id.clone();
+    let id = &plan.id;
     let view = ModelView::new(model, provenance, format!("grid search job {id}"), &snapshot.data)
         .map_err(|e| e.to_string())?;
     // Swap only if the data is still the one the search ran on: a refresh in between wins.
