@@ -10,9 +10,8 @@
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-target=${CARGO_TARGET_DIR:-$root/target}
-[[ $target == /* ]] || target=$root/$target
-export MOVIEREC_BIN_DIR=${MOVIEREC_BIN_DIR:-$target/release}
+source "$root/scripts/tools.sh"
+export MOVIEREC_BIN_DIR=${MOVIEREC_BIN_DIR:-$(release_dir "$root")}
 export DVC_NO_ANALYTICS=1 SHELL=/bin/bash
 
 work=$(mktemp -d)

@@ -5,6 +5,9 @@
 //! id (the movie seen first in the training data), so a ranking is a pure function of the
 //! model and the input.
 
+use rayon::prelude::*;
+
+use crate::dataset::RatingList;
 use crate::svd::{Factors, SvdModel};
 
 /// The `n` best movies of `n_items` by `score`, skipping `seen` (sorted inner ids), best
@@ -28,6 +31,24 @@ pub fn top_unseen(n_items: usize, seen: &[u32], n: usize, score: impl Fn(u32) ->
     }
     scored.sort_by(order);
     scored
+}
+
+/// What each of the model's users has rated in `list`, as sorted, distinct model movie
+/// indices, by model user index; users and movies the model does not know are left out.
+pub fn seen(model: &SvdModel, list: &RatingList) -> Vec<Vec<u32>> {
+    let users: Vec<Option<u32>> = list.users().iter().map(|u| model.users.get(u)).collect();
+    let items: Vec<Option<u32>> = list.movies().iter().map(|m| model.items.get(m)).collect();
+    let mut seen: Vec<Vec<u32>> = vec![Vec::new(); model.users.len()];
+    for (u, m) in list.user().iter().zip(list.movie()) {
+        if let (Some(u), Some(i)) = (users[u.get()], items[m.get()]) {
+            seen[u as usize].push(i);
+        }
+    }
+    seen.par_iter_mut().for_each(|s| {
+        s.sort_unstable();
+        s.dedup();
+    });
+    seen
 }
 
 /// The `n` movies user `u` (inner id) has not seen with the highest predicted scores.

@@ -71,18 +71,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     let names: HashMap<String, String> = movierec_tables::read_labels(&args.users, "user_id", "user_name")?;
     let titles: HashMap<String, String> = movierec_tables::read_labels(&args.movies, "movie_id", "title")?;
     // What each user has rated anywhere in the data, as the model's movie indices.
-    let mut seen: Vec<Vec<u32>> = vec![Vec::new(); model.users.len()];
-    for r in 0..ratings.len() {
-        let u = model.users.get(ratings.users().raw(ratings.user()[r].0));
-        let i = model.items.get(ratings.movies().raw(ratings.movie()[r].0));
-        if let (Some(u), Some(i)) = (u, i) {
-            seen[u as usize].push(i);
-        }
-    }
-    seen.par_iter_mut().for_each(|s| {
-        s.sort_unstable();
-        s.dedup();
-    });
+    let seen = recommend::seen(&model, &ratings);
     let users: Vec<usize> = if p.users.is_empty() {
         (0..model.users.len()).collect()
     } else {

@@ -21,8 +21,8 @@ struct Series {
 /// The counters and histograms the service keeps.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    /// Per (route, method, status).
-    requests: Mutex<BTreeMap<(&'static str, String, u16), Series>>,
+    /// Per (route template, method, status).
+    requests: Mutex<BTreeMap<(String, String, u16), Series>>,
     /// Recommendation lists answered (known users and folded-in ones).
     pub recommendations: AtomicU64,
     /// Movies in those lists.
@@ -64,10 +64,10 @@ pub struct ModelGauges<'a> {
 
 impl Metrics {
     /// Records one answered request.
-    pub fn observe(&self, route: &'static str, method: &str, status: u16, seconds: f64) {
+    pub fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
         let bucket = BUCKETS.iter().position(|&b| seconds <= b).unwrap_or(BUCKETS.len());
         let mut map = self.requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let series = map.entry((route, method.to_owned(), status)).or_default();
+        let series = map.entry((route.to_owned(), method.to_owned(), status)).or_default();
         series.count += 1;
         series.sum += seconds;
         series.buckets[bucket] += 1;

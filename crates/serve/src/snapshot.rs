@@ -11,6 +11,7 @@ use anyhow::Context;
 use movierec_core::artifact::{self, Provenance};
 use movierec_core::columns::Owner;
 use movierec_core::dataset::Values;
+use movierec_core::recommend;
 use movierec_core::svd::SvdModel;
 use movierec_core::{IdMap, RatingList, Role};
 
@@ -80,7 +81,11 @@ impl Data {
     /// # Errors
     /// If a table cannot be read, or a rating names a user or movie its table lacks.
     pub fn read(paths: &Paths) -> anyhow::Result<Data> {
-        let digests = Data::digests(paths)?;
+        Data::read_hashed(paths, Data::digests(paths)?)
+    }
+
+    /// [`Data::read`] of files whose digests are already known.
+    fn read_hashed(paths: &Paths, digests: [u64; 3]) -> anyhow::Result<Data> {
         let ratings = movierec_tables::read_ratings(&paths.ratings)?;
         let (user_keys, user_attrs) = movierec_tables::read_attrs(&paths.users, "user_id", Owner::User)?;
         let (movie_keys, movie_attrs) = movierec_tables::read_attrs(&paths.movies, "movie_id", Owner::Movie)?;
@@ -233,15 +238,7 @@ impl ModelView {
         let movie_of_item: Vec<u32> =
             model.items.iter().map(|m| data.movie_ids.get(m).expect("checked above")).collect();
         let item_of_movie: Vec<Option<u32>> = data.movie_ids.iter().map(|m| model.items.get(m)).collect();
-        let mut seen: Vec<Vec<u32>> = vec![Vec::new(); model.users.len()];
-        for (u, mu) in user_in_model.iter().enumerate() {
-            if let Some(mu) = mu {
-                let s = &mut seen[*mu as usize];
-                s.extend(data.ratings_of(u).iter().filter_map(|&(m, _)| item_of_movie[m as usize]));
-                s.sort_unstable();
-                s.dedup();
-            }
-        }
+        let seen = recommend::seen(&model, &data.ratings);
         Ok(ModelView { model, provenance, source, loaded_at: now(), user_in_model, movie_of_item, item_of_movie, seen })
     }
 
@@ -285,9 +282,10 @@ impl Snapshot {
     /// As [`Snapshot::load`].
     pub fn reload(paths: &Paths, previous: Option<&Snapshot>) -> anyhow::Result<Snapshot> {
         let (model, provenance) = movierec_stage::model::read(&paths.model)?;
+        let digests = Data::digests(paths)?;
         let data = match previous {
-            Some(p) if Data::digests(paths)? == p.data.digests => Arc::clone(&p.data),
-            _ => Arc::new(Data::read(paths)?),
+            Some(p) if p.data.digests == digests => Arc::clone(&p.data),
+            _ => Arc::new(Data::read_hashed(paths, digests)?),
         };
         let view = ModelView::new(model, provenance, paths.model.display().to_string(), &data)
             .with_context(|| format!("cannot serve {}", paths.model.display()))?;

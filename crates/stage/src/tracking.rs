@@ -172,48 +172,39 @@ fn git_commit() -> Option<String> {
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned()).filter(|c| !c.is_empty())
 }
 
+/// The leaves of a JSON value (everything but objects), keyed by their path with nested keys
+/// joined by `.`.
+fn leaves<'a>(prefix: &str, v: &'a Value, out: &mut Vec<(String, &'a Value)>) {
+    match v {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                leaves(&key, v, out);
+            }
+        }
+        leaf => out.push((prefix.to_owned(), leaf)),
+    }
+}
+
 /// Every number in a JSON report as a metric at step 0, nested keys joined by `.`; arrays
 /// (per-candidate tables and the like) and text are left out.
 pub fn report_metrics(report: &Value) -> Vec<Metric> {
-    fn walk(prefix: &str, v: &Value, out: &mut Vec<Metric>) {
-        match v {
-            Value::Number(n) => {
-                if let Some(x) = n.as_f64() {
-                    out.push(Metric { key: prefix.to_owned(), value: x, step: 0 });
-                }
-            }
-            Value::Object(map) => {
-                for (k, v) in map {
-                    let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-                    walk(&key, v, out);
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    walk("", report, &mut out);
-    out
+    let mut all = Vec::new();
+    leaves("", report, &mut all);
+    all.into_iter().filter_map(|(key, v)| Some(Metric { key, value: v.as_f64()?, step: 0 })).collect()
 }
 
 /// Every scalar of a serialisable value as a param, nested keys joined by `.`; nulls left out.
 pub fn params_of(value: &Value) -> Vec<(String, String)> {
-    fn walk(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
-        match v {
-            Value::Null => {}
-            Value::Object(map) => {
-                for (k, v) in map {
-                    let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-                    walk(&key, v, out);
-                }
-            }
-            Value::String(s) => out.push((prefix.to_owned(), s.clone())),
-            other => out.push((prefix.to_owned(), other.to_string())),
-        }
-    }
-    let mut out = Vec::new();
-    walk("", value, &mut out);
-    out
+    let mut all = Vec::new();
+    leaves("", value, &mut all);
+    all.into_iter()
+        .filter_map(|(key, v)| match v {
+            Value::Null => None,
+            Value::String(s) => Some((key, s.clone())),
+            other => Some((key, other.to_string())),
+        })
+        .collect()
 }
 
 #[cfg(test)]
