@@ -4,7 +4,9 @@
 # pipeline runs, so the tests and the pipeline share one build), lints, runs the Rust tests,
 # then the API's property-based test (schemathesis, in .venv-api), the MLflow tracking tests
 # (a real MLflow server, in .venv-mlflow), the monitoring tests (a real Prometheus, Debian's
-# package), the Airflow DAG tests (a real Airflow, in .venv-airflow) and the DVC pipeline tests.
+# package), the Airflow DAG tests (a real Airflow, in .venv-airflow), the container checks
+# (hadolint and Docker Compose in .venv-docker; Debian's buildah builds and runs the images)
+# and the DVC pipeline tests.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -23,4 +25,5 @@ tests/api_schema.sh
 tests/tracking.sh
 tests/monitoring.sh
 tests/airflow.sh
+tests/docker.sh
 tests/pipeline.sh

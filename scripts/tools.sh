@@ -2,8 +2,8 @@
 # benchmarks drive, pinned, into virtual environments inside the clone, with uv.
 # Nothing outside the clone is changed (uv keeps its download cache in the user's cache).
 
-# The pinned uv that installs everything else.
-UV_VERSION=0.13.8
+# The pinned uv that installs everything else (requirements/uv.txt, which the images use too).
+UV_VERSION=$(sed -n 's/^uv==//p' "$(dirname "${BASH_SOURCE[0]}")/../requirements/uv.txt")
 
 # ensure_venv VENV REQUIREMENTS: creates VENV if needed and installs the pinned REQUIREMENTS.
 ensure_venv() {

@@ -1,6 +1,7 @@
 //! `serve`: the HTTP API over the model and data the pipeline produced.
 
-use std::net::SocketAddr;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -81,6 +82,11 @@ struct Args {
     /// Log format on stderr.
     #[arg(long, env = "MOVIEREC_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Do not serve: ask the server listening on --addr (on loopback if it listens on every
+    /// interface) whether it is ready, and exit 0 if /ready answers 200, 1 otherwise. The
+    /// container image's health check, which needs no HTTP client in the image.
+    #[arg(long)]
+    health_check: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -93,6 +99,9 @@ enum LogFormat {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.health_check {
+        return movierec_stage::cli::exit(health_check(args.addr));
+    }
     init_logging(&args);
     movierec_stage::cli::exit(run(args))
 }
@@ -104,6 +113,35 @@ fn init_logging(args: &Args) {
         LogFormat::Text => builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).compact().try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+/// Asks the server on `addr` for /ready over one HTTP/1.1 request: Ok if it answers 200.
+fn health_check(addr: SocketAddr) -> anyhow::Result<()> {
+    anyhow::ensure!(addr.port() != 0, "cannot check a server on port 0: give the port it listens on with --addr");
+    let mut target = addr;
+    if target.ip().is_unspecified() {
+        target.set_ip(match addr {
+            SocketAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let timeout = Duration::from_secs(3);
+    let mut stream =
+        TcpStream::connect_timeout(&target, timeout).with_context(|| format!("no server answers on {target}"))?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    write!(stream, "GET /ready HTTP/1.1\r\nHost: {target}\r\nConnection: close\r\n\r\n")
+        .with_context(|| format!("cannot send a request to {target}"))?;
+    let mut line = String::new();
+    BufReader::new(stream.take(4096)).read_line(&mut line).with_context(|| format!("no answer from {target}"))?;
+    let status = match line.split_whitespace().collect::<Vec<_>>()[..] {
+        [version, code, ..] if version.starts_with("HTTP/") => code.parse::<u16>().ok(),
+        _ => None,
+    }
+    .with_context(|| format!("{target} did not answer HTTP: {:?}", line.trim_end()))?;
+    anyhow::ensure!(status == 200, "the server on {target} is not ready: /ready answered {status}");
+    println!("http://{target}/ready: {status}");
+    Ok(())
 }
 
 fn token(args: &Args) -> anyhow::Result<Option<String>> {

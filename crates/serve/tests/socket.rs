@@ -1,5 +1,5 @@
 //! The `serve` binary on a real socket: start-up, answers over TCP, a graceful stop on
-//! SIGTERM, and the start-up errors.
+//! SIGTERM, the start-up errors, and `--health-check`.
 
 mod common;
 
@@ -148,11 +148,31 @@ fn starts_without_a_model_when_allowed_and_becomes_ready_on_refresh() {
     let (child, addr, _stderr) = start(command);
     let (status, body) = request(&addr, "GET", "/ready", &[], "");
     assert_eq!(status, 503, "{body}");
+    let (code, err) = health_check(&addr);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("not ready: /ready answered 503"), "{err}");
     std::fs::rename(fixture.path("later.bin"), fixture.path("serve.bin")).unwrap();
     let bearer = format!("Bearer {TOKEN}");
     assert_eq!(request(&addr, "POST", "/refresh", &[("Authorization", &bearer)], "").0, 200);
     assert_eq!(request(&addr, "GET", "/ready", &[], "").0, 200);
+    assert_eq!(health_check(&addr), (Some(0), String::new()));
+    // A server listening on every interface is asked on loopback.
+    let port = addr.rsplit(':').next().unwrap();
+    assert_eq!(health_check(&format!("0.0.0.0:{port}")).0, Some(0));
     assert!(stop(child).success());
+    let (code, err) = health_check(&addr);
+    assert_eq!(code, Some(1));
+    assert!(err.contains(&format!("no server answers on {addr}")), "{err}");
+}
+
+/// `serve --health-check` against `addr`: exit code and stderr.
+fn health_check(addr: &str) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_serve"))
+        .args(["--health-check", "--addr", addr])
+        .env_remove("MOVIEREC_ADDR")
+        .output()
+        .unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// A client that sends half a body and waits: answered 503 once the request time is up.

