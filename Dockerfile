@@ -76,8 +76,9 @@ CMD ["mlflow", "server", "--host", "0.0.0.0", "--port", "5000", \
 
 # ---- airflow: Airflow, DVC and the stage binaries, to run dvc.yaml's stages as the DAG's tasks ----
 FROM python AS airflow
+# curl: the DAG's refresh task; git: DVC's view of the clone.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends git \
+    && apt-get install -y --no-install-recommends curl git \
     && rm -rf /var/lib/apt/lists/*
 COPY requirements/airflow.txt requirements/dvc.txt /tmp/
 # Two environments: Airflow's and DVC's pins are resolved apart.

@@ -9,9 +9,10 @@
 #     debootstrap and a Rust builder image made from this machine's toolchain, as no registry
 #     image can be pulled; then, inside the built images (`buildah run`, chroot isolation, the
 #     host's network): the runtime image's user, health check and every binary's --help; the
-#     mlflow image's server; the whole pipeline by `dvc repro` in the airflow image on small
-#     data, logging to that server; Airflow importing the DAG; and `serve` from the runtime
-#     image over the pipeline's outputs, answering recommendations and its own health check.
+#     mlflow image's server; then, as the stack runs them, `serve` from the runtime image
+#     waiting for a model, and the DAG run by `airflow dags test` in the airflow image on small
+#     data (every stage through DVC, logging to that MLflow server), whose refresh task makes
+#     `serve` ready; and the stages refusing to run once a source differs from the image's.
 # Images and layers are kept between runs in $MOVIEREC_CONTAINERS (default: the user's cache
 # folder), so that a rerun rebuilds only what changed. Needs root, or sudo, for debootstrap
 # and buildah, and a Debian mirror (apt's, or MOVIEREC_DEBIAN_MIRROR). Usage: tests/docker.sh
@@ -240,13 +241,39 @@ PY
     grep -q 'scale: 0.02' params.yaml
 )
 $as_root chown -R 10001:10001 "$project"
+
+# serve from the runtime image, started before the pipeline as in the stack: not ready yet.
+api_port=$(free_port)
+api_container=$(buildah from --quiet "$runtime")
+setsid bash -c 'exec "$@"' _ $as_root buildah --storage-driver "$driver" --root "$store/storage" --runroot "$store/run" \
+    run --isolation chroot -v "$project:/opt/movierec:ro" --env "MOVIEREC_ADDR=127.0.0.1:$api_port" \
+    --env "MOVIEREC_API_TOKEN=$token" "$api_container" -- serve --allow-missing-model >"$work/serve.log" 2>&1 &
+stop_groups+=($!)
+for _ in $(seq 100); do
+    curl -sf -o /dev/null "http://127.0.0.1:$api_port/health" && break
+    sleep 0.1
+done
+[[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$api_port/ready") == 503 ]] || { cat "$work/serve.log"; exit 1; }
+if in_image "$runtime" --env "MOVIEREC_ADDR=0.0.0.0:$api_port" -- serve --health-check 2>"$work/health.txt"; then
+    echo "the health check passed with no model loaded" >&2
+    exit 1
+fi
+grep -q "not ready: /ready answered 503" "$work/health.txt"
+
+# The DAG in the airflow image, as the stack's airflow service runs it: every stage through
+# DVC with the image's binaries, logging to the mlflow image's server, then the refresh.
 airflow_image=localhost/movierec-airflow:test
-in_image "$airflow_image" -v "$project:/opt/movierec" --env "MLFLOW_TRACKING_URI=http://127.0.0.1:$ml_port" -- \
-    dvc repro >"$work/repro.log" 2>&1 || { tail -n 60 "$work/repro.log"; exit 1; }
-in_image "$airflow_image" -v "$project:/opt/movierec" -- dvc status --json >"$work/status.json"
+in_airflow() {
+    in_image "$airflow_image" -v "$project:/opt/movierec" --env "MOVIEREC_API_URL=http://127.0.0.1:$api_port" \
+        --env "MOVIEREC_API_TOKEN=$token" --env "MLFLOW_TRACKING_URI=http://127.0.0.1:$ml_port" \
+        --env MOVIEREC_RETRIES=0 -- "$@"
+}
+in_airflow airflow db migrate >"$work/migrate.log" 2>&1 || { tail -n 40 "$work/migrate.log"; exit 1; }
+in_airflow airflow dags test movierec_pipeline >"$work/dags-test.log" 2>&1 || { tail -n 80 "$work/dags-test.log"; exit 1; }
+[[ -s $project/models/serve.bin && -s $project/data/predictions/recommendations.csv ]] || { tail -n 60 "$work/dags-test.log"; exit 1; }
+in_airflow dvc status --json >"$work/status.json"
 python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); assert s == {}, s' "$work/status.json"
-[[ -s $project/models/serve.bin && -s $project/data/predictions/recommendations.csv ]]
-ok "dvc repro in the airflow image runs the whole pipeline with the image's binaries; dvc status is clean"
+ok "airflow dags test in the airflow image runs the whole pipeline through DVC with the image's binaries; dvc status is clean"
 
 python3 - "http://127.0.0.1:$ml_port" <<'PY'
 import json, sys, urllib.request
@@ -259,28 +286,9 @@ for name in ("train", "evaluate", "optimize"):
     runs = post("runs/search", {"experiment_ids": [experiment["experiment_id"]], "max_results": 100})["runs"]
     assert runs and all(r["info"]["status"] == "FINISHED" for r in runs), (name, runs)
 PY
-ok "the stages in the airflow image logged finished runs of train, evaluate and optimize to the mlflow image"
+ok "the DAG's stages logged finished runs of train, evaluate and optimize to the mlflow image's server"
 
-in_image "$airflow_image" -v "$project:/opt/movierec" -- python -c '
-from airflow.dag_processing.dagbag import DagBag
-import os
-bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
-assert not bag.import_errors, bag.import_errors
-assert "movierec_pipeline" in bag.dags, bag.dags
-' >"$work/dagbag.log" 2>&1 || { tail -n 40 "$work/dagbag.log"; exit 1; }
-ok "Airflow in the airflow image imports the DAG from the mounted project with no error"
-
-# serve from the runtime image over the pipeline's outputs, and the image's own health check.
-api_port=$(free_port)
-api_container=$(buildah from --quiet "$runtime")
-setsid bash -c 'exec "$@"' _ $as_root buildah --storage-driver "$driver" --root "$store/storage" --runroot "$store/run" \
-    run --isolation chroot -v "$project:/opt/movierec:ro" --env "MOVIEREC_ADDR=127.0.0.1:$api_port" \
-    --env "MOVIEREC_API_TOKEN=$token" "$api_container" -- serve >"$work/serve.log" 2>&1 &
-stop_groups+=($!)
-for _ in $(seq 100); do
-    curl -sf -o /dev/null "http://127.0.0.1:$api_port/ready" && break
-    sleep 0.1
-done
+# The DAG's refresh task made serve load the new model: ready, answering, healthy.
 [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$api_port/ready") == 200 ]] || { cat "$work/serve.log"; exit 1; }
 user=$(sed -n '2s/,.*//p' "$project/data/predictions/recommendations.csv")
 curl -sf "http://127.0.0.1:$api_port/users/$user/recommendations?n=3" >"$work/recommendations.json"
@@ -290,7 +298,7 @@ if in_image "$runtime" --env "MOVIEREC_ADDR=127.0.0.1:$ml_port" -- serve --healt
     echo "the health check passed against a server that is not movierec's" >&2
     exit 1
 fi
-ok "serve in the runtime image answers recommendations from the pipeline's outputs; its health check passes"
+ok "the DAG's refresh task made serve in the runtime image serve the new model; its health check passes"
 
 # A clone whose sources differ from those the image's binaries were built from: the stages
 # refuse to run, so dvc.lock never records old binaries' outputs against new sources.
