@@ -17,21 +17,8 @@ py=$root/.venv-airflow/bin/python
 
 # A fresh copy of the project, on small data.
 project=$work/project
-mkdir "$project"
-git -C "$root" ls-files -z | tar -C "$root" --null -T - -cf - | tar -C "$project" -xf -
+small_project "$project"
 cd "$project"
-git init -q && git add -A && git -c user.name=t -c user.email=t@localhost commit -qm copy
-python3 - <<'PY'
-import re
-text = open("params.yaml").read()
-text = text.replace("scale: 1.0", "scale: 0.02", 1)
-text = re.sub(r"(?m)^    n_factors: \[50, 100, 175\]$", "    n_factors: [5, 10]", text)
-text = re.sub(r"(?m)^    n_epochs: \[20, 30, 40\]$", "    n_epochs: [5]", text)
-text = re.sub(r"(?m)^    lr_all: \[0.002, 0.003, 0.005\].*$", "    lr_all: [0.005]", text)
-text = re.sub(r"(?m)^    reg_all: \[0.02, 0.05, 0.07\].*$", "    reg_all: [0.02]", text)
-open("params.yaml", "w").write(text)
-PY
-grep -q 'scale: 0.02' params.yaml && grep -q 'n_factors: \[5, 10\]' params.yaml
 ln -s "$root/.venv" .venv
 export MOVIEREC_BIN_DIR=$bin
 

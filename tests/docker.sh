@@ -220,26 +220,10 @@ search=api/2.0/mlflow/experiments/search?max_results=10
 [[ $(curl -s -o /dev/null -w '%{http_code}' -H "Host: elsewhere:5000" "http://127.0.0.1:$ml_port/$search") == 403 ]]
 ok "the mlflow image serves MLflow and accepts the compose service name as a host, no other"
 
-# The whole pipeline in the airflow image, on a fresh copy of the project with small data,
+# A fresh copy of the project with small data, for the pipeline in the images,
 # owned by the image's user as compose's MOVIEREC_UID makes it.
 project=$work/project
-mkdir "$project"
-git ls-files -z | tar --null -T - -cf - | tar -C "$project" -xf -
-(
-    cd "$project"
-    git init -q && git add -A && git -c user.name=t -c user.email=t@localhost commit -qm copy
-    python3 - <<'PY'
-import re
-text = open("params.yaml").read()
-text = text.replace("scale: 1.0", "scale: 0.02", 1)
-text = re.sub(r"(?m)^    n_factors: \[50, 100, 175\]$", "    n_factors: [5, 10]", text)
-text = re.sub(r"(?m)^    n_epochs: \[20, 30, 40\]$", "    n_epochs: [5]", text)
-text = re.sub(r"(?m)^    lr_all: \[0.002, 0.003, 0.005\].*$", "    lr_all: [0.005]", text)
-text = re.sub(r"(?m)^    reg_all: \[0.02, 0.05, 0.07\].*$", "    reg_all: [0.02]", text)
-open("params.yaml", "w").write(text)
-PY
-    grep -q 'scale: 0.02' params.yaml
-)
+small_project "$project"
 $as_root chown -R 10001:10001 "$project"
 
 # serve from the runtime image, started before the pipeline as in the stack: not ready yet.

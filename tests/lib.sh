@@ -1,7 +1,7 @@
 # Sourced by the test scripts that start servers, after setting `root`: the release binaries'
 # folder ($bin), a work folder ($work) and the servers started in the background, all cleaned
 # up on exit (a PID added to `stop_pids` is killed, one added to `stop_groups` has its whole
-# process group killed), and `ok` lines with their count ($passed).
+# process group killed), `ok` lines with their count ($passed), and `small_project`.
 source "$root/scripts/tools.sh"
 bin=$(release_dir "$root")
 work=$(mktemp -d)
@@ -24,4 +24,31 @@ passed=0
 ok() {
     echo "ok: $1"
     passed=$((passed + 1))
+}
+
+# small_project DIR: a fresh copy of the project's tracked files in DIR, a git repository of
+# its own, with params.yaml shrunk so that the whole pipeline runs in seconds: 2% of the
+# synthetic data and a grid of two candidates.
+small_project() {
+    local dir=$1
+    mkdir -p "$dir"
+    git -C "$root" ls-files -z | tar -C "$root" --null -T - -cf - | tar -C "$dir" -xf -
+    python3 - "$dir/params.yaml" <<'PY'
+import re, sys
+path = sys.argv[1]
+text = open(path).read()
+for pattern, replacement in [
+    (r"(?m)^(    scale: )1\.0\b", r"\g<1>0.02"),
+    (r"(?m)^    n_factors: \[50, 100, 175\]$", "    n_factors: [5, 10]"),
+    (r"(?m)^    n_epochs: \[20, 30, 40\]$", "    n_epochs: [5]"),
+    (r"(?m)^    lr_all: \[0.002, 0.003, 0.005\].*$", "    lr_all: [0.005]"),
+    (r"(?m)^    reg_all: \[0.02, 0.05, 0.07\].*$", "    reg_all: [0.02]"),
+]:
+    text, n = re.subn(pattern, replacement, text, count=1)
+    assert n == 1, f"params.yaml no longer has {pattern}: update small_project in tests/lib.sh"
+open(path, "w").write(text)
+PY
+    git -C "$dir" init -q
+    git -C "$dir" add -A
+    git -C "$dir" -c user.name=test -c user.email=test@localhost commit -qm "a small copy"
 }
