@@ -32,7 +32,6 @@ compose_bin=$("$root/.venv-docker/bin/python" -c 'import compose, os; print(os.p
 compose() { "$compose_bin" --project-directory "$root" -f "$root/compose.yaml" "$@"; }
 token=docker-test-token-$RANDOM$RANDOM$RANDOM
 export MOVIEREC_API_TOKEN=$token GRAFANA_ADMIN_PASSWORD=docker-test-password
-compose config --quiet
 compose config --format json >"$work/compose.json"
 ok "docker compose config accepts compose.yaml ($("$compose_bin" version --short))"
 
@@ -120,8 +119,12 @@ if $as_root mount -t overlay overlay -o "lowerdir=$probe/lower,upperdir=$probe/u
 fi
 $as_root rm -rf "$probe"
 store=$containers/$driver
-buildah() { ${as_root:-command} buildah --storage-driver "$driver" --root "$store/storage" --runroot "$store/run" "$@"; }
-podman() { ${as_root:-command} podman --storage-driver "$driver" --root "$store/storage" --runroot "$store/run" "$@"; }
+# The command lines of this store; absolute paths, so that they name the programs, not the
+# functions below, wherever they run.
+buildah_cmd=($as_root "$(command -v buildah)" --storage-driver "$driver" --root "$store/storage" --runroot "$store/run")
+podman_cmd=($as_root "$(command -v podman)" --storage-driver "$driver" --root "$store/storage" --runroot "$store/run")
+buildah() { "${buildah_cmd[@]}" "$@"; }
+podman() { "${podman_cmd[@]}" "$@"; }
 has_image() { buildah inspect --type image "$1" >/dev/null 2>&1; }
 # Working containers left by an interrupted run hold their layers: remove them first.
 buildah rm --all >/dev/null
@@ -175,20 +178,37 @@ done
 buildah rmi --prune >/dev/null 2>&1 || true
 ok "buildah builds the runtime, mlflow and airflow images from the Dockerfile ($driver storage)"
 
-# in_image IMAGE [buildah-run options] -- COMMAND...: runs COMMAND in a new container of IMAGE.
-in_image() {
-    local image=$1 container status=0
+# run_line IMAGE [buildah-run options] -- COMMAND...: makes a new container of IMAGE
+# ($run_container) and the command line that runs COMMAND in it ($run_line).
+run_line() {
+    local image=$1 options=()
     shift
-    container=$(buildah from --quiet "$image")
-    local options=()
     while [[ $1 != -- ]]; do
         options+=("$1")
         shift
     done
     shift
-    buildah run --isolation chroot "${options[@]}" "$container" -- "$@" || status=$?
-    buildah rm "$container" >/dev/null
+    run_container=$(buildah from --quiet "$image")
+    run_line=("${buildah_cmd[@]}" run --isolation chroot "${options[@]}" "$run_container" -- "$@")
+}
+
+# in_image IMAGE [buildah-run options] -- COMMAND...: runs COMMAND in a new container of IMAGE.
+in_image() {
+    local status=0
+    run_line "$@"
+    "${run_line[@]}" || status=$?
+    buildah rm "$run_container" >/dev/null
     return $status
+}
+
+# start_in_image LOG IMAGE [buildah-run options] -- COMMAND...: the same in the background, in a
+# process group of its own (stopped on exit), its output in LOG.
+start_in_image() {
+    local log=$1
+    shift
+    run_line "$@"
+    setsid "${run_line[@]}" >"$log" 2>&1 &
+    stop_groups+=($!)
 }
 
 runtime=localhost/movierec-runtime:test
@@ -204,12 +224,10 @@ ok "the runtime image runs as a non-root user, has a health check, and runs serv
 # The MLflow server of the mlflow image, on a free port, with compose's allowed hosts.
 ml_port=$(free_port)
 allowed=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["services"]["mlflow"]["environment"]["MLFLOW_SERVER_ALLOWED_HOSTS"])' "$work/compose.json")
-mlflow_container=$(buildah from --quiet localhost/movierec-mlflow:test)
-setsid bash -c 'exec "$@"' _ $as_root buildah --storage-driver "$driver" --root "$store/storage" --runroot "$store/run" \
-    run --isolation chroot --env "MLFLOW_SERVER_ALLOWED_HOSTS=$allowed,127.0.0.1:$ml_port" "$mlflow_container" -- \
+start_in_image "$work/mlflow.log" localhost/movierec-mlflow:test \
+    --env "MLFLOW_SERVER_ALLOWED_HOSTS=$allowed,127.0.0.1:$ml_port" -- \
     mlflow server --host 127.0.0.1 --port "$ml_port" --backend-store-uri sqlite:////mlflow/mlflow.db \
-    --artifacts-destination /mlflow/artifacts --serve-artifacts >"$work/mlflow.log" 2>&1 &
-stop_groups+=($!)
+    --artifacts-destination /mlflow/artifacts --serve-artifacts
 for _ in $(seq 120); do
     curl -sf -o /dev/null "http://127.0.0.1:$ml_port/health" && break
     sleep 1
@@ -228,11 +246,8 @@ $as_root chown -R 10001:10001 "$project"
 
 # serve from the runtime image, started before the pipeline as in the stack: not ready yet.
 api_port=$(free_port)
-api_container=$(buildah from --quiet "$runtime")
-setsid bash -c 'exec "$@"' _ $as_root buildah --storage-driver "$driver" --root "$store/storage" --runroot "$store/run" \
-    run --isolation chroot -v "$project:/opt/movierec:ro" --env "MOVIEREC_ADDR=127.0.0.1:$api_port" \
-    --env "MOVIEREC_API_TOKEN=$token" "$api_container" -- serve --allow-missing-model >"$work/serve.log" 2>&1 &
-stop_groups+=($!)
+start_in_image "$work/serve.log" "$runtime" -v "$project:/opt/movierec:ro" \
+    --env "MOVIEREC_ADDR=127.0.0.1:$api_port" --env "MOVIEREC_API_TOKEN=$token" -- serve --allow-missing-model
 for _ in $(seq 100); do
     curl -sf -o /dev/null "http://127.0.0.1:$api_port/health" && break
     sleep 0.1
@@ -297,10 +312,6 @@ grep -q "crates/core/src/lib.rs: FAILED" "$work/stale.log" || { tail -n 30 "$wor
 [[ $(sha256sum "$project/dvc.lock") == "$lock_before" ]]
 ok "after a source changes, the image's stages refuse to run and dvc.lock is unchanged"
 
-for group in "${stop_groups[@]}"; do
-    kill -- "-$group" 2>/dev/null || true
-    wait "$group" 2>/dev/null || true
-done
-stop_groups=()
+stop_servers
 buildah rm --all >/dev/null
 echo "docker: $passed passed, 0 failed"

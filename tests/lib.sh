@@ -1,13 +1,15 @@
 # Sourced by the test scripts that start servers, after setting `root`: the release binaries'
 # folder ($bin), a work folder ($work) and the servers started in the background, all cleaned
 # up on exit (a PID added to `stop_pids` is killed, one added to `stop_groups` has its whole
-# process group killed), `ok` lines with their count ($passed), and `small_project`.
+# process group killed; `stop_servers` does it earlier), `ok` lines with their count ($passed),
+# and `small_project`.
 source "$root/scripts/tools.sh"
 bin=$(release_dir "$root")
 work=$(mktemp -d)
 stop_pids=()
 stop_groups=()
-cleanup() {
+# stop_servers: stops every server started so far (cleanup does it too, on exit).
+stop_servers() {
     local p
     for p in "${stop_groups[@]}"; do
         kill -- "-$p" 2>/dev/null || true
@@ -17,6 +19,11 @@ cleanup() {
         kill "$p" 2>/dev/null || true
         wait "$p" 2>/dev/null || true
     done
+    stop_groups=()
+    stop_pids=()
+}
+cleanup() {
+    stop_servers
     rm -rf "$work"
 }
 trap cleanup EXIT
