@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Command two: runs every test. Installs what the tests drive (DVC, numpy, scikit-surprise,
-# pinned, in .venv), checks formatting, builds once in release mode (the profile the
-# pipeline runs, so the tests and the pipeline share one build), lints, runs the Rust tests,
+# pinned, in .venv; MovieLens-100k, from the pinned recbole wheel into a cache), checks
+# formatting, builds once in release mode (the profile the pipeline runs, so the tests and
+# the pipeline share one build), lints, runs the Rust tests,
 # then the API's property-based test (schemathesis, in .venv-api), the MLflow tracking tests
 # (a real MLflow server, in .venv-mlflow), the monitoring tests (a real Prometheus, Debian's
 # package), the Airflow DAG tests (a real Airflow, in .venv-airflow), the container checks
@@ -13,6 +14,8 @@ cd "$root"
 source scripts/tools.sh
 ensure_tools "$root"
 export MOVIEREC_PYTHON=$root/.venv/bin/python
+# MovieLens-100k for the ranking tests, fetched into the user's cache (never committed).
+export MOVIEREC_ML100K=$(ensure_ml100k "$root")
 # The MLflow server the tracking tests start.
 ensure_venv "$root/.venv-mlflow" "$root/requirements/mlflow.txt"
 export MOVIEREC_MLFLOW=$root/.venv-mlflow/bin/mlflow

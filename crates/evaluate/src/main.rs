@@ -1,31 +1,38 @@
 //! `evaluate`: scores the model on the test set (Surprise's rmse and mae, the baselines,
-//! ranking measures at K) and writes a report and the plots' data.
+//! ranking measures at K for the model and every ranking beside it) and writes a report and
+//! the plots' data.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Parser;
-use movierec_core::accuracy::{self, RankingMetrics, UserRanking};
-use movierec_core::artifact;
-use movierec_core::svd::SvdModel;
-use movierec_core::trainset::Trainset;
+use movierec_core::data::trainset::Trainset;
+use movierec_core::evaluation::accuracy::{self, RankingMetrics};
+use movierec_core::evaluation::ranking::{Heldout, RankingRow};
+use movierec_core::models::artifact;
+use movierec_core::models::popularity::{By, PopularityParams};
+use movierec_core::models::{Fit, Kind, Ranking, Recommender};
 use movierec_core::{RatingList, RatingScale};
 use movierec_stage::params::EvaluateParams;
 use movierec_stage::progress::Phase;
 use movierec_stage::tracking::{self, Tracker};
 use movierec_stage::{Common, Outputs, Params};
-use rayon::prelude::*;
 use serde::Serialize;
 
 /// Score the model on the test set.
 ///
 /// Reports the original project's six metrics under its own keys (`rmse`, `mae`,
 /// `training_time`, `nombre_utilisateurs`, `nombre_films`, `score_pertinence_moyen`), the
-/// baselines' rmse and mae (the global mean, Surprise's BaselineOnly), ranking measures at
-/// `evaluate.k` (a test score at or above `evaluate.relevance_threshold` is relevant; each
-/// user's list ranks the movies they did not rate in training), and the test users and
-/// movies the model does not know. Predictions for unknown ids follow Surprise (the mean
-/// plus the known bias), so rmse and mae are Surprise's.
+/// baselines' rmse and mae (the global mean, Surprise's BaselineOnly), the ranking measures
+/// at `evaluate.k` of the model's lists (`ranking`) and, side by side under the same
+/// definitions (`rankings`), of the most-rated list, the damped-mean list, SVD's predicted
+/// relevance, EASE, implicit ALS and the model's ranking re-ordered by predicted relevance,
+/// each fitted on the training set with `evaluate.compare`'s parameters; and the test users
+/// and movies the model does not know. A test score at or above
+/// `evaluate.relevance_threshold` is relevant; each user's list ranks the movies they did not
+/// rate in training. Predictions for unknown ids follow Surprise (the mean plus the known
+/// bias), so rmse and mae are Surprise's.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
 struct Args {
@@ -49,6 +56,9 @@ struct Args {
     /// Where to write precision and recall as K grows (CSV: k, precision, recall).
     #[arg(long, value_name = "PATH")]
     ranking: PathBuf,
+    /// Where to write NDCG as K grows for every ranking (CSV: k, then one column per ranking).
+    #[arg(long, value_name = "PATH")]
+    ndcg: PathBuf,
 }
 
 #[derive(Debug, Serialize)]
@@ -58,11 +68,12 @@ struct Accuracy {
 }
 
 #[derive(Debug, Serialize)]
-struct Ranking {
+struct ModelRanking {
     relevance_threshold: f64,
+    kind: Kind,
+    rerank: usize,
     #[serde(flatten)]
-    metrics: RankingMetrics,
-    coverage: f64,
+    row: RankingRow,
 }
 
 #[derive(Debug, Serialize)]
@@ -84,9 +95,10 @@ struct Report {
     nombre_utilisateurs: usize,
     nombre_films: usize,
     score_pertinence_moyen: f64,
-    mode: movierec_core::svd::TrainMode,
+    mode: movierec_core::models::svd::TrainMode,
     baselines: Baselines,
-    ranking: Ranking,
+    ranking: ModelRanking,
+    rankings: std::collections::BTreeMap<String, RankingRow>,
     test: TestSet,
 }
 
@@ -117,7 +129,10 @@ fn evaluate(args: &Args, p: &EvaluateParams, tracker: &mut Tracker) -> anyhow::R
     anyhow::ensure!(p.k >= 1, "invalid evaluate.k 0: expected 1 or more");
     let phase = Phase::start("reading the model and the sets");
     let (model, provenance) = movierec_stage::model::read(&args.model)?;
-    let model_params = serde_json::json!({"model": {"mode": model.mode, "svd": model.svd}, "data_fingerprint": &provenance.data_fingerprint});
+    let model_params = serde_json::json!({
+        "model": {"mode": model.rating.mode, "svd": model.rating.svd, "ranking": model.kind(), "rerank": model.rerank},
+        "data_fingerprint": &provenance.data_fingerprint,
+    });
     tracker.log(&tracking::params_of(&model_params), &[], &[])?;
     let train = movierec_tables::read_ratings(&args.train)?;
     let test = movierec_tables::read_ratings(&args.test)?;
@@ -131,17 +146,18 @@ fn evaluate(args: &Args, p: &EvaluateParams, tracker: &mut Tracker) -> anyhow::R
     phase.finish();
 
     let phase = Phase::start("scoring");
+    let svd = &model.rating;
     let known = |list: &RatingList, r: usize| {
-        let u = model.users.get(list.users().raw(list.user()[r].0)).map(|u| u as usize);
-        let i = model.items.get(list.movies().raw(list.movie()[r].0)).map(|i| i as usize);
+        let u = svd.users.get(list.users().raw(list.user()[r].0)).map(|u| u as usize);
+        let i = svd.items.get(list.movies().raw(list.movie()[r].0)).map(|i| i as usize);
         (u, i)
     };
     let ids: Vec<(Option<usize>, Option<usize>)> = (0..test.len()).map(|r| known(&test, r)).collect();
     let pairs: Vec<(f64, f64)> =
-        ids.iter().zip(test.score()).map(|(&(u, i), &r)| (r, model.estimate(u, i).est)).collect();
+        ids.iter().zip(test.score()).map(|(&(u, i), &r)| (r, svd.estimate(u, i).est)).collect();
     let t = Trainset::new(&train);
     let baseline = p.baseline.fit(&t);
-    let mean = model.scale.clip(t.global_mean());
+    let mean = svd.scale.clip(t.global_mean());
     let accuracy_of = |est: &dyn Fn(Option<usize>, Option<usize>) -> f64| {
         let pairs: Vec<(f64, f64)> = ids.iter().zip(test.score()).map(|(&(u, i), &r)| (r, est(u, i))).collect();
         Accuracy { rmse: accuracy::rmse(pairs.iter().copied()), mae: accuracy::mae(pairs.iter().copied()) }
@@ -150,9 +166,9 @@ fn evaluate(args: &Args, p: &EvaluateParams, tracker: &mut Tracker) -> anyhow::R
         global_mean: accuracy_of(&|_, _| mean),
         baseline_only: accuracy_of(&|u, i| baseline.estimate(u, i)),
     };
-    let curve_k = p.k.max(CURVE_K);
-    let (ranking, curve) = rank(&model, &train, &test, &ids, p, curve_k);
     phase.finish();
+    let curve_k = p.k.max(CURVE_K);
+    let (ranking, curve, rankings, ndcg_curves) = rank(&model, &t, &test, p, curve_k)?;
 
     let distinct = |v: Vec<bool>| v.iter().filter(|x| **x).count();
     let mut test_users = vec![false; test.users().len()];
@@ -177,12 +193,13 @@ fn evaluate(args: &Args, p: &EvaluateParams, tracker: &mut Tracker) -> anyhow::R
         rmse: accuracy::rmse(pairs.iter().copied()),
         mae: accuracy::mae(pairs.iter().copied()),
         training_time: provenance.training_seconds,
-        nombre_utilisateurs: model.users.len(),
-        nombre_films: model.items.len(),
-        score_pertinence_moyen: model.global_mean,
-        mode: model.mode,
+        nombre_utilisateurs: svd.users.len(),
+        nombre_films: svd.items.len(),
+        score_pertinence_moyen: svd.global_mean,
+        mode: svd.mode,
         baselines,
         ranking,
+        rankings,
         test: TestSet {
             ratings: test.len(),
             users: distinct(test_users),
@@ -197,18 +214,38 @@ fn evaluate(args: &Args, p: &EvaluateParams, tracker: &mut Tracker) -> anyhow::R
         rmse = report.rmse,
         mae = report.mae,
         baseline_only_rmse = report.baselines.baseline_only.rmse,
-        precision = report.ranking.metrics.precision,
-        ndcg = report.ranking.metrics.ndcg,
+        kind = %report.ranking.kind,
+        precision = report.ranking.row.metrics.precision,
+        ndcg = report.ranking.row.metrics.ndcg,
         "evaluated"
     );
+    for (name, row) in &report.rankings {
+        tracing::info!(ndcg = row.metrics.ndcg, precision = row.metrics.precision, "ranking {name}");
+    }
 
     let mut out = Outputs::new();
-    out.write(&args.errors, |w| error_histogram(&pairs, model.scale, w))?;
+    out.write(&args.errors, |w| error_histogram(&pairs, svd.scale, w))?;
     out.write(&args.ranking, |w| -> std::io::Result<()> {
         use std::io::Write;
         writeln!(w, "k,precision,recall")?;
         for m in &curve {
             writeln!(w, "{},{},{}", m.k, m.precision, m.recall)?;
+        }
+        Ok(())
+    })?;
+    out.write(&args.ndcg, |w| -> std::io::Result<()> {
+        use std::io::Write;
+        write!(w, "k")?;
+        for (name, _) in &ndcg_curves {
+            write!(w, ",{name}")?;
+        }
+        writeln!(w)?;
+        for k in 0..curve_k {
+            write!(w, "{}", k + 1)?;
+            for (_, curve) in &ndcg_curves {
+                write!(w, ",{}", curve[k].ndcg)?;
+            }
+            writeln!(w)?;
         }
         Ok(())
     })?;
@@ -219,73 +256,68 @@ fn evaluate(args: &Args, p: &EvaluateParams, tracker: &mut Tracker) -> anyhow::R
     tracker.upload("metrics/evaluate.json", &args.report)?;
     tracker.upload("plots/evaluate_errors.csv", &args.errors)?;
     tracker.upload("plots/precision_recall.csv", &args.ranking)?;
+    tracker.upload("plots/ranking_ndcg.csv", &args.ndcg)?;
     tracker.upload("model/model.bin", &args.model)
 }
 
-/// Ranking measures at `p.k`, and precision and recall for every K up to `curve_k`.
+/// The rankings measured: the model's, then the others side by side.
+type Rankings = (
+    ModelRanking,
+    Vec<RankingMetrics>,
+    std::collections::BTreeMap<String, RankingRow>,
+    Vec<(String, Vec<RankingMetrics>)>,
+);
+
+/// The ranking measures at `p.k` of the model's lists (and its precision and recall for every
+/// K up to `curve_k`), and of every ranking measured beside it (with NDCG for every K).
 fn rank(
-    model: &SvdModel,
-    train: &RatingList,
+    model: &Recommender,
+    t: &Trainset<'_>,
     test: &RatingList,
-    ids: &[(Option<usize>, Option<usize>)],
     p: &EvaluateParams,
     curve_k: usize,
-) -> (Ranking, Vec<RankingMetrics>) {
-    let n_items = model.items.len();
-    // The model was fitted on `train` (fingerprints match), so its inner ids are the list's.
-    let mut seen: Vec<Vec<u32>> = vec![Vec::new(); model.users.len()];
-    for r in 0..train.len() {
-        seen[train.user()[r].get()].push(train.movie()[r].0);
+) -> anyhow::Result<Rankings> {
+    let h = Heldout::new(t, test, p.relevance_threshold);
+    let phase = Phase::start(format!("ranking for {} users", h.users.len()));
+    let (row, curve) = h.measure_recommender(model, p.k, curve_k);
+    let mut rows = std::collections::BTreeMap::new();
+    let mut curves = vec![("model".to_owned(), curve.clone())];
+    rows.insert("model".to_owned(), row);
+    let c = &p.compare;
+    let with = |ranking: Ranking, rerank: usize| Recommender { rating: model.rating.clone(), ranking, rerank };
+    let mut others: Vec<(String, Recommender)> = vec![("svd".to_owned(), with(Ranking::Svd, 0))];
+    for (name, by) in [("most_rated", By::Count), ("damped_mean", By::DampedMean)] {
+        let fitted =
+            PopularityParams { by, damping: c.damping }.fit(t, 0).context("invalid evaluate.compare.damping")?;
+        others.push((name.to_owned(), with(Ranking::Popularity(fitted), 0)));
     }
-    let mut relevant: Vec<Vec<u32>> = vec![Vec::new(); model.users.len()];
-    for (r, &(u, i)) in ids.iter().enumerate() {
-        if let (Some(u), Some(i)) = (u, i)
-            && test.score()[r] >= p.relevance_threshold
-        {
-            relevant[u].push(i as u32);
-        }
-    }
-    for r in &mut relevant {
-        // A pair rated twice (the `keep` duplicate policy) is one relevant movie.
-        r.sort_unstable();
-        r.dedup();
-    }
-    let users: Vec<usize> = (0..model.users.len()).filter(|&u| !relevant[u].is_empty()).collect();
-    let lists: Vec<(Vec<bool>, usize, Vec<u32>)> = users
-        .par_iter()
-        .map(|&u| {
-            let mut is_seen = vec![false; n_items];
-            for &i in &seen[u] {
-                is_seen[i as usize] = true;
-            }
-            let mut scored: Vec<(f64, u32)> = (0..n_items)
-                .filter(|&i| !is_seen[i])
-                .map(|i| (model.estimate(Some(u), Some(i)).est, i as u32))
-                .collect();
-            let top = curve_k.min(scored.len());
-            if top < scored.len() {
-                scored.select_nth_unstable_by(top, |a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-                scored.truncate(top);
-            }
-            scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-            let rel = &relevant[u];
-            let hits: Vec<bool> = scored.iter().map(|(_, i)| rel.binary_search(i).is_ok()).collect();
-            (hits, rel.len(), scored.iter().map(|s| s.1).collect())
-        })
-        .collect();
-    let at = |k: usize| {
-        let per_user: Vec<UserRanking> = lists.iter().map(|(h, n, _)| UserRanking::new(h, *n, k)).collect();
-        RankingMetrics::mean(k, &per_user)
+    let ease = if t.n_items() <= c.ease.max_items {
+        Some(c.ease.fit(t, 0).context("invalid evaluate.compare.ease")?)
+    } else {
+        tracing::warn!(
+            movies = t.n_items(),
+            max = c.ease.max_items,
+            "EASE left out of the comparison: too many movies"
+        );
+        None
     };
-    let mut recommended = vec![false; n_items];
-    for (_, _, top) in &lists {
-        for &i in top.iter().take(p.k) {
-            recommended[i as usize] = true;
-        }
+    if let Some(e) = ease {
+        others.push(("ease".to_owned(), with(Ranking::Ease(e), 0)));
     }
-    let coverage = recommended.iter().filter(|x| **x).count() as f64 / n_items.max(1) as f64;
-    let ranking = Ranking { relevance_threshold: p.relevance_threshold, metrics: at(p.k), coverage };
-    (ranking, (1..=curve_k).map(at).collect())
+    let ials = c.ials.fit(t, 0).context("invalid evaluate.compare.ials")?;
+    others.push(("ials".to_owned(), with(Ranking::Ials(ials), 0)));
+    if c.rerank > 0 && model.kind() != Kind::Svd {
+        others.push((format!("model_reranked_{}", c.rerank), with(model.ranking.clone(), c.rerank)));
+    }
+    for (name, rec) in &others {
+        let (row, curve) = h.measure_recommender(rec, p.k, curve_k);
+        rows.insert(name.clone(), row);
+        curves.push((name.clone(), curve));
+    }
+    phase.finish();
+    let ranking =
+        ModelRanking { relevance_threshold: p.relevance_threshold, kind: model.kind(), rerank: model.rerank, row };
+    Ok((ranking, curve, rows, curves))
 }
 
 /// Counts of `actual - predicted` in bins of [`ERROR_BIN`] points, labelled by their centre.

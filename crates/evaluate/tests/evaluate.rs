@@ -5,24 +5,27 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use movierec_core::RatingScale;
-use movierec_core::artifact::{self, Provenance};
-use movierec_core::split::train_test_split;
-use movierec_core::svd::SvdParams;
-use movierec_core::synthetic::{SyntheticConfig, generate};
-use movierec_core::trainset::Trainset;
+use movierec_core::data::split::train_test_split;
+use movierec_core::data::synthetic::{SyntheticConfig, generate};
+use movierec_core::data::trainset::Trainset;
+use movierec_core::models::artifact::{self, Provenance};
+use movierec_core::models::svd::SvdParams;
+use movierec_core::models::{Kind, RankingParams, Recommender};
 use serde_json::Value;
 
-const OUTPUTS: [&str; 3] = ["metrics/evaluate.json", "metrics/errors.csv", "metrics/pr.csv"];
+const OUTPUTS: [&str; 4] = ["metrics/evaluate.json", "metrics/errors.csv", "metrics/pr.csv", "metrics/ndcg.csv"];
 
 struct Project {
     dir: tempfile::TempDir,
 }
 
 impl Project {
-    /// A split of a small synthetic set and an SVD model fitted on its training part.
+    /// A split of a small synthetic set and an SVD model, its lists ordered by EASE, fitted
+    /// on its training part.
     fn new() -> Project {
         let dir = tempfile::tempdir().unwrap();
-        let data = generate(&SyntheticConfig { seed: 3, scale: 0.02 }, RatingScale::SEED).unwrap();
+        let data = generate(&SyntheticConfig { seed: 3, scale: 0.02, ..SyntheticConfig::default() }, RatingScale::SEED)
+            .unwrap();
         let split = train_test_split(data.ratings.len(), 0.2, 1).unwrap();
         std::fs::create_dir_all(dir.path().join("data")).unwrap();
         for (name, rows) in [("train", &split.train), ("test", &split.test)] {
@@ -32,7 +35,9 @@ impl Project {
         let train = movierec_tables::read_ratings(&dir.path().join("data/train.parquet")).unwrap();
         let t = Trainset::new(&train);
         let svd = SvdParams { n_factors: 10, n_epochs: 10, ..SvdParams::default() }.check().unwrap();
-        let model = svd.fit_fast(&t, 1, |_| {}).unwrap();
+        let rating = svd.fit_fast(&t, 1, |_| {}).unwrap();
+        let ranking = RankingParams { kind: Kind::Ease, ..RankingParams::default() }.fit(&t, 1).unwrap();
+        let model = Recommender { rating, ranking, rerank: 0 };
         let provenance = Provenance {
             data_fingerprint: artifact::fingerprint(&train),
             n_ratings: train.len() as u64,
@@ -55,7 +60,7 @@ impl Project {
         Command::new(env!("CARGO_BIN_EXE_evaluate"))
             .current_dir(self.dir.path())
             .args(["--model", "model.bin", "--train", train, "--test", "data/test.parquet"])
-            .args(["--report", OUTPUTS[0], "--errors", OUTPUTS[1], "--ranking", OUTPUTS[2]])
+            .args(["--report", OUTPUTS[0], "--errors", OUTPUTS[1], "--ranking", OUTPUTS[2], "--ndcg", OUTPUTS[3]])
             .output()
             .unwrap()
     }
@@ -84,11 +89,28 @@ fn reports_the_original_metrics_the_baselines_and_the_ranking() {
     assert!(rmse < r["baselines"]["global_mean"]["rmse"].as_f64().unwrap(), "{r}");
     let ranking = &r["ranking"];
     assert_eq!((ranking["k"].as_u64(), ranking["relevance_threshold"].as_f64()), (Some(5), Some(70.0)));
-    for key in ["precision", "recall", "ndcg", "map", "hit_rate", "coverage"] {
+    assert_eq!(ranking["kind"], "ease");
+    for key in ["precision", "recall", "ndcg", "map", "hit_rate", "coverage", "popularity_bias"] {
         let v = ranking[key].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&v), "{key} = {v}");
     }
     assert!(ranking["users"].as_u64().unwrap() > 0);
+    // Every ranking side by side, the model's row equal to `ranking`.
+    let rows = r["rankings"].as_object().unwrap();
+    let names: Vec<&str> = rows.keys().map(String::as_str).collect();
+    assert_eq!(names, ["damped_mean", "ease", "ials", "model", "model_reranked_20", "most_rated", "svd"]);
+    assert_eq!(rows["model"]["ndcg"], ranking["ndcg"]);
+    // The model orders by EASE with λ 500, the comparison's EASE too: the same lists.
+    assert_eq!(rows["ease"], rows["model"]);
+    // The most-rated list is the most popular by construction.
+    let bias = |name: &str| rows[name]["popularity_bias"].as_f64().unwrap();
+    assert!(rows.keys().all(|n| bias(n) <= bias("most_rated")), "{r}");
+    let ndcg = std::fs::read_to_string(p.path(OUTPUTS[3])).unwrap();
+    assert_eq!(ndcg.lines().next(), Some("k,model,svd,most_rated,damped_mean,ease,ials,model_reranked_20"));
+    assert_eq!(ndcg.lines().count(), 21);
+    let at5: Vec<&str> = ndcg.lines().nth(5).unwrap().split(',').collect();
+    // (serde_json reads floats to within one unit in the last place.)
+    assert!((at5[1].parse::<f64>().unwrap() - ranking["ndcg"].as_f64().unwrap()).abs() < 1e-15);
     assert_eq!(r["test"]["ratings"], 1631);
     let curve = std::fs::read_to_string(p.path(OUTPUTS[2])).unwrap();
     assert_eq!(curve.lines().next(), Some("k,precision,recall"));
@@ -124,4 +146,6 @@ fn bad_model_files_are_clear_errors() {
     std::fs::write(p.path("model.bin"), good).unwrap();
     let e = p.fails("evaluate: {k: 0}\n", "data/train.parquet");
     assert!(e.contains("evaluate.k"), "{e}");
+    let e = p.fails("evaluate: {compare: {ease: {lambda: -1}}}\n", "data/train.parquet");
+    assert!(e.contains("evaluate.compare.ease") && e.contains("ease.lambda -1"), "{e}");
 }

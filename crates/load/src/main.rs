@@ -7,10 +7,11 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use movierec_core::builder::Rules;
-use movierec_core::report::LoadReport;
-use movierec_core::stats::ScoreStats;
-use movierec_core::{Dataset, RatingScale, movielens, seed_csv, synthetic};
+use movierec_core::data::builder::Rules;
+use movierec_core::data::report::LoadReport;
+use movierec_core::data::stats::ScoreStats;
+use movierec_core::data::{movielens, seed_csv, synthetic};
+use movierec_core::{Dataset, RatingScale};
 use movierec_stage::params::{LoadParams, SourceKind};
 use movierec_stage::progress::Phase;
 use movierec_stage::{Common, Outputs, Params};

@@ -1,32 +1,42 @@
-//! `optimize`: searches SVD's hyper-parameters by K-fold cross-validation on the training
-//! set, scores the best on the test set, and fits it on all ratings: the model to serve.
+//! `optimize`: searches SVD's hyper-parameters, and the top-N kinds' when it selects by a
+//! ranking measure, by K-fold cross-validation on the training set, scores the best on the
+//! test set, and fits them on all ratings: the model to serve.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
-use movierec_core::artifact::{self, Provenance};
-use movierec_core::search::{self, Candidate, CandidateResult, Measure};
-use movierec_core::svd::{Svd, SvdModel, SvdParams, TrainMode};
-use movierec_core::trainset::Trainset;
+use movierec_core::data::trainset::Trainset;
+use movierec_core::evaluation::ranking::Heldout;
+use movierec_core::evaluation::search::{self, Candidate, CandidateResult, Measure, Spec};
+use movierec_core::models::artifact::{self, Provenance};
+use movierec_core::models::svd::{Svd, SvdModel, SvdParams, TrainMode};
+use movierec_core::models::{Kind, RankingParams, Recommender};
 use movierec_stage::params::{OptimizeParams, TrackingParams};
 use movierec_stage::progress::{Phase, Steps};
 use movierec_stage::tracking::{self, Tracker};
 use movierec_stage::{Common, Outputs, Params};
 use serde::Serialize;
 
-/// Search SVD's hyper-parameters by cross-validation, then fit the best on all ratings.
+/// Search the model to serve by cross-validation, then fit it on all ratings.
 ///
-/// `optimize.space` lists the values of each searched parameter; `optimize.method` is `grid`
-/// (every combination) or `random` (`n_iter` seeded draws, from lists or `{min, max, log}`
-/// ranges). Every candidate is fitted on each of `optimize.cv` folds of the training set
-/// (the same folds for all, as Surprise's GridSearchCV) and scored by rmse and mae; the
-/// (candidate, fold) fits run in parallel and the results do not depend on the number of
-/// threads. A candidate that diverges is reported as failed and the search goes on. The best
-/// by `optimize.measure` is refitted on the whole training set and scored on the test set
-/// (the honest score), then refitted on all ratings: the model to serve.
+/// The model to serve is SVD, whose predicted relevance every recommendation shows, and a
+/// ranking, which orders the lists. `optimize.space` lists the values of each searched SVD
+/// parameter; `optimize.method` is `grid` (every combination) or `random` (`n_iter` seeded
+/// draws, from lists or `{min, max, log}` ranges). When `optimize.measure` is a ranking
+/// measure (`ndcg@10`, `precision@10`, …), the top-N kinds of `optimize.ranking.spaces` are
+/// searched too, each over its own space. Every candidate is fitted on each of `optimize.cv`
+/// folds of the training set (the same folds for all, as Surprise's GridSearchCV); SVD is
+/// scored by rmse and mae, and every candidate's lists by the ranking measure on the fold's
+/// held-out ratings. The (candidate, fold) fits run in parallel and the results do not depend
+/// on the number of threads. A candidate that fails is reported with its reason and the
+/// search goes on. SVD's best by rmse (or mae, if that is the measure) is the rating model;
+/// the best candidate by the measure is the ranking (SVD's own order if it is SVD, or if the
+/// measure is rmse or mae). Both are refitted on the whole training set and scored on the
+/// test set (the honest scores), then refitted on all ratings: the model to serve.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
 struct Args {
@@ -73,8 +83,20 @@ struct Report {
     best_params: SvdParams,
     best_score: Score,
     test_score: Score,
+    best_ranking: BestRanking,
     serve_model: ServeModel,
     cv_results: Vec<CandidateResult>,
+}
+
+/// The ranking chosen: its kind and parameters, its cross-validated score by the measure,
+/// and its lists' score on the test set.
+#[derive(Debug, Serialize)]
+struct BestRanking {
+    kind: Kind,
+    index: usize,
+    params: serde_json::Value,
+    cv_score: Option<f64>,
+    test_score: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -103,20 +125,33 @@ fn run(args: Args) -> anyhow::Result<()> {
 fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut Tracker) -> anyhow::Result<()> {
     let mut logged = tracking::params_of(&serde_json::json!({
         "method": p.method, "n_iter": p.n_iter, "seed": p.seed, "cv": p.cv, "threads": p.threads,
-        "mode": p.mode, "measure": p.measure, "base": p.base,
+        "mode": p.mode, "measure": p.measure, "relevance_threshold": p.relevance_threshold, "base": p.base,
     }));
     logged.push(("space".to_owned(), serde_json::to_string(&p.space)?));
+    logged.push(("ranking".to_owned(), serde_json::to_string(&p.ranking)?));
     tracker.log(&logged, &[], &[])?;
-    let candidates = search::candidates(&p.space, p.method, p.n_iter, p.seed).context("invalid optimize.space")?;
+    let candidates =
+        search::candidates(Kind::Svd, &p.space, p.method, p.n_iter, p.seed).context("invalid optimize.space")?;
     anyhow::ensure!(!candidates.is_empty(), "optimize has no candidate (random search with n_iter 0?)");
-    let fits: Vec<(Candidate, Svd)> = candidates
+    let svd_fits: Vec<(Candidate, Spec)> = candidates
         .into_iter()
         .map(|c| {
             let svd = search::apply(&p.base, &c)?.check()?;
-            Ok((c, svd))
+            Ok((c, Spec::Svd(svd)))
         })
         .collect::<anyhow::Result<_>>()
         .context("invalid optimize parameters")?;
+    let mut ranking_fits: Vec<(Candidate, Spec)> = Vec::new();
+    if !p.measure.lower_is_better() {
+        for (&kind, space) in &p.ranking.spaces {
+            anyhow::ensure!(kind != Kind::Svd, "optimize.ranking.spaces.svd: SVD's space is optimize.space");
+            let context = || format!("invalid optimize.ranking.spaces.{kind}");
+            for c in search::candidates(kind, space, p.method, p.n_iter, p.seed).with_context(context)? {
+                let params = search::apply_ranking(&p.ranking.base, kind, &c).with_context(context)?;
+                ranking_fits.push((c, Spec::TopN(params)));
+            }
+        }
+    }
     let threads = if p.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { p.threads };
 
     let phase = Phase::start("reading the sets");
@@ -125,48 +160,90 @@ fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut 
     let all = movierec_tables::read_ratings(&args.ratings)?;
     phase.finish();
 
-    tracing::info!(candidates = fits.len(), folds = p.cv, threads, "searching");
-    let steps = Steps::new((fits.len() * p.cv) as u64, "fits");
+    // Two searches on the same folds: SVD's candidates by rmse (mae if that is the measure)
+    // choose the rating model; then, for a ranking measure, the chosen SVD's own order and
+    // the top-N kinds' candidates are measured by it.
+    let accuracy = if p.measure == Measure::Mae { Measure::Mae } else { Measure::Rmse };
+    let n_fits = (svd_fits.len() + if ranking_fits.is_empty() { 0 } else { ranking_fits.len() + 1 }) * p.cv;
+    tracing::info!(
+        candidates = svd_fits.len() + ranking_fits.len(),
+        folds = p.cv,
+        threads,
+        measure = %p.measure,
+        "searching"
+    );
+    let steps = Steps::new(n_fits as u64, "fits");
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().context("cannot start the thread pool")?;
     let started = Instant::now();
-    let cv_results = pool
-        .install(|| {
-            search::cross_validate(&train, &fits, p.mode, p.cv, p.seed, p.measure, |c, f| {
-                steps.step(format!("candidate {} fold {}", c + 1, f + 1));
+    let search = |fits: &[(Candidate, Spec)], measure: Measure, offset: usize| {
+        pool.install(|| {
+            search::cross_validate(&train, fits, p.mode, p.cv, p.seed, measure, p.relevance_threshold, |c, f| {
+                steps.step(format!("candidate {} fold {}", offset + c + 1, f + 1));
             })
         })
-        .context("invalid optimize.cv")?;
+        .context("invalid optimize.cv")
+    };
+    let mut cv_results = search(&svd_fits, accuracy, 0)?;
+    let best = search::best(&cv_results).with_context(|| {
+        format!(
+            "every SVD candidate failed (the rating model needs one); the first: {}",
+            cv_results[0].reason.as_deref().unwrap_or("no reason recorded")
+        )
+    })?;
+    let mut best_ranking = best;
+    if !ranking_fits.is_empty() {
+        let mut fits = vec![svd_fits[best].clone()];
+        fits.extend(ranking_fits.iter().cloned());
+        let ranked = search(&fits, p.measure, svd_fits.len())?;
+        let own_order = &ranked[0];
+        cv_results[best].mean_test_ranking = own_order.mean_test_ranking;
+        cv_results[best].split_test_ranking = own_order.split_test_ranking.clone();
+        cv_results.extend(ranked.into_iter().skip(1));
+        search::rank_by(&mut cv_results, p.measure);
+        best_ranking = search::best(&cv_results).expect("the rating model's own order has a score");
+    }
+    let fits: Vec<(Candidate, Spec)> = svd_fits.into_iter().chain(ranking_fits).collect();
     let search_seconds = started.elapsed().as_secs_f64();
     steps.finish();
 
-    let failed = cv_results.iter().filter(|r| r.rank.is_none()).count();
-    let Some(best) = search::best(&cv_results) else {
-        anyhow::bail!(
-            "every candidate failed; the first: {}",
-            cv_results[0].reason.as_deref().unwrap_or("no reason recorded")
-        );
+    let failed = cv_results.iter().filter(|r| r.status == "failed").count();
+    let best_params = search::apply(&p.base, &fits[best].0)?;
+    let ranking_params = match &fits[best_ranking].1 {
+        Spec::TopN(params) => RankingParams { rerank: p.ranking.base.rerank, ..params.clone() },
+        Spec::Svd(_) => RankingParams { kind: Kind::Svd, ..p.ranking.base.clone() },
     };
-    let candidates: Vec<&Candidate> = fits.iter().map(|(c, _)| c).collect();
-    let best_params = search::apply(&p.base, candidates[best])?;
     tracing::info!(
         best = best + 1,
         rmse = cv_results[best].mean_test_rmse,
         failed,
-        "searched in {search_seconds:.1} s: best {:?}",
-        candidates[best]
+        "searched in {search_seconds:.1} s: rating model {:?}; ranking {} {:?}",
+        fits[best].0,
+        ranking_params.kind,
+        fits[best_ranking].0
     );
 
-    let phase = Phase::start("fitting the best candidate on the training set, then on all ratings");
-    let svd = fits[best].1;
+    let phase = Phase::start("fitting the best candidates on the training set, then on all ratings");
+    let Spec::Svd(svd) = fits[best].1 else { unreachable!("the rating model is an SVD candidate") };
     let t = Trainset::new(&train);
     let model = fit(&svd, p.mode, threads, &t).context("refitting the best candidate")?;
     let (rmse, mae) = search::score(&model, &test, 0..test.len());
+    let ranking = pool.install(|| ranking_params.fit(&t, 0)).context("refitting the best ranking")?;
+    let test_ranking = match p.measure {
+        Measure::Ranking { metric, k } => {
+            let rec = Recommender { rating: model, ranking, rerank: ranking_params.rerank };
+            let h = Heldout::new(&t, &test, p.relevance_threshold);
+            Some(metric.of(&pool.install(|| h.measure_recommender(&rec, k, k)).0.metrics))
+        }
+        _ => None,
+    };
     let t_all = Trainset::new(&all);
     let t0 = Instant::now();
     let serve = fit(&svd, p.mode, threads, &t_all).context("fitting the model to serve")?;
+    let ranking = pool.install(|| ranking_params.fit(&t_all, 0)).context("fitting the ranking to serve")?;
+    let serve = Recommender { rating: serve, ranking, rerank: ranking_params.rerank };
     let serve_seconds = t0.elapsed().as_secs_f64();
     phase.finish();
-    tracing::info!(test_rmse = rmse, test_mae = mae, "best candidate on the test set");
+    tracing::info!(test_rmse = rmse, test_mae = mae, test_ranking, "best candidates on the test set");
 
     let provenance = Provenance {
         data_fingerprint: artifact::fingerprint(&all),
@@ -190,17 +267,24 @@ fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut 
         best_params,
         best_score: Score { rmse: best_result.mean_test_rmse.unwrap(), mae: best_result.mean_test_mae.unwrap() },
         test_score: Score { rmse, mae },
+        best_ranking: BestRanking {
+            kind: ranking_params.kind,
+            index: best_ranking,
+            params: ranking_params.chosen(),
+            cv_score: cv_results[best_ranking].score(p.measure),
+            test_score: test_ranking,
+        },
         serve_model: ServeModel {
             n_ratings: all.len(),
-            n_users: serve.users.len(),
-            n_movies: serve.items.len(),
+            n_users: serve.rating.users.len(),
+            n_movies: serve.rating.items.len(),
             training_time: serve_seconds,
         },
         cv_results,
     };
     let mut out = Outputs::new();
     out.write(&args.model, |w| artifact::write(&serve, &provenance, w))?;
-    out.write(&args.candidates, |w| write_candidates(&report.cv_results, p, w))?;
+    out.write(&args.candidates, |w| write_candidates(&report.cv_results, p.measure, w))?;
     out.write_json(&args.report, &report)?;
     out.commit()?;
 
@@ -222,7 +306,8 @@ fn log_run(
     let steps = Steps::new(report.cv_results.len() as u64, "candidates logged to MLflow");
     let mut best_run = None;
     for (i, r) in report.cv_results.iter().enumerate() {
-        let params: Vec<(String, String)> = r.params.iter().map(|(k, v)| (k.clone(), v.to_string())).collect();
+        let mut params: Vec<(String, String)> = r.params.iter().map(|(k, v)| (k.clone(), v.to_string())).collect();
+        params.push(("kind".to_owned(), r.kind.to_string()));
         let metrics = tracking::report_metrics(&serde_json::to_value(r)?);
         let best = i == report.best_index;
         let tags = [
@@ -237,7 +322,9 @@ fn log_run(
         steps.step(format!("candidate {}", i + 1));
     }
     steps.finish();
-    let mut params = tracking::params_of(&serde_json::json!({ "best": report.best_params }));
+    let mut params = tracking::params_of(
+        &serde_json::json!({ "best": report.best_params, "best_ranking": report.best_ranking.params }),
+    );
     params.push(("data_fingerprint".to_owned(), provenance.data_fingerprint.clone()));
     let mut tags = vec![("best_candidate".to_owned(), (report.best_index + 1).to_string())];
     if let Some(id) = best_run {
@@ -257,31 +344,32 @@ fn log_run(
     Ok(())
 }
 
-/// One line per candidate: its number, rank, mean scores, mean fit time, searched values.
-fn write_candidates(
-    results: &[CandidateResult],
-    p: &OptimizeParams,
-    w: &mut impl std::io::Write,
-) -> std::io::Result<()> {
-    let names: Vec<&String> = p.space.keys().collect();
-    write!(w, "candidate,rank,mean_test_rmse,mean_test_mae,mean_fit_time")?;
+/// One line per candidate: its number, kind, rank, mean scores (rmse and mae for SVD, the
+/// ranking measure when the search uses one), mean fit time, searched values (empty where a
+/// kind has no such parameter).
+fn write_candidates(results: &[CandidateResult], measure: Measure, w: &mut impl std::io::Write) -> std::io::Result<()> {
+    let names: BTreeSet<&String> = results.iter().flat_map(|r| r.params.keys()).collect();
+    write!(w, "candidate,kind,rank,mean_test_rmse,mean_test_mae,mean_test_ranking,mean_fit_time")?;
     for n in &names {
         write!(w, ",{n}")?;
     }
     writeln!(w)?;
     let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+    let ranking = |r: &CandidateResult| if measure.lower_is_better() { None } else { r.score(measure) };
     for (i, r) in results.iter().enumerate() {
         write!(
             w,
-            "{},{},{},{},{}",
+            "{},{},{},{},{},{},{}",
             i + 1,
+            r.kind,
             r.rank.map_or(String::new(), |k| k.to_string()),
             opt(r.mean_test_rmse),
             opt(r.mean_test_mae),
+            opt(ranking(r)),
             opt(r.mean_fit_time)
         )?;
         for n in &names {
-            write!(w, ",{}", r.params[*n])?;
+            write!(w, ",{}", opt(r.params.get(*n).copied()))?;
         }
         writeln!(w)?;
     }

@@ -4,9 +4,10 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use movierec_core::RatingScale;
-use movierec_core::artifact;
-use movierec_core::split::train_test_split;
-use movierec_core::synthetic::{SyntheticConfig, generate};
+use movierec_core::data::split::train_test_split;
+use movierec_core::data::synthetic::{SyntheticConfig, generate};
+use movierec_core::models::Kind;
+use movierec_core::models::artifact;
 use serde_json::Value;
 
 const OUTPUTS: [&str; 3] = ["models/serve.bin", "metrics/optimize.json", "metrics/candidates.csv"];
@@ -19,7 +20,8 @@ struct Project {
 impl Project {
     fn new() -> Project {
         let dir = tempfile::tempdir().unwrap();
-        let data = generate(&SyntheticConfig { seed: 7, scale: 0.02 }, RatingScale::SEED).unwrap();
+        let data = generate(&SyntheticConfig { seed: 7, scale: 0.02, ..SyntheticConfig::default() }, RatingScale::SEED)
+            .unwrap();
         let split = train_test_split(data.ratings.len(), 0.2, 1).unwrap();
         std::fs::create_dir_all(dir.path().join("data")).unwrap();
         let create = |name: &str| std::fs::File::create(dir.path().join(format!("data/{name}.parquet"))).unwrap();
@@ -51,6 +53,7 @@ impl Project {
 }
 
 const GRID: &str = "optimize:
+  measure: rmse
   cv: 3
   base: {n_epochs: 3, seed: 5}
   space:
@@ -60,12 +63,15 @@ const GRID: &str = "optimize:
 ";
 
 /// The scores of every candidate, without the fit times.
-fn scores(r: &Value) -> Vec<(Value, Value, Value, Value)> {
+fn scores(r: &Value) -> Vec<(Value, Value, Value, Value, Value)> {
     r["cv_results"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (c["params"].clone(), c["split_test_rmse"].clone(), c["split_test_mae"].clone(), c["rank"].clone()))
+        .map(|c| {
+            let ranking = c["split_test_ranking"].clone();
+            (c["params"].clone(), c["split_test_rmse"].clone(), c["split_test_mae"].clone(), c["rank"].clone(), ranking)
+        })
         .collect()
 }
 
@@ -91,11 +97,15 @@ fn a_grid_search_reports_every_candidate_and_fits_the_model_to_serve() {
     assert!(r["test_score"]["rmse"].as_f64().unwrap() > 0.0);
     let (model, provenance) = artifact::read(&std::fs::read(p.path(OUTPUTS[0])).unwrap()).unwrap();
     assert_eq!(provenance.n_ratings as usize, p.n_ratings, "the model to serve is fitted on all ratings");
-    assert_eq!(model.n_factors() as f64, results[best]["params"]["n_factors"].as_f64().unwrap());
+    assert_eq!(model.rating.n_factors() as f64, results[best]["params"]["n_factors"].as_f64().unwrap());
+    assert_eq!(model.kind(), Kind::Svd, "selected by rmse, the lists keep SVD's order");
+    assert_eq!(r["best_ranking"]["kind"], "svd");
     let csv = std::fs::read_to_string(p.path(OUTPUTS[2])).unwrap();
     assert_eq!(
         csv.lines().next(),
-        Some("candidate,rank,mean_test_rmse,mean_test_mae,mean_fit_time,lr_all,n_factors,reg_all")
+        Some(
+            "candidate,kind,rank,mean_test_rmse,mean_test_mae,mean_test_ranking,mean_fit_time,lr_all,n_factors,reg_all"
+        )
     );
     assert_eq!(csv.lines().count(), 5);
 }
@@ -112,7 +122,9 @@ fn results_do_not_depend_on_the_threads() {
 #[test]
 fn a_diverging_candidate_is_reported_and_skipped() {
     let p = Project::new();
-    let r = p.ok("optimize:\n  base: {n_epochs: 3}\n  space:\n    n_factors: [4]\n    lr_all: [0.005, 0.8]\n");
+    let r = p.ok(
+        "optimize:\n  measure: rmse\n  base: {n_epochs: 3}\n  space:\n    n_factors: [4]\n    lr_all: [0.005, 0.8]\n",
+    );
     assert_eq!(r["failed"], 1);
     let failed = &r["cv_results"][1];
     assert_eq!(failed["status"], "failed");
@@ -123,7 +135,7 @@ fn a_diverging_candidate_is_reported_and_skipped() {
 #[test]
 fn a_random_search_draws_n_iter_seeded_candidates() {
     let p = Project::new();
-    let params = "optimize:\n  method: random\n  n_iter: 3\n  cv: 2\n  base: {n_epochs: 2}\n  space:\n    n_factors: [3, 5]\n    lr_all: {min: 0.001, max: 0.005, log: true}\n";
+    let params = "optimize:\n  measure: mae\n  method: random\n  n_iter: 3\n  cv: 2\n  base: {n_epochs: 2}\n  space:\n    n_factors: [3, 5]\n    lr_all: {min: 0.001, max: 0.005, log: true}\n";
     let a = p.ok(params);
     assert_eq!(a["candidates"], 3);
     for c in a["cv_results"].as_array().unwrap() {
@@ -140,8 +152,18 @@ fn bad_searches_are_clear_errors() {
         ("optimize:\n  space: {n_factor: [4]}\n", "n_factor"),
         ("optimize:\n  space: {lr_all: {min: 0.1, max: 0.2}}\n", "ranges are for the random search"),
         ("optimize:\n  cv: 1\n  space: {n_factors: [4]}\n", "folds 1"),
-        ("optimize:\n  base: {n_epochs: 2}\n  space: {lr_all: [5.0]}\n", "every candidate failed"),
+        ("optimize:\n  measure: rmse\n  base: {n_epochs: 2}\n  space: {lr_all: [5.0]}\n", "every SVD candidate failed"),
+        (
+            "optimize:\n  base: {n_epochs: 2}\n  space: {lr_all: [5.0]}\n",
+            "every SVD candidate failed (the rating model needs one); the first: training diverged",
+        ),
         ("optimize:\n  space: {lr_all: [-0.1]}\n", "lr_all -0.1"),
+        ("optimize:\n  measure: auc@10\n", "invalid measure \"auc@10\""),
+        ("optimize:\n  space: {n_factors: [4]}\n  ranking: {spaces: {ease: {alpha: [1]}}}\n", "\"alpha\" for ease"),
+        (
+            "optimize:\n  space: {n_factors: [4]}\n  ranking: {spaces: {ials: {factors: [0]}}}\n",
+            "invalid value 0 for factors",
+        ),
     ] {
         let out = p.optimize(params);
         let e = String::from_utf8_lossy(&out.stderr);
@@ -150,4 +172,60 @@ fn bad_searches_are_clear_errors() {
             assert!(!p.path(o).exists(), "{o} was written by a failing run");
         }
     }
+}
+
+const KINDS: &str = "optimize:
+  measure: ndcg@10
+  relevance_threshold: 60
+  cv: 2
+  base: {n_epochs: 3, seed: 5}
+  space:
+    n_factors: [4, 8]
+  ranking:
+    base: {ials: {iterations: 3}}
+    spaces:
+      popularity: {}
+      ease: {lambda: [50, 500]}
+      ials: {factors: [4]}
+";
+
+/// Selecting by NDCG: every kind is searched on the same folds, SVD's best by rmse is the
+/// rating model, the best by NDCG orders the lists of the model to serve.
+#[test]
+fn a_search_over_kinds_by_a_ranking_measure() {
+    let p = Project::new();
+    let r = p.ok(KINDS);
+    let results = r["cv_results"].as_array().unwrap();
+    let kinds: Vec<&str> = results.iter().map(|c| c["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["svd", "svd", "popularity", "ease", "ease", "ials"]);
+    // The rating model is SVD's best by rmse; its own order competes with the top-N kinds.
+    let svd_best = r["best_index"].as_u64().unwrap() as usize;
+    assert_eq!(results[svd_best]["kind"], "svd");
+    let rmse = |c: &Value| c["mean_test_rmse"].as_f64().unwrap_or(f64::INFINITY);
+    assert!(results.iter().all(|c| rmse(c) >= rmse(&results[svd_best])));
+    for (i, c) in results.iter().enumerate() {
+        let measured = i == svd_best || c["kind"] != "svd";
+        assert_eq!(c["split_test_ranking"].as_array().map_or(0, Vec::len), if measured { 2 } else { 0 }, "{c}");
+        assert_eq!(c["rank"].is_null(), !measured, "{c}");
+        assert_eq!(c["mean_test_rmse"].is_null(), c["kind"] != "svd");
+    }
+    let ndcg = |c: &Value| c["mean_test_ranking"]["ndcg"].as_f64().unwrap_or(0.0);
+    let best = r["best_ranking"]["index"].as_u64().unwrap() as usize;
+    assert_eq!(results[best]["rank"], 1);
+    assert_eq!(results[best]["mean_test_ranking"]["k"], 10);
+    assert!(results.iter().all(|c| ndcg(c) <= ndcg(&results[best])));
+    assert_eq!(r["best_ranking"]["cv_score"].as_f64(), Some(ndcg(&results[best])));
+    assert!(r["best_ranking"]["test_score"].as_f64().unwrap() > 0.0);
+    let (model, _) = artifact::read(&std::fs::read(p.path(OUTPUTS[0])).unwrap()).unwrap();
+    assert_eq!(model.kind().name(), r["best_ranking"]["kind"].as_str().unwrap());
+    assert_eq!(model.rating.n_factors() as f64, results[svd_best]["params"]["n_factors"].as_f64().unwrap());
+    let csv = std::fs::read_to_string(p.path(OUTPUTS[2])).unwrap();
+    assert_eq!(
+        csv.lines().next(),
+        Some(
+            "candidate,kind,rank,mean_test_rmse,mean_test_mae,mean_test_ranking,mean_fit_time,factors,lambda,n_factors"
+        )
+    );
+    // The same search on one thread gives the same scores.
+    assert_eq!(scores(&r), scores(&p.ok(&format!("{KINDS}  threads: 1\n"))));
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use movierec_core::recommend;
+use movierec_core::models::{User, recommend};
 use movierec_stage::progress::{Phase, Steps};
 use movierec_stage::{Common, Outputs, Params};
 use rayon::prelude::*;
@@ -15,11 +15,12 @@ use serde::Serialize;
 /// Recommend to every user the top N movies they have not rated.
 ///
 /// Uses the model to serve (written by `optimize`, fitted on all ratings), ranks every movie
-/// the user has not rated anywhere in the loaded data by predicted score (clipped to the
-/// rating scale; ties go to the movie seen first in the data), and writes up to `predict.n`
-/// rows per user (fewer only for a user who has rated all but a few movies): user id, user
-/// name, rank, movie id, title, score. `predict.users` restricts the
-/// users. Users are processed in parallel, in blocks, so memory grows with the output, not
+/// the user has not rated anywhere in the loaded data in the model's order (its ranking
+/// kind's: EASE, implicit ALS, popularity, or the predicted score itself for `svd`; ties go
+/// to the movie seen first in the data), and writes up to `predict.n` rows per user (fewer
+/// only for a user who has rated all but a few movies): user id, user name, rank, movie id,
+/// title, score (the predicted relevance, clipped to the rating scale). `predict.users`
+/// restricts the users. Users are processed in parallel, in blocks, so memory grows with the output, not
 /// with users × movies.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
@@ -48,6 +49,7 @@ struct Args {
 
 #[derive(Debug, Serialize)]
 struct Report {
+    ranking: movierec_core::models::Kind,
     n: usize,
     users: usize,
     rows: usize,
@@ -71,22 +73,23 @@ fn run(args: Args) -> anyhow::Result<()> {
     let names: HashMap<String, String> = movierec_tables::read_labels(&args.users, "user_id", "user_name")?;
     let titles: HashMap<String, String> = movierec_tables::read_labels(&args.movies, "movie_id", "title")?;
     // What each user has rated anywhere in the data, as the model's movie indices.
-    let seen = recommend::seen(&model, &ratings);
+    let histories = recommend::histories(&model.rating, &ratings);
+    let svd = &model.rating;
     let users: Vec<usize> = if p.users.is_empty() {
-        (0..model.users.len()).collect()
+        (0..svd.users.len()).collect()
     } else {
-        let unknown: Vec<&String> = p.users.iter().filter(|u| model.users.get(u).is_none()).collect();
+        let unknown: Vec<&String> = p.users.iter().filter(|u| svd.users.get(u).is_none()).collect();
         anyhow::ensure!(
             unknown.is_empty(),
             "predict.users lists users the model does not know: {}",
             unknown.iter().map(|u| format!("{u:?}")).collect::<Vec<_>>().join(", ")
         );
-        p.users.iter().map(|u| model.users.get(u).expect("checked") as usize).collect()
+        p.users.iter().map(|u| svd.users.get(u).expect("checked") as usize).collect()
     };
     phase.finish();
 
     let steps = Steps::new(users.len().div_ceil(BLOCK) as u64, "blocks of users");
-    let mut recommended = vec![false; model.items.len()];
+    let mut recommended = vec![false; svd.items.len()];
     let mut rows = 0usize;
     let mut done = 0usize;
     let mut out = Outputs::new();
@@ -94,13 +97,20 @@ fn run(args: Args) -> anyhow::Result<()> {
         let mut csv = csv::Writer::from_writer(w);
         csv.write_record(["user_id", "user_name", "rank", "movie_id", "title", "score"])?;
         for block in users.chunks(BLOCK) {
-            let lists: Vec<Vec<(u32, f64)>> =
-                block.par_iter().map(|&u| recommend::for_user(&model, u, &seen[u], p.n)).collect();
+            let lists: Vec<Vec<(u32, f64)>> = block
+                .par_iter()
+                .map(|&u| {
+                    let history = &histories[u];
+                    let user = User { id: Some(u), history };
+                    let list = model.recommend(user, &recommend::movies_of(history), p.n);
+                    list.into_iter().map(|r| (r.movie, r.relevance)).collect()
+                })
+                .collect();
             for (&u, list) in block.iter().zip(&lists) {
-                let uid = model.users.raw(u as u32);
+                let uid = svd.users.raw(u as u32);
                 let name = names.get(uid).map_or("", String::as_str);
                 for (rank, &(i, score)) in list.iter().enumerate() {
-                    let iid = model.items.raw(i);
+                    let iid = svd.items.raw(i);
                     let title = titles.get(iid).map_or("", String::as_str);
                     csv.write_record([uid, name, &(rank + 1).to_string(), iid, title, &score.to_string()])?;
                     recommended[i as usize] = true;
@@ -116,11 +126,12 @@ fn run(args: Args) -> anyhow::Result<()> {
     steps.finish();
     let distinct = recommended.iter().filter(|x| **x).count();
     let report = Report {
+        ranking: model.kind(),
         n: p.n,
         users: users.len(),
         rows,
         distinct_movies: distinct,
-        catalogue_coverage: distinct as f64 / model.items.len().max(1) as f64,
+        catalogue_coverage: distinct as f64 / svd.items.len().max(1) as f64,
     };
     tracing::info!(users = report.users, rows = report.rows, coverage = report.catalogue_coverage, "recommended");
     out.write_json(&args.report, &report)?;

@@ -5,23 +5,30 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use movierec_core::artifact::{self, Provenance};
-use movierec_core::svd::{SvdModel, SvdParams};
-use movierec_core::synthetic::{SyntheticConfig, generate};
-use movierec_core::trainset::Trainset;
+use movierec_core::data::synthetic::{SyntheticConfig, generate};
+use movierec_core::data::trainset::Trainset;
+use movierec_core::models::artifact::{self, Provenance};
+use movierec_core::models::svd::SvdParams;
+use movierec_core::models::{Kind, RankingParams, Recommender, recommend};
 use movierec_core::{Dataset, RatingScale};
 use serde_json::Value;
 
 struct Project {
     dir: tempfile::TempDir,
     data: Dataset,
-    model: SvdModel,
+    model: Recommender,
 }
 
 impl Project {
     fn new() -> Project {
+        Project::of_kind(Kind::Svd)
+    }
+
+    /// A project whose model's lists `kind` orders.
+    fn of_kind(kind: Kind) -> Project {
         let dir = tempfile::tempdir().unwrap();
-        let data = generate(&SyntheticConfig { seed: 9, scale: 0.02 }, RatingScale::SEED).unwrap();
+        let data = generate(&SyntheticConfig { seed: 9, scale: 0.02, ..SyntheticConfig::default() }, RatingScale::SEED)
+            .unwrap();
         std::fs::create_dir_all(dir.path().join("data")).unwrap();
         let create = |name: &str| std::fs::File::create(dir.path().join(format!("data/{name}.parquet"))).unwrap();
         movierec_tables::write_ratings(&data, create("ratings")).unwrap();
@@ -29,7 +36,9 @@ impl Project {
         movierec_tables::write_movies(&data, create("movies")).unwrap();
         let t = Trainset::new(&data.ratings);
         let svd = SvdParams { n_factors: 10, n_epochs: 5, ..SvdParams::default() }.check().unwrap();
-        let model = svd.fit_fast(&t, 1, |_| {}).unwrap();
+        let rating = svd.fit_fast(&t, 1, |_| {}).unwrap();
+        let ranking = RankingParams { kind, ..RankingParams::default() }.fit(&t, 1).unwrap();
+        let model = Recommender { rating, ranking, rerank: 0 };
         let p = Provenance {
             data_fingerprint: artifact::fingerprint(&data.ratings),
             n_ratings: data.ratings.len() as u64,
@@ -97,7 +106,7 @@ fn every_user_gets_the_brute_force_top_n_of_unseen_movies() {
             .iter()
             .enumerate()
             .filter(|(_, m)| !seen[uid].contains(m))
-            .map(|(i, m)| (p.model.predict(uid, m).est, i, m))
+            .map(|(i, m)| (p.model.rating.predict(uid, m).est, i, m))
             .collect();
         all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         let got = &by_user[uid];
@@ -113,6 +122,34 @@ fn every_user_gets_the_brute_force_top_n_of_unseen_movies() {
     assert_eq!(r["rows"].as_u64(), Some(rows.len() as u64));
     let distinct: HashSet<&str> = rows.iter().map(|r| r[3].as_str()).collect();
     assert_eq!(r["distinct_movies"].as_u64(), Some(distinct.len() as u64));
+}
+
+/// With a top-N kind, each list is that model's best unseen movies in its order, and the
+/// score shown is still SVD's predicted relevance.
+#[test]
+fn every_kind_orders_the_lists_and_shows_predicted_relevance() {
+    for kind in [Kind::Popularity, Kind::Ease, Kind::Ials] {
+        let p = Project::of_kind(kind);
+        let out = p.predict("predict: {n: 4}\n");
+        assert!(out.status.success(), "{kind}: {}", String::from_utf8_lossy(&out.stderr));
+        let r: Value = serde_json::from_slice(&std::fs::read(p.path("out/predict.json")).unwrap()).unwrap();
+        assert_eq!(r["ranking"], kind.name());
+        let rows = p.rows();
+        let svd = &p.model.rating;
+        let top_n = p.model.ranking.top_n().unwrap();
+        let histories = recommend::histories(svd, &p.data.ratings);
+        for u in (0..svd.users.len()).step_by(23) {
+            let uid = svd.users.raw(u as u32);
+            let got: Vec<&Vec<String>> = rows.iter().filter(|r| r[0] == uid).collect();
+            let h = &histories[u];
+            let want = top_n.rank(Some(u), h, &recommend::movies_of(h), 4);
+            assert_eq!(got.len(), want.len());
+            for (row, (i, _)) in got.iter().zip(&want) {
+                assert_eq!(row[3], svd.items.raw(*i), "{kind}, user {uid}");
+                assert_eq!(row[5].parse::<f64>().unwrap(), svd.estimate(Some(u), Some(*i as usize)).est);
+            }
+        }
+    }
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use movierec_core::split::{self, SplitStrategy, SplitSummary};
+use movierec_core::data::split::{self, SplitStrategy, SplitSummary};
 use movierec_stage::params::PrepareParams;
 use movierec_stage::progress::Phase;
 use movierec_stage::{Common, Outputs, Params};

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use movierec_core::RatingScale;
-use movierec_core::split::train_test_split;
-use movierec_core::synthetic::{SyntheticConfig, generate};
+use movierec_core::data::split::train_test_split;
+use movierec_core::data::synthetic::{SyntheticConfig, generate};
 use serde_json::Value;
 
 const OUTPUTS: [&str; 3] = ["data/prepared/train.parquet", "data/prepared/test.parquet", "metrics/prepare.json"];
@@ -18,7 +18,8 @@ impl Project {
     /// A folder holding `data/loaded/ratings.parquet` of a small synthetic set.
     fn new() -> Project {
         let dir = tempfile::tempdir().unwrap();
-        let data = generate(&SyntheticConfig { seed: 2, scale: 0.02 }, RatingScale::SEED).unwrap();
+        let data = generate(&SyntheticConfig { seed: 2, scale: 0.02, ..SyntheticConfig::default() }, RatingScale::SEED)
+            .unwrap();
         std::fs::create_dir_all(dir.path().join("data/loaded")).unwrap();
         let f = std::fs::File::create(dir.path().join("data/loaded/ratings.parquet")).unwrap();
         movierec_tables::write_ratings(&data, f).unwrap();

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use movierec_core::artifact::FORMAT_VERSION;
-use movierec_core::recommend::{self, Profile};
+use movierec_core::models::artifact::FORMAT_VERSION;
+use movierec_core::models::recommend;
+use movierec_core::models::{Recommendation, User};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -66,6 +67,8 @@ pub struct ModelInfo {
     /// SVD's hyper-parameters.
     #[schema(value_type = Object)]
     params: serde_json::Value,
+    /// What orders the lists.
+    ranking: RankingInfo,
     /// When the model was trained (RFC 3339 UTC).
     trained_at: String,
     /// Fingerprint of the ratings it was trained on.
@@ -86,8 +89,18 @@ pub struct ModelInfo {
     metrics: Option<serde_json::Value>,
 }
 
+/// What orders the recommendation lists (the score shown is always SVD's predicted relevance).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RankingInfo {
+    /// `svd` (predicted relevance), `popularity`, `ease` or `ials`.
+    #[schema(example = "ease")]
+    kind: String,
+    /// When above 0, the ranking's best `rerank` movies are re-ordered by predicted relevance.
+    rerank: usize,
+}
+
 /// SVD's hyper-parameters under Surprise's names, every override resolved.
-fn svd_params(svd: &movierec_core::svd::Svd) -> serde_json::Value {
+fn svd_params(svd: &movierec_core::models::svd::Svd) -> serde_json::Value {
     let [lr_bu, lr_bi, lr_pu, lr_qi] = svd.lr;
     let [reg_bu, reg_bi, reg_pu, reg_qi] = svd.reg;
     serde_json::json!({
@@ -104,15 +117,19 @@ fn model_info(s: &Snapshot) -> ModelInfo {
     ModelInfo {
         format_version: FORMAT_VERSION,
         source: v.source.clone(),
-        mode: serde_json::to_value(v.model.mode).ok().and_then(|m| m.as_str().map(str::to_owned)).unwrap_or_default(),
-        params: svd_params(&v.model.svd),
+        mode: serde_json::to_value(v.model.rating.mode)
+            .ok()
+            .and_then(|m| m.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        params: svd_params(&v.model.rating.svd),
+        ranking: RankingInfo { kind: v.model.kind().to_string(), rerank: v.model.rerank },
         trained_at: v.provenance.created_at.clone(),
         data_fingerprint: v.provenance.data_fingerprint.clone(),
         n_ratings: v.provenance.n_ratings,
-        n_users: v.model.users.len(),
-        n_movies: v.model.items.len(),
+        n_users: v.model.rating.users.len(),
+        n_movies: v.model.rating.items.len(),
         training_seconds: v.provenance.training_seconds,
-        loaded_at: movierec_core::artifact::rfc3339(v.loaded_at),
+        loaded_at: movierec_core::models::artifact::rfc3339(v.loaded_at),
         age_seconds: v.age_seconds(),
         metrics: s.metrics.clone(),
     }
@@ -336,6 +353,11 @@ pub struct RecommendedMovie {
     score: f64,
 }
 
+/// A recommender's list as (movie, predicted relevance) pairs.
+fn relevance_list(list: &[Recommendation]) -> Vec<(u32, f64)> {
+    list.iter().map(|r| (r.movie, r.relevance)).collect()
+}
+
 fn recommended(s: &Snapshot, list: &[(u32, f64)]) -> Vec<RecommendedMovie> {
     list.iter()
         .enumerate()
@@ -370,8 +392,9 @@ fn count_served(state: &AppState, movies: usize) {
     state.metrics.recommended_movies.fetch_add(movies as u64, Relaxed);
 }
 
-/// The top-n movies a user has not seen, by predicted relevance (ties to the movie seen
-/// first in the data).
+/// The top-n movies a user has not seen, in the served ranking's order (by predicted
+/// relevance for the `svd` kind; ties to the movie seen first in the data), each with its
+/// predicted relevance score.
 #[utoipa::path(get, path = "/users/{id}/recommendations", tag = "recommendations",
     params(("id" = String, Path, description = "User id"), TopQuery),
     responses((status = 200, body = UserRecommendations), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -381,7 +404,7 @@ pub async fn user_recommendations(
     Query(q): Query<TopQuery>,
 ) -> Result<Json<UserRecommendations>, ApiError> {
     let s = state.current()?;
-    let n = top_n(q.n, s.view.model.items.len())?;
+    let n = top_n(q.n, s.view.model.rating.items.len())?;
     let u = find_user(&s, &id)?;
     let Some(mu) = s.view.user_in_model[u] else {
         return Err(ApiError::not_found(format!(
@@ -389,7 +412,9 @@ pub async fn user_recommendations(
              POST their ratings to /recommendations to fold them in"
         )));
     };
-    let list = recommend::for_user(&s.view.model, mu as usize, &s.view.seen[mu as usize], n);
+    let history = &s.view.history[mu as usize];
+    let user = User { id: Some(mu as usize), history };
+    let list = relevance_list(&s.view.model.recommend(user, &recommend::movies_of(history), n));
     count_served(&state, list.len());
     Ok(Json(UserRecommendations {
         user_id: id,
@@ -435,9 +460,11 @@ pub struct FoldInRecommendations {
 /// Most ratings one fold-in request may carry.
 const MAX_FOLD_IN: usize = 1000;
 
-/// Recommendations for someone the model has never seen: their ratings are folded in (their
-/// bias and factors solved against the fixed movie factors, no retraining) and the top-n
-/// movies they have not rated returned.
+/// Recommendations for someone the model has never seen: their ratings are folded in, no
+/// retraining (SVD's bias and factors solved against the fixed movie factors, for the
+/// predicted relevance; the ranking kind's own fold-in for the order: EASE scores from the
+/// ratings directly, implicit ALS solves the user's factors), and the top-n movies they have
+/// not rated returned.
 #[utoipa::path(post, path = "/recommendations", tag = "recommendations", request_body = FoldInRequest,
     responses((status = 200, body = FoldInRecommendations), (status = 400, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -446,7 +473,7 @@ pub async fn fold_in_recommendations(
     Json(body): Json<FoldInRequest>,
 ) -> Result<Json<FoldInRecommendations>, ApiError> {
     let s = state.current()?;
-    let model = &s.view.model;
+    let model = &s.view.model.rating;
     let n = match top_n(body.n, model.items.len()) {
         Ok(n) => n,
         Err(e) => return Err(ApiError::unprocessable(e.message)),
@@ -481,10 +508,10 @@ pub async fn fold_in_recommendations(
     let snapshot = Arc::clone(&s);
     let (profile, list) = tokio::task::spawn_blocking(move || {
         let model = &snapshot.view.model;
-        let profile: Profile = recommend::fold_in(model, &pairs);
-        let mut seen: Vec<u32> = pairs.iter().map(|p| p.0).collect();
-        seen.sort_unstable();
-        let list = recommend::top_unseen(model.items.len(), &seen, n, |i| profile.estimate(model, i as usize));
+        pairs.sort_unstable_by_key(|p| p.0);
+        let user = User { id: None, history: &pairs };
+        let profile = recommend::fold_in(&model.rating, &pairs);
+        let list = relevance_list(&model.recommend(user, &recommend::movies_of(&pairs), n));
         (profile, list)
     })
     .await
@@ -594,7 +621,9 @@ pub struct SimilarMovies {
     similar: Vec<SimilarMovie>,
 }
 
-/// The movies nearest a movie by the cosine similarity of their learned factors.
+/// The movies nearest a movie by what the served ranking learnt: EASE's item weights, the
+/// cosine of implicit ALS's movie factors, or, for the `svd` and `popularity` kinds, the
+/// cosine of SVD's movie factors.
 #[utoipa::path(get, path = "/movies/{id}/similar", tag = "recommendations",
     params(("id" = String, Path, description = "Movie id"), TopQuery),
     responses((status = 200, body = SimilarMovies), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -604,12 +633,12 @@ pub async fn similar_movies(
     Query(q): Query<TopQuery>,
 ) -> Result<Json<SimilarMovies>, ApiError> {
     let s = state.current()?;
-    let n = top_n(q.n, s.view.model.items.len().saturating_sub(1).max(1))?;
+    let n = top_n(q.n, s.view.model.rating.items.len().saturating_sub(1).max(1))?;
     let m = find_movie(&s, &id)?;
     let Some(item) = s.view.item_of_movie[m] else {
         return Err(ApiError::not_found(format!("movie {id:?} is in the data but not in the model")));
     };
-    let list = recommend::similar(&s.view.model, item as usize, n);
+    let list = s.view.model.similar(item as usize, n);
     let similar = list
         .iter()
         .enumerate()
@@ -714,12 +743,12 @@ pub async fn metrics(State(state): S) -> Response {
         fingerprint: &s.view.provenance.data_fingerprint,
         created_at: &s.view.provenance.created_at,
         source: &s.view.source,
-        created_seconds: movierec_core::artifact::parse_rfc3339(&s.view.provenance.created_at),
+        created_seconds: movierec_core::models::artifact::parse_rfc3339(&s.view.provenance.created_at),
         loaded_seconds: s.view.loaded_at,
         age_seconds: s.view.age_seconds(),
         max_age_seconds: state.config.max_model_age.as_secs(),
-        users: s.view.model.users.len(),
-        movies: s.view.model.items.len(),
+        users: s.view.model.rating.users.len(),
+        movies: s.view.model.rating.items.len(),
     });
     let text = state.metrics.render(gauges.as_ref(), state.jobs.running(), state.started);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()

@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use movierec_core::artifact::{self, Provenance};
-use movierec_core::search::{self, Candidate, CandidateResult, Measure, Method, Values};
-use movierec_core::svd::{Svd, SvdParams, TrainMode};
-use movierec_core::trainset::Trainset;
+use movierec_core::data::trainset::Trainset;
+use movierec_core::evaluation::search::{self, Candidate, CandidateResult, Measure, Method, Spec, Values};
+use movierec_core::models::artifact::{self, Provenance};
+use movierec_core::models::svd::{SvdParams, TrainMode};
+use movierec_core::models::{Kind, Recommender};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -37,7 +38,8 @@ pub struct GridsearchRequest {
     pub cv: Option<usize>,
     /// Seed of the folds and the draws.
     pub seed: Option<u32>,
-    /// `rmse` or `mae`.
+    /// `rmse` or `mae` (default: `mae` if `optimize.measure` is, else `rmse`), or a ranking
+    /// measure of SVD's own order such as `ndcg@10`.
     #[schema(value_type = Option<String>, example = "rmse")]
     pub measure: Option<Measure>,
     /// `fast` or `surprise`.
@@ -201,10 +203,12 @@ pub fn start(
     let n_iter = request.n_iter.unwrap_or(d.n_iter);
     let cv = request.cv.unwrap_or(d.cv);
     let seed = request.seed.unwrap_or(d.seed);
-    let measure = request.measure.unwrap_or(d.measure);
+    // The job tunes the rating model: by rmse unless `optimize.measure` is mae, or the request
+    // asks for a ranking measure (of SVD's own order).
+    let measure = request.measure.unwrap_or(if d.measure == Measure::Mae { Measure::Mae } else { Measure::Rmse });
     let mode = request.mode.unwrap_or(d.mode);
-    let candidates =
-        search::candidates(&space, method, n_iter, seed).map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    let candidates = search::candidates(Kind::Svd, &space, method, n_iter, seed)
+        .map_err(|e| ApiError::unprocessable(e.to_string()))?;
     if candidates.is_empty() {
         return Err(ApiError::unprocessable("the search has no candidate (random search with n_iter 0?)"));
     }
@@ -221,12 +225,12 @@ pub fn start(
             state.config.gridsearch_max_fits
         )));
     }
-    let checked: Vec<(Candidate, Svd)> = candidates
+    let checked: Vec<(Candidate, Spec)> = candidates
         .into_iter()
         .map(|c| {
             let svd = search::apply(&d.base, &c).map_err(|e| ApiError::unprocessable(e.to_string()))?;
             let svd = svd.check().map_err(|e| ApiError::unprocessable(e.to_string()))?;
-            Ok((c, svd))
+            Ok((c, Spec::Svd(svd)))
         })
         .collect::<Result<_, ApiError>>()?;
     let settings = Resolved {
@@ -275,7 +279,7 @@ pub fn start(
     state.metrics.gridsearch_started.fetch_add(1, Ordering::Relaxed);
     let report = snapshot_report(&job);
 
-    let plan = Plan { id: id.to_string(), base: d.base, fits: checked, settings };
+    let plan = Plan { id: id.to_string(), base: d.base, fits: checked, settings, threshold: d.relevance_threshold };
     let state = Arc::clone(state);
     let spawned = std::thread::Builder::new().name(format!("gridsearch-{id}")).spawn({
         let job = Arc::clone(&job);
@@ -323,8 +327,10 @@ pub fn start(
 struct Plan {
     id: String,
     base: SvdParams,
-    fits: Vec<(Candidate, Svd)>,
+    fits: Vec<(Candidate, Spec)>,
     settings: Resolved,
+    /// The relevance threshold of ranking measures.
+    threshold: f64,
 }
 
 /// The job's work: cross-validate, then maybe fit the best on all ratings and serve it.
@@ -346,7 +352,7 @@ fn run(
     let started = std::time::Instant::now();
     let cv_results = pool
         .install(|| {
-            search::cross_validate(ratings, fits, mode, cv, seed, measure, |_, _| {
+            search::cross_validate(ratings, fits, mode, cv, seed, measure, plan.threshold, |_, _| {
                 job.done.fetch_add(1, Ordering::Relaxed);
             })
         })
@@ -358,7 +364,7 @@ fn run(
             cv_results[0].reason.as_deref().unwrap_or("no reason recorded")
         ));
     };
-    let svd = fits[best].1;
+    let Spec::Svd(svd) = fits[best].1 else { unreachable!("a grid search job fits SVD only") };
     let best_params = search::apply(&plan.base, &fits[best].0).map_err(|e| e.to_string())?;
     let result = JobResult {
         best_index: best,
@@ -383,6 +389,9 @@ fn run(
         threads: if mode == TrainMode::Fast { threads } else { 1 },
     };
     let id = &plan.id;
+    // The rating model changes; the served ranking, fitted on the same ratings, stays.
+    let current = &snapshot.view.model;
+    let model = Recommender { rating: model, ranking: current.ranking.clone(), rerank: current.rerank };
     let view = ModelView::new(model, provenance, format!("grid search job {id}"), &snapshot.data)
         .map_err(|e| e.to_string())?;
     // Swap only if the data is still the one the search ran on: a refresh in between wins.

@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use movierec_core::artifact::{self, Provenance};
-use movierec_core::columns::Owner;
-use movierec_core::dataset::Values;
-use movierec_core::recommend;
-use movierec_core::svd::SvdModel;
+use movierec_core::data::columns::Owner;
+use movierec_core::data::dataset::Values;
+use movierec_core::models::Recommender;
+use movierec_core::models::artifact::{self, Provenance};
+use movierec_core::models::recommend;
 use movierec_core::{IdMap, RatingList, Role};
 
 /// Where the artifacts are.
@@ -91,7 +91,7 @@ impl Data {
         let (movie_keys, movie_attrs) = movierec_tables::read_attrs(&paths.movies, "movie_id", Owner::Movie)?;
         let user_ids = id_map(&user_keys, &paths.users)?;
         let movie_ids = id_map(&movie_keys, &paths.movies)?;
-        let text = |attrs: &movierec_core::dataset::Attrs, role: Role, i: usize| match attrs.get(role) {
+        let text = |attrs: &movierec_core::data::dataset::Attrs, role: Role, i: usize| match attrs.get(role) {
             Some(Values::Text(v)) => v[i].clone(),
             _ => None,
         };
@@ -193,8 +193,8 @@ fn lookup(from: &IdMap, to: &IdMap, ratings: &Path, table: &Path, what: &str) ->
 /// The model and its indices into the data.
 #[derive(Debug)]
 pub struct ModelView {
-    /// The model.
-    pub model: SvdModel,
+    /// The model: SVD for the predicted relevance, and the ranking that orders the lists.
+    pub model: Recommender,
     /// Where it came from.
     pub provenance: Provenance,
     /// Where it was read from, or which grid search job promoted it.
@@ -207,8 +207,8 @@ pub struct ModelView {
     pub movie_of_item: Vec<u32>,
     /// The model's movie index of each data movie, if the model knows it.
     pub item_of_movie: Vec<Option<u32>>,
-    /// What each model user has rated, as sorted model movie indices.
-    pub seen: Vec<Vec<u32>>,
+    /// What each model user has rated: (model movie index, score), sorted by movie.
+    pub history: Vec<Vec<(u32, f64)>>,
 }
 
 impl ModelView {
@@ -217,29 +217,38 @@ impl ModelView {
     /// # Errors
     /// If the model knows a user or movie the data does not: they were not made from the
     /// same pipeline run.
-    pub fn new(model: SvdModel, provenance: Provenance, source: String, data: &Data) -> anyhow::Result<ModelView> {
-        let missing_items: Vec<&str> = model.items.iter().filter(|m| data.movie_ids.get(m).is_none()).collect();
+    pub fn new(model: Recommender, provenance: Provenance, source: String, data: &Data) -> anyhow::Result<ModelView> {
+        let svd = &model.rating;
+        let missing_items: Vec<&str> = svd.items.iter().filter(|m| data.movie_ids.get(m).is_none()).collect();
         anyhow::ensure!(
             missing_items.is_empty(),
             "the model and the data do not match: {} of the model's {} movies are not in the movies table (the first: {:?}); \
              were they made by the same pipeline run?",
             missing_items.len(),
-            model.items.len(),
+            svd.items.len(),
             missing_items[0]
         );
-        let missing_users = model.users.iter().filter(|u| data.user_ids.get(u).is_none()).count();
+        let missing_users = svd.users.iter().filter(|u| data.user_ids.get(u).is_none()).count();
         anyhow::ensure!(
             missing_users == 0,
             "the model and the data do not match: {missing_users} of the model's {} users are not in the users table; \
              were they made by the same pipeline run?",
-            model.users.len()
+            svd.users.len()
         );
-        let user_in_model: Vec<Option<u32>> = data.user_ids.iter().map(|u| model.users.get(u)).collect();
-        let movie_of_item: Vec<u32> =
-            model.items.iter().map(|m| data.movie_ids.get(m).expect("checked above")).collect();
-        let item_of_movie: Vec<Option<u32>> = data.movie_ids.iter().map(|m| model.items.get(m)).collect();
-        let seen = recommend::seen(&model, &data.ratings);
-        Ok(ModelView { model, provenance, source, loaded_at: now(), user_in_model, movie_of_item, item_of_movie, seen })
+        let user_in_model: Vec<Option<u32>> = data.user_ids.iter().map(|u| svd.users.get(u)).collect();
+        let movie_of_item: Vec<u32> = svd.items.iter().map(|m| data.movie_ids.get(m).expect("checked above")).collect();
+        let item_of_movie: Vec<Option<u32>> = data.movie_ids.iter().map(|m| svd.items.get(m)).collect();
+        let history = recommend::histories(svd, &data.ratings);
+        Ok(ModelView {
+            model,
+            provenance,
+            source,
+            loaded_at: now(),
+            user_in_model,
+            movie_of_item,
+            item_of_movie,
+            history,
+        })
     }
 
     /// Seconds since the model file was written, by its `created_at`.

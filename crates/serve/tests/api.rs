@@ -10,7 +10,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use common::{Fixture, TOKEN};
-use movierec_core::recommend;
+use movierec_core::models::{Kind, User, recommend};
 use movierec_serve::{AppState, Config, Snapshot, router};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -81,9 +81,10 @@ async fn root_describes_the_model_and_links_the_routes() {
     assert_eq!(v["users"], s.fixture.data.ratings.users().len());
     assert_eq!(v["movies"], s.fixture.data.ratings.movies().len());
     let m = &v["model"];
-    assert_eq!(m["format_version"], 1);
+    assert_eq!(m["format_version"], 2);
+    assert_eq!(m["ranking"], json!({"kind": "svd", "rerank": 0}));
     assert_eq!(m["trained_at"], "2025-11-26T00:00:00Z");
-    assert_eq!(m["data_fingerprint"], movierec_core::artifact::fingerprint(&s.fixture.data.ratings));
+    assert_eq!(m["data_fingerprint"], movierec_core::models::artifact::fingerprint(&s.fixture.data.ratings));
     assert_eq!(m["params"]["n_factors"], 10);
     assert_eq!(m["metrics"]["test_score"]["rmse"], 12.5);
     assert!(m["metrics"].get("cv_results").is_none(), "tables stay out: {m}");
@@ -164,7 +165,7 @@ async fn a_user_with_their_ratings() {
 async fn recommendations_are_the_best_unseen_movies() {
     let s = Service::new(Config::default());
     let list = &s.fixture.data.ratings;
-    let model = &s.fixture.model;
+    let model = &s.fixture.model.rating;
     for u in [0u32, 7, 100] {
         let (status, v) = s.get(&format!("/users/{}/recommendations?n=5", s.user(u))).await;
         assert_eq!(status, StatusCode::OK, "{v}");
@@ -193,6 +194,61 @@ async fn recommendations_are_the_best_unseen_movies() {
     let (_, v) = s.get(&format!("/users/{}/recommendations", s.user(0))).await;
     assert_eq!(v["recommendations"].as_array().unwrap().len(), 10);
     assert_eq!(v["n"], 10);
+}
+
+/// Every kind is served: a known user's list and a new visitor's are the kind's order with
+/// SVD's predicted relevance, and similar movies come from what the kind learnt.
+#[tokio::test]
+async fn every_kind_is_served() {
+    for kind in Kind::ALL {
+        let fixture = Fixture::new();
+        let model = common::write_model_of_kind(&fixture.data.ratings, &fixture.path("serve.bin"), kind);
+        let state =
+            AppState::new(fixture.paths(), Config::default(), Some(Snapshot::load(&fixture.paths()).unwrap())).unwrap();
+        let s = Service { app: router(Arc::clone(&state)), state, fixture };
+        assert_eq!(s.get("/").await.1["model"]["ranking"]["kind"], kind.name());
+        let list = &s.fixture.data.ratings;
+        let histories = recommend::histories(&model.rating, list);
+        for u in [0u32, 3] {
+            let (status, v) = s.get(&format!("/users/{}/recommendations?n=6", s.user(u))).await;
+            assert_eq!(status, StatusCode::OK, "{kind}: {v}");
+            let mu = model.rating.users.get(&s.user(u)).unwrap() as usize;
+            let h = &histories[mu];
+            let expected = model.recommend(User { id: Some(mu), history: h }, &recommend::movies_of(h), 6);
+            let got = v["recommendations"].as_array().unwrap();
+            assert_eq!(got.len(), 6);
+            for (r, e) in got.iter().zip(&expected) {
+                assert_eq!(r["movie_id"], model.rating.items.raw(e.movie), "{kind}");
+                assert!((r["score"].as_f64().unwrap() - e.relevance).abs() < 1e-9);
+                assert!(
+                    (r["score"].as_f64().unwrap() - model.rating.estimate(Some(mu), Some(e.movie as usize)).est).abs()
+                        < 1e-9
+                );
+            }
+        }
+        // A new visitor: folded in by every kind.
+        let (a, b, c) = (s.movie(0), s.movie(1), s.movie(2));
+        let body = json!({"ratings": [{"movie_id": c, "score": 60}, {"movie_id": a, "score": 90}, {"movie_id": b, "score": 15}], "n": 5});
+        let (status, v) = s.post("/recommendations", None, &body.to_string()).await;
+        assert_eq!(status, StatusCode::OK, "{kind}: {v}");
+        let mut pairs: Vec<(u32, f64)> = [(&a, 90.0), (&b, 15.0), (&c, 60.0)]
+            .iter()
+            .map(|(m, r)| (model.rating.items.get(m).unwrap(), *r))
+            .collect();
+        pairs.sort_by_key(|p| p.0);
+        let expected = model.recommend(User { id: None, history: &pairs }, &recommend::movies_of(&pairs), 5);
+        let got = v["recommendations"].as_array().unwrap();
+        let ids: Vec<&str> = got.iter().map(|r| r["movie_id"].as_str().unwrap()).collect();
+        let want: Vec<&str> = expected.iter().map(|e| model.rating.items.raw(e.movie)).collect();
+        assert_eq!(ids, want, "{kind}");
+        // Similar movies.
+        let (status, v) = s.get(&format!("/movies/{}/similar?n=3", s.movie(2))).await;
+        assert_eq!(status, StatusCode::OK, "{kind}: {v}");
+        let expected = model.similar(model.rating.items.get(&s.movie(2)).unwrap() as usize, 3);
+        for (x, (j, _)) in v["similar"].as_array().unwrap().iter().zip(expected) {
+            assert_eq!(x["movie_id"], model.rating.items.raw(j), "{kind}");
+        }
+    }
 }
 
 #[tokio::test]
@@ -243,7 +299,7 @@ async fn fold_in_recommends_for_someone_new() {
     assert_eq!(recs.len(), 7);
     assert!(recs.iter().all(|r| r["movie_id"] != a && r["movie_id"] != b && r["movie_id"] != c));
     // The scores are those of the folded-in profile, best first.
-    let model = &s.fixture.model;
+    let model = &s.fixture.model.rating;
     let pairs: Vec<(u32, f64)> =
         [(&a, 90.0), (&b, 15.0), (&c, 60.0)].iter().map(|(m, r)| (model.items.get(m).unwrap(), *r)).collect();
     let profile = recommend::fold_in(model, &pairs);
@@ -324,7 +380,7 @@ async fn movies_and_similar_movies() {
     let sim = v["similar"].as_array().unwrap();
     assert_eq!(sim.len(), 4);
     assert!(sim.iter().all(|x| x["movie_id"] != s.movie(2)));
-    let model = &s.fixture.model;
+    let model = &s.fixture.model.rating;
     let expected = recommend::similar(model, model.items.get(&s.movie(2)).unwrap() as usize, 4);
     for (x, (j, c)) in sim.iter().zip(expected) {
         assert_eq!(x["movie_id"], model.items.raw(j));
@@ -486,8 +542,8 @@ async fn a_refresh_swaps_in_new_artifacts_or_keeps_the_old() {
     std::fs::rename(s.fixture.path("movies.bak"), s.fixture.path("data/movies.parquet")).unwrap();
 
     // A model of other data: refused.
-    let other = movierec_core::synthetic::generate(
-        &movierec_core::synthetic::SyntheticConfig { seed: 77, scale: 0.03 },
+    let other = movierec_core::data::synthetic::generate(
+        &movierec_core::data::synthetic::SyntheticConfig { seed: 77, scale: 0.03, ..Default::default() },
         movierec_core::RatingScale::SEED,
     )
     .unwrap();
@@ -511,7 +567,7 @@ async fn a_refresh_swaps_in_new_artifacts_or_keeps_the_old() {
     assert!(Arc::ptr_eq(&data_before, &s.state.snapshot().unwrap().data));
     let mut data = s.fixture.data.clone();
     for (role, values) in data.movie_attrs.columns_mut() {
-        if let (movierec_core::Role::Title, movierec_core::dataset::Values::Text(v)) = (role, values) {
+        if let (movierec_core::Role::Title, movierec_core::data::dataset::Values::Text(v)) = (role, values) {
             v[0] = Some("A New Title (2026)".to_owned());
         }
     }

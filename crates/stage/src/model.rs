@@ -3,14 +3,14 @@
 use std::path::Path;
 
 use anyhow::Context;
-use movierec_core::artifact::{self, Provenance};
-use movierec_core::svd::SvdModel;
+use movierec_core::models::Recommender;
+use movierec_core::models::artifact::{self, Provenance};
 
 /// Reads and checks the model file at `path`.
 ///
 /// # Errors
 /// If the file cannot be read, or is not a valid model (the message says why and names it).
-pub fn read(path: &Path) -> anyhow::Result<(SvdModel, Provenance)> {
+pub fn read(path: &Path) -> anyhow::Result<(Recommender, Provenance)> {
     let bytes = std::fs::read(path).with_context(|| format!("failed to read {}", path.display()))?;
     artifact::read(&bytes).with_context(|| format!("cannot use the model {}", path.display()))
 }

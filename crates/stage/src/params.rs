@@ -5,14 +5,17 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use movierec_core::baseline::BaselineParams;
-use movierec_core::builder::{DuplicatePolicy, InvalidPolicy};
-pub use movierec_core::search::Measure;
-use movierec_core::search::{Method, Values};
-use movierec_core::seed_csv::Delimiter;
-use movierec_core::split::SplitStrategy;
-use movierec_core::svd::{SvdParams, TrainMode};
-use movierec_core::synthetic::SyntheticConfig;
+use movierec_core::data::builder::{DuplicatePolicy, InvalidPolicy};
+use movierec_core::data::seed_csv::Delimiter;
+use movierec_core::data::split::SplitStrategy;
+use movierec_core::data::synthetic::SyntheticConfig;
+pub use movierec_core::evaluation::search::Measure;
+use movierec_core::evaluation::search::{Method, Values};
+use movierec_core::models::baseline::BaselineParams;
+use movierec_core::models::ease::EaseParams;
+use movierec_core::models::ials::IalsParams;
+use movierec_core::models::svd::{SvdParams, TrainMode};
+use movierec_core::models::{Kind, RankingParams};
 use movierec_core::{ColumnMap, RatingScale};
 use serde::{Deserialize, Serialize};
 
@@ -178,6 +181,7 @@ impl Default for PrepareParams {
 /// | `mode` | `fast` | `fast` (single precision, parallel, deterministic) or `surprise` (scikit-surprise's exact results) |
 /// | `threads` | 0 | threads of the `fast` mode; 0: all cores. The model does not depend on it |
 /// | `svd` | Surprise's defaults | SVD's hyper-parameters, with Surprise's names (`n_factors`, `lr_all`, ...) |
+/// | `ranking` | `kind: ease` | what orders each user's list (`svd`, `popularity`, `ease`, `ials`), `rerank`, and each kind's parameters |
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 #[allow(missing_docs)] // documented in the table above
@@ -185,6 +189,7 @@ pub struct TrainParams {
     pub mode: TrainMode,
     pub threads: usize,
     pub svd: SvdParams,
+    pub ranking: RankingParams,
 }
 
 /// The `evaluate` section.
@@ -194,6 +199,7 @@ pub struct TrainParams {
 /// | `k` | 10 | length of the top-K lists of the ranking measures |
 /// | `relevance_threshold` | 60 | a test rating at or above it is relevant |
 /// | `baseline` | `{n_epochs: 10, reg_u: 15, reg_i: 10}` | Surprise's `BaselineOnly` (ALS), reported beside SVD |
+/// | `compare` | see [`Compare`] | the rankings fitted on the training set and measured beside the model's |
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 #[allow(missing_docs)] // documented in the table above
@@ -201,11 +207,43 @@ pub struct EvaluateParams {
     pub k: usize,
     pub relevance_threshold: f64,
     pub baseline: BaselineParams,
+    pub compare: Compare,
 }
 
 impl Default for EvaluateParams {
     fn default() -> EvaluateParams {
-        EvaluateParams { k: 10, relevance_threshold: 60.0, baseline: BaselineParams::default() }
+        EvaluateParams {
+            k: 10,
+            relevance_threshold: 60.0,
+            baseline: BaselineParams::default(),
+            compare: Compare::default(),
+        }
+    }
+}
+
+/// `evaluate.compare`: the rankings measured beside the model's, each fitted on the training
+/// set: the most-rated list, the damped-mean list, SVD's predicted relevance, EASE and
+/// implicit ALS, and the model's ranking re-ordered by predicted relevance.
+///
+/// | Name | Default | Purpose |
+/// |---|---|---|
+/// | `damping` | 10 | phantom ratings at the global mean of the damped-mean list |
+/// | `ease` | λ 500, binary | EASE's parameters (Steck's reference setting) |
+/// | `ials` | the kind's defaults | implicit ALS's parameters |
+/// | `rerank` | 20 | the model's best N re-ordered by predicted relevance (0: no such row) |
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[allow(missing_docs)] // documented in the table above
+pub struct Compare {
+    pub damping: f64,
+    pub ease: EaseParams,
+    pub ials: IalsParams,
+    pub rerank: usize,
+}
+
+impl Default for Compare {
+    fn default() -> Compare {
+        Compare { damping: 10.0, ease: EaseParams::default(), ials: IalsParams::default(), rerank: 20 }
     }
 }
 
@@ -219,9 +257,12 @@ impl Default for EvaluateParams {
 /// | `cv` | 3 | folds of the cross-validation (every candidate sees the same folds) |
 /// | `threads` | 0 | threads running (candidate, fold) fits; 0: all cores. Results do not depend on it |
 /// | `mode` | `fast` | the training mode of every fit |
-/// | `measure` | `rmse` | `rmse` or `mae`: what selects the best candidate |
+/// | `measure` | `ndcg@10` | what selects the ranking: `rmse` or `mae` (SVD's candidates only; the lists keep SVD's order), or a ranking measure at K (`ndcg@10`, `precision@10`, `recall@10`, `map@10`, `hit_rate@10`) over every kind |
+/// | `relevance_threshold` | 60 | a held-out score at or above it is relevant (ranking measures) |
 /// | `base` | Surprise's defaults, seed 42 | SVD parameters that are not searched |
-/// | `space` | the default grid (81 candidates) | searched parameters: lists, or `{min, max, log}` ranges for the random search |
+/// | `space` | the default grid (81 candidates) | SVD's searched parameters: lists, or `{min, max, log}` ranges for the random search |
+/// | `ranking.base` | the kinds' defaults | the top-N kinds' parameters that are not searched, and `rerank` of the model to serve (its `kind` is ignored) |
+/// | `ranking.spaces` | EASE's λ, implicit ALS's factors and α, popularity | a space per top-N kind, searched when `measure` is a ranking measure |
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 #[allow(missing_docs)] // documented in the table above
@@ -233,8 +274,40 @@ pub struct OptimizeParams {
     pub threads: usize,
     pub mode: TrainMode,
     pub measure: Measure,
+    pub relevance_threshold: f64,
     pub base: SvdParams,
     pub space: BTreeMap<String, Values>,
+    pub ranking: RankingSearch,
+}
+
+/// `optimize.ranking`: the top-N kinds searched beside SVD.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RankingSearch {
+    /// Parameters not searched, and the served model's `rerank`.
+    pub base: RankingParams,
+    /// A space per top-N kind (an empty space is one candidate: the base parameters).
+    pub spaces: BTreeMap<Kind, BTreeMap<String, Values>>,
+}
+
+impl Default for RankingSearch {
+    fn default() -> RankingSearch {
+        let list = |v: &[f64]| Values::List(v.to_vec());
+        RankingSearch {
+            base: RankingParams::default(),
+            spaces: BTreeMap::from([
+                (Kind::Popularity, BTreeMap::new()),
+                (Kind::Ease, BTreeMap::from([("lambda".to_owned(), list(&[100.0, 250.0, 500.0, 1000.0]))])),
+                (
+                    Kind::Ials,
+                    BTreeMap::from([
+                        ("factors".to_owned(), list(&[16.0, 32.0])),
+                        ("alpha".to_owned(), list(&[2.0, 5.0])),
+                    ]),
+                ),
+            ]),
+        }
+    }
 }
 
 impl Default for OptimizeParams {
@@ -247,7 +320,8 @@ impl Default for OptimizeParams {
             cv: 3,
             threads: 0,
             mode: TrainMode::Fast,
-            measure: Measure::Rmse,
+            measure: Measure::Ranking { metric: movierec_core::evaluation::search::Metric::Ndcg, k: 10 },
+            relevance_threshold: 60.0,
             base: SvdParams { seed: 42, ..SvdParams::default() },
             space: BTreeMap::from([
                 ("n_factors".to_owned(), list(&[50.0, 100.0, 175.0])),
@@ -255,6 +329,7 @@ impl Default for OptimizeParams {
                 ("lr_all".to_owned(), list(&[0.002, 0.003, 0.005])),
                 ("reg_all".to_owned(), list(&[0.02, 0.05, 0.07])),
             ]),
+            ranking: RankingSearch::default(),
         }
     }
 }

@@ -40,7 +40,7 @@ impl Tracker {
         };
         let timeout = Duration::from_secs_f64(if p.timeout_seconds > 0.0 { p.timeout_seconds } else { 30.0 });
         let client = Client::new(&uri, p.retries.max(1), Duration::from_millis(500), timeout);
-        let format = movierec_core::artifact::FORMAT_VERSION.to_string();
+        let format = movierec_core::models::artifact::FORMAT_VERSION.to_string();
         let commit = git_commit();
         let mut tags = vec![("stage", stage), ("dvc_stage", stage), ("model_format_version", format.as_str())];
         if let Some(c) = &commit {

@@ -14,8 +14,8 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use movierec_core::columns::{Kind, Owner};
-use movierec_core::dataset::{Attrs, Values};
+use movierec_core::data::columns::{Kind, Owner};
+use movierec_core::data::dataset::{Attrs, Values};
 use movierec_core::{Dataset, RatingList, RatingScale, Role};
 use polars::prelude::*;
 
@@ -261,12 +261,12 @@ fn read_scale(kv: Vec<(&str, Option<&str>)>) -> Option<RatingScale> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use movierec_core::synthetic::{SyntheticConfig, generate};
+    use movierec_core::data::synthetic::{SyntheticConfig, generate};
 
     #[test]
     fn ratings_round_trip_with_their_scale() {
         let scale = RatingScale::new(1.0, 5.0).unwrap();
-        let data = generate(&SyntheticConfig { seed: 5, scale: 0.01 }, scale).unwrap();
+        let data = generate(&SyntheticConfig { seed: 5, scale: 0.01, ..SyntheticConfig::default() }, scale).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ratings.parquet");
         write_ratings(&data, std::fs::File::create(&path).unwrap()).unwrap();
@@ -280,7 +280,8 @@ mod tests {
 
     #[test]
     fn subsets_keep_their_order() {
-        let data = generate(&SyntheticConfig { seed: 5, scale: 0.01 }, RatingScale::SEED).unwrap();
+        let data = generate(&SyntheticConfig { seed: 5, scale: 0.01, ..SyntheticConfig::default() }, RatingScale::SEED)
+            .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("test.parquet");
         write_rating_rows(&data.ratings, &[30, 2, 17], std::fs::File::create(&path).unwrap()).unwrap();
@@ -291,7 +292,8 @@ mod tests {
 
     #[test]
     fn labels_by_id() {
-        let data = generate(&SyntheticConfig { seed: 5, scale: 0.01 }, RatingScale::SEED).unwrap();
+        let data = generate(&SyntheticConfig { seed: 5, scale: 0.01, ..SyntheticConfig::default() }, RatingScale::SEED)
+            .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("movies.parquet");
         write_movies(&data, std::fs::File::create(&path).unwrap()).unwrap();
@@ -304,7 +306,8 @@ mod tests {
 
     #[test]
     fn attributes_by_id() {
-        let data = generate(&SyntheticConfig { seed: 5, scale: 0.01 }, RatingScale::SEED).unwrap();
+        let data = generate(&SyntheticConfig { seed: 5, scale: 0.01, ..SyntheticConfig::default() }, RatingScale::SEED)
+            .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("movies.parquet");
         write_movies(&data, std::fs::File::create(&path).unwrap()).unwrap();

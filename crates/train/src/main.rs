@@ -1,5 +1,5 @@
-//! `train`: fits SVD on the training set and writes the model artifact, a report and the
-//! per-epoch training loss.
+//! `train`: fits SVD and the configured ranking on the training set and writes the model
+//! artifact, a report and the per-epoch training loss.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,22 +7,26 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
-use movierec_core::artifact::{self, Provenance};
-use movierec_core::svd::{Epoch, TrainMode};
-use movierec_core::trainset::Trainset;
+use movierec_core::data::trainset::Trainset;
+use movierec_core::models::Recommender;
+use movierec_core::models::artifact::{self, Provenance};
+use movierec_core::models::svd::{Epoch, TrainMode};
 use movierec_stage::params::TrainParams;
 use movierec_stage::progress::{Phase, Steps};
 use movierec_stage::tracking::{self, Metric, Tracker};
 use movierec_stage::{Common, Outputs, Params};
 use serde::Serialize;
 
-/// Fit SVD on the training set and write the model.
+/// Fit SVD and the ranking on the training set and write the model.
 ///
 /// `train.mode` is `fast` (single precision, parallel on `train.threads` threads, the same
 /// model for any number of threads) or `surprise` (scikit-surprise's SVD reproduced bit for
-/// bit). `train.svd` holds Surprise's hyper-parameters. Training stops with an error, and
-/// writes nothing, if a parameter stops being finite (learning rates too large for the
-/// rating scale). Outputs are written only if the stage succeeds.
+/// bit). `train.svd` holds Surprise's hyper-parameters: SVD predicts the relevance score every
+/// recommendation shows. `train.ranking.kind` chooses what orders each user's list: `svd`
+/// (predicted relevance), `popularity`, `ease` or `ials`, each with its parameters under
+/// `train.ranking`. Training stops with an error, and writes nothing, if a parameter is out
+/// of range or stops being finite (learning rates too large for the rating scale). Outputs
+/// are written only if the stage succeeds.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
 struct Args {
@@ -55,6 +59,15 @@ struct Report {
     rating_updates_per_second: f64,
     final_train_rmse: f64,
     data_fingerprint: String,
+    ranking: RankingReport,
+}
+
+/// The ranking's part of the report.
+#[derive(Debug, Serialize)]
+struct RankingReport {
+    #[serde(flatten)]
+    params: serde_json::Value,
+    training_time: f64,
 }
 
 fn main() -> ExitCode {
@@ -70,7 +83,9 @@ fn run(args: Args) -> anyhow::Result<()> {
 
 fn train(args: &Args, p: &TrainParams, tracker: &mut Tracker) -> anyhow::Result<()> {
     tracker.log(
-        &tracking::params_of(&serde_json::json!({"mode": p.mode, "threads": p.threads, "svd": p.svd})),
+        &tracking::params_of(
+            &serde_json::json!({"mode": p.mode, "threads": p.threads, "svd": p.svd, "ranking": p.ranking.chosen()}),
+        ),
         &[],
         &[],
     )?;
@@ -114,6 +129,12 @@ fn train(args: &Args, p: &TrainParams, tracker: &mut Tracker) -> anyhow::Result<
     steps.finish();
     let final_rmse = losses.last().map_or(f64::NAN, |e| e.train_rmse);
     tracing::info!("trained in {seconds:.2} s, final train rmse {final_rmse:.4}");
+    let phase = Phase::start(format!("fitting the {} ranking", p.ranking.kind));
+    let started = Instant::now();
+    let ranking = p.ranking.fit(&t, p.threads).context("invalid train.ranking parameters")?;
+    let ranking_seconds = started.elapsed().as_secs_f64();
+    phase.finish();
+    let model = Recommender { rating: model, ranking, rerank: p.ranking.rerank };
 
     let provenance = Provenance {
         data_fingerprint: fingerprint,
@@ -133,6 +154,7 @@ fn train(args: &Args, p: &TrainParams, tracker: &mut Tracker) -> anyhow::Result<
         rating_updates_per_second: (t.n_ratings() * svd.n_epochs) as f64 / seconds,
         final_train_rmse: final_rmse,
         data_fingerprint: provenance.data_fingerprint.clone(),
+        ranking: RankingReport { params: p.ranking.chosen(), training_time: ranking_seconds },
     };
     let mut out = Outputs::new();
     out.write(&args.model, |w| artifact::write(&model, &provenance, w))?;

@@ -4,9 +4,10 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use movierec_core::RatingScale;
-use movierec_core::artifact;
-use movierec_core::svd::{Factors, SvdModel, TrainMode};
-use movierec_core::synthetic::{SyntheticConfig, generate};
+use movierec_core::data::synthetic::{SyntheticConfig, generate};
+use movierec_core::models::artifact;
+use movierec_core::models::svd::{Factors, SvdModel, TrainMode};
+use movierec_core::models::{Kind, Recommender};
 use serde_json::Value;
 
 const OUTPUTS: [&str; 3] = ["models/model.bin", "metrics/train.json", "metrics/train_loss.csv"];
@@ -18,7 +19,8 @@ struct Project {
 impl Project {
     fn new() -> Project {
         let dir = tempfile::tempdir().unwrap();
-        let data = generate(&SyntheticConfig { seed: 2, scale: 0.02 }, RatingScale::SEED).unwrap();
+        let data = generate(&SyntheticConfig { seed: 2, scale: 0.02, ..SyntheticConfig::default() }, RatingScale::SEED)
+            .unwrap();
         std::fs::create_dir_all(dir.path().join("data")).unwrap();
         let f = std::fs::File::create(dir.path().join("data/train.parquet")).unwrap();
         movierec_tables::write_ratings(&data, f).unwrap();
@@ -48,6 +50,11 @@ impl Project {
     }
 
     fn ok(&self, params: &str) -> (SvdModel, Value) {
+        let (model, report) = self.ok_recommender(params);
+        (model.rating, report)
+    }
+
+    fn ok_recommender(&self, params: &str) -> (Recommender, Value) {
         let out = self.train(params);
         assert!(out.status.success(), "train failed: {}", String::from_utf8_lossy(&out.stderr));
         let (model, _) = artifact::read(&std::fs::read(self.path(OUTPUTS[0])).unwrap()).unwrap();
@@ -102,6 +109,30 @@ fn surprise_mode_trains_in_double_precision() {
     assert!(!model.svd.biased);
 }
 
+/// Every kind is fitted beside SVD, written with its kind, and the same for any number of
+/// threads; the report says what orders the lists.
+#[test]
+fn every_ranking_kind_is_fitted_and_written() {
+    let p = Project::new();
+    for kind in Kind::ALL {
+        let params = |threads: usize| {
+            format!(
+                "train: {{threads: {threads}, svd: {{n_factors: 4, n_epochs: 2}}, ranking: {{kind: {kind}, ials: {{factors: 4, iterations: 2}}}}}}\n"
+            )
+        };
+        let (model, r) = p.ok_recommender(&params(1));
+        assert_eq!(model.kind(), kind);
+        assert_eq!(r["ranking"]["kind"], kind.name());
+        assert!(r["ranking"]["training_time"].as_f64().unwrap() >= 0.0);
+        assert_eq!(model.ranking.top_n().is_some(), kind != Kind::Svd);
+        let (two, _) = p.ok_recommender(&params(2));
+        assert!(two == model, "{kind}: the model changed with the number of threads");
+    }
+    let (model, r) = p.ok_recommender("train: {svd: {n_factors: 4, n_epochs: 2}, ranking: {kind: ease, rerank: 30}}\n");
+    assert_eq!((model.kind(), model.rerank), (Kind::Ease, 30));
+    assert_eq!(r["ranking"]["params"]["lambda"], 500.0);
+}
+
 #[test]
 fn divergence_and_bad_parameters_are_clear_errors() {
     let p = Project::new();
@@ -111,6 +142,14 @@ fn divergence_and_bad_parameters_are_clear_errors() {
     assert!(e.contains("n_factors 0"), "{e}");
     let e = p.fails("train: {svd: {lr_al: 0.1}}\n");
     assert!(e.contains("lr_al"), "{e}");
+    let e = p.fails("train: {svd: {n_epochs: 1}, ranking: {kind: ease, ease: {lambda: -5}}}\n");
+    assert!(e.contains("train.ranking") && e.contains("ease.lambda -5"), "{e}");
+    let e = p.fails("train: {svd: {n_epochs: 1}, ranking: {kind: ease, ease: {max_items: 100}}}\n");
+    assert!(e.contains("385 × 385") && e.contains("use the ials kind"), "{e}");
+    let e = p.fails("train: {svd: {n_epochs: 1}, ranking: {kind: ials, ials: {factors: 0}}}\n");
+    assert!(e.contains("ials.factors 0"), "{e}");
+    let e = p.fails("train: {ranking: {kind: knn}}\n");
+    assert!(e.contains("knn") && e.contains("ease"), "{e}");
     std::fs::remove_file(p.path("data/train.parquet")).unwrap();
     let e = p.fails("train: {}\n");
     assert!(e.contains("data/train.parquet"), "{e}");

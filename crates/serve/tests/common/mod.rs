@@ -5,10 +5,11 @@
 
 use std::path::PathBuf;
 
-use movierec_core::artifact::{self, Provenance};
-use movierec_core::svd::{SvdModel, SvdParams};
-use movierec_core::synthetic::{SyntheticConfig, generate};
-use movierec_core::trainset::Trainset;
+use movierec_core::data::synthetic::{SyntheticConfig, generate};
+use movierec_core::data::trainset::Trainset;
+use movierec_core::models::artifact::{self, Provenance};
+use movierec_core::models::svd::SvdParams;
+use movierec_core::models::{Kind, RankingParams, Recommender};
 use movierec_core::{Dataset, RatingList, RatingScale};
 use movierec_serve::Paths;
 
@@ -18,14 +19,15 @@ pub const TOKEN: &str = "test-token-0123456789";
 pub struct Fixture {
     pub dir: tempfile::TempDir,
     pub data: Dataset,
-    pub model: SvdModel,
+    pub model: Recommender,
 }
 
 impl Fixture {
     /// Tables of about 270 users and 385 movies, and a model fitted on all their ratings.
     pub fn new() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
-        let data = generate(&SyntheticConfig { seed: 9, scale: 0.02 }, RatingScale::SEED).unwrap();
+        let data = generate(&SyntheticConfig { seed: 9, scale: 0.02, ..SyntheticConfig::default() }, RatingScale::SEED)
+            .unwrap();
         std::fs::create_dir_all(dir.path().join("data")).unwrap();
         let create = |name: &str| std::fs::File::create(dir.path().join(format!("data/{name}.parquet"))).unwrap();
         movierec_tables::write_ratings(&data, create("ratings")).unwrap();
@@ -55,11 +57,20 @@ impl Fixture {
     }
 }
 
-/// Fits a small model on `ratings` and writes it to `path`.
-pub fn write_model(ratings: &RatingList, path: &std::path::Path) -> SvdModel {
+/// Fits a small model on `ratings`, ordered by predicted relevance, and writes it to `path`.
+pub fn write_model(ratings: &RatingList, path: &std::path::Path) -> Recommender {
+    write_model_of_kind(ratings, path, Kind::Svd)
+}
+
+/// Fits a small model on `ratings` whose lists `kind` orders, and writes it to `path`.
+pub fn write_model_of_kind(ratings: &RatingList, path: &std::path::Path, kind: Kind) -> Recommender {
     let t = Trainset::new(ratings);
     let svd = SvdParams { n_factors: 10, n_epochs: 5, ..SvdParams::default() }.check().unwrap();
-    let model = svd.fit_fast(&t, 1, |_| {}).unwrap();
+    let rating = svd.fit_fast(&t, 1, |_| {}).unwrap();
+    let mut params = RankingParams { kind, ..RankingParams::default() };
+    params.ease.lambda = 50.0;
+    params.ials.iterations = 4;
+    let model = Recommender { rating, ranking: params.fit(&t, 1).unwrap(), rerank: 0 };
     let p = Provenance {
         data_fingerprint: artifact::fingerprint(ratings),
         n_ratings: ratings.len() as u64,

@@ -1,5 +1,6 @@
-//! The model artifact: a versioned, self-sufficient binary file holding a fitted SVD, with
-//! what is needed to trust it (where it came from, when, and a checksum).
+//! The model artifact: a versioned, self-sufficient binary file holding a [`Recommender`]
+//! (the fitted SVD and the ranking of its kind), with what is needed to trust it (where it
+//! came from, when, and a checksum).
 //! `docs/model-format.md` describes the layout; [`write`] and [`read`] are its only code.
 
 use std::io::Write;
@@ -7,17 +8,22 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::RatingList;
-use crate::ids::IdMap;
-use crate::scale::RatingScale;
-use crate::svd::{Factors, Svd, SvdModel, TrainMode};
+use crate::data::dataset::RatingList;
+use crate::data::ids::IdMap;
+use crate::data::scale::RatingScale;
+use crate::models::ease::Ease;
+use crate::models::ials::{Ials, IalsParams};
+use crate::models::popularity::{By, Popularity};
+use crate::models::svd::{Factors, Svd, SvdModel, TrainMode};
+use crate::models::{Kind, Ranking, Recommender, Weighting};
 
 /// The first eight bytes of every movierec file.
 pub const MAGIC: &[u8; 8] = b"MOVIEREC";
 /// The next eight: what the file holds.
 pub const KIND: &[u8; 8] = b"SVDMODEL";
-/// The format version this code writes and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this code writes and the newest it reads. Version 1 files (an SVD
+/// alone) are read as a recommender ordered by predicted relevance (kind `svd`).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Where a model came from: everything in the header besides the model itself.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -46,6 +52,23 @@ struct Header {
     n_items: usize,
     precision: Precision,
     provenance: Provenance,
+    /// What orders the lists (version 2; absent in version 1: `svd`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ranking: Option<RankingHeader>,
+}
+
+/// The ranking's part of the header: its kind and what its payload needs to be read.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RankingHeader {
+    kind: Kind,
+    rerank: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    popularity_by: Option<By>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ease_weighting: Option<Weighting>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ials: Option<IalsParams>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -175,11 +198,25 @@ pub fn parse_rfc3339(text: &str) -> Option<u64> {
     u64::try_from(days * 86_400 + hour * 3600 + minute * 60 + second).ok()
 }
 
-/// Writes `model` and its provenance in the artifact format.
+/// Writes `recommender` and its provenance in the artifact format.
 ///
 /// # Errors
 /// Any error of the writer.
-pub fn write(model: &SvdModel, provenance: &Provenance, out: impl Write) -> std::io::Result<()> {
+pub fn write(recommender: &Recommender, provenance: &Provenance, out: impl Write) -> std::io::Result<()> {
+    let model = &recommender.rating;
+    let mut ranking = RankingHeader {
+        kind: recommender.kind(),
+        rerank: recommender.rerank,
+        popularity_by: None,
+        ease_weighting: None,
+        ials: None,
+    };
+    match &recommender.ranking {
+        Ranking::Svd => {}
+        Ranking::Popularity(p) => ranking.popularity_by = Some(p.by),
+        Ranking::Ease(e) => ranking.ease_weighting = Some(e.weighting),
+        Ranking::Ials(m) => ranking.ials = Some(m.params),
+    }
     let mut buf = Vec::new();
     let precision = match model.factors {
         Factors::F32 { .. } => Precision::F32,
@@ -194,6 +231,7 @@ pub fn write(model: &SvdModel, provenance: &Provenance, out: impl Write) -> std:
         n_items: model.items.len(),
         precision,
         provenance: provenance.clone(),
+        ranking: Some(ranking),
     };
     let json = serde_json::to_vec(&header).map_err(std::io::Error::other)?;
     buf.extend_from_slice(MAGIC);
@@ -213,6 +251,14 @@ pub fn write(model: &SvdModel, provenance: &Provenance, out: impl Write) -> std:
     match &model.factors {
         Factors::F32 { pu, qi } => pu.iter().chain(qi).for_each(|v| buf.extend_from_slice(&v.to_le_bytes())),
         Factors::F64 { pu, qi } => pu.iter().chain(qi).for_each(|v| buf.extend_from_slice(&v.to_le_bytes())),
+    }
+    match &recommender.ranking {
+        Ranking::Svd => {}
+        Ranking::Popularity(p) => p.scores.iter().for_each(|v| buf.extend_from_slice(&v.to_le_bytes())),
+        Ranking::Ease(e) => e.b.iter().for_each(|v| buf.extend_from_slice(&v.to_le_bytes())),
+        Ranking::Ials(m) => {
+            m.user_factors.iter().chain(&m.item_factors).for_each(|v| buf.extend_from_slice(&v.to_le_bytes()));
+        }
     }
     let mut h = Fnv64::default();
     h.update(&buf);
@@ -269,7 +315,7 @@ impl<'a> Cursor<'a> {
 /// # Errors
 /// An [`ArtifactError`] saying what is wrong: not a movierec model, a newer format,
 /// truncated, corrupted, or inconsistent.
-pub fn read(bytes: &[u8]) -> Result<(SvdModel, Provenance), ArtifactError> {
+pub fn read(bytes: &[u8]) -> Result<(Recommender, Provenance), ArtifactError> {
     if bytes.len() < 8 || &bytes[..8] != MAGIC {
         return Err(ArtifactError::Foreign);
     }
@@ -295,6 +341,40 @@ pub fn read(bytes: &[u8]) -> Result<(SvdModel, Provenance), ArtifactError> {
         Precision::F32 => Factors::F32 { pu: c.f32s(nu * k, "user factors")?, qi: c.f32s(ni * k, "movie factors")? },
         Precision::F64 => Factors::F64 { pu: c.f64s(nu * k, "user factors")?, qi: c.f64s(ni * k, "movie factors")? },
     };
+    let scale = (header.scale.min(), header.scale.max());
+    let invalid = |what: &str| ArtifactError::Invalid(format!("the {what} ranking lacks its parameters"));
+    let (ranking, rerank) = match header.ranking {
+        None => (Ranking::Svd, 0),
+        Some(r) => {
+            let ranking = match r.kind {
+                Kind::Svd => Ranking::Svd,
+                Kind::Popularity => Ranking::Popularity(Popularity {
+                    by: r.popularity_by.ok_or_else(|| invalid("popularity"))?,
+                    scores: c.f64s(ni, "popularity scores")?,
+                }),
+                Kind::Ease => Ranking::Ease(Ease {
+                    weighting: r.ease_weighting.ok_or_else(|| invalid("ease"))?,
+                    scale,
+                    n_items: ni,
+                    b: c.f32s(ni.checked_mul(ni).ok_or(ArtifactError::Truncated("EASE weights"))?, "EASE weights")?,
+                }),
+                Kind::Ials => {
+                    let params = r.ials.ok_or_else(|| invalid("ials"))?;
+                    let f = params.factors;
+                    if f == 0 {
+                        return Err(ArtifactError::Invalid("implicit ALS with 0 factors".into()));
+                    }
+                    Ranking::Ials(Ials {
+                        params,
+                        scale,
+                        user_factors: c.f32s(nu * f, "implicit ALS user factors")?,
+                        item_factors: c.f32s(ni * f, "implicit ALS movie factors")?,
+                    })
+                }
+            };
+            (ranking, r.rerank)
+        }
+    };
     let stored = u64::from_le_bytes(c.take(8, "checksum")?.try_into().expect("8 bytes"));
     if !c.bytes.is_empty() {
         return Err(ArtifactError::Invalid(format!("{} unexpected bytes after the checksum", c.bytes.len())));
@@ -316,41 +396,83 @@ pub fn read(bytes: &[u8]) -> Result<(SvdModel, Provenance), ArtifactError> {
         bi,
         factors,
     };
-    Ok((model, header.provenance))
+    Ok((Recommender { rating: model, ranking, rerank }, header.provenance))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::svd::SvdParams;
-    use crate::synthetic::{SyntheticConfig, generate};
-    use crate::trainset::Trainset;
+    use crate::data::synthetic::{SyntheticConfig, generate};
+    use crate::data::trainset::Trainset;
+    use crate::models::svd::SvdParams;
 
-    fn model_bytes(surprise: bool) -> (SvdModel, Vec<u8>) {
-        let data = generate(&SyntheticConfig { seed: 1, scale: 0.01 }, RatingScale::SEED).unwrap();
+    fn recommender(surprise: bool, kind: Kind) -> (Recommender, RatingList) {
+        let c = SyntheticConfig { seed: 1, scale: 0.01, ..SyntheticConfig::default() };
+        let data = generate(&c, RatingScale::SEED).unwrap();
         let t = Trainset::new(&data.ratings);
         let svd = SvdParams { n_factors: 5, n_epochs: 2, ..SvdParams::default() }.check().unwrap();
-        let model = if surprise { svd.fit_surprise(&t, |_| {}) } else { svd.fit_fast(&t, 1, |_| {}) }.unwrap();
+        let rating = if surprise { svd.fit_surprise(&t, |_| {}) } else { svd.fit_fast(&t, 1, |_| {}) }.unwrap();
+        let mut params = crate::models::RankingParams { kind, rerank: 7, ..Default::default() };
+        params.ials.factors = 4;
+        params.ials.iterations = 2;
+        let ranking = params.fit(&t, 1).unwrap();
+        (Recommender { rating, ranking, rerank: 7 }, data.ratings)
+    }
+
+    fn to_bytes(rec: &Recommender, list: &RatingList) -> Vec<u8> {
         let p = Provenance {
-            data_fingerprint: fingerprint(&data.ratings),
+            data_fingerprint: fingerprint(list),
             n_ratings: 3,
             created_at: rfc3339(0),
             training_seconds: 0.5,
             threads: 1,
         };
         let mut bytes = Vec::new();
-        write(&model, &p, &mut bytes).unwrap();
-        (model, bytes)
+        write(rec, &p, &mut bytes).unwrap();
+        bytes
+    }
+
+    fn model_bytes(surprise: bool) -> (Recommender, Vec<u8>) {
+        let (rec, list) = recommender(surprise, Kind::Svd);
+        let bytes = to_bytes(&rec, &list);
+        (rec, bytes)
     }
 
     #[test]
-    fn round_trips_in_both_precisions() {
+    fn round_trips_every_kind_in_both_precisions() {
         for surprise in [true, false] {
-            let (model, bytes) = model_bytes(surprise);
-            let (back, p) = read(&bytes).unwrap();
-            assert!(back == model);
-            assert_eq!(p.created_at, "1970-01-01T00:00:00Z");
+            for kind in Kind::ALL {
+                let (rec, list) = recommender(surprise, kind);
+                let (back, p) = read(&to_bytes(&rec, &list)).unwrap();
+                assert!(back == rec, "{kind}");
+                assert_eq!(back.kind(), kind);
+                assert_eq!(p.created_at, "1970-01-01T00:00:00Z");
+            }
         }
+    }
+
+    /// A version 1 file (an SVD, no ranking) is read as a recommender of kind `svd`.
+    #[test]
+    fn version_1_files_are_read_as_svd() {
+        let (rec, bytes) = model_bytes(false);
+        let header_len = u32::from_le_bytes(bytes[20..24].try_into().unwrap()) as usize;
+        let mut header: serde_json::Value = serde_json::from_slice(&bytes[24..24 + header_len]).unwrap();
+        header.as_object_mut().unwrap().remove("ranking");
+        let json = serde_json::to_vec(&header).unwrap();
+        let mut v1 = Vec::new();
+        v1.extend_from_slice(MAGIC);
+        v1.extend_from_slice(KIND);
+        v1.extend_from_slice(&1u32.to_le_bytes());
+        v1.extend_from_slice(&(json.len() as u32).to_le_bytes());
+        v1.extend_from_slice(&json);
+        v1.extend_from_slice(&bytes[24 + header_len..bytes.len() - 8]);
+        let mut h = Fnv64::default();
+        h.update(&v1);
+        v1.extend_from_slice(&h.finish().to_le_bytes());
+        let (back, _) = read(&v1).unwrap();
+        assert_eq!(back.kind(), Kind::Svd);
+        assert_eq!(back.rerank, 0);
+        assert!(back.rating == rec.rating);
     }
 
     #[test]
@@ -362,8 +484,8 @@ mod tests {
         other[8..16].copy_from_slice(b"DATASET!");
         assert!(matches!(read(&other).unwrap_err(), ArtifactError::WrongKind(k) if k == "DATASET!"));
         let mut newer = bytes.clone();
-        newer[16..20].copy_from_slice(&2u32.to_le_bytes());
-        assert_eq!(read(&newer).unwrap_err(), ArtifactError::Newer { found: 2 });
+        newer[16..20].copy_from_slice(&3u32.to_le_bytes());
+        assert_eq!(read(&newer).unwrap_err(), ArtifactError::Newer { found: 3 });
         assert!(read(&newer).unwrap_err().to_string().contains("upgrade movierec"));
         for (cut, section) in
             [(19, "header"), (30, "header"), (bytes.len() / 2, "user factors"), (bytes.len() - 1, "checksum")]

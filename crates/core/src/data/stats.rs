@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::dataset::RatingList;
+use crate::data::dataset::RatingList;
 use crate::numpy;
 
 /// The seed's description of its ratings: counts of ratings, distinct users and movies,
@@ -69,7 +69,7 @@ pub fn median(values: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scale::RatingScale;
+    use crate::data::scale::RatingScale;
 
     #[test]
     fn stats_of_a_small_list() {

@@ -19,8 +19,8 @@
 
 use rayon::prelude::*;
 
-use crate::svd::{Diverged, Epoch, Factors, Svd, SvdModel, TrainMode, dot32};
-use crate::trainset::Trainset;
+use crate::data::trainset::Trainset;
+use crate::models::svd::{Diverged, Epoch, Factors, Svd, SvdModel, TrainMode, dot32};
 
 /// Ratings per chunk, about: a chunk ends at the first user boundary past it.
 pub const CHUNK_RATINGS: usize = 4096;
@@ -226,7 +226,7 @@ impl Svd {
                     local.merge_into(k, &mut qi, &mut bi);
                 }
             }
-            crate::svd::check_finite(&[("bu", &bu), ("bi", &bi), ("pu", &pu), ("qi", &qi)], squared)
+            crate::models::svd::check_finite(&[("bu", &bu), ("bi", &bi), ("pu", &pu), ("qi", &qi)], squared)
                 .map_err(|what| self.diverged(epoch, what, list.scale()))?;
             on_epoch(Epoch { epoch, train_rmse: (squared / t.n_ratings() as f64).sqrt() });
         }
@@ -247,13 +247,14 @@ impl Svd {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scale::RatingScale;
-    use crate::svd::SvdParams;
-    use crate::synthetic::{SyntheticConfig, generate};
+    use crate::data::scale::RatingScale;
+    use crate::data::synthetic::{SyntheticConfig, generate};
+    use crate::models::svd::SvdParams;
 
     #[test]
     fn chunks_cover_every_rating_at_user_boundaries() {
-        let data = generate(&SyntheticConfig { seed: 6, scale: 0.05 }, RatingScale::SEED).unwrap();
+        let data = generate(&SyntheticConfig { seed: 6, scale: 0.05, ..SyntheticConfig::default() }, RatingScale::SEED)
+            .unwrap();
         let t = Trainset::new(&data.ratings);
         let c = chunks(&t);
         assert!(c.len() > ROUND_CHUNKS);
@@ -264,7 +265,8 @@ mod tests {
 
     #[test]
     fn same_model_for_any_number_of_threads() {
-        let data = generate(&SyntheticConfig { seed: 6, scale: 0.05 }, RatingScale::SEED).unwrap();
+        let data = generate(&SyntheticConfig { seed: 6, scale: 0.05, ..SyntheticConfig::default() }, RatingScale::SEED)
+            .unwrap();
         let t = Trainset::new(&data.ratings);
         let svd = SvdParams { n_factors: 12, n_epochs: 4, ..SvdParams::default() }.check().unwrap();
         let one = svd.fit_fast(&t, 1, |_| {}).unwrap();

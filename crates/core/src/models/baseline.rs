@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::scale::RatingScale;
-use crate::trainset::Trainset;
+use crate::data::scale::RatingScale;
+use crate::data::trainset::Trainset;
 
 /// `BaselineOnly`'s options for its ALS method, with Surprise's defaults.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -85,7 +85,7 @@ impl Baseline {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::RatingList;
+    use crate::data::dataset::RatingList;
 
     #[test]
     fn biases_shrink_towards_zero_with_few_ratings() {

@@ -1,6 +1,6 @@
 //! Surprise's `Trainset`: a rating list seen user by user, with the global mean.
 
-use crate::dataset::RatingList;
+use crate::data::dataset::RatingList;
 use crate::numpy;
 
 /// A training set as Surprise builds it from a list of ratings: inner ids are the list's
@@ -80,7 +80,7 @@ impl<'a> Trainset<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scale::RatingScale;
+    use crate::data::scale::RatingScale;
 
     #[test]
     fn all_ratings_is_user_major_in_list_order() {

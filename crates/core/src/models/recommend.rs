@@ -7,8 +7,8 @@
 
 use rayon::prelude::*;
 
-use crate::dataset::RatingList;
-use crate::svd::{Factors, SvdModel};
+use crate::data::dataset::RatingList;
+use crate::models::svd::{Factors, SvdModel};
 
 /// The `n` best movies of `n_items` by `score`, skipping `seen` (sorted inner ids), best
 /// first; ties go to the lower inner id.
@@ -33,22 +33,37 @@ pub fn top_unseen(n_items: usize, seen: &[u32], n: usize, score: impl Fn(u32) ->
     scored
 }
 
-/// What each of the model's users has rated in `list`, as sorted, distinct model movie
-/// indices, by model user index; users and movies the model does not know are left out.
-pub fn seen(model: &SvdModel, list: &RatingList) -> Vec<Vec<u32>> {
+/// What each of the model's users has rated in `list`: (model movie index, score) pairs,
+/// sorted by movie, each movie once (the last rating of a pair rated twice), by model user
+/// index; users and movies the model does not know are left out.
+pub fn histories(model: &SvdModel, list: &RatingList) -> Vec<Vec<(u32, f64)>> {
     let users: Vec<Option<u32>> = list.users().iter().map(|u| model.users.get(u)).collect();
     let items: Vec<Option<u32>> = list.movies().iter().map(|m| model.items.get(m)).collect();
-    let mut seen: Vec<Vec<u32>> = vec![Vec::new(); model.users.len()];
-    for (u, m) in list.user().iter().zip(list.movie()) {
+    let mut seen: Vec<Vec<(u32, f64)>> = vec![Vec::new(); model.users.len()];
+    for ((u, m), &s) in list.user().iter().zip(list.movie()).zip(list.score()) {
         if let (Some(u), Some(i)) = (users[u.get()], items[m.get()]) {
-            seen[u as usize].push(i);
+            seen[u as usize].push((i, s));
         }
     }
-    seen.par_iter_mut().for_each(|s| {
-        s.sort_unstable();
-        s.dedup();
+    seen.par_iter_mut().for_each(|h| {
+        // Stable: of a pair rated twice, the last rating stays last; keep it.
+        h.sort_by_key(|e| e.0);
+        let mut k = 0;
+        for j in 0..h.len() {
+            if j + 1 < h.len() && h[j + 1].0 == h[j].0 {
+                continue;
+            }
+            h[k] = h[j];
+            k += 1;
+        }
+        h.truncate(k);
     });
     seen
+}
+
+/// The movies of a history, sorted.
+pub fn movies_of(history: &[(u32, f64)]) -> Vec<u32> {
+    history.iter().map(|h| h.0).collect()
 }
 
 /// The `n` movies user `u` (inner id) has not seen with the highest predicted scores.
@@ -143,7 +158,7 @@ pub fn fold_in(model: &SvdModel, ratings: &[(u32, f64)]) -> Profile {
 
 /// Solves `A x = b` for a symmetric positive definite `A` given by its lower triangle
 /// (row-major `d × d`, overwritten by its Cholesky factor).
-fn solve_cholesky(a: &mut [f64], mut b: Vec<f64>, d: usize) -> Vec<f64> {
+pub(crate) fn solve_cholesky(a: &mut [f64], mut b: Vec<f64>, d: usize) -> Vec<f64> {
     for j in 0..d {
         let mut diag = a[j * d + j];
         for m in 0..j {
@@ -199,13 +214,14 @@ pub fn similar(model: &SvdModel, i: usize, n: usize) -> Vec<(u32, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scale::RatingScale;
-    use crate::svd::SvdParams;
-    use crate::synthetic::{SyntheticConfig, generate};
-    use crate::trainset::Trainset;
+    use crate::data::scale::RatingScale;
+    use crate::data::synthetic::{SyntheticConfig, generate};
+    use crate::data::trainset::Trainset;
+    use crate::models::svd::SvdParams;
 
     fn model(biased: bool) -> SvdModel {
-        let data = generate(&SyntheticConfig { seed: 3, scale: 0.05 }, RatingScale::SEED).unwrap();
+        let data = generate(&SyntheticConfig { seed: 3, scale: 0.05, ..SyntheticConfig::default() }, RatingScale::SEED)
+            .unwrap();
         let svd = SvdParams { n_factors: 8, n_epochs: 10, biased, lr_all: 0.003, ..SvdParams::default() };
         let svd = if biased { svd } else { SvdParams { init_mean: 0.5, lr_all: 0.0005, ..svd } };
         svd.check().unwrap().fit_surprise(&Trainset::new(&data.ratings), |_| {}).unwrap()
@@ -256,7 +272,8 @@ mod tests {
     #[test]
     fn fold_in_recovers_a_fitted_users_taste() {
         let m = model(true);
-        let data = generate(&SyntheticConfig { seed: 3, scale: 0.05 }, RatingScale::SEED).unwrap();
+        let data = generate(&SyntheticConfig { seed: 3, scale: 0.05, ..SyntheticConfig::default() }, RatingScale::SEED)
+            .unwrap();
         let t = Trainset::new(&data.ratings);
         let u = (0..t.n_users()).max_by_key(|&u| t.user_rows(u).len()).unwrap();
         let ratings: Vec<(u32, f64)> = t

@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::columns::{Kind, Role};
-use crate::dataset::{Dataset, Value};
-use crate::error::LoadError;
-use crate::report::{LoadReport, RejectReason, Rejection};
-use crate::scale::RatingScale;
-use crate::stats::ScoreStats;
+use crate::data::columns::{Kind, Role};
+use crate::data::dataset::{Dataset, Value};
+use crate::data::error::LoadError;
+use crate::data::report::{LoadReport, RejectReason, Rejection};
+use crate::data::scale::RatingScale;
+use crate::data::stats::ScoreStats;
 
 /// What to do with a row holding a value that does not parse or a score outside the scale.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,9 +162,9 @@ impl DatasetBuilder {
             let role = self.optional[k];
             let v = values.next().expect("one value per present optional role");
             let (attrs, index, new) = match role.owner() {
-                crate::columns::Owner::Rating => (&mut self.data.extras, 0, true),
-                crate::columns::Owner::User => (&mut self.data.user_attrs, u.get(), u.get() == n_users),
-                crate::columns::Owner::Movie => (&mut self.data.movie_attrs, m.get(), m.get() == n_movies),
+                crate::data::columns::Owner::Rating => (&mut self.data.extras, 0, true),
+                crate::data::columns::Owner::User => (&mut self.data.user_attrs, u.get(), u.get() == n_users),
+                crate::data::columns::Owner::Movie => (&mut self.data.movie_attrs, m.get(), m.get() == n_movies),
             };
             let col = &mut attrs.columns_mut().iter_mut().find(|(r, _)| *r == role).expect("column").1;
             if new {
@@ -364,7 +364,7 @@ mod tests {
         // A rejected row registers no id.
         assert_eq!(d.ratings.users().len(), 2);
         let titles = d.movie_attrs.get(Role::Title).unwrap();
-        assert_eq!(*titles, crate::dataset::Values::Text(vec![Some("A".into()), Some("B".into())]));
+        assert_eq!(*titles, crate::data::dataset::Values::Text(vec![Some("A".into()), Some("B".into())]));
     }
 
     #[test]

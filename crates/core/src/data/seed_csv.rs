@@ -9,11 +9,11 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::builder::{DatasetBuilder, RawRow, Rules};
-use crate::columns::{ColumnMap, Owner, Role};
-use crate::dataset::{Dataset, Values};
-use crate::error::LoadError;
-use crate::report::LoadReport;
+use crate::data::builder::{DatasetBuilder, RawRow, Rules};
+use crate::data::columns::{ColumnMap, Owner, Role};
+use crate::data::dataset::{Dataset, Values};
+use crate::data::error::LoadError;
+use crate::data::report::LoadReport;
 
 /// The field delimiter of a CSV file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,12 +7,12 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
-use crate::builder::{DatasetBuilder, RawRow, Rules};
-use crate::columns::Role;
-use crate::dataset::Dataset;
-use crate::error::LoadError;
-use crate::report::LoadReport;
-use crate::seed_csv::csv_error;
+use crate::data::builder::{DatasetBuilder, RawRow, Rules};
+use crate::data::columns::Role;
+use crate::data::dataset::Dataset;
+use crate::data::error::LoadError;
+use crate::data::report::LoadReport;
+use crate::data::seed_csv::csv_error;
 
 /// Which MovieLens layout a folder holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -215,8 +215,8 @@ fn finish(builder: DatasetBuilder, path: &Path) -> Result<(Dataset, LoadReport),
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::builder::{DuplicatePolicy, InvalidPolicy};
-    use crate::scale::RatingScale;
+    use crate::data::builder::{DuplicatePolicy, InvalidPolicy};
+    use crate::data::scale::RatingScale;
 
     fn rules(lo: f64, hi: f64) -> Rules {
         Rules {
@@ -240,7 +240,10 @@ mod tests {
         let titles = d.movie_attrs.get(Role::Title).unwrap();
         assert_eq!(
             *titles,
-            crate::dataset::Values::Text(vec![Some("Kolya (1996)".into()), Some("L.A. Confidential (1997)".into())])
+            crate::data::dataset::Values::Text(vec![
+                Some("Kolya (1996)".into()),
+                Some("L.A. Confidential (1997)".into())
+            ])
         );
         let t = titles_100k(&dir.path().join("u.item")).unwrap();
         assert_eq!(t["303"], "Cinéma (1990)");
@@ -266,7 +269,7 @@ mod tests {
         let titles = d.movie_attrs.get(Role::Title).unwrap();
         assert_eq!(
             *titles,
-            crate::dataset::Values::Text(vec![
+            crate::data::dataset::Values::Text(vec![
                 Some("Toy Story (1995)".into()),
                 Some("American President, The (1995)".into())
             ])

@@ -1,9 +1,9 @@
 //! The canonical in-memory dataset: Surprise's list of ratings plus the optional attributes
 //! of ratings, users and movies.
 
-use crate::columns::{Kind, Owner, Role};
-use crate::ids::{IdMap, MovieIdx, UserIdx};
-use crate::scale::RatingScale;
+use crate::data::columns::{Kind, Owner, Role};
+use crate::data::ids::{IdMap, MovieIdx, UserIdx};
+use crate::data::scale::RatingScale;
 
 /// An ordered list of `(user, movie, score)` ratings, as Surprise's raw ratings list, with
 /// users and movies given dense indices in order of first appearance.

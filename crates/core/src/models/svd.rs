@@ -13,10 +13,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::IdMap;
+use crate::data::ids::IdMap;
+use crate::data::scale::RatingScale;
+use crate::data::trainset::Trainset;
 use crate::numpy::RandomState;
-use crate::scale::RatingScale;
-use crate::trainset::Trainset;
 
 /// How `train` fits the model.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -439,7 +439,7 @@ pub fn dot32(a: &[f32], b: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::RatingList;
+    use crate::data::dataset::RatingList;
 
     fn small() -> RatingList {
         let mut l = RatingList::new(RatingScale::SEED);

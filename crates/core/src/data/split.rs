@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::RatingList;
+use crate::data::dataset::RatingList;
 use crate::numpy::RandomState;
 
 /// How ratings are divided between the training and test sets.
@@ -204,7 +204,7 @@ pub fn summarize(list: &RatingList, split: &Split) -> SplitSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scale::RatingScale;
+    use crate::data::scale::RatingScale;
 
     fn list(rows: &[(&str, &str)]) -> RatingList {
         let mut l = RatingList::new(RatingScale::SEED);

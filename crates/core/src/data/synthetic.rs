@@ -5,17 +5,25 @@
 //! noise, with skewed movie popularity and user activity, so that matrix factorisation has
 //! something real to learn. A monotone transform, calibrated on the generated values, then
 //! gives the seed's score statistics (mean 48.50, median 47.15, sd 21.46, min 0, max 100).
-//! The scale factor multiplies users and ratings and keeps the catalogue of 385 movies, so
-//! every user's activity and the density stay those of the seed.
+//!
+//! Who rated what depends on taste as well as popularity, as in real data: each movie
+//! belongs to the genre of its strongest latent factor (and its sign), and a user picks a
+//! movie with a probability proportional to its popularity times `exp(TASTE · affinity)`,
+//! the affinity being the user's factor along that genre. So the movies a user chose say
+//! something about the movies they would choose next, which is what top-N models learn.
+//!
+//! The scale factor multiplies users and ratings; `movies` sets the catalogue (385, the
+//! seed's, by default) and `ratings_per_user` the mean activity (the seed's 30.5 by
+//! default), so data of MovieLens-32M's shape can be generated for the scale benchmarks.
 
 use serde::{Deserialize, Serialize};
 
-use crate::columns::Role;
-use crate::dataset::{Dataset, Value};
-use crate::ids::{MovieIdx, UserIdx};
+use crate::data::columns::Role;
+use crate::data::dataset::{Dataset, Value};
+use crate::data::ids::{MovieIdx, UserIdx};
+use crate::data::scale::RatingScale;
+use crate::data::stats::median;
 use crate::numpy::RandomState;
-use crate::scale::RatingScale;
-use crate::stats::median;
 
 /// Users in the seed data.
 pub const SEED_USERS: usize = 13_373;
@@ -28,6 +36,8 @@ pub const SEED_SCORE: (f64, f64, f64) = (48.50, 47.15, 21.46);
 
 /// Rank of the latent user × movie structure.
 const RANK: usize = 6;
+/// How strongly taste steers which movies a user rates (0: popularity alone).
+const TASTE: f64 = 1.6;
 
 /// Parameters of the generator.
 ///
@@ -35,6 +45,8 @@ const RANK: usize = 6;
 /// |---|---|---|---|
 /// | `seed` | 42 | every random choice | 0 to 2^32 - 1 |
 /// | `scale` | 1.0 | multiplies users and ratings | 1e-4 to 1000 |
+/// | `movies` | 385 | the catalogue | 1 to 10,000,000 |
+/// | `ratings_per_user` | null (the seed's 30.48) | mean ratings per user | 1 to `movies` |
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SyntheticConfig {
@@ -42,37 +54,67 @@ pub struct SyntheticConfig {
     pub seed: u32,
     /// Multiplies the seed's users and ratings (0.01 for tests, 60 for about 24 million ratings).
     pub scale: f64,
+    /// Movies in the catalogue.
+    pub movies: usize,
+    /// Mean ratings per user; `None` keeps the seed's.
+    pub ratings_per_user: Option<f64>,
 }
 
 impl Default for SyntheticConfig {
     fn default() -> SyntheticConfig {
-        SyntheticConfig { seed: 42, scale: 1.0 }
+        SyntheticConfig { seed: 42, scale: 1.0, movies: SEED_MOVIES, ratings_per_user: None }
     }
 }
 
-/// A scale factor outside the generator's range.
+/// A generator setting outside its range.
 #[derive(Debug, thiserror::Error, PartialEq)]
-#[error("invalid synthetic scale {0}: expected a number from 0.0001 to 1000")]
-pub struct InvalidScaleFactor(pub f64);
+pub enum InvalidConfig {
+    /// The scale factor.
+    #[error("invalid synthetic scale {0}: expected a number from 0.0001 to 1000")]
+    Scale(f64),
+    /// The catalogue.
+    #[error("invalid synthetic movies {0}: expected a whole number from 1 to 10000000")]
+    Movies(usize),
+    /// The activity.
+    #[error("invalid synthetic ratings_per_user {value}: expected a number from 1 to movies ({movies})")]
+    RatingsPerUser {
+        /// The value.
+        value: f64,
+        /// The catalogue.
+        movies: usize,
+    },
+}
 
-/// The shape of the data at a scale factor: users, movies, ratings.
-pub fn shape(scale: f64) -> Result<(usize, usize, usize), InvalidScaleFactor> {
+/// The shape of the data a configuration generates: users, movies, ratings.
+///
+/// # Errors
+/// [`InvalidConfig`] naming the setting out of range.
+pub fn shape(config: &SyntheticConfig) -> Result<(usize, usize, usize), InvalidConfig> {
+    let scale = config.scale;
     if !(1e-4..=1000.0).contains(&scale) {
-        return Err(InvalidScaleFactor(scale));
+        return Err(InvalidConfig::Scale(scale));
     }
-    let ratings = ((SEED_RATINGS as f64 * scale).round() as usize).max(1);
-    let users = ((SEED_USERS as f64 * scale).round() as usize).clamp(1, ratings);
-    let movies = SEED_MOVIES.min(ratings);
-    Ok((users, movies, ratings))
+    if !(1..=10_000_000).contains(&config.movies) {
+        return Err(InvalidConfig::Movies(config.movies));
+    }
+    let users = ((SEED_USERS as f64 * scale).round() as usize).max(1);
+    let ratings = match config.ratings_per_user {
+        None => ((SEED_RATINGS as f64 * scale).round() as usize).max(1),
+        Some(r) if (1.0..=config.movies as f64).contains(&r) => (users as f64 * r).round() as usize,
+        Some(value) => return Err(InvalidConfig::RatingsPerUser { value, movies: config.movies }),
+    };
+    let users = users.min(ratings);
+    let movies = config.movies.min(ratings);
+    Ok((users, movies, ratings.min(users * movies)))
 }
 
 /// Generates the dataset for `config`, with scores mapped linearly from the seed's 0 to 100
 /// onto `scale`.
 ///
 /// # Errors
-/// If the scale factor is out of range.
-pub fn generate(config: &SyntheticConfig, scale: RatingScale) -> Result<Dataset, InvalidScaleFactor> {
-    let (n_users, n_movies, n_ratings) = shape(config.scale)?;
+/// If a setting is out of range.
+pub fn generate(config: &SyntheticConfig, scale: RatingScale) -> Result<Dataset, InvalidConfig> {
+    let (n_users, n_movies, n_ratings) = shape(config)?;
     let mut rng = RandomState::new(config.seed);
 
     // Movies: popularity ranks, ids, biases, factors.
@@ -93,8 +135,13 @@ pub fn generate(config: &SyntheticConfig, scale: RatingScale) -> Result<Dataset,
     let user_bias: Vec<f64> = (0..n_users).map(|_| rng.gauss()).collect();
     let user_factors: Vec<f64> = (0..n_users * RANK).map(|_| rng.gauss()).collect();
 
-    // Which movies each user rated.
-    let mut picks: Vec<Vec<u32>> = counts.iter().map(|&c| pick_movies(&mut rng, &popularity, c)).collect();
+    // Which movies each user rated: popularity times taste.
+    let genres = Genres::new(&movie_factors, &popularity);
+    let mut picks: Vec<Vec<u32>> = counts
+        .iter()
+        .enumerate()
+        .map(|(u, &c)| genres.pick(&mut rng, &user_factors[u * RANK..(u + 1) * RANK], c))
+        .collect();
     cover_every_movie(&mut rng, &mut picks, n_movies);
 
     // Latent scores: biases + low-rank interaction + noise, each of unit variance.
@@ -194,40 +241,94 @@ fn activity(rng: &mut RandomState, n_users: usize, n_movies: usize, n_ratings: u
     counts
 }
 
-/// `count` distinct movies drawn with probability growing with popularity: rejection
-/// sampling for small counts, Efraimidis–Spirakis keys for large ones.
-fn pick_movies(rng: &mut RandomState, popularity: &[f64], count: usize) -> Vec<u32> {
-    let n = popularity.len();
-    if count * 8 <= n {
-        let total: f64 = popularity.iter().sum();
-        let cumulative: Vec<f64> = popularity
-            .iter()
-            .scan(0.0, |acc, w| {
-                *acc += w / total;
-                Some(*acc)
+/// Movies by genre: the genre of a movie is its strongest latent factor and that factor's
+/// sign (`2·RANK` genres).
+struct Genres {
+    /// The genre of each movie.
+    genre: Vec<usize>,
+    /// Each movie's popularity.
+    popularity: Vec<f64>,
+    /// Each genre's movies, and the cumulative share of the genre's popularity up to each.
+    members: Vec<(Vec<u32>, Vec<f64>)>,
+    /// Each genre's total popularity.
+    mass: Vec<f64>,
+}
+
+impl Genres {
+    fn new(movie_factors: &[f64], popularity: &[f64]) -> Genres {
+        let genre: Vec<usize> = movie_factors
+            .chunks_exact(RANK)
+            .map(|q| {
+                let k = (0..RANK).max_by(|&a, &b| q[a].abs().total_cmp(&q[b].abs()).then(b.cmp(&a))).unwrap_or(0);
+                2 * k + usize::from(q[k] < 0.0)
             })
             .collect();
-        let mut chosen: Vec<u32> = Vec::with_capacity(count);
-        while chosen.len() < count {
-            let x = rng.random_sample();
-            let m = cumulative.partition_point(|&c| c <= x).min(n - 1) as u32;
-            if !chosen.contains(&m) {
-                chosen.push(m);
+        let mut members: Vec<(Vec<u32>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); 2 * RANK];
+        let mut mass = vec![0.0; 2 * RANK];
+        for (m, &g) in genre.iter().enumerate() {
+            mass[g] += popularity[m];
+            members[g].0.push(m as u32);
+            members[g].1.push(mass[g]);
+        }
+        for (g, (_, cumulative)) in members.iter_mut().enumerate() {
+            cumulative.iter_mut().for_each(|c| *c /= mass[g]);
+        }
+        Genres { genre, popularity: popularity.to_vec(), members, mass }
+    }
+
+    /// How much a user with factors `pu` is drawn to each genre.
+    fn affinity(&self, pu: &[f64]) -> Vec<f64> {
+        (0..2 * RANK).map(|g| (TASTE * if g % 2 == 0 { pu[g / 2] } else { -pu[g / 2] }).exp()).collect()
+    }
+
+    /// `count` distinct movies, each drawn with probability proportional to its popularity
+    /// times the user's affinity for its genre: a genre then a movie inside it, drawn again
+    /// on a repeat, for small counts; Efraimidis–Spirakis keys for large ones.
+    fn pick(&self, rng: &mut RandomState, pu: &[f64], count: usize) -> Vec<u32> {
+        let n = self.genre.len();
+        let affinity = self.affinity(pu);
+        if count * 8 <= n {
+            let weights: Vec<f64> = affinity.iter().zip(&self.mass).map(|(a, m)| a * m).collect();
+            let total: f64 = weights.iter().sum();
+            let cumulative: Vec<f64> = weights
+                .iter()
+                .scan(0.0, |acc, w| {
+                    *acc += w / total;
+                    Some(*acc)
+                })
+                .collect();
+            let mut chosen: Vec<u32> = Vec::with_capacity(count);
+            let mut taken = std::collections::HashSet::with_capacity(count);
+            while chosen.len() < count {
+                let g = cumulative.partition_point(|&c| c <= rng.random_sample()).min(2 * RANK - 1);
+                let (movies, within) = &self.members[g];
+                if movies.is_empty() {
+                    continue;
+                }
+                let x = rng.random_sample();
+                let m = movies[within.partition_point(|&c| c <= x).min(movies.len() - 1)];
+                if taken.insert(m) {
+                    chosen.push(m);
+                }
             }
+            chosen
+        } else {
+            let mut keys: Vec<(f64, u32)> = (0..n)
+                .map(|m| {
+                    let w = self.popularity[m] * affinity[self.genre[m]];
+                    ((1.0 - rng.random_sample()).ln() / w, m as u32)
+                })
+                .collect();
+            // The `count` largest keys, then a canonical order before the shuffle, so the
+            // result does not depend on how the selection arranges them.
+            if count < n {
+                keys.select_nth_unstable_by(count, |a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            }
+            let mut chosen: Vec<u32> = keys[..count].iter().map(|k| k.1).collect();
+            chosen.sort_unstable();
+            rng.shuffle(&mut chosen);
+            chosen
         }
-        chosen
-    } else {
-        let mut keys: Vec<(f64, u32)> =
-            popularity.iter().enumerate().map(|(m, w)| ((1.0 - rng.random_sample()).ln() / w, m as u32)).collect();
-        // The `count` largest keys, then a canonical order before the shuffle, so the result
-        // does not depend on how the selection arranges them.
-        if count < n {
-            keys.select_nth_unstable_by(count, |a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        }
-        let mut chosen: Vec<u32> = keys[..count].iter().map(|k| k.1).collect();
-        chosen.sort_unstable();
-        rng.shuffle(&mut chosen);
-        chosen
     }
 }
 
@@ -516,10 +617,17 @@ struct MovieRow {
 impl MovieRow {
     /// A movie whose title is not yet in `titles` (drawn again until it is new).
     fn new(rng: &mut RandomState, titles: &mut std::collections::HashSet<String>, bias: f64, rank: u32) -> MovieRow {
+        let mut tries = 0;
         let title = loop {
             let year = 1950 + rng.interval(72);
             let subject = pick(rng, &SUBJECT);
-            let t = format!("{subject} {} ({year})", pick(rng, &COMPLEMENT));
+            tries += 1;
+            // Large catalogues run out of new combinations: a number keeps them distinct.
+            let t = if tries <= 20 {
+                format!("{subject} {} ({year})", pick(rng, &COMPLEMENT))
+            } else {
+                format!("{subject} {} {} ({year})", pick(rng, &COMPLEMENT), titles.len())
+            };
             if titles.insert(t.clone()) {
                 break t;
             }
@@ -546,21 +654,45 @@ impl MovieRow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::ScoreStats;
+    use crate::data::stats::ScoreStats;
 
     #[test]
     fn shape_scales_users_and_ratings_and_keeps_the_catalogue() {
-        assert_eq!(shape(1.0).unwrap(), (13_373, 385, 407_610));
-        assert_eq!(shape(0.01).unwrap(), (134, 385, 4_076));
-        assert_eq!(shape(60.0).unwrap(), (802_380, 385, 24_456_600));
-        assert!(shape(0.0).is_err() && shape(f64::NAN).is_err());
+        let at = |scale: f64| shape(&SyntheticConfig { scale, ..SyntheticConfig::default() });
+        assert_eq!(at(1.0).unwrap(), (13_373, 385, 407_610));
+        assert_eq!(at(0.01).unwrap(), (134, 385, 4_076));
+        assert_eq!(at(60.0).unwrap(), (802_380, 385, 24_456_600));
+        assert!(at(0.0).is_err() && at(f64::NAN).is_err());
+        // MovieLens-32M's shape.
+        let ml32 = SyntheticConfig { scale: 14.955, movies: 87_000, ratings_per_user: Some(160.0), seed: 1 };
+        assert_eq!(shape(&ml32).unwrap(), (199_993, 87_000, 31_998_880));
+        let bad = SyntheticConfig { ratings_per_user: Some(500.0), ..SyntheticConfig::default() };
+        assert_eq!(
+            shape(&bad).unwrap_err().to_string(),
+            "invalid synthetic ratings_per_user 500: expected a number from 1 to movies (385)"
+        );
+        assert!(shape(&SyntheticConfig { movies: 0, ..SyntheticConfig::default() }).is_err());
+    }
+
+    /// A catalogue other than the seed's: every movie rated, the requested activity, the
+    /// seed's score statistics. (That exposure carries taste is checked where it matters: a
+    /// top-N model beats the most-rated list on this data, in `evaluation::ranking`.)
+    #[test]
+    fn other_catalogues_have_their_shape() {
+        let c = SyntheticConfig { seed: 4, scale: 0.1, movies: 2_000, ratings_per_user: Some(40.0) };
+        let d = generate(&c, RatingScale::SEED).unwrap();
+        let s = ScoreStats::of(&d.ratings);
+        assert_eq!((s.users as usize, s.movies as usize, s.ratings as usize), shape(&c).unwrap());
+        assert_eq!(s.movies, 2_000);
+        assert!((s.mean - 48.50).abs() < 0.5 && (s.sd - 21.46).abs() < 0.5, "{s:?}");
     }
 
     #[test]
     fn small_scale_has_the_seed_shape_and_statistics() {
-        let d = generate(&SyntheticConfig { seed: 1, scale: 0.05 }, RatingScale::SEED).unwrap();
+        let c = SyntheticConfig { seed: 1, scale: 0.05, ..SyntheticConfig::default() };
+        let d = generate(&c, RatingScale::SEED).unwrap();
         let s = ScoreStats::of(&d.ratings);
-        let (users, movies, ratings) = shape(0.05).unwrap();
+        let (users, movies, ratings) = shape(&c).unwrap();
         assert_eq!((s.users as usize, s.movies as usize, s.ratings as usize), (users, movies, ratings));
         assert_eq!((s.min, s.max), (0.0, 100.0));
         assert!((s.mean - 48.50).abs() < 0.5 && (s.median - 47.15).abs() < 0.5 && (s.sd - 21.46).abs() < 0.5, "{s:?}");
@@ -571,7 +703,7 @@ mod tests {
 
     #[test]
     fn same_seed_same_data_other_seed_other_data() {
-        let c = SyntheticConfig { seed: 9, scale: 0.01 };
+        let c = SyntheticConfig { seed: 9, scale: 0.01, ..SyntheticConfig::default() };
         let a = generate(&c, RatingScale::SEED).unwrap();
         let b = generate(&c, RatingScale::SEED).unwrap();
         assert_eq!(a.ratings.score(), b.ratings.score());
@@ -582,7 +714,11 @@ mod tests {
 
     #[test]
     fn scores_follow_the_declared_scale() {
-        let d = generate(&SyntheticConfig { seed: 3, scale: 0.01 }, RatingScale::new(1.0, 5.0).unwrap()).unwrap();
+        let d = generate(
+            &SyntheticConfig { seed: 3, scale: 0.01, ..SyntheticConfig::default() },
+            RatingScale::new(1.0, 5.0).unwrap(),
+        )
+        .unwrap();
         let s = ScoreStats::of(&d.ratings);
         assert_eq!((s.min, s.max), (1.0, 5.0));
     }

@@ -1,0 +1,116 @@
+//! Benchmark of the rankings, side by side: `cargo run --release -p movierec-core --example
+//! ranking_bench -- DATA [key=value ...]`.
+//!
+//! DATA is `synthetic` (the default generator, seed 42; `scale=`, `movies=`,
+//! `ratings_per_user=` change its shape) or an ml-100k or ml-latest folder. The ratings are
+//! split 80/20 as `prepare` does (Surprise's `train_test_split`, seed 42); every ranking is
+//! measured on the held-out ratings with `evaluation::ranking`'s definitions at K = 10
+//! (relevant: a test score of at least `threshold=`, default 4 for MovieLens and 60 for the
+//! synthetic data). Prints one tab-separated line per ranking: name, NDCG@10, precision@10,
+//! recall@10, hit rate, coverage, popularity bias, fit seconds. `only=ease,ials` restricts
+//! the rows; `ials.factors=`, `ials.alpha=`, `ials.regularization=`, `ials.iterations=`,
+//! `ials.weighting=`, `ease.lambda=`, `ease.weighting=`, `threads=` set parameters.
+
+use std::time::Instant;
+
+use movierec_core::RatingScale;
+use movierec_core::data::builder::{DuplicatePolicy, InvalidPolicy, Rules};
+use movierec_core::data::split::train_test_split;
+use movierec_core::data::synthetic::{SyntheticConfig, generate};
+use movierec_core::data::trainset::Trainset;
+use movierec_core::evaluation::ranking::Heldout;
+use movierec_core::models::popularity::{By, PopularityParams};
+use movierec_core::models::svd::{SvdParams, TrainMode};
+use movierec_core::models::{Fit, Kind, Ranking, RankingParams, Recommender, Weighting};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let source = args.first().cloned().unwrap_or_else(|| "synthetic".into());
+    let kv: std::collections::HashMap<String, String> =
+        args.iter().skip(1).filter_map(|a| a.split_once('=')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+    let get = |k: &str| kv.get(k).map(|v| v.parse::<f64>().unwrap_or_else(|_| panic!("{k}={v}: a number")));
+    let only: Option<Vec<String>> = kv.get("only").map(|v| v.split(',').map(str::to_owned).collect());
+    let wants = |name: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| name.starts_with(x.as_str())));
+    let weighting = |k: &str, d: Weighting| match kv.get(k).map(String::as_str) {
+        Some("binary") => Weighting::Binary,
+        Some("score") => Weighting::Score,
+        Some(other) => panic!("{k}={other}: binary or score"),
+        None => d,
+    };
+    let threads = get("threads").map_or(0, |t| t as usize);
+
+    let (ratings, default_threshold) = if source == "synthetic" {
+        let mut c = SyntheticConfig::default();
+        c.scale = get("scale").unwrap_or(1.0);
+        c.movies = get("movies").map_or(c.movies, |m| m as usize);
+        c.ratings_per_user = get("ratings_per_user");
+        (generate(&c, RatingScale::SEED).expect("a valid configuration").ratings, 60.0)
+    } else {
+        let rules = Rules {
+            scale: RatingScale::new(1.0, 5.0).unwrap(),
+            on_invalid: InvalidPolicy::Reject,
+            on_duplicate: DuplicatePolicy::Keep,
+        };
+        let (d, _, _) = movierec_core::data::movielens::read(std::path::Path::new(&source), rules).expect("a folder");
+        (d.ratings, 4.0)
+    };
+    let threshold = get("threshold").unwrap_or(default_threshold);
+    let split = train_test_split(ratings.len(), 0.2, 42).unwrap();
+    let train = ratings.select(&split.train);
+    let test = ratings.select(&split.test);
+    let t = Trainset::new(&train);
+    let h = Heldout::new(&t, &test, threshold);
+    eprintln!(
+        "{} ratings, {} users, {} movies; {} test users with a relevant movie",
+        ratings.len(),
+        t.n_users(),
+        t.n_items(),
+        h.users.len()
+    );
+
+    let mut params = RankingParams::default();
+    params.ease.lambda = get("ease.lambda").unwrap_or(params.ease.lambda);
+    params.ease.weighting = weighting("ease.weighting", params.ease.weighting);
+    params.ials.factors = get("ials.factors").map_or(params.ials.factors, |v| v as usize);
+    params.ials.alpha = get("ials.alpha").unwrap_or(params.ials.alpha);
+    params.ials.regularization = get("ials.regularization").unwrap_or(params.ials.regularization);
+    params.ials.iterations = get("ials.iterations").map_or(params.ials.iterations, |v| v as usize);
+    params.ials.cg_steps = get("ials.cg_steps").map_or(params.ials.cg_steps, |v| v as usize);
+    params.ials.weighting = weighting("ials.weighting", params.ials.weighting);
+
+    println!("ranking\tndcg@10\tprecision@10\trecall@10\thit_rate\tcoverage\tpopularity_bias\tfit_seconds");
+    let print = |name: &str, rec: &Recommender, seconds: f64| {
+        let (row, _) = h.measure_recommender(rec, 10, 10);
+        let m = row.metrics;
+        println!(
+            "{name}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{seconds:.3}",
+            m.ndcg, m.precision, m.recall, m.hit_rate, row.coverage, row.popularity_bias
+        );
+    };
+    let start = Instant::now();
+    let svd = SvdParams::default().check().unwrap();
+    let rating = svd.fit(TrainMode::Fast, threads, &t, |_| {}).expect("SVD fits");
+    let svd_seconds = start.elapsed().as_secs_f64();
+    let with = |ranking: Ranking, rerank: usize| Recommender { rating: rating.clone(), ranking, rerank };
+    if wants("svd") {
+        print("svd (predicted relevance)", &with(Ranking::Svd, 0), svd_seconds);
+    }
+    for (name, by) in [("most_rated", By::Count), ("damped_mean", By::DampedMean)] {
+        if wants(name) {
+            let p = PopularityParams { by, ..PopularityParams::default() }.fit(&t, threads).unwrap();
+            print(name, &with(Ranking::Popularity(p), 0), 0.0);
+        }
+    }
+    for kind in [Kind::Ease, Kind::Ials] {
+        if !wants(kind.name()) {
+            continue;
+        }
+        let start = Instant::now();
+        let ranking = params.fit_kind(kind, &t, threads).expect("fits");
+        let seconds = start.elapsed().as_secs_f64();
+        print(kind.name(), &with(ranking.clone(), 0), seconds);
+        for depth in [20, 50] {
+            print(&format!("{kind} re-ranked by relevance (best {depth})"), &with(ranking.clone(), depth), seconds);
+        }
+    }
+}

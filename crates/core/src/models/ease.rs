@@ -1,0 +1,259 @@
+//! EASE, Steck's "Embarrassingly Shallow Autoencoders for Sparse Data" (WWW 2019): a
+//! closed-form item × item model of who rated what.
+//!
+//! With `X` the user × movie matrix (1 where rated, or a weight growing with the score),
+//! `G = XᵀX + λI`, `P = G⁻¹`, the weights are `B = I − P·diag(1/diag(P))`, so `Bᵢᵢ = 0`
+//! and `Bᵢⱼ = −Pᵢⱼ / Pⱼⱼ`; a user's score of movie `j` is `Σᵢ xᵤᵢ Bᵢⱼ`. A new user needs no
+//! solve: their ratings are their row of `X`.
+//!
+//! It needs `items²` memory and `items³` time: [`EaseParams::max_items`] refuses large
+//! catalogues with an error naming the `ials` kind. `G` is built row by row (each row from
+//! the users of one movie) and inverted by Cholesky, one column of `P` per task, so the
+//! result does not depend on the number of threads.
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::data::trainset::Trainset;
+use crate::models::recommend::top_unseen;
+use crate::models::{Fit, FitError, Interactions, TopN, Weighting, check, install};
+
+/// EASE's parameters.
+///
+/// | Name | Default | Purpose |
+/// |---|---|---|
+/// | `lambda` | 500 | the L2 penalty on `B` (above 0) |
+/// | `weighting` | `binary` | `binary` or `score`: what a rating puts into `X` |
+/// | `max_items` | 20000 | movies above which fitting is refused (memory `8·items²` bytes) |
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EaseParams {
+    /// The L2 penalty.
+    pub lambda: f64,
+    /// What a rating puts into `X`.
+    pub weighting: Weighting,
+    /// The largest catalogue fitted.
+    pub max_items: usize,
+}
+
+impl Default for EaseParams {
+    fn default() -> EaseParams {
+        EaseParams { lambda: 500.0, weighting: Weighting::Binary, max_items: 20_000 }
+    }
+}
+
+/// A fitted EASE.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ease {
+    /// What a rating puts into a user's row.
+    pub weighting: Weighting,
+    /// The rating scale's bounds, for [`Weighting::weight`].
+    pub scale: (f64, f64),
+    /// Movies.
+    pub n_items: usize,
+    /// `B`, row-major `n_items × n_items`: `b[i·n + j]` is what rating `i` adds to `j`.
+    pub b: Vec<f32>,
+}
+
+impl Fit for EaseParams {
+    type Model = Ease;
+
+    fn fit(&self, t: &Trainset<'_>, threads: usize) -> Result<Ease, FitError> {
+        check("ease.lambda", self.lambda, self.lambda > 0.0, "a number above 0")?;
+        let n = t.n_items();
+        if n > self.max_items {
+            let gib = (n * n * 8) as f64 / f64::from(1u32 << 30);
+            return Err(FitError::TooManyItems { n, max: self.max_items, gib });
+        }
+        let scale = (t.list().scale().min(), t.list().scale().max());
+        let x = Interactions::new(t);
+        let w = |s: f64| self.weighting.weight(s, scale.0, scale.1);
+        install(threads, || {
+            // G = XᵀX + λI: row i from the users of movie i, each adding their movies up to i
+            // (the lower triangle), then mirrored.
+            let weights: Vec<f64> = x.user_scores.iter().map(|&s| w(s)).collect();
+            let mut g = vec![0.0f64; n * n];
+            g.par_chunks_mut(n.max(1)).enumerate().for_each(|(i, row)| {
+                for (u, s) in x.item(i) {
+                    let wi = w(s);
+                    let r = x.user_start[u as usize]..x.user_start[u as usize + 1];
+                    for (&j, &wj) in x.items[r.clone()].iter().zip(&weights[r]) {
+                        if j as usize > i {
+                            break;
+                        }
+                        row[j as usize] += wi * wj;
+                    }
+                }
+                row[i] += self.lambda;
+            });
+            for i in 0..n {
+                for j in 0..i {
+                    g[j * n + i] = g[i * n + j];
+                }
+            }
+            cholesky(&mut g, n);
+            // Lᵀ, row-major, so both triangular solves read rows.
+            let mut lt = vec![0.0f64; n * n];
+            lt.par_chunks_mut(n.max(1)).enumerate().for_each(|(r, row)| {
+                for (m, v) in row.iter_mut().enumerate().skip(r) {
+                    *v = g[m * n + r];
+                }
+            });
+            // P = G⁻¹, column by column (P is symmetric, so column j is row j).
+            let mut p = vec![0.0f64; n * n];
+            p.par_chunks_mut(n.max(1)).enumerate().for_each(|(j, col)| {
+                col[j] = 1.0;
+                solve_in_place(&g, &lt, n, col);
+            });
+            let b = (0..n * n)
+                .into_par_iter()
+                .map(|k| {
+                    let (i, j) = (k / n, k % n);
+                    if i == j { 0.0 } else { (-p[i * n + j] / p[j * n + j]) as f32 }
+                })
+                .collect();
+            Ok(Ease { weighting: self.weighting, scale, n_items: n, b })
+        })
+    }
+}
+
+/// Overwrites the lower triangle of the symmetric positive definite `a` (row-major `n × n`)
+/// with its Cholesky factor `L`. Each row below the pivot is updated by one task; every sum
+/// runs in index order, so the factor does not depend on the number of threads.
+fn cholesky(a: &mut [f64], n: usize) {
+    for j in 0..n {
+        let (head, rest) = a.split_at_mut((j + 1) * n);
+        let row_j = &mut head[j * n..];
+        // Positive in exact arithmetic; the floor guards a near-singular G against rounding.
+        let diag = (row_j[j] - row_j[..j].iter().map(|v| v * v).sum::<f64>()).max(1e-12).sqrt();
+        row_j[j] = diag;
+        let lj = &row_j[..j];
+        let update = |row_r: &mut [f64]| {
+            row_r[j] = (row_r[j] - row_r[..j].iter().zip(lj).map(|(x, y)| x * y).sum::<f64>()) / diag;
+        };
+        if n < 256 {
+            rest.chunks_mut(n).for_each(update);
+        } else {
+            rest.par_chunks_mut(n).for_each(update);
+        }
+    }
+}
+
+/// Solves `L Lᵀ x = e_j` in place (`b` holds `e_j`) for the factor `l` from [`cholesky`]
+/// and its transpose `lt`. The first `j` entries of `L⁻¹ e_j` are zero, so the forward solve
+/// starts at `j`.
+fn solve_in_place(l: &[f64], lt: &[f64], n: usize, b: &mut [f64]) {
+    let j = b.iter().position(|&v| v != 0.0).unwrap_or(n);
+    for r in j..n {
+        let row = &l[r * n + j..r * n + r];
+        b[r] = (b[r] - row.iter().zip(&b[j..r]).map(|(x, y)| x * y).sum::<f64>()) / l[r * n + r];
+    }
+    for r in (0..n).rev() {
+        let row = &lt[r * n + r + 1..(r + 1) * n];
+        b[r] = (b[r] - row.iter().zip(&b[r + 1..]).map(|(x, y)| x * y).sum::<f64>()) / lt[r * n + r];
+    }
+}
+
+impl TopN for Ease {
+    fn n_items(&self) -> usize {
+        self.n_items
+    }
+
+    fn scores(&self, _user: Option<usize>, history: &[(u32, f64)], out: &mut [f64]) {
+        out.fill(0.0);
+        let n = self.n_items;
+        for &(i, s) in history {
+            let w = self.weighting.weight(s, self.scale.0, self.scale.1);
+            let row = &self.b[i as usize * n..(i as usize + 1) * n];
+            for (o, &b) in out.iter_mut().zip(row) {
+                *o += w * f64::from(b);
+            }
+        }
+    }
+
+    fn similar(&self, i: usize, n: usize) -> Option<Vec<(u32, f64)>> {
+        let row = &self.b[i * self.n_items..(i + 1) * self.n_items];
+        Some(top_unseen(self.n_items, &[i as u32], n, |j| f64::from(row[j as usize])))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::dataset::RatingList;
+    use crate::data::scale::RatingScale;
+
+    fn list() -> RatingList {
+        let mut l = RatingList::new(RatingScale::SEED);
+        let rated = [("a", "x y z"), ("b", "x y"), ("c", "y z w"), ("d", "x y w"), ("e", "z w"), ("f", "x")];
+        for (u, ms) in rated {
+            for (k, m) in ms.split(' ').enumerate() {
+                l.push(u, m, 40.0 + 10.0 * k as f64);
+            }
+        }
+        l
+    }
+
+    /// B is the closed form: with G = XᵀX + λI and P = G⁻¹, I − B = P·diag(1/diag(P)), so
+    /// G·(I − B) = diag(1/diag(P)) is diagonal with a positive diagonal, and diag(B) = 0.
+    #[test]
+    fn the_weights_satisfy_the_closed_form() {
+        let l = list();
+        let t = Trainset::new(&l);
+        let lambda = 2.0;
+        let m = EaseParams { lambda, ..EaseParams::default() }.fit(&t, 1).unwrap();
+        let n = m.n_items;
+        let x = Interactions::new(&t);
+        let mut g = vec![0.0; n * n];
+        for u in 0..x.n_users() {
+            for (i, _) in x.user(u) {
+                for (j, _) in x.user(u) {
+                    g[i as usize * n + j as usize] += 1.0;
+                }
+            }
+        }
+        for i in 0..n {
+            g[i * n + i] += lambda;
+        }
+        // G·(I − B) must be diagonal.
+        for i in 0..n {
+            for j in 0..n {
+                let v: f64 =
+                    (0..n).map(|k| g[i * n + k] * (f64::from(u8::from(k == j)) - f64::from(m.b[k * n + j]))).sum();
+                if i != j {
+                    assert!(v.abs() < 1e-5, "({i}, {j}): {v}");
+                } else {
+                    assert!(v > 0.0);
+                }
+            }
+        }
+        assert!((0..n).all(|i| m.b[i * n + i] == 0.0));
+    }
+
+    #[test]
+    fn the_same_model_on_any_number_of_threads() {
+        let l = list();
+        let t = Trainset::new(&l);
+        let one = EaseParams { lambda: 1.0, ..EaseParams::default() }.fit(&t, 1).unwrap();
+        let three = EaseParams { lambda: 1.0, ..EaseParams::default() }.fit(&t, 3).unwrap();
+        assert_eq!(one, three);
+    }
+
+    #[test]
+    fn recommends_what_co_occurs_and_refuses_big_catalogues() {
+        let l = list();
+        let t = Trainset::new(&l);
+        let m = EaseParams { lambda: 1.0, ..EaseParams::default() }.fit(&t, 1).unwrap();
+        // A new user who rated x: y, rated with x by three of four, comes first.
+        let x = l.movies().get("x").unwrap();
+        let y = l.movies().get("y").unwrap();
+        let top = m.rank(None, &[(x, 50.0)], &[x], 1);
+        assert_eq!(top[0].0, y);
+        assert_eq!(m.similar(x as usize, 1).unwrap()[0].0, y);
+        let e = EaseParams { max_items: 3, ..EaseParams::default() }.fit(&t, 1).unwrap_err();
+        assert!(matches!(e, FitError::TooManyItems { n: 4, max: 3, .. }));
+        assert!(e.to_string().contains("use the ials kind"));
+        let e = EaseParams { lambda: 0.0, ..EaseParams::default() }.fit(&t, 1).unwrap_err();
+        assert_eq!(e.to_string(), "invalid ease.lambda 0: expected a number above 0");
+    }
+}

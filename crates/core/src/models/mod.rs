@@ -1,0 +1,466 @@
+//! The models: the rating model, which predicts the relevance score a user would give a movie
+//! (Surprise's SVD, [`svd`] and [`fast`]; `BaselineOnly`, [`baseline`]), and the top-N models,
+//! which order a user's unseen movies ([`popularity`], [`ease`], [`ials`]).
+//!
+//! Every model that can order movies implements [`TopN`] (score every movie for a user it was
+//! fitted on or for a new user folded in from their ratings, and the movies most like a
+//! movie); its parameters implement [`Fit`]. [`Ranking`] is the registration: one variant per
+//! kind. A [`Recommender`] is what is served: the rating model, whose predicted relevance
+//! users read, and the ranking that orders their list ([`artifact`] is its file format,
+//! [`recommend`] the shared top-N machinery).
+//!
+//! Adding a kind: a module with its parameters (implementing [`Fit`]) and its fitted model
+//! (implementing [`TopN`]), a variant of [`Kind`], [`RankingParams`] and [`Ranking`], and
+//! its payload in [`artifact`].
+
+pub mod artifact;
+pub mod baseline;
+pub mod ease;
+pub mod fast;
+pub mod ials;
+pub mod popularity;
+pub mod recommend;
+pub mod svd;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::trainset::Trainset;
+use crate::models::ease::{Ease, EaseParams};
+use crate::models::ials::{Ials, IalsParams};
+use crate::models::popularity::{Popularity, PopularityParams};
+use crate::models::recommend::{Profile, top_unseen};
+use crate::models::svd::SvdModel;
+
+/// What orders a user's list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// The rating model's predicted relevance (the original system's order).
+    Svd,
+    /// The same list for everyone: the most rated movies, or the highest damped mean score.
+    Popularity,
+    /// EASE (Steck 2019): a closed-form item × item model of who rated what.
+    #[default]
+    Ease,
+    /// Implicit ALS (Hu, Koren and Volinsky 2008), solved by conjugate gradient.
+    Ials,
+}
+
+impl Kind {
+    /// Every kind, in the order reports list them.
+    pub const ALL: [Kind; 4] = [Kind::Svd, Kind::Popularity, Kind::Ease, Kind::Ials];
+
+    /// The name used in `params.yaml`, reports and the API.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Svd => "svd",
+            Kind::Popularity => "popularity",
+            Kind::Ease => "ease",
+            Kind::Ials => "ials",
+        }
+    }
+
+    /// The kind of a name, if any.
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A model that cannot be fitted with these parameters on this data.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum FitError {
+    /// A parameter outside its range.
+    #[error("invalid {name} {value}: expected {expected}")]
+    Invalid {
+        /// The parameter, as `params.yaml` names it inside the model's section.
+        name: &'static str,
+        /// The value given.
+        value: String,
+        /// What is accepted.
+        expected: &'static str,
+    },
+    /// EASE's item × item matrix would be larger than allowed.
+    #[error(
+        "EASE needs a {n} × {n} matrix over the movies ({gib:.1} GiB) and ease.max_items is {max}: \
+         use the ials kind for a catalogue this large, or raise ease.max_items"
+    )]
+    TooManyItems {
+        /// Movies in the training set.
+        n: usize,
+        /// The limit.
+        max: usize,
+        /// The matrix's size.
+        gib: f64,
+    },
+}
+
+/// Fitting a top-N model: implemented by each kind's parameters.
+pub trait Fit {
+    /// The fitted model.
+    type Model: TopN;
+
+    /// Checks the parameters and fits on `t` with `threads` threads (0: the current rayon
+    /// pool, all cores outside one); the model is the same whatever the number of threads.
+    ///
+    /// # Errors
+    /// [`FitError`] naming the parameter or the limit.
+    fn fit(&self, t: &Trainset<'_>, threads: usize) -> Result<Self::Model, FitError>;
+}
+
+/// What every model that orders movies offers.
+pub trait TopN: Send + Sync {
+    /// Movies the model was fitted on (inner ids `0..n_items`).
+    fn n_items(&self) -> usize;
+
+    /// Writes a ranking score for every movie into `out` (`n_items` long; higher ranks
+    /// first). `user` is the inner id of a user the model was fitted on, or `None` for a new
+    /// user, who is folded in from `history`; `history` is the user's ratings (inner movie
+    /// id, score), sorted by movie, each movie once.
+    fn scores(&self, user: Option<usize>, history: &[(u32, f64)], out: &mut [f64]);
+
+    /// The `n` movies most like movie `i` by what the model learnt, most similar first, or
+    /// `None` when the kind learns nothing about movies' likeness.
+    fn similar(&self, i: usize, n: usize) -> Option<Vec<(u32, f64)>>;
+
+    /// The `n` best movies for a user that are not in `seen` (sorted inner ids), best first,
+    /// with their ranking scores; ties go to the lower inner id.
+    fn rank(&self, user: Option<usize>, history: &[(u32, f64)], seen: &[u32], n: usize) -> Vec<(u32, f64)> {
+        let mut scores = vec![0.0; self.n_items()];
+        self.scores(user, history, &mut scores);
+        top_unseen(scores.len(), seen, n, |i| scores[i as usize])
+    }
+}
+
+/// The parameters of every kind, and which one orders the lists.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RankingParams {
+    /// The kind that orders each user's list.
+    pub kind: Kind,
+    /// When above 0: the ranking's best `rerank` movies are ordered again by predicted
+    /// relevance (a list shorter than `rerank` is cut after the re-ordering).
+    pub rerank: usize,
+    /// The `popularity` kind's parameters.
+    pub popularity: PopularityParams,
+    /// The `ease` kind's parameters.
+    pub ease: EaseParams,
+    /// The `ials` kind's parameters.
+    pub ials: IalsParams,
+}
+
+impl RankingParams {
+    /// Fits the ranking of `self.kind` on `t` (nothing to fit for `svd`).
+    ///
+    /// # Errors
+    /// The kind's [`FitError`].
+    pub fn fit(&self, t: &Trainset<'_>, threads: usize) -> Result<Ranking, FitError> {
+        self.fit_kind(self.kind, t, threads)
+    }
+
+    /// Fits the ranking of `kind` with these parameters.
+    ///
+    /// # Errors
+    /// The kind's [`FitError`].
+    pub fn fit_kind(&self, kind: Kind, t: &Trainset<'_>, threads: usize) -> Result<Ranking, FitError> {
+        Ok(match kind {
+            Kind::Svd => Ranking::Svd,
+            Kind::Popularity => Ranking::Popularity(self.popularity.fit(t, threads)?),
+            Kind::Ease => Ranking::Ease(self.ease.fit(t, threads)?),
+            Kind::Ials => Ranking::Ials(self.ials.fit(t, threads)?),
+        })
+    }
+
+    /// The parameters of the chosen kind only, for reports and tracking.
+    pub fn chosen(&self) -> serde_json::Value {
+        let own = match self.kind {
+            Kind::Svd => serde_json::Value::Null,
+            Kind::Popularity => serde_json::to_value(self.popularity).expect("plain data"),
+            Kind::Ease => serde_json::to_value(self.ease).expect("plain data"),
+            Kind::Ials => serde_json::to_value(self.ials).expect("plain data"),
+        };
+        serde_json::json!({"kind": self.kind, "rerank": self.rerank, "params": own})
+    }
+}
+
+/// A fitted ranking: one variant per kind.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Ranking {
+    /// Order by the rating model's predicted relevance.
+    Svd,
+    /// A fitted popularity list.
+    Popularity(Popularity),
+    /// A fitted EASE.
+    Ease(Ease),
+    /// A fitted implicit ALS.
+    Ials(Ials),
+}
+
+impl Ranking {
+    /// Its kind.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Ranking::Svd => Kind::Svd,
+            Ranking::Popularity(_) => Kind::Popularity,
+            Ranking::Ease(_) => Kind::Ease,
+            Ranking::Ials(_) => Kind::Ials,
+        }
+    }
+
+    /// The fitted top-N model, or `None` for `svd` (the rating model orders).
+    pub fn top_n(&self) -> Option<&dyn TopN> {
+        match self {
+            Ranking::Svd => None,
+            Ranking::Popularity(m) => Some(m),
+            Ranking::Ease(m) => Some(m),
+            Ranking::Ials(m) => Some(m),
+        }
+    }
+}
+
+/// How a user is known to a [`Recommender`].
+#[derive(Clone, Copy, Debug)]
+pub struct User<'a> {
+    /// The inner id of a user the models were fitted on; `None` for a new user.
+    pub id: Option<usize>,
+    /// The user's ratings (inner movie id, score), sorted by movie, each movie once: what a
+    /// new user is folded in from, and what item-based kinds score from.
+    pub history: &'a [(u32, f64)],
+}
+
+/// One recommended movie.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Recommendation {
+    /// The movie's inner id.
+    pub movie: u32,
+    /// The rating model's predicted relevance, clipped to the rating scale: what users read.
+    pub relevance: f64,
+}
+
+/// What is served: the rating model, whose predicted relevance every recommendation shows,
+/// and the ranking that orders the list. Both were fitted on the same ratings, so they share
+/// the rating model's inner ids.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recommender {
+    /// Surprise's SVD: predicted relevance.
+    pub rating: SvdModel,
+    /// The order.
+    pub ranking: Ranking,
+    /// Re-order the ranking's best `rerank` movies by predicted relevance (0: do not).
+    pub rerank: usize,
+}
+
+impl Recommender {
+    /// The kind that orders the lists.
+    pub fn kind(&self) -> Kind {
+        self.ranking.kind()
+    }
+
+    /// The rating model's profile of a new user (the fitted user's own for a known one is
+    /// used directly by [`Recommender::relevance`]).
+    pub fn profile(&self, user: User<'_>) -> Option<Profile> {
+        user.id.is_none().then(|| recommend::fold_in(&self.rating, user.history))
+    }
+
+    /// The predicted relevance of movie `i` for `user` (`profile` from
+    /// [`Recommender::profile`]).
+    pub fn relevance(&self, user: User<'_>, profile: Option<&Profile>, i: usize) -> f64 {
+        match profile {
+            Some(p) => p.estimate(&self.rating, i),
+            None => self.rating.estimate(user.id, Some(i)).est,
+        }
+    }
+
+    /// The `n` movies not in `seen` (sorted inner ids) to recommend to `user`, in the
+    /// ranking's order (re-ordered by predicted relevance when `rerank` is set), each with
+    /// its predicted relevance. Ties go to the lower inner id.
+    pub fn recommend(&self, user: User<'_>, seen: &[u32], n: usize) -> Vec<Recommendation> {
+        let profile = self.profile(user);
+        let relevance = |i: u32| self.relevance(user, profile.as_ref(), i as usize);
+        let n_items = self.rating.items.len();
+        let Some(model) = self.ranking.top_n() else {
+            return top_unseen(n_items, seen, n, relevance)
+                .into_iter()
+                .map(|(movie, relevance)| Recommendation { movie, relevance })
+                .collect();
+        };
+        let depth = if self.rerank > 0 { self.rerank.max(n) } else { n };
+        let mut list: Vec<Recommendation> = model
+            .rank(user.id, user.history, seen, depth)
+            .into_iter()
+            .map(|(movie, _)| Recommendation { movie, relevance: relevance(movie) })
+            .collect();
+        if self.rerank > 0 {
+            // A stable sort keeps the ranking's order among equal relevances.
+            list.sort_by(|a, b| b.relevance.total_cmp(&a.relevance));
+            list.truncate(n);
+        }
+        list
+    }
+
+    /// The `n` movies most like movie `i`: by the ranking's model where its kind offers it,
+    /// else by the cosine of the rating model's movie factors.
+    pub fn similar(&self, i: usize, n: usize) -> Vec<(u32, f64)> {
+        self.ranking.top_n().and_then(|m| m.similar(i, n)).unwrap_or_else(|| recommend::similar(&self.rating, i, n))
+    }
+}
+
+/// What a rating weighs in the implicit models (EASE's `X`, implicit ALS's confidence).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Weighting {
+    /// 1 for every rating: who rated what.
+    #[default]
+    Binary,
+    /// `0.5 + 0.5·(score − min) / (max − min)`: every rating counts, a high score twice
+    /// as much as the lowest.
+    Score,
+}
+
+impl Weighting {
+    /// The entry of `X` for a score on the scale `[lo, hi]`.
+    pub fn weight(self, score: f64, lo: f64, hi: f64) -> f64 {
+        match self {
+            Weighting::Binary => 1.0,
+            Weighting::Score => 0.5 + 0.5 * ((score - lo) / (hi - lo)).clamp(0.0, 1.0),
+        }
+    }
+}
+
+/// A check of a number parameter, for the kinds' `fit`.
+pub(crate) fn check(name: &'static str, value: f64, ok: bool, expected: &'static str) -> Result<(), FitError> {
+    if ok && value.is_finite() { Ok(()) } else { Err(FitError::Invalid { name, value: value.to_string(), expected }) }
+}
+
+/// The rating list of a training set as sparse rows: each user's movies (sorted, each once:
+/// the last rating of a pair rated twice counts) with their scores, and each movie's users.
+#[derive(Clone, Debug)]
+pub struct Interactions {
+    /// `items[user_start[u]..user_start[u + 1]]` are user `u`'s movies, ascending.
+    pub user_start: Vec<usize>,
+    /// Movie ids, user by user.
+    pub items: Vec<u32>,
+    /// Scores, aligned with `items`.
+    pub user_scores: Vec<f64>,
+    /// `users[item_start[i]..item_start[i + 1]]` are movie `i`'s users, ascending.
+    pub item_start: Vec<usize>,
+    /// User ids, movie by movie.
+    pub users: Vec<u32>,
+    /// Scores, aligned with `users`.
+    pub item_scores: Vec<f64>,
+}
+
+impl Interactions {
+    /// The interactions of `t`.
+    pub fn new(t: &Trainset<'_>) -> Interactions {
+        let list = t.list();
+        let (n_users, n_items) = (t.n_users(), t.n_items());
+        let mut user_start = Vec::with_capacity(n_users + 1);
+        let mut items = Vec::with_capacity(list.len());
+        let mut user_scores = Vec::with_capacity(list.len());
+        let mut row: Vec<(u32, f64)> = Vec::new();
+        user_start.push(0);
+        for u in 0..n_users {
+            row.clear();
+            row.extend(t.user_rows(u).iter().map(|&r| (list.movie()[r as usize].0, list.score()[r as usize])));
+            // Stable: of a pair rated twice, the last rating comes last and is kept.
+            row.sort_by_key(|e| e.0);
+            for (k, &(i, s)) in row.iter().enumerate() {
+                if row.get(k + 1).is_some_and(|next| next.0 == i) {
+                    continue;
+                }
+                items.push(i);
+                user_scores.push(s);
+            }
+            user_start.push(items.len());
+        }
+        let mut count = vec![0usize; n_items + 1];
+        for &i in &items {
+            count[i as usize + 1] += 1;
+        }
+        for i in 0..n_items {
+            count[i + 1] += count[i];
+        }
+        let item_start = count.clone();
+        let mut users = vec![0u32; items.len()];
+        let mut item_scores = vec![0.0; items.len()];
+        let mut next = count;
+        for u in 0..n_users {
+            for k in user_start[u]..user_start[u + 1] {
+                let slot = &mut next[items[k] as usize];
+                users[*slot] = u as u32;
+                item_scores[*slot] = user_scores[k];
+                *slot += 1;
+            }
+        }
+        Interactions { user_start, items, user_scores, item_start, users, item_scores }
+    }
+
+    /// Users.
+    pub fn n_users(&self) -> usize {
+        self.user_start.len() - 1
+    }
+
+    /// Movies.
+    pub fn n_items(&self) -> usize {
+        self.item_start.len() - 1
+    }
+
+    /// User `u`'s (movie, score) pairs.
+    pub fn user(&self, u: usize) -> impl ExactSizeIterator<Item = (u32, f64)> + '_ {
+        let r = self.user_start[u]..self.user_start[u + 1];
+        self.items[r.clone()].iter().copied().zip(self.user_scores[r].iter().copied())
+    }
+
+    /// Movie `i`'s (user, score) pairs.
+    pub fn item(&self, i: usize) -> impl ExactSizeIterator<Item = (u32, f64)> + '_ {
+        let r = self.item_start[i]..self.item_start[i + 1];
+        self.users[r.clone()].iter().copied().zip(self.item_scores[r].iter().copied())
+    }
+}
+
+/// Runs `op` on a rayon pool of `threads` threads, or, for 0, on the current one (the
+/// global pool, of all cores, outside any pool; the caller's inside one, so that a fit inside
+/// a search shares the search's threads instead of starting its own).
+pub(crate) fn install<R: Send>(threads: usize, op: impl FnOnce() -> R + Send) -> R {
+    if threads == 0 {
+        op()
+    } else {
+        rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a thread pool").install(op)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::dataset::RatingList;
+    use crate::data::scale::RatingScale;
+
+    #[test]
+    fn interactions_keep_the_last_of_a_pair_and_index_both_ways() {
+        let mut l = RatingList::new(RatingScale::SEED);
+        for (u, m, s) in [("a", "x", 1.0), ("a", "y", 2.0), ("b", "y", 3.0), ("a", "x", 4.0)] {
+            l.push(u, m, s);
+        }
+        let t = Trainset::new(&l);
+        let x = Interactions::new(&t);
+        assert_eq!(x.user(0).collect::<Vec<_>>(), [(0, 4.0), (1, 2.0)]);
+        assert_eq!(x.user(1).collect::<Vec<_>>(), [(1, 3.0)]);
+        assert_eq!(x.item(1).collect::<Vec<_>>(), [(0, 2.0), (1, 3.0)]);
+        assert_eq!((x.n_users(), x.n_items()), (2, 2));
+    }
+
+    #[test]
+    fn kinds_have_names() {
+        for k in Kind::ALL {
+            assert_eq!(Kind::from_name(k.name()), Some(k));
+            assert_eq!(serde_json::to_value(k).unwrap(), k.name());
+        }
+        assert_eq!(Kind::from_name("knn"), None);
+    }
+}
