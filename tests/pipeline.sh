@@ -106,11 +106,11 @@ edges = [("load", "prepare"), ("prepare", "train"), ("train", "evaluate"), ("pre
 for a, b in edges:
     assert f'"{a}" -> "{b}"' in dot, (a, b, dot)
 PY
-check "dvc plots show renders the four plots" bash -c "dvc plots show --json | python3 -c '
+check "dvc plots show renders the six plots" bash -c "dvc plots show --json | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 assert not d.get(\"errors\"), d.get(\"errors\")
-assert set(d[\"data\"]) == {\"Training RMSE by epoch\", \"Test errors (actual minus predicted)\", \"Precision and recall at K\", \"Cross-validated RMSE of every candidate\"}, list(d[\"data\"])
+assert set(d[\"data\"]) == {\"Training RMSE by epoch\", \"Test errors (actual minus predicted)\", \"Precision and recall at K\", \"NDCG at K of every ranking (test set)\", \"Cross-validated RMSE of every SVD candidate\", \"Cross-validated ranking measure of every candidate\"}, list(d[\"data\"])
 '"
 
 sed -i 's/^  test_size: 0.2$/  test_size: 0.25/' params.yaml

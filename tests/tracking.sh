@@ -38,6 +38,7 @@ train:
 optimize:
   cv: 2
   space: {n_factors: [5, 10], n_epochs: [4], lr_all: [0.003, 0.005]}
+  ranking: {spaces: {ease: {lambda: [100, 500]}}}
 tracking:
   registry: {name: movierec-test, alias: champion}
 YAML
@@ -46,7 +47,7 @@ stages() {
     "$bin/prepare" --ratings r.parquet --train train.parquet --test test.parquet --report prepare.json
     "$bin/train" --train train.parquet --model model.bin --report train.json --loss loss.csv
     "$bin/evaluate" --model model.bin --train train.parquet --test test.parquet --report evaluate.json \
-        --errors errors.csv --ranking ranking.csv
+        --errors errors.csv --ranking ranking.csv --ndcg ndcg.csv
     "$bin/optimize" --train train.parquet --test test.parquet --ratings r.parquet --model serve.bin \
         --report optimize.json --candidates candidates.csv
 }

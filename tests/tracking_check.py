@@ -83,6 +83,7 @@ m, r = metrics(evaluate), report("evaluate.json")
 for key in ("rmse", "mae", "training_time", "nombre_utilisateurs", "nombre_films", "score_pertinence_moyen"):
     assert abs(m[key] - r[key]) <= 1e-9 * max(1, abs(r[key])), (key, m[key], r[key])
 assert abs(m["ranking.precision"] - r["ranking"]["precision"]) < 1e-12
+assert abs(m["rankings.most_rated.ndcg"] - r["rankings"]["most_rated"]["ndcg"]) < 1e-12
 assert params(evaluate)["k"] == "10"
 assert artifact(evaluate, "metrics/evaluate.json") == read("evaluate.json")
 
@@ -94,12 +95,15 @@ parent = parents[0]
 check_common(parent, "optimize")
 children = [x for x in runs if tags(x).get("mlflow.parentRunId") == parent["info"]["run_id"]]
 o = report("optimize.json")
-assert len(children) == o["candidates"] == 4, len(children)
+assert len(children) == o["candidates"] == 6, len(children)
+kinds = sorted(params(c)["kind"] for c in children)
+assert kinds == ["ease", "ease", "svd", "svd", "svd", "svd"], kinds
 best = [c for c in children if tags(c)["best"] == "true"]
 assert len(best) == 1 and tags(parent)["best_run_id"] == best[0]["info"]["run_id"]
 assert int(tags(best[0])["candidate"]) == o["best_index"] + 1
 assert abs(metrics(best[0])["mean_test_rmse"] - o["best_score"]["rmse"]) < 1e-12
 assert params(parent)["best.n_factors"] == str(o["best_params"]["n_factors"])
+assert params(parent)["best_ranking.kind"] == o["best_ranking"]["kind"], params(parent)
 assert abs(metrics(parent)["test_score.rmse"] - o["test_score"]["rmse"]) < 1e-12
 assert artifact(parent, "model/serve.bin") == read("serve.bin")
 alias = get("/api/2.0/mlflow/registered-models/alias", name="movierec-test", alias="champion")["model_version"]

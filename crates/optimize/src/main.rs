@@ -175,15 +175,16 @@ fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut 
     let steps = Steps::new(n_fits as u64, "fits");
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().context("cannot start the thread pool")?;
     let started = Instant::now();
-    let search = |fits: &[(Candidate, Spec)], measure: Measure, offset: usize| {
+    let search = |fits: &[(Candidate, Spec)], measure: Measure, rating: Option<&Svd>, offset: usize| {
+        let threshold = p.relevance_threshold;
         pool.install(|| {
-            search::cross_validate(&train, fits, p.mode, p.cv, p.seed, measure, p.relevance_threshold, |c, f| {
+            search::cross_validate(&train, fits, p.mode, p.cv, p.seed, measure, threshold, rating, |c, f| {
                 steps.step(format!("candidate {} fold {}", offset + c + 1, f + 1));
             })
         })
         .context("invalid optimize.cv")
     };
-    let mut cv_results = search(&svd_fits, accuracy, 0)?;
+    let mut cv_results = search(&svd_fits, accuracy, None, 0)?;
     let best = search::best(&cv_results).with_context(|| {
         format!(
             "every SVD candidate failed (the rating model needs one); the first: {}",
@@ -194,7 +195,8 @@ fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut 
     if !ranking_fits.is_empty() {
         let mut fits = vec![svd_fits[best].clone()];
         fits.extend(ranking_fits.iter().cloned());
-        let ranked = search(&fits, p.measure, svd_fits.len())?;
+        let Spec::Svd(rating) = &svd_fits[best].1 else { unreachable!("SVD candidates") };
+        let ranked = search(&fits, p.measure, Some(rating), svd_fits.len())?;
         let own_order = &ranked[0];
         cv_results[best].mean_test_ranking = own_order.mean_test_ranking;
         cv_results[best].split_test_ranking = own_order.split_test_ranking.clone();
@@ -209,7 +211,7 @@ fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut 
     let failed = cv_results.iter().filter(|r| r.status == "failed").count();
     let best_params = search::apply(&p.base, &fits[best].0)?;
     let ranking_params = match &fits[best_ranking].1 {
-        Spec::TopN(params) => RankingParams { rerank: p.ranking.base.rerank, ..params.clone() },
+        Spec::TopN(params) => params.clone(),
         Spec::Svd(_) => RankingParams { kind: Kind::Svd, ..p.ranking.base.clone() },
     };
     tracing::info!(

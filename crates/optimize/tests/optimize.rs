@@ -185,7 +185,7 @@ const KINDS: &str = "optimize:
     base: {ials: {iterations: 3}}
     spaces:
       popularity: {}
-      ease: {lambda: [50, 500]}
+      ease: {lambda: [50, 500], rerank: [0, 10]}
       ials: {factors: [4]}
 ";
 
@@ -197,7 +197,10 @@ fn a_search_over_kinds_by_a_ranking_measure() {
     let r = p.ok(KINDS);
     let results = r["cv_results"].as_array().unwrap();
     let kinds: Vec<&str> = results.iter().map(|c| c["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["svd", "svd", "popularity", "ease", "ease", "ials"]);
+    assert_eq!(kinds, ["svd", "svd", "popularity", "ease", "ease", "ease", "ease", "ials"]);
+    // EASE re-ranked by predicted relevance is measured as served: a different list.
+    assert_eq!(results[4]["params"]["rerank"], 10.0);
+    assert_ne!(results[3]["split_test_ranking"], results[4]["split_test_ranking"]);
     // The rating model is SVD's best by rmse; its own order competes with the top-N kinds.
     let svd_best = r["best_index"].as_u64().unwrap() as usize;
     assert_eq!(results[svd_best]["kind"], "svd");
@@ -218,12 +221,14 @@ fn a_search_over_kinds_by_a_ranking_measure() {
     assert!(r["best_ranking"]["test_score"].as_f64().unwrap() > 0.0);
     let (model, _) = artifact::read(&std::fs::read(p.path(OUTPUTS[0])).unwrap()).unwrap();
     assert_eq!(model.kind().name(), r["best_ranking"]["kind"].as_str().unwrap());
+    let rerank = results[best]["params"]["rerank"].as_f64().unwrap_or(0.0);
+    assert_eq!(model.rerank as f64, rerank);
     assert_eq!(model.rating.n_factors() as f64, results[svd_best]["params"]["n_factors"].as_f64().unwrap());
     let csv = std::fs::read_to_string(p.path(OUTPUTS[2])).unwrap();
     assert_eq!(
         csv.lines().next(),
         Some(
-            "candidate,kind,rank,mean_test_rmse,mean_test_mae,mean_test_ranking,mean_fit_time,factors,lambda,n_factors"
+            "candidate,kind,rank,mean_test_rmse,mean_test_mae,mean_test_ranking,mean_fit_time,factors,lambda,n_factors,rerank"
         )
     );
     // The same search on one thread gives the same scores.

@@ -352,7 +352,7 @@ fn run(
     let started = std::time::Instant::now();
     let cv_results = pool
         .install(|| {
-            search::cross_validate(ratings, fits, mode, cv, seed, measure, plan.threshold, |_, _| {
+            search::cross_validate(ratings, fits, mode, cv, seed, measure, plan.threshold, None, |_, _| {
                 job.done.fetch_add(1, Ordering::Relaxed);
             })
         })

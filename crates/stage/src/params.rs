@@ -261,8 +261,8 @@ impl Default for Compare {
 /// | `relevance_threshold` | 60 | a held-out score at or above it is relevant (ranking measures) |
 /// | `base` | Surprise's defaults, seed 42 | SVD parameters that are not searched |
 /// | `space` | the default grid (81 candidates) | SVD's searched parameters: lists, or `{min, max, log}` ranges for the random search |
-/// | `ranking.base` | the kinds' defaults | the top-N kinds' parameters that are not searched, and `rerank` of the model to serve (its `kind` is ignored) |
-/// | `ranking.spaces` | EASE's λ, implicit ALS's factors and α, popularity | a space per top-N kind, searched when `measure` is a ranking measure |
+/// | `ranking.base` | the kinds' defaults | the top-N kinds' parameters that are not searched (its `kind` is ignored) |
+/// | `ranking.spaces` | EASE's λ, implicit ALS's factors and α, each with and without `rerank` 20; popularity | a space per top-N kind, searched when `measure` is a ranking measure |
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 #[allow(missing_docs)] // documented in the table above
@@ -284,7 +284,7 @@ pub struct OptimizeParams {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RankingSearch {
-    /// Parameters not searched, and the served model's `rerank`.
+    /// Parameters not searched.
     pub base: RankingParams,
     /// A space per top-N kind (an empty space is one candidate: the base parameters).
     pub spaces: BTreeMap<Kind, BTreeMap<String, Values>>,
@@ -297,12 +297,19 @@ impl Default for RankingSearch {
             base: RankingParams::default(),
             spaces: BTreeMap::from([
                 (Kind::Popularity, BTreeMap::new()),
-                (Kind::Ease, BTreeMap::from([("lambda".to_owned(), list(&[100.0, 250.0, 500.0, 1000.0]))])),
+                (
+                    Kind::Ease,
+                    BTreeMap::from([
+                        ("lambda".to_owned(), list(&[100.0, 250.0, 500.0, 1000.0])),
+                        ("rerank".to_owned(), list(&[0.0, 20.0])),
+                    ]),
+                ),
                 (
                     Kind::Ials,
                     BTreeMap::from([
                         ("factors".to_owned(), list(&[16.0, 32.0])),
                         ("alpha".to_owned(), list(&[2.0, 5.0])),
+                        ("rerank".to_owned(), list(&[0.0, 20.0])),
                     ]),
                 ),
             ]),
@@ -431,6 +438,13 @@ mod tests {
         let p = Params::from_file(&path).unwrap();
         assert_eq!(p.load.source, SourceKind::Synthetic);
         assert_eq!(p.load.csv.columns, ColumnMap::default());
+        // The file spells out the defaults.
+        assert_eq!(p.load.synthetic, SyntheticConfig::default());
+        let svd = SvdParams { seed: 42, ..SvdParams::default() };
+        assert_eq!(p.train, TrainParams { svd, ..TrainParams::default() });
+        assert_eq!(p.evaluate, EvaluateParams::default());
+        assert_eq!(p.optimize, OptimizeParams::default());
+        assert_eq!(p.predict, PredictParams::default());
     }
 
     #[test]

@@ -95,12 +95,13 @@ pub const SEARCHABLE: [&str; 14] = [
     "reg_qi",
 ];
 
-/// The top-N kinds' parameters that can be searched.
-pub const SEARCHABLE_POPULARITY: [&str; 1] = ["damping"];
+/// The popularity kind's searchable parameters (`rerank`: see [`RankingParams::rerank`]).
+pub const SEARCHABLE_POPULARITY: [&str; 2] = ["damping", "rerank"];
 /// EASE's searchable parameters.
-pub const SEARCHABLE_EASE: [&str; 1] = ["lambda"];
+pub const SEARCHABLE_EASE: [&str; 2] = ["lambda", "rerank"];
 /// Implicit ALS's searchable parameters.
-pub const SEARCHABLE_IALS: [&str; 6] = ["factors", "regularization", "alpha", "iterations", "cg_steps", "init_std_dev"];
+pub const SEARCHABLE_IALS: [&str; 7] =
+    ["factors", "regularization", "alpha", "iterations", "cg_steps", "init_std_dev", "rerank"];
 
 /// The parameters of `kind` that can be searched.
 pub fn searchable(kind: Kind) -> &'static [&'static str] {
@@ -112,8 +113,9 @@ pub fn searchable(kind: Kind) -> &'static [&'static str] {
     }
 }
 
-/// Parameters that are counts: drawn values are rounded, and must be whole numbers of 1 or more.
-const COUNTS: [&str; 5] = ["n_factors", "n_epochs", "factors", "iterations", "cg_steps"];
+/// Parameters that are counts: drawn values are rounded, and must be whole numbers of 1 or
+/// more (`rerank` may be 0).
+const COUNTS: [&str; 6] = ["n_factors", "n_epochs", "factors", "iterations", "cg_steps", "rerank"];
 
 /// One candidate: the searched parameters' values, in the space's order.
 pub type Candidate = Vec<(String, f64)>;
@@ -137,6 +139,9 @@ pub fn apply_ranking(base: &RankingParams, kind: Kind, candidate: &Candidate) ->
     for (name, v) in candidate {
         let v = *v;
         match (kind, name.as_str()) {
+            (Kind::Popularity | Kind::Ease | Kind::Ials, "rerank") => {
+                p.rerank = if v == 0.0 { 0 } else { count(name, v)? };
+            }
             (Kind::Popularity, "damping") => p.popularity.damping = v,
             (Kind::Ease, "lambda") => p.ease.lambda = v,
             (Kind::Ials, "factors") => p.ials.factors = count(name, v)?,
@@ -472,7 +477,9 @@ pub fn score(model: &SvdModel, list: &RatingList, rows: impl Iterator<Item = usi
 /// ranks the candidates by `measure` (ties to the earlier candidate). SVD candidates are
 /// scored by rmse and mae; when `measure` is a ranking measure, every candidate's lists are
 /// also measured on the fold's held-out ratings (relevant: a score of at least
-/// `threshold`). A candidate whose fit fails on any fold is `failed` and unranked. The
+/// `threshold`). A top-N candidate with `rerank` above 0 is measured with its best movies
+/// re-ordered by the predicted relevance of `rating` fitted on the same fold (the candidate
+/// fails without one). A candidate whose fit fails on any fold is `failed` and unranked. The
 /// results do not depend on the number of threads. `on_fit(candidate, fold)` is called after
 /// each fit.
 ///
@@ -487,11 +494,17 @@ pub fn cross_validate(
     seed: u32,
     measure: Measure,
     threshold: f64,
+    rating: Option<&Svd>,
     on_fit: impl Fn(usize, usize) + Sync,
 ) -> Result<Vec<CandidateResult>, SplitError> {
     let folds = kfold(list.len(), cv, seed)?;
     let fold_lists: Vec<RatingList> = folds.iter().map(|f| list.select(&f.train)).collect();
     let fold_sets: Vec<Trainset<'_>> = fold_lists.iter().map(Trainset::new).collect();
+    let reranks = fits.iter().any(|(_, s)| matches!(s, Spec::TopN(p) if p.rerank > 0));
+    let fold_ratings: Vec<Option<SvdModel>> = match rating {
+        Some(svd) if reranks => fold_sets.par_iter().map(|t| svd.fit(mode, 1, t, |_| {}).ok()).collect(),
+        _ => vec![None; folds.len()],
+    };
     let k = match measure {
         Measure::Ranking { k, .. } => Some(k),
         _ => None,
@@ -519,11 +532,25 @@ pub fn cross_validate(
                     });
                     FoldScores { accuracy: Some(accuracy), ranking, seconds }
                 }),
-                Spec::TopN(p) => p.fit(&fold_sets[f], 0).map_err(|e| e.to_string()).map(|ranking| {
+                Spec::TopN(p) => p.fit(&fold_sets[f], 0).map_err(|e| e.to_string()).and_then(|ranking| {
                     let seconds = t0.elapsed().as_secs_f64();
-                    let model = ranking.top_n().expect("a top-N candidate");
-                    let ranking = heldout[f].as_ref().zip(k).map(|(h, k)| h.measure_top_n(model, k, k).0.metrics);
-                    FoldScores { accuracy: None, ranking, seconds }
+                    let measured = match (heldout[f].as_ref().zip(k), p.rerank, &fold_ratings[f]) {
+                        (None, _, _) => None,
+                        (Some((h, k)), 0, _) => {
+                            Some(h.measure_top_n(ranking.top_n().expect("a top-N candidate"), k, k).0.metrics)
+                        }
+                        (Some((h, k)), rerank, Some(rating)) => {
+                            let rec = Recommender { rating: rating.clone(), ranking, rerank };
+                            Some(h.measure_recommender(&rec, k, k).0.metrics)
+                        }
+                        (Some(_), _, None) => {
+                            return Err(
+                                "rerank needs a rating model fitted on the fold (none was given, or it failed)"
+                                    .to_owned(),
+                            );
+                        }
+                    };
+                    Ok(FoldScores { accuracy: None, ranking: measured, seconds })
                 }),
             };
             on_fit(c, f);
@@ -701,11 +728,9 @@ mod tests {
             vec![(vec![("n_factors".into(), 10.0)], Spec::Svd(svd)), (vec![("lambda".into(), 50.0)], Spec::TopN(ease))];
         let measure = Measure::try_from("ndcg@10".to_owned()).unwrap();
         let run = |threads: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap()
-                .install(|| cross_validate(&data, &fits, TrainMode::Fast, 3, 1, measure, 60.0, |_, _| {}).unwrap())
+            rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(|| {
+                cross_validate(&data, &fits, TrainMode::Fast, 3, 1, measure, 60.0, None, |_, _| {}).unwrap()
+            })
         };
         let r = run(1);
         let scores = |r: &[CandidateResult]| {

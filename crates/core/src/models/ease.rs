@@ -118,25 +118,40 @@ impl Fit for EaseParams {
 }
 
 /// Overwrites the lower triangle of the symmetric positive definite `a` (row-major `n × n`)
-/// with its Cholesky factor `L`. Each row below the pivot is updated by one task; every sum
-/// runs in index order, so the factor does not depend on the number of threads.
+/// with its Cholesky factor `L`. Each row below the pivot is updated by one task (in
+/// parallel when the column has enough work); every dot product runs in a fixed order, so
+/// the factor does not depend on the number of threads.
 fn cholesky(a: &mut [f64], n: usize) {
     for j in 0..n {
         let (head, rest) = a.split_at_mut((j + 1) * n);
         let row_j = &mut head[j * n..];
         // Positive in exact arithmetic; the floor guards a near-singular G against rounding.
-        let diag = (row_j[j] - row_j[..j].iter().map(|v| v * v).sum::<f64>()).max(1e-12).sqrt();
+        let diag = (row_j[j] - dot(&row_j[..j], &row_j[..j])).max(1e-12).sqrt();
         row_j[j] = diag;
         let lj = &row_j[..j];
         let update = |row_r: &mut [f64]| {
-            row_r[j] = (row_r[j] - row_r[..j].iter().zip(lj).map(|(x, y)| x * y).sum::<f64>()) / diag;
+            row_r[j] = (row_r[j] - dot(&row_r[..j], lj)) / diag;
         };
-        if n < 256 {
+        if (n - j) * j < 1 << 16 {
             rest.chunks_mut(n).for_each(update);
         } else {
             rest.par_chunks_mut(n).for_each(update);
         }
     }
+}
+
+/// The dot product of two equal-length vectors, in four lanes added in a fixed order (so
+/// the compiler vectorises it, and the result does not depend on where it runs).
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut lanes = [0.0f64; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let tail: f64 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..4 {
+            lanes[l] += x[l] * y[l];
+        }
+    }
+    (lanes[0] + lanes[2]) + (lanes[1] + lanes[3]) + tail
 }
 
 /// Solves `L Lᵀ x = e_j` in place (`b` holds `e_j`) for the factor `l` from [`cholesky`]
@@ -145,12 +160,10 @@ fn cholesky(a: &mut [f64], n: usize) {
 fn solve_in_place(l: &[f64], lt: &[f64], n: usize, b: &mut [f64]) {
     let j = b.iter().position(|&v| v != 0.0).unwrap_or(n);
     for r in j..n {
-        let row = &l[r * n + j..r * n + r];
-        b[r] = (b[r] - row.iter().zip(&b[j..r]).map(|(x, y)| x * y).sum::<f64>()) / l[r * n + r];
+        b[r] = (b[r] - dot(&l[r * n + j..r * n + r], &b[j..r])) / l[r * n + r];
     }
     for r in (0..n).rev() {
-        let row = &lt[r * n + r + 1..(r + 1) * n];
-        b[r] = (b[r] - row.iter().zip(&b[r + 1..]).map(|(x, y)| x * y).sum::<f64>()) / lt[r * n + r];
+        b[r] = (b[r] - dot(&lt[r * n + r + 1..(r + 1) * n], &b[r + 1..])) / lt[r * n + r];
     }
 }
 

@@ -22,6 +22,7 @@ pub mod popularity;
 pub mod recommend;
 pub mod svd;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::trainset::Trainset;
@@ -360,23 +361,31 @@ impl Interactions {
     pub fn new(t: &Trainset<'_>) -> Interactions {
         let list = t.list();
         let (n_users, n_items) = (t.n_users(), t.n_items());
+        // Each user's movies, sorted, in parallel; the last rating of a pair rated twice
+        // (a stable sort keeps it last) is kept.
+        let rows: Vec<Vec<(u32, f64)>> = (0..n_users)
+            .into_par_iter()
+            .map(|u| {
+                let mut row: Vec<(u32, f64)> =
+                    t.user_rows(u).iter().map(|&r| (list.movie()[r as usize].0, list.score()[r as usize])).collect();
+                row.sort_by_key(|e| e.0);
+                row.dedup_by(|later, earlier| {
+                    let same = later.0 == earlier.0;
+                    if same {
+                        *earlier = *later;
+                    }
+                    same
+                });
+                row
+            })
+            .collect();
         let mut user_start = Vec::with_capacity(n_users + 1);
         let mut items = Vec::with_capacity(list.len());
         let mut user_scores = Vec::with_capacity(list.len());
-        let mut row: Vec<(u32, f64)> = Vec::new();
         user_start.push(0);
-        for u in 0..n_users {
-            row.clear();
-            row.extend(t.user_rows(u).iter().map(|&r| (list.movie()[r as usize].0, list.score()[r as usize])));
-            // Stable: of a pair rated twice, the last rating comes last and is kept.
-            row.sort_by_key(|e| e.0);
-            for (k, &(i, s)) in row.iter().enumerate() {
-                if row.get(k + 1).is_some_and(|next| next.0 == i) {
-                    continue;
-                }
-                items.push(i);
-                user_scores.push(s);
-            }
+        for row in &rows {
+            items.extend(row.iter().map(|e| e.0));
+            user_scores.extend(row.iter().map(|e| e.1));
             user_start.push(items.len());
         }
         let mut count = vec![0usize; n_items + 1];
