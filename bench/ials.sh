@@ -14,6 +14,6 @@ ensure_venv "$root/.venv-bench" "$root/bench/requirements.txt" >&2
 cargo build --release --locked --manifest-path "$root/Cargo.toml" -p movierec-core --example ials_bench >&2
 # implicit asks for single-threaded BLAS; its own threads are num_threads.
 export OPENBLAS_NUM_THREADS=1
-/usr/bin/time -f '{"peak resident memory (KB), the larger of ours and the Python child'"'"'s": %M}' -o /dev/stderr \
+/usr/bin/time -f '{"peak resident memory (KB), the larger of ours and the Python child'"'"'s": %M}' \
     "$(release_dir "$root")/examples/ials_bench" scale=14.955 movies=87000 ratings_per_user=160 \
     factors=64 iterations=15 threads=2 sample=200 python="$root/.venv-bench/bin/python" "$@"

@@ -37,7 +37,7 @@ pub const SEED_SCORE: (f64, f64, f64) = (48.50, 47.15, 21.46);
 /// Rank of the latent user × movie structure.
 const RANK: usize = 6;
 /// How strongly taste steers which movies a user rates (0: popularity alone).
-const TASTE: f64 = 1.6;
+const TASTE: f64 = 1.2;
 
 /// Parameters of the generator.
 ///
@@ -300,7 +300,8 @@ impl Genres {
             let mut chosen: Vec<u32> = Vec::with_capacity(count);
             let mut taken = std::collections::HashSet::with_capacity(count);
             while chosen.len() < count {
-                let g = cumulative.partition_point(|&c| c <= rng.random_sample()).min(2 * RANK - 1);
+                let x = rng.random_sample();
+                let g = cumulative.partition_point(|&c| c <= x).min(2 * RANK - 1);
                 let (movies, within) = &self.members[g];
                 if movies.is_empty() {
                     continue;

@@ -373,23 +373,6 @@ impl Spec {
     }
 }
 
-/// The means over the folds of the ranking measures at K.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-pub struct RankingMeans {
-    /// The lists' length.
-    pub k: usize,
-    /// Precision@K.
-    pub precision: f64,
-    /// Recall@K.
-    pub recall: f64,
-    /// NDCG@K.
-    pub ndcg: f64,
-    /// MAP@K.
-    pub map: f64,
-    /// Hit rate@K.
-    pub hit_rate: f64,
-}
-
 /// One candidate's cross-validated scores, as a row of Surprise's `cv_results`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CandidateResult {
@@ -421,9 +404,10 @@ pub struct CandidateResult {
     pub split_test_rmse: Vec<f64>,
     /// Each fold's mae.
     pub split_test_mae: Vec<f64>,
-    /// The means of the ranking measures, when the search selects by one.
+    /// The means over the folds of the ranking measures, when the search selects by one
+    /// (`users`: the users measured, summed over the folds).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub mean_test_ranking: Option<RankingMeans>,
+    pub mean_test_ranking: Option<RankingMetrics>,
     /// Each fold's value of the search's ranking measure.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub split_test_ranking: Vec<f64>,
@@ -436,13 +420,7 @@ impl CandidateResult {
         match measure {
             Measure::Rmse => self.mean_test_rmse,
             Measure::Mae => self.mean_test_mae,
-            Measure::Ranking { metric, .. } => self.mean_test_ranking.map(|m| match metric {
-                Metric::Precision => m.precision,
-                Metric::Recall => m.recall,
-                Metric::Ndcg => m.ndcg,
-                Metric::Map => m.map,
-                Metric::HitRate => m.hit_rate,
-            }),
+            Measure::Ranking { metric, .. } => self.mean_test_ranking.map(|m| metric.of(&m)),
         }
     }
 }
@@ -624,13 +602,14 @@ fn summarize(kind: Kind, candidate: &Candidate, fold_results: &[FoldResult], mea
         (ok.iter().map(|r| r.ranking).collect::<Option<Vec<RankingMetrics>>>(), measure)
     {
         let mean = |f: fn(&RankingMetrics) -> f64| mean_std(&ranking.iter().map(f).collect::<Vec<_>>()).0;
-        out.mean_test_ranking = Some(RankingMeans {
+        out.mean_test_ranking = Some(RankingMetrics {
             k,
             precision: mean(|m| m.precision),
             recall: mean(|m| m.recall),
             ndcg: mean(|m| m.ndcg),
             map: mean(|m| m.map),
             hit_rate: mean(|m| m.hit_rate),
+            users: ranking.iter().map(|m| m.users).sum(),
         });
         out.split_test_ranking = ranking.iter().map(|m| metric.of(m)).collect();
     }

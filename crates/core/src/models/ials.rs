@@ -182,6 +182,7 @@ fn solve_side(x: &mut [f32], y: &[f32], k: usize, lambda: f32, steps: usize, rat
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Isa {
     Best,
+    #[cfg_attr(not(test), allow(dead_code, reason = "the tests compare it with `Best`"))]
     Baseline,
 }
 
