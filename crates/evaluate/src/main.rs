@@ -27,8 +27,9 @@ use serde::Serialize;
 /// baselines' rmse and mae (the global mean, Surprise's BaselineOnly), the ranking measures
 /// at `evaluate.k` of the model's lists (`ranking`) and, side by side under the same
 /// definitions (`rankings`), of the most-rated list, the damped-mean list, SVD's predicted
-/// relevance, EASE, implicit ALS and the model's ranking re-ordered by predicted relevance,
-/// each fitted on the training set with `evaluate.compare`'s parameters; and the test users
+/// relevance, EASE, implicit ALS and the model's ranking with its best `evaluate.compare.rerank`
+/// re-ordered by predicted relevance (`model_reranked`), each fitted on the training set with
+/// `evaluate.compare`'s parameters (EASE is left out above its `max_items`); and the test users
 /// and movies the model does not know. A test score at or above
 /// `evaluate.relevance_threshold` is relevant; each user's list ranks the movies they did not
 /// rate in training. Predictions for unknown ids follow Surprise (the mean plus the known
@@ -243,7 +244,10 @@ fn evaluate(args: &Args, p: &EvaluateParams, tracker: &mut Tracker) -> anyhow::R
         for k in 0..curve_k {
             write!(w, "{}", k + 1)?;
             for (_, curve) in &ndcg_curves {
-                write!(w, ",{}", curve[k].ndcg)?;
+                match curve {
+                    Some(curve) => write!(w, ",{}", curve[k].ndcg)?,
+                    None => write!(w, ",")?,
+                }
             }
             writeln!(w)?;
         }
@@ -265,7 +269,7 @@ type Rankings = (
     ModelRanking,
     Vec<RankingMetrics>,
     std::collections::BTreeMap<String, RankingRow>,
-    Vec<(String, Vec<RankingMetrics>)>,
+    Vec<(String, Option<Vec<RankingMetrics>>)>,
 );
 
 /// The ranking measures at `p.k` of the model's lists (and its precision and recall for every
@@ -281,15 +285,17 @@ fn rank(
     let phase = Phase::start(format!("ranking for {} users", h.users.len()));
     let (row, curve) = h.measure_recommender(model, p.k, curve_k);
     let mut rows = std::collections::BTreeMap::new();
-    let mut curves = vec![("model".to_owned(), curve.clone())];
+    let mut curves = vec![("model".to_owned(), Some(curve.clone()))];
     rows.insert("model".to_owned(), row);
     let c = &p.compare;
     let with = |ranking: Ranking, rerank: usize| Recommender { rating: model.rating.clone(), ranking, rerank };
-    let mut others: Vec<(String, Recommender)> = vec![("svd".to_owned(), with(Ranking::Svd, 0))];
+    // Every column of the NDCG plot is always written (empty where a ranking is left out), so
+    // `dvc plots` finds the same columns whatever the parameters.
+    let mut others: Vec<(&str, Option<Recommender>)> = vec![("svd", Some(with(Ranking::Svd, 0)))];
     for (name, by) in [("most_rated", By::Count), ("damped_mean", By::DampedMean)] {
         let fitted =
             PopularityParams { by, damping: c.damping }.fit(t, 0).context("invalid evaluate.compare.damping")?;
-        others.push((name.to_owned(), with(Ranking::Popularity(fitted), 0)));
+        others.push((name, Some(with(Ranking::Popularity(fitted), 0))));
     }
     let ease = if t.n_items() <= c.ease.max_items {
         Some(c.ease.fit(t, 0).context("invalid evaluate.compare.ease")?)
@@ -301,18 +307,17 @@ fn rank(
         );
         None
     };
-    if let Some(e) = ease {
-        others.push(("ease".to_owned(), with(Ranking::Ease(e), 0)));
-    }
+    others.push(("ease", ease.map(|e| with(Ranking::Ease(e), 0))));
     let ials = c.ials.fit(t, 0).context("invalid evaluate.compare.ials")?;
-    others.push(("ials".to_owned(), with(Ranking::Ials(ials), 0)));
-    if c.rerank > 0 && model.kind() != Kind::Svd {
-        others.push((format!("model_reranked_{}", c.rerank), with(model.ranking.clone(), c.rerank)));
-    }
+    others.push(("ials", Some(with(Ranking::Ials(ials), 0))));
+    others.push(("model_reranked", (c.rerank > 0).then(|| with(model.ranking.clone(), c.rerank))));
     for (name, rec) in &others {
-        let (row, curve) = h.measure_recommender(rec, p.k, curve_k);
-        rows.insert(name.clone(), row);
-        curves.push((name.clone(), curve));
+        let curve = rec.as_ref().map(|rec| {
+            let (row, curve) = h.measure_recommender(rec, p.k, curve_k);
+            rows.insert((*name).to_owned(), row);
+            curve
+        });
+        curves.push(((*name).to_owned(), curve));
     }
     phase.finish();
     let ranking =

@@ -98,7 +98,7 @@ fn reports_the_original_metrics_the_baselines_and_the_ranking() {
     // Every ranking side by side, the model's row equal to `ranking`.
     let rows = r["rankings"].as_object().unwrap();
     let names: Vec<&str> = rows.keys().map(String::as_str).collect();
-    assert_eq!(names, ["damped_mean", "ease", "ials", "model", "model_reranked_20", "most_rated", "svd"]);
+    assert_eq!(names, ["damped_mean", "ease", "ials", "model", "model_reranked", "most_rated", "svd"]);
     assert_eq!(rows["model"]["ndcg"], ranking["ndcg"]);
     // The model orders by EASE with λ 500, the comparison's EASE too: the same lists.
     assert_eq!(rows["ease"], rows["model"]);
@@ -106,7 +106,7 @@ fn reports_the_original_metrics_the_baselines_and_the_ranking() {
     let bias = |name: &str| rows[name]["popularity_bias"].as_f64().unwrap();
     assert!(rows.keys().all(|n| bias(n) <= bias("most_rated")), "{r}");
     let ndcg = std::fs::read_to_string(p.path(OUTPUTS[3])).unwrap();
-    assert_eq!(ndcg.lines().next(), Some("k,model,svd,most_rated,damped_mean,ease,ials,model_reranked_20"));
+    assert_eq!(ndcg.lines().next(), Some("k,model,svd,most_rated,damped_mean,ease,ials,model_reranked"));
     assert_eq!(ndcg.lines().count(), 21);
     let at5: Vec<&str> = ndcg.lines().nth(5).unwrap().split(',').collect();
     // (serde_json reads floats to within one unit in the last place.)
@@ -118,6 +118,23 @@ fn reports_the_original_metrics_the_baselines_and_the_ranking() {
     let errors = std::fs::read_to_string(p.path(OUTPUTS[1])).unwrap();
     let total: u64 = errors.lines().skip(1).map(|l| l.split(',').nth(1).unwrap().parse::<u64>().unwrap()).sum();
     assert_eq!(total, 1631);
+}
+
+/// A ranking left out (EASE over its `max_items`, no re-ranking) keeps its column in the
+/// NDCG plot, empty, so `dvc plots` finds the same columns whatever the parameters.
+#[test]
+fn rankings_left_out_keep_their_columns() {
+    let p = Project::new();
+    let out = p.evaluate("evaluate: {compare: {rerank: 0, ease: {max_items: 10}}}\n", "data/train.parquet");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("EASE left out of the comparison"));
+    let r: Value = serde_json::from_slice(&std::fs::read(p.path(OUTPUTS[0])).unwrap()).unwrap();
+    let names: Vec<&str> = r["rankings"].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(names, ["damped_mean", "ials", "model", "most_rated", "svd"]);
+    let ndcg = std::fs::read_to_string(p.path(OUTPUTS[3])).unwrap();
+    assert_eq!(ndcg.lines().next(), Some("k,model,svd,most_rated,damped_mean,ease,ials,model_reranked"));
+    let first: Vec<&str> = ndcg.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!((first.len(), first[5], first[7]), (8, "", ""));
 }
 
 #[test]
