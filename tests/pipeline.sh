@@ -164,9 +164,9 @@ check "a missing binary is a clear error" bash -c \
     "! MOVIEREC_BIN_DIR=$work/no-bin scripts/stage load --help 2>'$work/out' && grep -q 'load stage binary is missing' '$work/out'"
 check "dvc repro fails when the binaries are missing" bash -c \
     "! MOVIEREC_BIN_DIR=$work/no-bin dvc repro -f load >'$work/out' 2>&1 && grep -q 'binary is missing' '$work/out'"
-touch crates/core/src/split.rs
+touch crates/core/src/data/split.rs
 check "a binary older than its sources is a clear error" bash -c \
-    "! scripts/stage prepare --help 2>'$work/out' && grep -q 'older than crates/core/src/split.rs' '$work/out'"
+    "! scripts/stage prepare --help 2>'$work/out' && grep -q 'older than crates/core/src/data/split.rs' '$work/out'"
 
 echo "pipeline: $passed passed, $failed failed"
 ((failed == 0))
