@@ -83,12 +83,7 @@ fn main() {
             let bytes = std::fs::read(dir.join(name)).unwrap();
             bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()
         };
-        let theirs = Ials {
-            params,
-            scale: ours.scale,
-            user_factors: read("user_factors.f32"),
-            item_factors: read("item_factors.f32"),
-        };
+        let theirs = Ials::new(params, ours.scale, read("user_factors.f32"), read("item_factors.f32"));
         let seconds: f64 = std::fs::read_to_string(dir.join("seconds")).unwrap().trim().parse().unwrap();
         report("implicit 0.7.2", &theirs, &h, seconds, t.n_ratings(), &params, threads);
         std::fs::remove_dir_all(&dir).unwrap();

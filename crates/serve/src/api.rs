@@ -510,8 +510,8 @@ pub async fn fold_in_recommendations(
         let model = &snapshot.view.model;
         pairs.sort_unstable_by_key(|p| p.0);
         let user = User { id: None, history: &pairs };
-        let profile = recommend::fold_in(&model.rating, &pairs);
-        let list = relevance_list(&model.recommend(user, &recommend::movies_of(&pairs), n));
+        let profile = model.profile(user).expect("a new user is folded in");
+        let list = relevance_list(&model.recommend_with(user, Some(&profile), &recommend::movies_of(&pairs), n));
         (profile, list)
     })
     .await

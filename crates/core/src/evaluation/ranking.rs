@@ -29,8 +29,6 @@ pub struct Heldout {
     pub users: Vec<usize>,
     /// Each movie's popularity percentile in training.
     pub percentile: Vec<f64>,
-    /// The relevance threshold.
-    pub threshold: f64,
 }
 
 impl Heldout {
@@ -60,7 +58,7 @@ impl Heldout {
         sorted.sort_unstable();
         let n = counts.len().max(2) as f64 - 1.0;
         let percentile = counts.iter().map(|c| sorted.partition_point(|s| s < c) as f64 / n).collect();
-        Heldout { history, relevant, users: measured, percentile, threshold }
+        Heldout { history, relevant, users: measured, percentile }
     }
 
     /// Movies in training.

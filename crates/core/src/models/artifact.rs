@@ -364,12 +364,12 @@ pub fn read(bytes: &[u8]) -> Result<(Recommender, Provenance), ArtifactError> {
                     if f == 0 {
                         return Err(ArtifactError::Invalid("implicit ALS with 0 factors".into()));
                     }
-                    Ranking::Ials(Ials {
+                    Ranking::Ials(Ials::new(
                         params,
                         scale,
-                        user_factors: c.f32s(nu * f, "implicit ALS user factors")?,
-                        item_factors: c.f32s(ni * f, "implicit ALS movie factors")?,
-                    })
+                        c.f32s(nu * f, "implicit ALS user factors")?,
+                        c.f32s(ni * f, "implicit ALS movie factors")?,
+                    ))
                 }
             };
             (ranking, r.rerank)

@@ -85,6 +85,9 @@ pub struct Ials {
     pub user_factors: Vec<f32>,
     /// Movie factors, row-major `n_items × factors`.
     pub item_factors: Vec<f32>,
+    /// `YᵀY` of the movie factors, which every fold-in needs: computed once, by
+    /// [`Ials::new`].
+    item_gram: Vec<f32>,
 }
 
 /// The dot product of two equal-length vectors, in sixteen lanes (two or four vector
@@ -297,11 +300,17 @@ impl IalsParams {
                 solve_side(&mut items, &users, k, lambda, p.cg_steps, by_item, isa);
             }
         });
-        Ok(Ials { params: *p, scale, user_factors: users, item_factors: items })
+        Ok(Ials::new(*p, scale, users, items))
     }
 }
 
 impl Ials {
+    /// A fitted model from its parts (factors row-major, `params.factors` long each).
+    pub fn new(params: IalsParams, scale: (f64, f64), user_factors: Vec<f32>, item_factors: Vec<f32>) -> Ials {
+        let item_gram = gram(&item_factors, params.factors);
+        Ials { params, scale, user_factors, item_factors, item_gram }
+    }
+
     /// Movies.
     fn items(&self) -> usize {
         self.item_factors.len() / self.params.factors
@@ -312,8 +321,7 @@ impl Ials {
     pub fn fold_in(&self, history: &[(u32, f64)]) -> Vec<f32> {
         let k = self.params.factors;
         let y = &self.item_factors;
-        let yty = gram(y, k);
-        let mut a: Vec<f64> = yty.iter().map(|&v| f64::from(v)).collect();
+        let mut a: Vec<f64> = self.item_gram.iter().map(|&v| f64::from(v)).collect();
         let mut b = vec![0.0f64; k];
         for row in 0..k {
             a[row * k + row] += self.params.regularization + 1e-9;

@@ -60,11 +60,6 @@ impl Kind {
             Kind::Ials => "ials",
         }
     }
-
-    /// The kind of a name, if any.
-    pub fn from_name(name: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.name() == name)
-    }
 }
 
 impl std::fmt::Display for Kind {
@@ -281,8 +276,19 @@ impl Recommender {
     /// ranking's order (re-ordered by predicted relevance when `rerank` is set), each with
     /// its predicted relevance. Ties go to the lower inner id.
     pub fn recommend(&self, user: User<'_>, seen: &[u32], n: usize) -> Vec<Recommendation> {
-        let profile = self.profile(user);
-        let relevance = |i: u32| self.relevance(user, profile.as_ref(), i as usize);
+        self.recommend_with(user, self.profile(user).as_ref(), seen, n)
+    }
+
+    /// [`Recommender::recommend`] with the new user's profile already folded in (from
+    /// [`Recommender::profile`]; `None` for a known user).
+    pub fn recommend_with(
+        &self,
+        user: User<'_>,
+        profile: Option<&Profile>,
+        seen: &[u32],
+        n: usize,
+    ) -> Vec<Recommendation> {
+        let relevance = |i: u32| self.relevance(user, profile, i as usize);
         let n_items = self.rating.items.len();
         let Some(model) = self.ranking.top_n() else {
             return top_unseen(n_items, seen, n, relevance)
@@ -361,21 +367,13 @@ impl Interactions {
     pub fn new(t: &Trainset<'_>) -> Interactions {
         let list = t.list();
         let (n_users, n_items) = (t.n_users(), t.n_items());
-        // Each user's movies, sorted, in parallel; the last rating of a pair rated twice
-        // (a stable sort keeps it last) is kept.
+        // Each user's movies, sorted, in parallel.
         let rows: Vec<Vec<(u32, f64)>> = (0..n_users)
             .into_par_iter()
             .map(|u| {
                 let mut row: Vec<(u32, f64)> =
                     t.user_rows(u).iter().map(|&r| (list.movie()[r as usize].0, list.score()[r as usize])).collect();
-                row.sort_by_key(|e| e.0);
-                row.dedup_by(|later, earlier| {
-                    let same = later.0 == earlier.0;
-                    if same {
-                        *earlier = *later;
-                    }
-                    same
-                });
+                keep_last_per_movie(&mut row);
                 row
             })
             .collect();
@@ -433,6 +431,19 @@ impl Interactions {
     }
 }
 
+/// Sorts a user's (movie, score) pairs by movie and keeps one per movie: the last of a pair
+/// rated twice (the sort is stable, so it stays last).
+pub(crate) fn keep_last_per_movie(row: &mut Vec<(u32, f64)>) {
+    row.sort_by_key(|e| e.0);
+    row.dedup_by(|later, earlier| {
+        let same = later.0 == earlier.0;
+        if same {
+            *earlier = *later;
+        }
+        same
+    });
+}
+
 /// Runs `op` on a rayon pool of `threads` threads, or, for 0, on the current one (the
 /// global pool, of all cores, outside any pool; the caller's inside one, so that a fit inside
 /// a search shares the search's threads instead of starting its own).
@@ -467,9 +478,9 @@ mod tests {
     #[test]
     fn kinds_have_names() {
         for k in Kind::ALL {
-            assert_eq!(Kind::from_name(k.name()), Some(k));
+            assert_eq!(serde_json::from_value::<Kind>(k.name().into()).unwrap(), k);
             assert_eq!(serde_json::to_value(k).unwrap(), k.name());
         }
-        assert_eq!(Kind::from_name("knn"), None);
+        assert!(serde_json::from_value::<Kind>("knn".into()).is_err());
     }
 }

@@ -45,19 +45,7 @@ pub fn histories(model: &SvdModel, list: &RatingList) -> Vec<Vec<(u32, f64)>> {
             seen[u as usize].push((i, s));
         }
     }
-    seen.par_iter_mut().for_each(|h| {
-        // Stable: of a pair rated twice, the last rating stays last; keep it.
-        h.sort_by_key(|e| e.0);
-        let mut k = 0;
-        for j in 0..h.len() {
-            if j + 1 < h.len() && h[j + 1].0 == h[j].0 {
-                continue;
-            }
-            h[k] = h[j];
-            k += 1;
-        }
-        h.truncate(k);
-    });
+    seen.par_iter_mut().for_each(crate::models::keep_last_per_movie);
     seen
 }
 
