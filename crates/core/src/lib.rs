@@ -16,6 +16,7 @@ pub mod data;
 pub mod evaluation;
 pub mod models;
 pub mod numpy;
+pub mod quote;
 
 pub use data::columns::{ColumnMap, Role};
 pub use data::dataset::{Dataset, MovieAttrs, RatingExtras, RatingList, UserAttrs};

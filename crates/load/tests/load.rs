@@ -152,6 +152,33 @@ fn missing_required_column_names_it_and_lists_the_headers() {
     assert!(e.contains("\"score_pertinence\"") && e.contains("\"id_utilisateur\", \"id_film\", \"note\""), "{e}");
 }
 
+/// A 50,000-character header line, a 50,000-character value or parameter: each message
+/// quotes the start of it, says it was cut, and stays short.
+#[test]
+fn long_input_is_cut_in_messages() {
+    let long = "x".repeat(50_000);
+    let short_enough = |e: &str| e.len() < 2_000 && e.contains("(cut: the first 200 of 50000 characters)");
+
+    let p = Project::new(&csv_params(""));
+    p.write("data/raw/ratings.csv", format!("{long}\n1\n"));
+    let e = p.fails();
+    assert!(
+        short_enough(&e) && e.contains("is missing; headers found"),
+        "{} bytes: {}",
+        e.len(),
+        &e[..e.len().min(3000)]
+    );
+
+    let p = Project::new(&csv_params("  on_invalid: fail\n"));
+    p.write("data/raw/ratings.csv", format!("{HEADER}\n1,A,m1,T,{long}\n"));
+    let e = p.fails();
+    assert!(short_enough(&e) && e.contains("invalid value \"xxx"), "{} bytes: {}", e.len(), &e[..e.len().min(3000)]);
+
+    let p = Project::new(&format!("load:\n  source: {long}\n"));
+    let e = p.fails();
+    assert!(short_enough(&e) && e.contains("line 2, column"), "{} bytes: {}", e.len(), &e[..e.len().min(3000)]);
+}
+
 #[test]
 fn invalid_rows_are_rejected_counted_and_listed() {
     let p = Project::new(&csv_params(""));

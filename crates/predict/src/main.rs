@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use movierec_core::models::{User, recommend};
+use movierec_core::quote::quote;
 use movierec_stage::progress::{Phase, Steps};
 use movierec_stage::{Common, Outputs, Params};
 use rayon::prelude::*;
@@ -82,7 +83,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         anyhow::ensure!(
             unknown.is_empty(),
             "predict.users lists users the model does not know: {}",
-            unknown.iter().map(|u| format!("{u:?}")).collect::<Vec<_>>().join(", ")
+            unknown.iter().map(|u| quote(u).to_string()).collect::<Vec<_>>().join(", ")
         );
         p.users.iter().map(|u| svd.users.get(u).expect("checked") as usize).collect()
     };

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use movierec_core::models::artifact::FORMAT_VERSION;
 use movierec_core::models::recommend;
 use movierec_core::models::{Recommendation, User};
+use movierec_core::quote::quote;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -294,7 +295,11 @@ pub struct UserDetail {
 }
 
 fn find_user(s: &Snapshot, id: &str) -> Result<usize, ApiError> {
-    s.data.user_ids.get(id).map(|u| u as usize).ok_or_else(|| ApiError::not_found(format!("no user with id {id:?}")))
+    s.data
+        .user_ids
+        .get(id)
+        .map(|u| u as usize)
+        .ok_or_else(|| ApiError::not_found(format!("no user with id {}", quote(id))))
 }
 
 /// One user, with the movies they rated (a page at a time, in the data's order).
@@ -408,8 +413,9 @@ pub async fn user_recommendations(
     let u = find_user(&s, &id)?;
     let Some(mu) = s.view.user_in_model[u] else {
         return Err(ApiError::not_found(format!(
-            "user {id:?} is in the data but not in the model (it was trained without their ratings); \
-             POST their ratings to /recommendations to fold them in"
+            "user {} is in the data but not in the model (it was trained without their ratings); \
+             POST their ratings to /recommendations to fold them in",
+            quote(&id)
         )));
     };
     let history = &s.view.history[mu as usize];
@@ -488,8 +494,8 @@ pub async fn fold_in_recommendations(
     for (k, r) in body.ratings.iter().enumerate() {
         let Some(item) = model.items.get(&r.movie_id) else {
             return Err(ApiError::unprocessable(format!(
-                "ratings[{k}]: no movie with id {:?} in the model",
-                r.movie_id
+                "ratings[{k}]: no movie with id {} in the model",
+                quote(&r.movie_id)
             )));
         };
         if !r.score.is_finite() || !model.scale.contains(r.score) {
@@ -501,7 +507,7 @@ pub async fn fold_in_recommendations(
             )));
         }
         if pairs.iter().any(|&(i, _)| i == item) {
-            return Err(ApiError::unprocessable(format!("ratings[{k}]: movie {:?} is rated twice", r.movie_id)));
+            return Err(ApiError::unprocessable(format!("ratings[{k}]: movie {} is rated twice", quote(&r.movie_id))));
         }
         pairs.push((item, r.score));
     }
@@ -590,7 +596,11 @@ pub struct MovieDetail {
 }
 
 fn find_movie(s: &Snapshot, id: &str) -> Result<usize, ApiError> {
-    s.data.movie_ids.get(id).map(|m| m as usize).ok_or_else(|| ApiError::not_found(format!("no movie with id {id:?}")))
+    s.data
+        .movie_ids
+        .get(id)
+        .map(|m| m as usize)
+        .ok_or_else(|| ApiError::not_found(format!("no movie with id {}", quote(id))))
 }
 
 /// One movie.
@@ -636,7 +646,7 @@ pub async fn similar_movies(
     let n = top_n(q.n, s.view.model.rating.items.len().saturating_sub(1).max(1))?;
     let m = find_movie(&s, &id)?;
     let Some(item) = s.view.item_of_movie[m] else {
-        return Err(ApiError::not_found(format!("movie {id:?} is in the data but not in the model")));
+        return Err(ApiError::not_found(format!("movie {} is in the data but not in the model", quote(&id))));
     };
     let list = s.view.model.similar(item as usize, n);
     let similar = list
@@ -689,7 +699,11 @@ pub async fn list_gridsearch(State(state): S) -> Json<Vec<JobReport>> {
     params(("job_id" = String, Path, description = "Job id, from POST /gridsearch")),
     responses((status = 200, body = JobReport), (status = 404, body = ErrorBody)))]
 pub async fn gridsearch_job(State(state): S, Path(job_id): Path<String>) -> Result<Json<JobReport>, ApiError> {
-    state.jobs.report(&job_id).map(Json).ok_or_else(|| ApiError::not_found(format!("no grid search job {job_id:?}")))
+    state
+        .jobs
+        .report(&job_id)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no grid search job {}", quote(&job_id))))
 }
 
 /// What a refresh answers.

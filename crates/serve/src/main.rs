@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
+use movierec_core::quote::quote;
 use movierec_serve::{AppState, Config, Paths, Snapshot, router};
 use tracing_subscriber::EnvFilter;
 
@@ -138,7 +139,7 @@ fn health_check(addr: SocketAddr) -> anyhow::Result<()> {
         [version, code, ..] if version.starts_with("HTTP/") => code.parse::<u16>().ok(),
         _ => None,
     }
-    .with_context(|| format!("{target} did not answer HTTP: {:?}", line.trim_end()))?;
+    .with_context(|| format!("{target} did not answer HTTP: {}", quote(line.trim_end())))?;
     anyhow::ensure!(status == 200, "the server on {target} is not ready: /ready answered {status}");
     println!("http://{target}/ready: {status}");
     Ok(())

@@ -13,6 +13,7 @@ use movierec_core::data::dataset::Values;
 use movierec_core::models::Recommender;
 use movierec_core::models::artifact::{self, Provenance};
 use movierec_core::models::recommend;
+use movierec_core::quote::quote;
 use movierec_core::{IdMap, RatingList, Role};
 
 /// Where the artifacts are.
@@ -175,7 +176,7 @@ impl Data {
 fn id_map(keys: &[String], path: &Path) -> anyhow::Result<IdMap> {
     let mut map = IdMap::new();
     for (row, k) in keys.iter().enumerate() {
-        anyhow::ensure!(map.intern(k) as usize == row, "{}: id {k:?} appears twice (row {row})", path.display());
+        anyhow::ensure!(map.intern(k) as usize == row, "{}: id {} appears twice (row {row})", path.display(), quote(k));
     }
     Ok(map)
 }
@@ -184,7 +185,12 @@ fn lookup(from: &IdMap, to: &IdMap, ratings: &Path, table: &Path, what: &str) ->
     from.iter()
         .map(|raw| {
             to.get(raw).with_context(|| {
-                format!("{} has a rating by {what} {raw:?}, which {} does not list", ratings.display(), table.display())
+                format!(
+                    "{} has a rating by {what} {}, which {} does not list",
+                    ratings.display(),
+                    quote(raw),
+                    table.display()
+                )
             })
         })
         .collect()
@@ -222,11 +228,11 @@ impl ModelView {
         let missing_items: Vec<&str> = svd.items.iter().filter(|m| data.movie_ids.get(m).is_none()).collect();
         anyhow::ensure!(
             missing_items.is_empty(),
-            "the model and the data do not match: {} of the model's {} movies are not in the movies table (the first: {:?}); \
+            "the model and the data do not match: {} of the model's {} movies are not in the movies table (the first: {}); \
              were they made by the same pipeline run?",
             missing_items.len(),
             svd.items.len(),
-            missing_items[0]
+            quote(missing_items[0])
         );
         let missing_users = svd.users.iter().filter(|u| data.user_ids.get(u).is_none()).count();
         anyhow::ensure!(

@@ -268,6 +268,10 @@ async fn recommendation_errors() {
     error(&s.get(&format!("/users/{u}/recommendations?k=3")).await, StatusCode::BAD_REQUEST, "invalid_query");
     // A percent-encoded id is decoded; an id with odd characters is just unknown.
     error(&s.get("/users/%E2%9C%93%20x/recommendations").await, StatusCode::NOT_FOUND, "not_found");
+    // A 5,000-character id is quoted cut, in a short message.
+    let long = "y".repeat(5_000);
+    let msg = error(&s.get(&format!("/users/{long}/recommendations")).await, StatusCode::NOT_FOUND, "not_found");
+    assert!(msg.len() < 400 && msg.ends_with("(cut: the first 200 of 5000 characters)"), "{msg}");
 }
 
 /// A user in the data whose ratings the model was not trained on: 404 that says so.

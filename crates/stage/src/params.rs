@@ -16,6 +16,7 @@ use movierec_core::models::ease::EaseParams;
 use movierec_core::models::ials::IalsParams;
 use movierec_core::models::svd::{SvdParams, TrainMode};
 use movierec_core::models::{Kind, RankingParams};
+use movierec_core::quote::cut_backticked;
 use movierec_core::{ColumnMap, RatingScale};
 use serde::{Deserialize, Serialize};
 
@@ -55,7 +56,25 @@ impl Params {
     pub fn from_file(path: &Path) -> anyhow::Result<Params> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("failed to read parameters file {}", path.display()))?;
-        serde_yaml::from_str(&text).with_context(|| format!("invalid parameters file {}", path.display()))
+        serde_yaml::from_str(&text).map_err(|e| {
+            // serde_yaml quotes the offending value whole: cut it, keep what was expected and
+            // where.
+            let message = e.to_string();
+            match e.location() {
+                Some(at) => {
+                    let suffix = format!(" at line {} column {}", at.line(), at.column());
+                    let message = message.strip_suffix(&suffix).unwrap_or(&message);
+                    anyhow::anyhow!(
+                        "invalid parameters file {}: line {}, column {}: {}",
+                        path.display(),
+                        at.line(),
+                        at.column(),
+                        cut_backticked(message)
+                    )
+                }
+                None => anyhow::anyhow!("invalid parameters file {}: {}", path.display(), cut_backticked(&message)),
+            }
+        })
     }
 }
 

@@ -11,6 +11,7 @@ use crate::data::error::LoadError;
 use crate::data::report::{LoadReport, RejectReason, Rejection};
 use crate::data::scale::RatingScale;
 use crate::data::stats::ScoreStats;
+use crate::quote::quote;
 
 /// What to do with a row holding a value that does not parse or a score outside the scale.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -194,7 +195,15 @@ impl DatasetBuilder {
         if ratings.is_empty() {
             let first = self.report.first_rejections.first().map_or_else(
                 || "no rows".to_owned(),
-                |r| format!("line {}, column {:?}: {:?} ({})", r.line, r.column, r.value, r.reason.expected()),
+                |r| {
+                    format!(
+                        "line {}, column {}: {} ({})",
+                        r.line,
+                        quote(&r.column),
+                        quote(&r.value),
+                        r.reason.expected()
+                    )
+                },
             );
             return Err(LoadError::NothingKept { path: self.path, rows: self.report.rows_read, first });
         }

@@ -13,6 +13,7 @@ use crate::data::dataset::Dataset;
 use crate::data::error::LoadError;
 use crate::data::report::LoadReport;
 use crate::data::seed_csv::csv_error;
+use crate::quote::quote_list;
 
 /// Which MovieLens layout a folder holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,7 +136,7 @@ fn read_latest(dir: &Path, rules: Rules) -> Result<(Dataset, LoadReport), LoadEr
             path: path.clone(),
             role: role.name(),
             header: name.to_owned(),
-            found: names.join(", "),
+            found: quote_list(names.iter().map(String::as_str)),
         })
     };
     let (cu, cm, cr) = (col("userId", Role::UserId)?, col("movieId", Role::MovieId)?, col("rating", Role::Score)?);
@@ -174,7 +175,7 @@ fn titles_latest(path: &Path) -> Result<HashMap<String, String>, LoadError> {
             path: path.to_owned(),
             role: if name == "title" { Role::Title.name() } else { Role::MovieId.name() },
             header: name.to_owned(),
-            found: names.join(", "),
+            found: quote_list(names.iter().map(String::as_str)),
         })
     };
     let (ci, ct) = (find("movieId")?, find("title")?);

@@ -14,6 +14,7 @@ use crate::data::columns::{ColumnMap, Owner, Role};
 use crate::data::dataset::{Dataset, Values};
 use crate::data::error::LoadError;
 use crate::data::report::LoadReport;
+use crate::quote::{quote, quote_list};
 
 /// The field delimiter of a CSV file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,7 +36,7 @@ impl TryFrom<String> for Delimiter {
             ";" | "semicolon" => Ok(Delimiter::Byte(b';')),
             "\t" | "tab" => Ok(Delimiter::Byte(b'\t')),
             "|" | "pipe" => Ok(Delimiter::Byte(b'|')),
-            other => Err(format!("invalid delimiter {other:?}: expected auto, \",\", \";\", \"\\t\" or \"|\"")),
+            other => Err(format!("invalid delimiter {}: expected auto, \",\", \";\", \"\\t\" or \"|\"", quote(other))),
         }
     }
 }
@@ -133,7 +134,10 @@ pub fn read(
             let bytes = record.get(col).unwrap_or_default();
             let text = std::str::from_utf8(bytes).map_err(|_| LoadError::NotText {
                 path: path.to_owned(),
-                detail: format!("line {line}, column {:?} is not valid UTF-8 (save the file as UTF-8)", names[col]),
+                detail: format!(
+                    "line {line}, column {} is not valid UTF-8 (save the file as UTF-8)",
+                    quote(&names[col])
+                ),
             })?;
             row[role.index()] = Some(text);
         }
@@ -205,7 +209,7 @@ fn map_columns(
                 positions.push(i);
             }
             (None, _) if role.is_required() => {
-                let found = names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ");
+                let found = quote_list(names.iter().map(String::as_str));
                 return Err(LoadError::MissingColumn {
                     path: path.to_owned(),
                     role: role.name(),

@@ -18,6 +18,7 @@ use crate::evaluation::ranking::Heldout;
 use crate::models::svd::{Svd, SvdModel, SvdParams, TrainMode};
 use crate::models::{Kind, Ranking, RankingParams, Recommender};
 use crate::numpy::RandomState;
+use crate::quote::quote;
 
 /// The values a searched parameter may take.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -54,7 +55,7 @@ pub enum Method {
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum SpaceError {
     /// A name that is not one of the kind's numeric parameters.
-    #[error("cannot search {name:?} for {kind}: expected one of {}", searchable(*kind).join(", "))]
+    #[error("cannot search {} for {kind}: expected one of {}", quote(.name), searchable(*kind).join(", "))]
     Unknown {
         /// The kind searched.
         kind: Kind,
@@ -327,7 +328,7 @@ impl TryFrom<String> for Measure {
             "mae" => return Ok(Measure::Mae),
             _ => {}
         }
-        let bad = || format!("invalid measure {text:?}: {expected}");
+        let bad = || format!("invalid measure {}: {expected}", quote(&text));
         let (name, k) = text.split_once('@').ok_or_else(bad)?;
         let metric = Metric::ALL.iter().find(|m| m.1 == name).ok_or_else(bad)?.0;
         let k: usize = k.parse().ok().filter(|&k| k >= 1).ok_or_else(bad)?;

@@ -16,6 +16,7 @@ use crate::models::ials::{Ials, IalsParams};
 use crate::models::popularity::{By, Popularity};
 use crate::models::svd::{Factors, Svd, SvdModel, TrainMode};
 use crate::models::{Kind, Ranking, Recommender, Weighting};
+use crate::quote::quote;
 
 /// The first eight bytes of every movierec file.
 pub const MAGIC: &[u8; 8] = b"MOVIEREC";
@@ -293,7 +294,7 @@ impl<'a> Cursor<'a> {
             let raw = std::str::from_utf8(self.take(len, section)?)
                 .map_err(|_| ArtifactError::Invalid(format!("an id in the {section} is not UTF-8")))?;
             if map.intern(raw) as usize != map.len() - 1 {
-                return Err(ArtifactError::Invalid(format!("the {section} repeat the id {raw:?}")));
+                return Err(ArtifactError::Invalid(format!("the {section} repeat the id {}", quote(raw))));
             }
         }
         Ok(map)
