@@ -6,8 +6,8 @@
 # then the API's property-based test (schemathesis, in .venv-api), the MLflow tracking tests
 # (a real MLflow server, in .venv-mlflow), the monitoring tests (a real Prometheus, Debian's
 # package), the Airflow DAG tests (a real Airflow, in .venv-airflow), the container checks
-# (hadolint and Docker Compose in .venv-docker; Debian's buildah builds and runs the images)
-# and the DVC pipeline tests.
+# (hadolint and Docker Compose in .venv-docker; Debian's buildah builds and runs the images),
+# the DVC remote tests (a real S3 server, SeaweedFS, in .venv-s3) and the DVC pipeline tests.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -29,4 +29,5 @@ tests/tracking.sh
 tests/monitoring.sh
 tests/airflow.sh
 tests/docker.sh
+tests/remote.sh
 tests/pipeline.sh

@@ -12,7 +12,9 @@
 #     mlflow image's server; then, as the stack runs them, `serve` from the runtime image
 #     waiting for a model, and the DAG run by `airflow dags test` in the airflow image on small
 #     data (every stage through DVC, logging to that MLflow server), whose refresh task makes
-#     `serve` ready; and the stages refusing to run once a source differs from the image's.
+#     `serve` ready; the `remote` profile's pull service filling a fresh clone from a DVC
+#     remote, after which `serve` starts ready; and the stages refusing to run once a source
+#     differs from the image's.
 # Images and layers are kept between runs in $MOVIEREC_CONTAINERS (default: the user's cache
 # folder), so that a rerun rebuilds only what changed. Needs root, or sudo, for debootstrap
 # and buildah, and a Debian mirror (apt's, or MOVIEREC_DEBIAN_MIRROR). Usage: tests/docker.sh
@@ -42,13 +44,26 @@ fi
 grep -q "set MOVIEREC_API_TOKEN" "$work/compose-err.txt"
 ok "without MOVIEREC_API_TOKEN, compose refuses to start and says what to set"
 
+compose --profile remote config --format json >"$work/compose-remote.json"
+python3 - "$work/compose-remote.json" <<'PY'
+import json, sys
+services = json.load(open(sys.argv[1]))["services"]
+pull = services["pull"]
+assert pull["command"] == ["dvc", "pull"], pull["command"]
+assert pull["build"]["target"] == "airflow" and pull["restart"] == "no", pull
+assert any(v["target"] == "/opt/movierec" and not v.get("read_only") for v in pull["volumes"]), pull["volumes"]
+dependency = services["api"]["depends_on"]["pull"]
+assert dependency["condition"] == "service_completed_successfully" and dependency["required"] is False, dependency
+PY
+ok "with --profile remote, a pull service runs dvc pull in the clone before the API starts"
+
 python3 - "$work/compose.json" <<'PY'
 import json, re, sys
 import pathlib
 
 stack = json.load(open(sys.argv[1]))
 services = stack["services"]
-assert set(services) == {"api", "airflow", "mlflow", "prometheus", "grafana"}, set(services)
+assert set(services) == {"api", "airflow", "mlflow", "prometheus", "grafana"}, set(services)  # pull: a profile
 
 # Each built service names a stage the Dockerfile has.
 stages = set(re.findall(r"(?im)^FROM\s+\S+\s+AS\s+(\S+)", open("Dockerfile").read()))
@@ -298,6 +313,33 @@ if in_image "$runtime" --env "MOVIEREC_ADDR=127.0.0.1:$ml_port" -- serve --healt
     exit 1
 fi
 ok "the DAG's refresh task made serve in the runtime image serve the new model; its health check passes"
+
+# The `remote` profile, as the stack runs it: the outputs pushed to a DVC remote (a folder; the
+# S3 protocol is tests/remote.sh's) and committed with dvc.lock; a fresh clone; the pull
+# service's command in its image fills the clone; serve from the runtime image starts ready.
+mkdir -p "$work/dvc-remote"
+$as_root chown 10001:10001 "$work/dvc-remote"
+in_remote() { local dir=$1; shift; in_image "$airflow_image" -v "$dir:/opt/movierec" -v "$work/dvc-remote:/remote" -- "$@"; }
+in_remote "$project" dvc remote add -q -d store /remote
+in_remote "$project" dvc push -q
+in_remote "$project" git -c user.name=test -c user.email=test@localhost commit -qm "a run, pushed" -- dvc.lock metrics .dvc/config
+mkdir -p "$work/clones"
+$as_root chown 10001:10001 "$work/clones"
+in_image "$airflow_image" -v "$project:/opt/movierec" -v "$work/clones:/clones" -- git clone -q /opt/movierec /clones/clone
+clone=$work/clones/clone
+[[ ! -e $clone/models/serve.bin ]]
+mapfile -t pull_command < <(python3 -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["services"]["pull"]["command"]))' "$work/compose-remote.json")
+in_remote "$clone" "${pull_command[@]}" >"$work/pull.log" 2>&1 || { cat "$work/pull.log"; exit 1; }
+cmp "$clone/models/serve.bin" "$project/models/serve.bin"
+pulled_port=$(free_port)
+start_in_image "$work/serve-pulled.log" "$runtime" -v "$clone:/opt/movierec:ro" \
+    --env "MOVIEREC_ADDR=127.0.0.1:$pulled_port" --env "MOVIEREC_API_TOKEN=$token" -- serve
+for _ in $(seq 100); do
+    curl -sf -o /dev/null "http://127.0.0.1:$pulled_port/health" && break
+    sleep 0.1
+done
+[[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$pulled_port/ready") == 200 ]] || { cat "$work/serve-pulled.log"; exit 1; }
+ok "the remote profile's pull service fills a fresh clone from the DVC remote; serve starts ready from it"
 
 # A clone whose sources differ from those the image's binaries were built from: the stages
 # refuse to run, so dvc.lock never records old binaries' outputs against new sources.

@@ -1,9 +1,12 @@
 """The movierec pipeline as an Airflow DAG: load -> prepare -> train -> evaluate, and
-prepare -> optimize -> predict, as in dvc.yaml, then a refresh of the API.
+prepare -> optimize -> predict, as in dvc.yaml, then a push of the outputs to the DVC remote
+and a refresh of the API.
 
 Each task runs its stage through DVC (`dvc repro --single-item STAGE`), so a stage whose
 inputs, code and params have not changed is skipped and dvc.lock stays true; DVC, not
 Airflow, decides what to rebuild. The stages' binaries must be built (`cargo build --release`).
+When every stage has succeeded, the push task runs `dvc push` if the clone has a default DVC
+remote (scripts/remote.sh), and is skipped with a log line saying so if it has none.
 
 Settings, read when a task runs, each from an Airflow Variable or else the environment
 variable of the same name:
@@ -54,7 +57,8 @@ SETTINGS = "\n".join(
     for name in ("MOVIEREC_PROJECT", "MOVIEREC_DVC", "MOVIEREC_API_URL", "MOVIEREC_API_TOKEN")
 )
 
-STAGE_COMMAND = SETTINGS + """
+# Into the clone, with its DVC as $dvc.
+IN_PROJECT = SETTINGS + """
 set -euo pipefail
 project="${MOVIEREC_PROJECT:?set the Airflow Variable or environment variable MOVIEREC_PROJECT to the clone}"
 cd "$project"
@@ -63,7 +67,19 @@ if [[ -z $dvc ]]; then
     if [[ -x .venv/bin/dvc ]]; then dvc=.venv/bin/dvc; else dvc=dvc; fi
 fi
 export DVC_NO_ANALYTICS=1
+"""
+
+STAGE_COMMAND = IN_PROJECT + """
 "$dvc" repro --single-item {{ params.stage }}
+"""
+
+PUSH_COMMAND = IN_PROJECT + """
+if ! remote=$("$dvc" remote default 2>/dev/null) || [[ -z $remote ]]; then
+    echo "no default DVC remote in $project: nothing pushed (scripts/remote.sh sets one up)"
+    exit 99
+fi
+echo "pushing the outputs to the DVC remote '$remote'"
+"$dvc" push
 """
 
 REFRESH_COMMAND = SETTINGS + """
@@ -80,7 +96,7 @@ echo
 
 with DAG(
     dag_id=DAG_ID,
-    description="movierec: load, prepare, train, evaluate, optimize, predict through DVC, then refresh the API",
+    description="movierec: load, prepare, train, evaluate, optimize, predict through DVC, then push and refresh the API",
     start_date=datetime(2026, 1, 1),
     schedule=os.environ.get("MOVIEREC_SCHEDULE") or "@weekly",
     catchup=False,
@@ -102,6 +118,12 @@ with DAG(
     }
     for upstream, downstream in EDGES:
         tasks[upstream] >> tasks[downstream]
+    push = BashOperator(
+        task_id="push",
+        bash_command=PUSH_COMMAND,
+        skip_on_exit_code=99,
+    )
+    [tasks["evaluate"], tasks["predict"]] >> push
     refresh = BashOperator(
         task_id="refresh",
         bash_command=REFRESH_COMMAND,

@@ -1,0 +1,102 @@
+"""What a person wants to read after `scripts/pipeline.sh`: the few key numbers of a run, from
+the reports the stages wrote under metrics/, in lines a terminal shows whole.
+
+Usage: python3 scripts/summary.py [ROOT]   (ROOT: the project, default the current folder)
+`dvc metrics show` prints every number; this prints the ones that answer "did it work, and how
+well": the data, the model's rmse and mae against the baselines, the ranking measures of the
+served order against the lists a user gets without us, the search's best, and the outputs.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+
+def load(root, name):
+    path = root / "metrics" / f"{name}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def params_text(params):
+    """A model's parameters as `name value` pairs, nulls left out."""
+    return ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in params.items() if v is not None)
+
+
+def main():
+    root = Path(sys.argv[1] if len(sys.argv) > 1 else ".")
+    lines = []
+    load_report, prepare, evaluate = load(root, "load"), load(root, "prepare"), load(root, "evaluate")
+    optimize, predict = load(root, "optimize"), load(root, "predict")
+
+    if load_report:
+        s = load_report["stats"]
+        lines.append(
+            f"Data       {s['ratings']:,} ratings, {s['users']:,} users, {s['movies']:,} movies;"
+            f" {load_report['rows_rejected']:,} rows rejected"
+        )
+        lines.append(f"           source: {load_report['source']}")
+    if prepare:
+        lines.append(
+            f"Split      {prepare['train']['ratings']:,} training and {prepare['test']['ratings']:,} test ratings"
+            f" ({prepare['split']}, seed {prepare['seed']})"
+        )
+    if evaluate:
+        b = evaluate["baselines"]
+        lines.append(
+            f"Accuracy   train's SVD on the test set: rmse {evaluate['rmse']:.2f}, mae {evaluate['mae']:.2f}"
+        )
+        lines.append(
+            f"           baselines: BaselineOnly {b['baseline_only']['rmse']:.2f} / {b['baseline_only']['mae']:.2f},"
+            f" global mean {b['global_mean']['rmse']:.2f} / {b['global_mean']['mae']:.2f}"
+        )
+        r = evaluate["ranking"]
+        rankings = evaluate["rankings"]
+        lines.append(
+            f"Ranking    top {r['k']} unseen movies, relevant = a test score of {r['relevance_threshold']:g} or more"
+            f" ({r['users']:,} users)"
+        )
+        lines.append(f"           {'':<34}{'NDCG':>7}{'precision':>11}{'hit rate':>10}")
+        names = [
+            ("model", f"train's model ({r['kind']})"),
+            ("model_reranked", "  its best re-ranked by relevance"),
+            ("svd", "SVD's predicted relevance"),
+            ("most_rated", "most-rated movies"),
+            ("damped_mean", "highest damped mean score"),
+        ]
+        for key, label in names:
+            m = rankings.get(key)
+            if m:
+                lines.append(f"           {label:<34}{m['ndcg']:>7.3f}{m['precision']:>11.3f}{m['hit_rate']:>10.3f}")
+    if optimize:
+        best = optimize["best_score"]
+        lines.append(
+            f"Search     {optimize['candidates']} candidates, {optimize['cv']} folds"
+            f" ({optimize['failed']} failed), {optimize['search_seconds']:.0f} s"
+        )
+        lines.append(
+            f"           best SVD: {params_text({k: optimize['best_params'][k] for k in ('n_factors', 'n_epochs', 'lr_all', 'reg_all')})}"
+        )
+        lines.append(f"             cv rmse {best['rmse']:.2f}, test rmse {optimize['test_score']['rmse']:.2f}")
+        ranking = optimize.get("best_ranking")
+        if ranking:
+            p = ranking["params"]
+            rerank = f", re-ranked best {p['rerank']}" if p.get("rerank") else ""
+            shown = {k: v for k, v in (p.get('params') or {}).items() if k != 'max_items'}  # a guard, not a setting
+            lines.append(f"           served order: {ranking['kind']} ({params_text(shown)}{rerank})")
+            lines.append(f"             cv {optimize['measure']} {ranking['cv_score']:.3f}, test {ranking['test_score']:.3f}")
+    lines.append("Outputs    models/serve.bin: the model to serve (optimize's best, fitted on all ratings)")
+    lines.append("           models/model.bin: train's model, measured above")
+    if predict:
+        lines.append(
+            f"           data/predictions/recommendations.csv: top {predict['n']} for {predict['users']:,} users"
+        )
+    lines.append("           data/loaded/, data/prepared/ (Parquet); metrics/ (every report)")
+    lines.append("More       dvc metrics show; dvc plots show; serve: cargo run --release --bin serve")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
