@@ -3,7 +3,8 @@
 # pinned, in .venv; MovieLens-100k, from the pinned recbole wheel into a cache), checks
 # formatting, builds once in release mode (the profile the pipeline runs, so the tests and
 # the pipeline share one build), lints, runs the Rust tests,
-# then the API's property-based test (schemathesis, in .venv-api), the MLflow tracking tests
+# then the API's property-based test (schemathesis, in .venv-api), the web page in a real
+# browser (Debian's Chromium, Selenium in .venv-web, axe-core from npm), the MLflow tracking tests
 # (a real MLflow server, in .venv-mlflow), the monitoring tests (a real Prometheus, Debian's
 # package), the Airflow DAG tests (a real Airflow, in .venv-airflow), the container checks
 # (hadolint and Docker Compose in .venv-docker; Debian's buildah builds and runs the images),
@@ -25,6 +26,7 @@ cargo build --release --locked --workspace
 cargo clippy --release --locked --workspace --all-targets --quiet -- -D warnings
 cargo test --release --locked --workspace
 tests/api_schema.sh
+tests/web.sh
 tests/tracking.sh
 tests/monitoring.sh
 tests/airflow.sh

@@ -89,3 +89,21 @@ PY
     fi
     echo "$dir"
 }
+
+# ensure_axe ROOT: axe-core's browser script (axe.min.js), the version pinned in
+# requirements/axe-core.txt, from the npm registry into the user's cache; prints its path.
+ensure_axe() {
+    local root=$1 spec
+    spec=$(cat "$root/requirements/axe-core.txt")
+    local dir=${XDG_CACHE_HOME:-$HOME/.cache}/movierec/${spec/@/-}
+    if [[ ! -s $dir/axe.min.js ]]; then
+        echo "fetching $spec (npm)" >&2
+        mkdir -p "$dir"
+        local tarball
+        tarball=$(cd "$dir" && npm pack --silent "$spec")
+        tar -xzf "$dir/$tarball" -C "$dir" package/axe.min.js
+        mv "$dir/package/axe.min.js" "$dir/axe.min.js.tmp" && mv "$dir/axe.min.js.tmp" "$dir/axe.min.js"
+        rm -rf "$dir/package" "$dir/$tarball"
+    fi
+    echo "$dir/axe.min.js"
+}

@@ -151,9 +151,22 @@ pub struct RootInfo {
     links: BTreeMap<&'static str, &'static str>,
 }
 
-/// The service, the model it serves, and its routes.
-#[utoipa::path(get, path = "/", tag = "service", responses((status = 200, body = RootInfo)))]
-pub async fn root(State(state): S) -> Json<RootInfo> {
+/// The service, the model it serves, and its routes; to a browser (an `Accept` naming
+/// `text/html`), the web page.
+#[utoipa::path(get, path = "/", tag = "service", responses(
+    (status = 200, description = "The JSON root, or to a browser the web page",
+        content((RootInfo = "application/json"), (String = "text/html")))
+))]
+pub async fn root(State(state): S, headers: HeaderMap) -> Response {
+    if crate::web::wants_html(&headers) {
+        return crate::web::index(&headers);
+    }
+    let mut response = root_info(&state).into_response();
+    response.headers_mut().insert(header::VARY, header::HeaderValue::from_static("Accept"));
+    response
+}
+
+fn root_info(state: &AppState) -> Json<RootInfo> {
     let s = state.snapshot();
     let links = BTreeMap::from([
         ("health", "/health"),
@@ -258,15 +271,52 @@ pub struct UserPage {
     users: Vec<UserSummary>,
 }
 
-/// Users, in the data's order, a page at a time.
-#[utoipa::path(get, path = "/users", tag = "catalogue", params(PageQuery), responses(
+/// A page of a list, optionally only what matches a search.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only the items whose id or name (for movies, title) contains it, ignoring case.
+    q: Option<String>,
+    /// Items to skip (default 0).
+    #[param(minimum = 0)]
+    offset: Option<usize>,
+    /// Items to return (default 50, at most the service's page limit, 1000 unless set).
+    #[param(minimum = 1)]
+    limit: Option<usize>,
+}
+
+impl ListQuery {
+    fn page(&self) -> PageQuery {
+        PageQuery { offset: self.offset, limit: self.limit }
+    }
+
+    /// The search, lowercased, if there is one.
+    fn needle(&self) -> Option<String> {
+        self.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_lowercase)
+    }
+}
+
+/// Whether an item matches a (lowercased) search: its id or its text contains it.
+fn matches(needle: &str, id: &str, text: Option<&str>) -> bool {
+    id.to_lowercase().contains(needle) || text.is_some_and(|t| t.to_lowercase().contains(needle))
+}
+
+/// Users, in the data's order, a page at a time; with `q`, only those whose id or name
+/// matches.
+#[utoipa::path(get, path = "/users", tag = "catalogue", params(ListQuery), responses(
     (status = 200, body = UserPage), (status = 400, body = ErrorBody)
 ))]
-pub async fn users(State(state): S, Query(q): Query<PageQuery>) -> Result<Json<UserPage>, ApiError> {
+pub async fn users(State(state): S, Query(q): Query<ListQuery>) -> Result<Json<UserPage>, ApiError> {
     let s = state.current()?;
-    let total = s.data.user_ids.len();
-    let (offset, limit, range) = q.range(total, state.config.max_page)?;
-    Ok(Json(UserPage { total, offset, limit, users: range.map(|u| user_summary(&s, u)).collect() }))
+    let all: Vec<usize> = match q.needle() {
+        None => (0..s.data.user_ids.len()).collect(),
+        Some(needle) => (0..s.data.user_ids.len())
+            .filter(|&u| matches(&needle, s.data.user_ids.raw(u as u32), s.data.user_names[u].as_deref()))
+            .collect(),
+    };
+    let total = all.len();
+    let (offset, limit, range) = q.page().range(total, state.config.max_page)?;
+    Ok(Json(UserPage { total, offset, limit, users: all[range].iter().map(|&u| user_summary(&s, u)).collect() }))
 }
 
 /// A rating of a user.
@@ -333,6 +383,19 @@ pub struct TopQuery {
     /// Movies to return: 1 to the catalogue size (default 10).
     #[param(minimum = 1)]
     n: Option<usize>,
+    /// With each movie, the movies the user rated that are most like it: 0 to 10 (default 0).
+    #[param(minimum = 0, maximum = 10)]
+    explain: Option<usize>,
+}
+
+/// The most movies `explain` may ask for.
+const MAX_EXPLAIN: usize = 10;
+
+fn explain_k(k: Option<usize>) -> Result<usize, ApiError> {
+    match k.unwrap_or(0) {
+        k if k <= MAX_EXPLAIN => Ok(k),
+        k => Err(ApiError::bad_request(format!("invalid explain {k}: expected 0 to {MAX_EXPLAIN}"))),
+    }
 }
 
 fn top_n(n: Option<usize>, catalogue: usize) -> Result<usize, ApiError> {
@@ -356,6 +419,21 @@ pub struct RecommendedMovie {
     imdb_rating: Option<f64>,
     /// Predicted relevance score, clipped to the rating scale.
     score: f64,
+    /// With `explain`: the movies the user rated that are most like this one, most alike first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    because: Option<Vec<Because>>,
+}
+
+/// A movie the user rated that is like a recommended one.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Because {
+    movie_id: String,
+    title: Option<String>,
+    /// The user's score.
+    score: f64,
+    /// How alike the two movies are, by the served model (for EASE, its item weight; for
+    /// factor models, the cosine of the movies' factors).
+    similarity: f64,
 }
 
 /// A recommender's list as (movie, predicted relevance) pairs.
@@ -363,11 +441,27 @@ fn relevance_list(list: &[Recommendation]) -> Vec<(u32, f64)> {
     list.iter().map(|r| (r.movie, r.relevance)).collect()
 }
 
-fn recommended(s: &Snapshot, list: &[(u32, f64)]) -> Vec<RecommendedMovie> {
+/// The answer's list; with `explain` above 0, each movie with the movies of `history` most
+/// like it.
+fn recommended(s: &Snapshot, list: &[(u32, f64)], history: &[(u32, f64)], explain: usize) -> Vec<RecommendedMovie> {
+    let movie = |item: u32| -> &Movie { &s.data.movies[s.view.movie_of_item[item as usize] as usize] };
     list.iter()
         .enumerate()
         .map(|(rank, &(item, score))| {
-            let m: &Movie = &s.data.movies[s.view.movie_of_item[item as usize] as usize];
+            let m = movie(item);
+            let because = (explain > 0).then(|| {
+                s.view
+                    .model
+                    .because(item as usize, history, explain)
+                    .into_iter()
+                    .map(|(j, similarity, score)| Because {
+                        movie_id: movie(j).id.clone(),
+                        title: movie(j).title.clone(),
+                        score,
+                        similarity,
+                    })
+                    .collect()
+            });
             RecommendedMovie {
                 rank: rank + 1,
                 movie_id: m.id.clone(),
@@ -376,6 +470,7 @@ fn recommended(s: &Snapshot, list: &[(u32, f64)]) -> Vec<RecommendedMovie> {
                 actors: m.actors.clone(),
                 imdb_rating: m.imdb_rating,
                 score,
+                because,
             }
         })
         .collect()
@@ -410,6 +505,7 @@ pub async fn user_recommendations(
 ) -> Result<Json<UserRecommendations>, ApiError> {
     let s = state.current()?;
     let n = top_n(q.n, s.view.model.rating.items.len())?;
+    let explain = explain_k(q.explain)?;
     let u = find_user(&s, &id)?;
     let Some(mu) = s.view.user_in_model[u] else {
         return Err(ApiError::not_found(format!(
@@ -426,7 +522,7 @@ pub async fn user_recommendations(
         user_id: id,
         user_name: s.data.user_names[u].clone(),
         n,
-        recommendations: recommended(&s, &list),
+        recommendations: recommended(&s, &list, history, explain),
     }))
 }
 
@@ -450,6 +546,9 @@ pub struct FoldInRequest {
     /// Movies to return: 1 to the catalogue size (default 10).
     #[schema(minimum = 1)]
     n: Option<usize>,
+    /// With each movie, the rated movies most like it: 0 to 10 (default 0).
+    #[schema(minimum = 0, maximum = 10)]
+    explain: Option<usize>,
 }
 
 /// Recommendations for someone folded in.
@@ -480,8 +579,8 @@ pub async fn fold_in_recommendations(
 ) -> Result<Json<FoldInRecommendations>, ApiError> {
     let s = state.current()?;
     let model = &s.view.model.rating;
-    let n = match top_n(body.n, model.items.len()) {
-        Ok(n) => n,
+    let (n, explain) = match top_n(body.n, model.items.len()).and_then(|n| Ok((n, explain_k(body.explain)?))) {
+        Ok(v) => v,
         Err(e) => return Err(ApiError::unprocessable(e.message)),
     };
     if body.ratings.is_empty() || body.ratings.len() > MAX_FOLD_IN {
@@ -512,13 +611,13 @@ pub async fn fold_in_recommendations(
         pairs.push((item, r.score));
     }
     let snapshot = Arc::clone(&s);
-    let (profile, list) = tokio::task::spawn_blocking(move || {
+    let (profile, list, pairs) = tokio::task::spawn_blocking(move || {
         let model = &snapshot.view.model;
         pairs.sort_unstable_by_key(|p| p.0);
         let user = User { id: None, history: &pairs };
         let profile = model.profile(user).expect("a new user is folded in");
         let list = relevance_list(&model.recommend_with(user, Some(&profile), &recommend::movies_of(&pairs), n));
-        (profile, list)
+        (profile, list, pairs)
     })
     .await
     .map_err(|e| {
@@ -530,7 +629,7 @@ pub async fn fold_in_recommendations(
         n,
         folded_in: body.ratings.len(),
         bias: profile.bias,
-        recommendations: recommended(&s, &list),
+        recommendations: recommended(&s, &list, &pairs, explain),
     }))
 }
 
@@ -576,15 +675,22 @@ pub struct MoviePage {
     movies: Vec<MovieSummary>,
 }
 
-/// Movies, in the data's order, a page at a time.
-#[utoipa::path(get, path = "/movies", tag = "catalogue", params(PageQuery), responses(
+/// Movies, in the data's order, a page at a time; with `q`, only those whose id or title
+/// matches.
+#[utoipa::path(get, path = "/movies", tag = "catalogue", params(ListQuery), responses(
     (status = 200, body = MoviePage), (status = 400, body = ErrorBody)
 ))]
-pub async fn movies(State(state): S, Query(q): Query<PageQuery>) -> Result<Json<MoviePage>, ApiError> {
+pub async fn movies(State(state): S, Query(q): Query<ListQuery>) -> Result<Json<MoviePage>, ApiError> {
     let s = state.current()?;
-    let total = s.data.movie_ids.len();
-    let (offset, limit, range) = q.range(total, state.config.max_page)?;
-    Ok(Json(MoviePage { total, offset, limit, movies: range.map(|m| movie_summary(&s, m)).collect() }))
+    let all: Vec<usize> = match q.needle() {
+        None => (0..s.data.movies.len()).collect(),
+        Some(needle) => (0..s.data.movies.len())
+            .filter(|&m| matches(&needle, &s.data.movies[m].id, s.data.movies[m].title.as_deref()))
+            .collect(),
+    };
+    let total = all.len();
+    let (offset, limit, range) = q.page().range(total, state.config.max_page)?;
+    Ok(Json(MoviePage { total, offset, limit, movies: all[range].iter().map(|&m| movie_summary(&s, m)).collect() }))
 }
 
 /// A movie with its description.

@@ -213,6 +213,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/gridsearch/{job_id}", get(api::gridsearch_job))
         .route("/refresh", post(api::refresh))
         .route("/metrics", get(api::metrics))
+        .route("/assets/{name}", get(crate::web::asset))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", api::ApiDoc::openapi()))
         .fallback(api::no_route)
         .method_not_allowed_fallback(api::no_method)

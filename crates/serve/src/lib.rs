@@ -11,6 +11,7 @@ pub mod error;
 pub mod jobs;
 pub mod metrics;
 pub mod snapshot;
+pub mod web;
 
 pub use app::{AppState, Config, router};
 pub use snapshot::{Paths, Snapshot};

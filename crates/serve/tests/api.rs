@@ -94,6 +94,133 @@ async fn root_describes_the_model_and_links_the_routes() {
     }
 }
 
+/// A browser asking for `/` gets the web page and its two files; an API client, the JSON.
+#[tokio::test]
+async fn browsers_get_the_page_and_its_files() {
+    let s = Service::new(Config::default());
+    let html = Request::get("/").header(header::ACCEPT, "text/html,application/xhtml+xml,*/*;q=0.8");
+    let (status, headers, body) = s.send(html.body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
+    assert!(headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("script-src 'self'"));
+    assert_eq!(headers[header::VARY], "Accept");
+    let page = String::from_utf8(body).unwrap();
+    assert!(page.contains("<script src=\"/assets/app.js\" defer>"), "{page}");
+    // Any other Accept (or none) keeps the JSON root.
+    let (status, headers, body) =
+        s.send(Request::get("/").header(header::ACCEPT, "*/*").body(Body::empty()).unwrap()).await;
+    assert_eq!((status, &headers[header::CONTENT_TYPE]), (StatusCode::OK, &"application/json".parse().unwrap()));
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["service"], "movierec");
+    for (path, kind) in
+        [("/assets/app.js", "text/javascript; charset=utf-8"), ("/assets/app.css", "text/css; charset=utf-8")]
+    {
+        let (status, headers, body) = s.send(Request::get(path).body(Body::empty()).unwrap()).await;
+        assert_eq!((status, headers[header::CONTENT_TYPE].to_str().unwrap()), (StatusCode::OK, kind), "{path}");
+        assert!(!body.is_empty());
+        // Revalidation: the same file is not sent again.
+        let etag = headers[header::ETAG].clone();
+        let again = Request::get(path).header(header::IF_NONE_MATCH, etag).body(Body::empty()).unwrap();
+        let (status, _, body) = s.send(again).await;
+        assert_eq!((status, body.len()), (StatusCode::NOT_MODIFIED, 0), "{path}");
+    }
+    error(&s.get("/assets/nothing.js").await, StatusCode::NOT_FOUND, "not_found");
+}
+
+/// `q` finds users by id or name and movies by id or title, ignoring case, with pagination.
+#[tokio::test]
+async fn users_and_movies_are_searched() {
+    let s = Service::new(Config::default());
+    let (_, all) = s.get("/users?limit=1000").await;
+    let named = all["users"].as_array().unwrap().iter().find(|u| u["name"].is_string()).unwrap().clone();
+    let name = named["name"].as_str().unwrap();
+    let needle = name[..name.len().min(4)].to_uppercase();
+    let (status, v) = s.get(&format!("/users?q={}&limit=1000", urlencode(&needle))).await;
+    assert_eq!(status, StatusCode::OK);
+    let found = v["users"].as_array().unwrap();
+    assert!(found.iter().any(|u| u["id"] == named["id"]), "{needle}: {v}");
+    let lower = needle.to_lowercase();
+    assert!(found.iter().all(|u| {
+        u["id"].as_str().unwrap().to_lowercase().contains(&lower)
+            || u["name"].as_str().is_some_and(|n| n.to_lowercase().contains(&lower))
+    }));
+    assert_eq!(v["total"].as_u64().unwrap() as usize, found.len());
+    let (_, v) = s.get(&format!("/users?q={}", urlencode(named["id"].as_str().unwrap()))).await;
+    assert!(v["users"].as_array().unwrap().iter().any(|u| u["id"] == named["id"]));
+    let (_, v) = s.get("/users?q=no-such-user-anywhere").await;
+    assert_eq!((v["total"].as_u64(), v["users"].clone()), (Some(0), json!([])));
+
+    let (_, movies) = s.get("/movies?limit=1000").await;
+    let titled = movies["movies"].as_array().unwrap().iter().find(|m| m["title"].is_string()).unwrap().clone();
+    let title = titled["title"].as_str().unwrap().to_lowercase();
+    let (_, v) = s.get(&format!("/movies?q={}&limit=2", urlencode(&title))).await;
+    assert!(
+        v["movies"].as_array().unwrap().iter().any(|m| m["id"] == titled["id"]) || v["total"].as_u64().unwrap() > 2
+    );
+    assert!(v["movies"].as_array().unwrap().len() <= 2);
+    let (_, v) = s.get("/movies?q=%20%20").await;
+    assert_eq!(v["total"], movies["total"], "a blank search is no search");
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `explain` gives each recommendation the user's rated movies most like it, as the model
+/// ranks their similarity, for a known user and a folded-in one.
+#[tokio::test]
+async fn recommendations_say_why() {
+    let s = Service::new(Config::default());
+    let u = s.user(0);
+    let (status, v) = s.get(&format!("/users/{u}/recommendations?n=5&explain=3")).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let snapshot = s.state.snapshot().unwrap();
+    let model = &snapshot.view.model;
+    let ratings = &s.fixture.data.ratings;
+    let rated: HashSet<String> = ratings
+        .user()
+        .iter()
+        .zip(ratings.movie())
+        .filter(|(u, _)| u.get() == 0)
+        .map(|(_, m)| s.movie(m.get() as u32))
+        .collect();
+    for rec in v["recommendations"].as_array().unwrap() {
+        let because = rec["because"].as_array().unwrap();
+        assert_eq!(because.len(), 3.min(rated.len()), "{rec}");
+        assert!(because.iter().all(|b| rated.contains(b["movie_id"].as_str().unwrap())), "{rec}");
+        assert!(because.windows(2).all(|w| w[0]["similarity"].as_f64() >= w[1]["similarity"].as_f64()), "{rec}");
+        // The first is the rated movie the model finds most like the recommendation.
+        let i = model.rating.items.get(rec["movie_id"].as_str().unwrap()).unwrap() as usize;
+        let best = model
+            .similar(i, model.rating.items.len())
+            .into_iter()
+            .find(|(j, _)| rated.contains(model.rating.items.raw(*j)))
+            .unwrap();
+        assert_eq!(because[0]["movie_id"], model.rating.items.raw(best.0), "{rec}");
+    }
+    let (_, v) = s.get(&format!("/users/{u}/recommendations?n=5")).await;
+    assert!(v["recommendations"][0].get("because").is_none(), "no explain, no because: {v}");
+    let msg = error(
+        &s.get(&format!("/users/{u}/recommendations?explain=11")).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    );
+    assert!(msg.contains("0 to 10"), "{msg}");
+
+    let body = json!({"ratings": [{"movie_id": s.movie(0), "score": 90}, {"movie_id": s.movie(1), "score": 10}], "n": 3, "explain": 1});
+    let (status, v) = s.post("/recommendations", None, &body.to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    for rec in v["recommendations"].as_array().unwrap() {
+        let b = &rec["because"][0];
+        assert!(b["movie_id"] == s.movie(0) || b["movie_id"] == s.movie(1), "{rec}");
+        assert!(b["score"] == 90.0 || b["score"] == 10.0, "{rec}");
+    }
+}
+
 #[tokio::test]
 async fn health_and_readiness() {
     let s = Service::new(Config::default());

@@ -315,6 +315,21 @@ impl Recommender {
     pub fn similar(&self, i: usize, n: usize) -> Vec<(u32, f64)> {
         self.ranking.top_n().and_then(|m| m.similar(i, n)).unwrap_or_else(|| recommend::similar(&self.rating, i, n))
     }
+
+    /// Why movie `i` is recommended to someone with these ratings: the `k` movies of
+    /// `history` most like it (by [`Recommender::similar`]), most similar first, each with
+    /// its similarity and the user's score.
+    pub fn because(&self, i: usize, history: &[(u32, f64)], k: usize) -> Vec<(u32, f64, f64)> {
+        if k == 0 || history.is_empty() {
+            return Vec::new();
+        }
+        let score: std::collections::HashMap<u32, f64> = history.iter().copied().collect();
+        self.similar(i, self.rating.items.len())
+            .into_iter()
+            .filter_map(|(j, similarity)| score.get(&j).map(|&s| (j, similarity, s)))
+            .take(k)
+            .collect()
+    }
 }
 
 /// What a rating weighs in the implicit models (EASE's `X`, implicit ALS's confidence).
