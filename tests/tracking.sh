@@ -8,6 +8,8 @@
 # and the model artifacts byte-identical to the files. Then: a failing stage leaves a FAILED
 # run; with the server stopped, a stage completes with a warning (tracking.required false) or
 # fails with a clear message (true); and the outputs are the same with tracking as without.
+# Last, a second server with MLflow's basic-auth app: the stages log with MLflow's own
+# credential variables, and a wrong password is refused with a clear message.
 # Needs the release binaries. Usage: tests/tracking.sh
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -116,5 +118,61 @@ grep -q "tracking.required is true" required.log && grep -q "could not be reache
     || { cat required.log; exit 1; }
 [[ ! -e model4.bin ]]
 ok "with the server down and tracking required, the stage fails with a clear message and writes nothing"
+
+# A server that asks who is calling (MLflow's basic-auth app, as DagsHub's does): MLflow's own
+# variables authenticate the stages; a wrong password is refused with a clear message.
+auth_port=$(free_port)
+auth_uri=http://127.0.0.1:$auth_port
+admin_password=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+cat >"$work/auth.ini" <<INI
+[mlflow]
+default_permission = READ
+database_uri = sqlite:///$work/auth.db
+admin_username = admin
+admin_password = $admin_password
+authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+INI
+MLFLOW_AUTH_CONFIG_PATH=$work/auth.ini MLFLOW_FLASK_SERVER_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(16))') \
+    MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false setsid "$root/.venv-mlflow/bin/mlflow" \
+    server --app-name basic-auth --host 127.0.0.1 --port "$auth_port" --workers 1 \
+    --backend-store-uri "sqlite:///$work/mlflow-auth.db" --artifacts-destination "$work/artifacts-auth" \
+    --serve-artifacts >"$work/mlflow-auth.log" 2>&1 </dev/null &
+auth_pid=$!
+stop_groups+=("$auth_pid")
+for _ in $(seq 480); do
+    curl -sf -o /dev/null -u "admin:$admin_password" "$auth_uri/health" && break
+    kill -0 "$auth_pid" 2>/dev/null || { cat "$work/mlflow-auth.log" >&2; exit 1; }
+    sleep 0.5
+done
+[[ $(curl -s -o /dev/null -w '%{http_code}' "$auth_uri/api/2.0/mlflow/experiments/search?max_results=1") == 401 ]]
+MLFLOW_TRACKING_URI=$auth_uri MLFLOW_TRACKING_USERNAME=admin MLFLOW_TRACKING_PASSWORD=$admin_password \
+    "$bin/train" -q --train train.parquet --model model5.bin --report t5.json --loss l5.csv
+"$root/.venv/bin/python" - "$auth_uri" "$admin_password" <<'PY'
+import base64, json, sys, urllib.request
+uri, password = sys.argv[1:]
+auth = {"Authorization": "Basic " + base64.b64encode(f"admin:{password}".encode()).decode(), "Content-Type": "application/json"}
+def call(path, body=None):
+    req = urllib.request.Request(uri + path, None if body is None else json.dumps(body).encode(), auth)
+    return json.load(urllib.request.urlopen(req))
+exp = call("/api/2.0/mlflow/experiments/get-by-name?experiment_name=train")["experiment"]
+runs = call("/api/2.0/mlflow/runs/search", {"experiment_ids": [exp["experiment_id"]]})["runs"]
+assert [r["info"]["status"] for r in runs] == ["FINISHED"], runs
+assert any(m["key"] == "rmse" or m["key"] == "final_train_rmse" for m in runs[0]["data"]["metrics"]), runs[0]["data"]["metrics"]
+PY
+ok "against a server with basic auth, MLFLOW_TRACKING_USERNAME and _PASSWORD log the stage's run"
+if MLFLOW_TRACKING_URI=$auth_uri MLFLOW_TRACKING_USERNAME=admin MLFLOW_TRACKING_PASSWORD=not-the-password \
+    "$bin/train" --train train.parquet --model model6.bin --report t6.json --loss l6.csv 2>wrong.log; then
+    echo "train should fail with a wrong password when tracking is required" >&2
+    exit 1
+fi
+grep -q "answered 401" wrong.log || { cat wrong.log; exit 1; }
+[[ ! -e model6.bin ]]
+if MLFLOW_TRACKING_URI=$auth_uri MLFLOW_TRACKING_USERNAME=admin \
+    "$bin/train" --train train.parquet --model model7.bin --report t7.json --loss l7.csv 2>half.log; then
+    echo "train should refuse a user name without a password" >&2
+    exit 1
+fi
+grep -q "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD go together" half.log || { cat half.log; exit 1; }
+ok "a wrong password is refused (MLflow's 401, named), a user name without a password is an error"
 
 echo "tracking: $passed passed, 0 failed"

@@ -3,19 +3,38 @@
 //!
 //! Tracking is on when `MLFLOW_TRACKING_URI` or `tracking.uri` is set. A server that fails
 //! is, by `tracking.required`, a warning (the stage completes untracked) or the stage's
-//! failure. Tracking only reads what the stage wrote; it never changes it.
+//! failure. Tracking only reads what the stage wrote; it never changes it. A server that asks
+//! who is calling (MLflow's `basic-auth` app, DagsHub) gets MLflow's own variables:
+//! `MLFLOW_TRACKING_USERNAME` and `MLFLOW_TRACKING_PASSWORD`, or `MLFLOW_TRACKING_TOKEN`.
 
 use std::path::Path;
 use std::time::Duration;
 
 pub use movierec_tracking::Metric;
-use movierec_tracking::{Client, Run, RunStatus, TrackingError};
+use movierec_tracking::{Auth, Client, Run, RunStatus, TrackingError};
 use serde_json::Value;
 
 use crate::params::TrackingParams;
 
 /// The environment variable MLflow's own clients read.
 pub const URI_VARIABLE: &str = "MLFLOW_TRACKING_URI";
+
+/// The credentials in MLflow's own variables, if any: a user name and password (basic), or a
+/// token (bearer).
+///
+/// # Errors
+/// A user name without a password, or the reverse.
+pub fn auth_from_env() -> anyhow::Result<Option<Auth>> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    match (var("MLFLOW_TRACKING_USERNAME"), var("MLFLOW_TRACKING_PASSWORD"), var("MLFLOW_TRACKING_TOKEN")) {
+        (Some(username), Some(password), _) => Ok(Some(Auth::Basic { username, password })),
+        (Some(_), None, _) | (None, Some(_), _) => {
+            anyhow::bail!("MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD go together: set both, or neither")
+        }
+        (None, None, Some(token)) => Ok(Some(Auth::Bearer(token))),
+        (None, None, None) => Ok(None),
+    }
+}
 
 /// A stage's run, or nothing when tracking is off or was given up.
 #[derive(Debug)]
@@ -39,7 +58,11 @@ impl Tracker {
             return Ok(tracker);
         };
         let timeout = Duration::from_secs_f64(if p.timeout_seconds > 0.0 { p.timeout_seconds } else { 30.0 });
-        let client = Client::new(&uri, p.retries.max(1), Duration::from_millis(500), timeout);
+        let mut client = Client::new(&uri, p.retries.max(1), Duration::from_millis(500), timeout);
+        if let Some(auth) = auth_from_env()? {
+            tracing::debug!("MLflow calls authenticated as {auth:?}");
+            client = client.with_auth(&auth);
+        }
         let format = movierec_core::models::artifact::FORMAT_VERSION.to_string();
         let commit = git_commit();
         let mut tags = vec![("stage", stage), ("dvc_stage", stage), ("model_format_version", format.as_str())];

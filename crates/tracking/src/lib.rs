@@ -78,6 +78,61 @@ const MAX_BATCH_METRICS: usize = 1000;
 const MAX_BATCH_PARAMS: usize = 100;
 const MAX_BATCH_TAGS: usize = 100;
 
+/// How a client proves who it is to a server that asks (MLflow's own variables name them:
+/// `MLFLOW_TRACKING_USERNAME` and `MLFLOW_TRACKING_PASSWORD`, or `MLFLOW_TRACKING_TOKEN`).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// HTTP basic authentication (MLflow's `basic-auth` app; DagsHub, with the token as the
+    /// password).
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password or token.
+        password: String,
+    },
+    /// A bearer token.
+    Bearer(String),
+}
+
+impl std::fmt::Debug for Auth {
+    /// Never the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::Basic { username, .. } => write!(f, "Basic({username}, ***)"),
+            Auth::Bearer(_) => f.write_str("Bearer(***)"),
+        }
+    }
+}
+
+impl Auth {
+    /// The `Authorization` header's value.
+    fn header(&self) -> String {
+        match self {
+            Auth::Basic { username, password } => {
+                format!("Basic {}", base64(format!("{username}:{password}").as_bytes()))
+            }
+            Auth::Bearer(token) => format!("Bearer {token}"),
+        }
+    }
+}
+
+/// Standard base64 with padding (RFC 4648), for the basic authentication header.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// A client of one tracking server.
 #[derive(Debug)]
 pub struct Client {
@@ -85,6 +140,8 @@ pub struct Client {
     agent: ureq::Agent,
     attempts: u32,
     backoff: Duration,
+    /// The `Authorization` header sent with every call, if any.
+    authorization: Option<String>,
 }
 
 impl Client {
@@ -96,7 +153,27 @@ impl Client {
             .http_status_as_error(false)
             .user_agent(concat!("movierec/", env!("CARGO_PKG_VERSION")))
             .build();
-        Client { uri: uri.trim_end_matches('/').to_owned(), agent: config.into(), attempts: attempts.max(1), backoff }
+        Client {
+            uri: uri.trim_end_matches('/').to_owned(),
+            agent: config.into(),
+            attempts: attempts.max(1),
+            backoff,
+            authorization: None,
+        }
+    }
+
+    /// The same client, authenticating every call with `auth`.
+    pub fn with_auth(mut self, auth: &Auth) -> Client {
+        self.authorization = Some(auth.header());
+        self
+    }
+
+    /// A request with the client's `Authorization` header, if it has one.
+    fn authorize<B>(&self, request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        match &self.authorization {
+            Some(value) => request.header("Authorization", value),
+            None => request,
+        }
     }
 
     /// The tracking URI.
@@ -144,14 +221,14 @@ impl Client {
 
     fn post(&self, endpoint: &str, body: &Value) -> Result<Value, TrackingError> {
         let url = format!("{}/api/2.0/mlflow/{endpoint}", self.uri);
-        let bytes = self.call(endpoint, || self.agent.post(&url).send_json(body))?;
+        let bytes = self.call(endpoint, || self.authorize(self.agent.post(&url)).send_json(body))?;
         parse(endpoint, &bytes)
     }
 
     fn get(&self, endpoint: &str, query: &[(&str, &str)]) -> Result<Value, TrackingError> {
         let url = format!("{}/api/2.0/mlflow/{endpoint}", self.uri);
         let bytes = self.call(endpoint, || {
-            let mut request = self.agent.get(&url);
+            let mut request = self.authorize(self.agent.get(&url));
             for (k, v) in query {
                 request = request.query(*k, *v);
             }
@@ -247,7 +324,7 @@ impl Client {
             ),
         })?;
         let url = format!("{}/api/2.0/mlflow-artifacts/artifacts/{}/{path}", self.uri, root.trim_start_matches('/'));
-        self.call("mlflow-artifacts", || self.agent.put(&url).send(bytes))?;
+        self.call("mlflow-artifacts", || self.authorize(self.agent.put(&url)).send(bytes))?;
         Ok(())
     }
 
@@ -313,5 +390,35 @@ fn message(body: &[u8]) -> String {
             format!("{}: {}", v["error_code"].as_str().unwrap_or("ERROR"), v["message"].as_str().unwrap_or(""))
         }
         _ => String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_is_rfc_4648s() {
+        for (input, expected) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(input.as_bytes()), expected, "{input}");
+        }
+        assert_eq!(base64(&[0xfb, 0xff]), "+/8=");
+    }
+
+    #[test]
+    fn headers_carry_the_credentials_and_debug_hides_them() {
+        let basic = Auth::Basic { username: "Aladdin".into(), password: "open sesame".into() };
+        assert_eq!(basic.header(), "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+        assert_eq!(Auth::Bearer("t0k".into()).header(), "Bearer t0k");
+        let shown = format!("{basic:?} {:?}", Auth::Bearer("t0k".into()));
+        assert!(!shown.contains("sesame") && !shown.contains("t0k"), "{shown}");
     }
 }
