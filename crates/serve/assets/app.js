@@ -128,6 +128,9 @@ function table(columns, rows, caption) {
       h("tbody", {}, rows.map((r) => h("tr", {}, columns.map((c) => h("td", { "data-label": c.label, class: c.num ? "num" : c.nowrap ? "nowrap" : null }, c.cell(r))))))));
 }
 
+/** A term and its value in a `<dl class="facts">`. */
+const fact = (label, value) => [h("dt", {}, label), h("dd", {}, value ?? "—")];
+
 function relevanceCell(score) {
   const pct = Math.max(0, Math.min(100, Number(score)));
   return h("span", { class: "relevance" }, h("span", {}, fmt(score)), h("span", { class: "bar", "aria-hidden": "true" }, h("span", { style: `width:${pct}%` })));
@@ -251,7 +254,6 @@ async function movieView(id) {
     const m = detail;
     heading.textContent = m.title || id;
     document.title = `${heading.textContent} · movierec`;
-    const fact = (label, value) => [h("dt", {}, label), h("dd", {}, value ?? "—")];
     facts.replaceChildren(h("dl", { class: "facts" },
       fact(t("year"), year(m.title)), fact(t("directors"), m.directors), fact(t("actors"), m.actors),
       fact(t("imdb"), fmt(m.imdb_rating)), fact(t("movie.votes"), m.imdb_votes?.toLocaleString(lang)),
@@ -328,7 +330,6 @@ async function modelView() {
     const root = await api("/");
     const m = root.model;
     if (!m) { info.replaceChildren(h("p", {}, t("model.none"))); return; }
-    const fact = (label, value) => [h("dt", {}, label), h("dd", {}, value ?? "—")];
     const metrics = m.metrics || {};
     const best = metrics.best_ranking;
     info.replaceChildren(h("dl", { class: "facts" },

@@ -290,15 +290,20 @@ impl ListQuery {
         PageQuery { offset: self.offset, limit: self.limit }
     }
 
-    /// The search, lowercased, if there is one.
-    fn needle(&self) -> Option<String> {
-        self.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_lowercase)
+    /// The indices `0..n` of the items the search keeps (all of them without a search): those
+    /// whose id or text (`item` gives both) contains it, ignoring case.
+    fn matching<'a>(&self, n: usize, item: impl Fn(usize) -> (&'a str, Option<&'a str>)) -> Vec<usize> {
+        let Some(needle) = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_lowercase) else {
+            return (0..n).collect();
+        };
+        let contains = |text: &str| text.to_lowercase().contains(&needle);
+        (0..n)
+            .filter(|&i| {
+                let (id, text) = item(i);
+                contains(id) || text.is_some_and(contains)
+            })
+            .collect()
     }
-}
-
-/// Whether an item matches a (lowercased) search: its id or its text contains it.
-fn matches(needle: &str, id: &str, text: Option<&str>) -> bool {
-    id.to_lowercase().contains(needle) || text.is_some_and(|t| t.to_lowercase().contains(needle))
 }
 
 /// Users, in the data's order, a page at a time; with `q`, only those whose id or name
@@ -308,12 +313,7 @@ fn matches(needle: &str, id: &str, text: Option<&str>) -> bool {
 ))]
 pub async fn users(State(state): S, Query(q): Query<ListQuery>) -> Result<Json<UserPage>, ApiError> {
     let s = state.current()?;
-    let all: Vec<usize> = match q.needle() {
-        None => (0..s.data.user_ids.len()).collect(),
-        Some(needle) => (0..s.data.user_ids.len())
-            .filter(|&u| matches(&needle, s.data.user_ids.raw(u as u32), s.data.user_names[u].as_deref()))
-            .collect(),
-    };
+    let all = q.matching(s.data.user_ids.len(), |u| (s.data.user_ids.raw(u as u32), s.data.user_names[u].as_deref()));
     let total = all.len();
     let (offset, limit, range) = q.page().range(total, state.config.max_page)?;
     Ok(Json(UserPage { total, offset, limit, users: all[range].iter().map(|&u| user_summary(&s, u)).collect() }))
@@ -682,12 +682,7 @@ pub struct MoviePage {
 ))]
 pub async fn movies(State(state): S, Query(q): Query<ListQuery>) -> Result<Json<MoviePage>, ApiError> {
     let s = state.current()?;
-    let all: Vec<usize> = match q.needle() {
-        None => (0..s.data.movies.len()).collect(),
-        Some(needle) => (0..s.data.movies.len())
-            .filter(|&m| matches(&needle, &s.data.movies[m].id, s.data.movies[m].title.as_deref()))
-            .collect(),
-    };
+    let all = q.matching(s.data.movies.len(), |m| (s.data.movies[m].id.as_str(), s.data.movies[m].title.as_deref()));
     let total = all.len();
     let (offset, limit, range) = q.page().range(total, state.config.max_page)?;
     Ok(Json(MoviePage { total, offset, limit, movies: all[range].iter().map(|&m| movie_summary(&s, m)).collect() }))
