@@ -29,12 +29,18 @@ fn python() -> PathBuf {
 }
 
 fn reference(args: &[&str]) -> Value {
+    reference_with_files(args).1
+}
+
+/// The reference values, and the folder of the arrays it wrote beside them.
+fn reference_with_files(args: &[&str]) -> (tempfile::TempDir, Value) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.json");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/surprise_reference.py");
     let status = Command::new(python()).arg(script).args(args).arg(&out).status().unwrap();
     assert!(status.success(), "the reference script failed: {status}");
-    serde_json::from_slice(&std::fs::read(out).unwrap()).unwrap()
+    let value = serde_json::from_slice(&std::fs::read(out).unwrap()).unwrap();
+    (dir, value)
 }
 
 fn bits(v: &Value) -> f64 {
@@ -225,4 +231,230 @@ fn svd_matches_surprise_bit_for_bit() {
 #[test]
 fn pmf_matches_surprise_bit_for_bit() {
     compare_models(7, 4, false);
+}
+
+/// Reads an array the reference script wrote (little-endian f64 or i64).
+fn read_array(path: &str) -> Vec<f64> {
+    let bytes = std::fs::read(path).unwrap();
+    let words = bytes.chunks_exact(8).map(|c| <[u8; 8]>::try_from(c).unwrap());
+    if path.ends_with(".i64") {
+        words.map(|w| i64::from_le_bytes(w) as f64).collect()
+    } else {
+        words.map(f64::from_le_bytes).collect()
+    }
+}
+
+fn same(name: &str, what: &str, ours: &[f64], theirs: &[f64]) {
+    assert_eq!(ours.len(), theirs.len(), "{name}: {what} has {} values, Surprise's {}", ours.len(), theirs.len());
+    if let Some(k) = (0..ours.len()).find(|&k| ours[k].to_bits() != theirs[k].to_bits()) {
+        panic!("{name}: {what}[{k}] is {:e}, Surprise's {:e}", ours[k], theirs[k]);
+    }
+}
+
+/// Fits every case in both Surprise and core on the same 80/20 split of `list`: the fitted
+/// arrays Surprise stores must be equal, bit for bit, and every prediction of the test set
+/// within 1e-12 (with the same `was_impossible` and k-NN `actual_k`).
+fn compare_algorithms(list: &RatingList, cases: &[Value]) {
+    use movierec_core::data::trainset::Trainset;
+    use movierec_core::models::co_clustering::CoClustering;
+    use movierec_core::models::knn::Knn;
+    use movierec_core::models::nmf::Nmf;
+    use movierec_core::models::normal::Normal;
+    use movierec_core::models::predictor::Algorithm;
+    use movierec_core::models::slope_one::SlopeOne;
+    use movierec_core::models::svdpp::Svdpp;
+
+    let dir = tempfile::tempdir().unwrap();
+    let tsv = dir.path().join("ratings.tsv");
+    write_tsv(list, &tsv);
+    let cases_file = dir.path().join("cases.json");
+    std::fs::write(&cases_file, serde_json::to_vec(cases).unwrap()).unwrap();
+    let scale = list.scale();
+    let seed = 1u32;
+    let (_arrays, r) = reference_with_files(&[
+        "algorithms",
+        tsv.to_str().unwrap(),
+        &scale.min().to_string(),
+        &scale.max().to_string(),
+        "0.2",
+        &seed.to_string(),
+        cases_file.to_str().unwrap(),
+    ]);
+    let split = train_test_split(list.len(), 0.2, seed).unwrap();
+    let train = list.select(&split.train);
+    let t = Trainset::new(&train);
+    let test: Vec<(Option<usize>, Option<usize>, String, String)> = split
+        .test
+        .iter()
+        .map(|&row| {
+            let (u, m) =
+                (list.users().raw(list.user()[row as usize].0), list.movies().raw(list.movie()[row as usize].0));
+            (
+                train.users().get(u).map(|x| x as usize),
+                train.movies().get(m).map(|x| x as usize),
+                u.to_owned(),
+                m.to_owned(),
+            )
+        })
+        .collect();
+    for (t_ours, t_theirs) in test.iter().zip(r["test"].as_array().unwrap()) {
+        assert_eq!(
+            (t_ours.2.as_str(), t_ours.3.as_str()),
+            (t_theirs[0].as_str().unwrap(), t_theirs[1].as_str().unwrap())
+        );
+    }
+    for (case, theirs) in cases.iter().zip(r["cases"].as_array().unwrap()) {
+        let name = case.to_string();
+        let algorithm: Algorithm = serde_json::from_value(case.clone()).unwrap();
+        let model = algorithm.fit(&t, 0).unwrap();
+        let arrays = theirs["arrays"].as_object().unwrap();
+        let array = |key: &str| read_array(arrays[key].as_str().unwrap());
+        let any: &dyn std::any::Any = model.as_any();
+        if let Some(m) = any.downcast_ref::<movierec_core::models::baseline::Baseline>() {
+            same(&name, "bu", &m.bu, &array("bu"));
+            same(&name, "bi", &m.bi, &array("bi"));
+        } else if let Some(m) = any.downcast_ref::<Normal>() {
+            same(&name, "sigma", &[m.sigma], &array("sigma"));
+        } else if let Some(m) = any.downcast_ref::<Knn>() {
+            let n = m.sim.n;
+            let sim: Vec<f64> = (0..n * n).map(|k| m.sim.get(k / n, k % n)).collect();
+            same(&name, "sim", &sim, &array("sim"));
+            if arrays.contains_key("means") {
+                same(&name, "means", &m.means, &array("means"));
+            }
+            if arrays.contains_key("sigmas") {
+                same(&name, "sigmas", &m.sigmas, &array("sigmas"));
+            }
+            if arrays.contains_key("bu") {
+                same(&name, "bu", &m.bu, &array("bu"));
+                same(&name, "bi", &m.bi, &array("bi"));
+            }
+        } else if let Some(m) = any.downcast_ref::<Svdpp>() {
+            for (key, ours) in [("bu", &m.bu), ("bi", &m.bi), ("pu", &m.pu), ("qi", &m.qi), ("yj", &m.yj)] {
+                same(&name, key, ours, &array(key));
+            }
+        } else if let Some(m) = any.downcast_ref::<Nmf>() {
+            for (key, ours) in [("bu", &m.bu), ("bi", &m.bi), ("pu", &m.pu), ("qi", &m.qi)] {
+                same(&name, key, ours, &array(key));
+            }
+        } else if let Some(m) = any.downcast_ref::<SlopeOne>() {
+            let n = m.n_items;
+            let (dev, freq) = (array("dev"), array("freq"));
+            for a in 0..n {
+                for b in a + 1..n {
+                    let k = a * n - a * (a + 1) / 2 + b - a - 1;
+                    assert_eq!(f64::from(m.freq[k]), freq[a * n + b], "{name}: freq[{a}, {b}]");
+                    if m.freq[k] > 0 {
+                        assert_eq!(m.dev[k].to_bits(), dev[a * n + b].to_bits(), "{name}: dev[{a}, {b}]");
+                        assert_eq!((-m.dev[k]).to_bits(), dev[b * n + a].to_bits(), "{name}: dev[{b}, {a}]");
+                    }
+                }
+            }
+            same(&name, "user_mean", &m.user_mean, &array("user_mean"));
+        } else if let Some(m) = any.downcast_ref::<CoClustering>() {
+            let ints = |v: &[u32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<_>>();
+            same(&name, "cltr_u", &ints(&m.cltr_u), &array("cltr_u"));
+            same(&name, "cltr_i", &ints(&m.cltr_i), &array("cltr_i"));
+            for (key, ours) in [
+                ("user_mean", &m.user_mean),
+                ("item_mean", &m.item_mean),
+                ("avg_cltr_u", &m.avg_cltr_u),
+                ("avg_cltr_i", &m.avg_cltr_i),
+                ("avg_cocltr", &m.avg_cocltr),
+            ] {
+                same(&name, key, ours, &array(key));
+            }
+        }
+        let knn = any.downcast_ref::<Knn>();
+        let predictions = theirs["predictions"].as_array().unwrap();
+        assert_eq!(predictions.len(), test.len());
+        let mut impossible = 0;
+        for ((u, i, uid, iid), p) in test.iter().zip(predictions) {
+            let ours = model.predict(*u, *i);
+            let want = bits(&p[0]);
+            assert!(
+                (ours.est - want).abs() <= 1e-12,
+                "{name}: prediction for ({uid}, {iid}) is {}, Surprise's {want}",
+                ours.est
+            );
+            assert_eq!(ours.was_impossible, p[1].as_bool().unwrap(), "{name}: was_impossible for ({uid}, {iid})");
+            impossible += usize::from(ours.was_impossible);
+            if let (Some(knn), Some(k)) = (knn, p[2].as_u64()) {
+                assert_eq!(knn.estimate_k(*u, *i).actual_k as u64, k, "{name}: actual_k for ({uid}, {iid})");
+            }
+        }
+        eprintln!(
+            "{name}: {} predictions equal ({impossible} impossible); Surprise fit {:.3} s",
+            test.len(),
+            theirs["fit_seconds"].as_f64().unwrap()
+        );
+    }
+}
+
+#[test]
+fn every_algorithm_matches_surprise_on_generated_data() {
+    let data =
+        generate(&SyntheticConfig { seed: 4, scale: 0.02, ..SyntheticConfig::default() }, RatingScale::SEED).unwrap();
+    let cases: Vec<Value> = serde_json::from_str(
+        r#"[
+        {"algorithm": "normal_predictor", "seed": 5},
+        {"algorithm": "baseline_only"},
+        {"algorithm": "baseline_only", "bsl_options": {"method": "sgd"}},
+        {"algorithm": "baseline_only", "bsl_options": {"method": "als", "n_epochs": 3, "reg_u": 5, "reg_i": 2}},
+        {"algorithm": "knn_basic"},
+        {"algorithm": "knn_basic", "k": 10, "sim_options": {"name": "pearson", "user_based": false}},
+        {"algorithm": "knn_basic", "sim_options": {"min_support": 3, "user_based": false}},
+        {"algorithm": "knn_with_means", "k": 20, "min_k": 3, "sim_options": {"name": "pearson"}},
+        {"algorithm": "knn_with_zscore", "sim_options": {"name": "pearson_baseline", "user_based": false, "shrinkage": 50}},
+        {"algorithm": "knn_baseline"},
+        {"algorithm": "knn_baseline", "sim_options": {"name": "pearson_baseline", "user_based": false}, "bsl_options": {"method": "sgd", "n_epochs": 5}},
+        {"algorithm": "svd", "n_factors": 10, "n_epochs": 5, "seed": 1},
+        {"algorithm": "svdpp", "n_factors": 8, "n_epochs": 4, "seed": 2, "mode": "surprise"},
+        {"algorithm": "nmf", "seed": 3},
+        {"algorithm": "slope_one"},
+        {"algorithm": "co_clustering", "seed": 4},
+        {"algorithm": "co_clustering", "n_cltr_u": 5, "n_cltr_i": 2, "n_epochs": 7, "seed": 9}
+    ]"#,
+    )
+    .unwrap();
+    compare_algorithms(&data.ratings, &cases);
+}
+
+/// MovieLens-100k (fetched by `scripts/test.sh` into the cache `MOVIEREC_ML100K` names).
+fn ml100k() -> RatingList {
+    use movierec_core::data::builder::{DuplicatePolicy, InvalidPolicy, Rules};
+    let dir = std::env::var_os("MOVIEREC_ML100K").map(PathBuf::from).unwrap_or_else(|| {
+        panic!("MOVIEREC_ML100K is not set: run scripts/test.sh once (it fetches MovieLens-100k into a cache)")
+    });
+    let rules = Rules {
+        scale: RatingScale::new(1.0, 5.0).unwrap(),
+        on_invalid: InvalidPolicy::Fail,
+        on_duplicate: DuplicatePolicy::Fail,
+    };
+    movierec_core::data::movielens::read(&dir, rules).unwrap().0.ratings
+}
+
+#[test]
+fn every_algorithm_matches_surprise_on_movielens_100k() {
+    let cases: Vec<Value> = serde_json::from_str(
+        r#"[
+        {"algorithm": "normal_predictor"},
+        {"algorithm": "baseline_only"},
+        {"algorithm": "baseline_only", "bsl_options": {"method": "sgd"}},
+        {"algorithm": "knn_basic"},
+        {"algorithm": "knn_basic", "sim_options": {"name": "cosine", "user_based": false}},
+        {"algorithm": "knn_with_means"},
+        {"algorithm": "knn_with_zscore"},
+        {"algorithm": "knn_baseline"},
+        {"algorithm": "knn_baseline", "sim_options": {"name": "pearson_baseline", "user_based": false}},
+        {"algorithm": "svd"},
+        {"algorithm": "svdpp", "mode": "surprise"},
+        {"algorithm": "nmf"},
+        {"algorithm": "nmf", "biased": true, "n_factors": 5, "n_epochs": 10},
+        {"algorithm": "slope_one"},
+        {"algorithm": "co_clustering"}
+    ]"#,
+    )
+    .unwrap();
+    compare_algorithms(&ml100k(), &cases);
 }

@@ -4,6 +4,12 @@
     python surprise_reference.py split RATINGS.tsv TEST_SIZE SEED OUT.json
     python surprise_reference.py kfold RATINGS.tsv K SEED OUT.json
     python surprise_reference.py model RATINGS.tsv TEST_SIZE SEED N_FACTORS N_EPOCHS BIASED OUT.json
+    python surprise_reference.py algorithms RATINGS.tsv LOW HIGH TEST_SIZE SEED CASES.json OUT.json
+
+`algorithms` fits each case of CASES.json (movierec's form: `{"algorithm": "knn_basic", "k": 20,
+...}`, `seed` for Surprise's `random_state`) on the split, and writes its predictions of the
+test set and its fitted arrays; the arrays go beside OUT.json as little-endian binary files
+(`NAME.f64` or `NAME.i64`), named in OUT.json.
 
 Floats are written as the integer bit patterns of their IEEE 754 doubles, so the Rust side
 compares them exactly.
@@ -95,6 +101,93 @@ def model_reference(ratings, test_size, seed, n_factors, n_epochs, biased, out):
         json.dump(result, f)
 
 
+CLASSES = {
+    "normal_predictor": "NormalPredictor",
+    "baseline_only": "BaselineOnly",
+    "knn_basic": "KNNBasic",
+    "knn_with_means": "KNNWithMeans",
+    "knn_with_zscore": "KNNWithZScore",
+    "knn_baseline": "KNNBaseline",
+    "svd": "SVD",
+    "svdpp": "SVDpp",
+    "nmf": "NMF",
+    "slope_one": "SlopeOne",
+    "co_clustering": "CoClustering",
+}
+# movierec's own limits, which Surprise does not have.
+OURS_ONLY = {"max_size", "max_items", "mode"}
+# The arrays each algorithm stores, compared exactly.
+ARRAYS = {
+    "normal_predictor": ["sigma"],
+    "baseline_only": ["bu", "bi"],
+    "knn_basic": ["sim"],
+    "knn_with_means": ["sim", "means"],
+    "knn_with_zscore": ["sim", "means", "sigmas"],
+    "knn_baseline": ["sim", "bu", "bi"],
+    "svd": ["bu", "bi", "pu", "qi"],
+    "svdpp": ["bu", "bi", "pu", "qi", "yj"],
+    "nmf": ["bu", "bi", "pu", "qi"],
+    "slope_one": ["dev", "freq", "user_mean"],
+    "co_clustering": ["cltr_u", "cltr_i", "user_mean", "item_mean", "avg_cltr_u", "avg_cltr_i", "avg_cocltr"],
+}
+
+
+def algorithms_reference(ratings, low, high, test_size, seed, cases, out):
+    import os
+    import time
+
+    import surprise
+    from surprise import Dataset, Reader
+    from surprise.model_selection import train_test_split
+
+    reader = Reader(line_format="user item rating", sep="\t", rating_scale=(float(low), float(high)))
+    data = Dataset.load_from_file(ratings, reader=reader)
+    trainset, testset = train_test_split(data, test_size=float(test_size), random_state=int(seed))
+    with open(cases) as f:
+        cases = json.load(f)
+    folder = os.path.dirname(os.path.abspath(out))
+    results = []
+    for n, case in enumerate(cases):
+        case = dict(case)
+        name = case.pop("algorithm")
+        kwargs = {k: v for k, v in case.items() if k not in OURS_ONLY}
+        # movierec's seed defaults to 0 where Surprise's random_state defaults to unseeded.
+        if name in ("svd", "svdpp", "nmf", "co_clustering"):
+            kwargs["random_state"] = kwargs.pop("seed", 0)
+        if name == "normal_predictor":
+            kwargs.pop("seed", None)  # its draws are seeded below, before the test
+        if name.startswith("knn") or name == "baseline_only":
+            kwargs["verbose"] = False
+        algo = getattr(surprise, CLASSES[name])(**kwargs)
+        started = time.perf_counter()
+        try:
+            algo.fit(trainset)
+        except ZeroDivisionError as e:
+            sys.exit(f"Surprise fails to fit {name} {kwargs}: {e!r}")
+        fitted = time.perf_counter()
+        if name == "normal_predictor":
+            np.random.seed(case.get("seed", 0))
+        predictions = algo.test(testset)
+        tested = time.perf_counter()
+        arrays = {}
+        for key in ARRAYS[name]:
+            value = np.asarray(getattr(algo, key))
+            kind = "i64" if value.dtype.kind in "iu" else "f64"
+            path = os.path.join(folder, f"{n}-{key}.{kind}")
+            value.astype("<i8" if kind == "i64" else "<f8").tofile(path)
+            arrays[key] = path
+        results.append(
+            {
+                "predictions": [[bits(p.est), p.details["was_impossible"], p.details.get("actual_k")] for p in predictions],
+                "arrays": arrays,
+                "fit_seconds": fitted - started,
+                "test_seconds": tested - fitted,
+            }
+        )
+    with open(out, "w") as f:
+        json.dump({"test": [[u, i, bits(r)] for (u, i, r) in testset], "cases": results}, f)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "numpy":
         numpy_reference(sys.argv[2])
@@ -104,5 +197,7 @@ if __name__ == "__main__":
         kfold_reference(*sys.argv[2:6])
     elif sys.argv[1] == "model":
         model_reference(*sys.argv[2:9])
+    elif sys.argv[1] == "algorithms":
+        algorithms_reference(*sys.argv[2:9])
     else:
         sys.exit(f"unknown command {sys.argv[1]!r}")

@@ -67,6 +67,37 @@ impl<'a> Trainset<'a> {
         &self.order[self.user_start[u]..self.user_start[u + 1]]
     }
 
+    /// Each user's `(movie, score)` pairs in list order: Surprise's `ur`.
+    pub fn ur(&self) -> Rows {
+        let list = self.list;
+        Rows {
+            start: self.user_start.clone(),
+            id: self.order.iter().map(|&r| list.movie()[r as usize].0).collect(),
+            score: self.order.iter().map(|&r| list.score()[r as usize]).collect(),
+        }
+    }
+
+    /// Each movie's `(user, score)` pairs in list order: Surprise's `ir`.
+    pub fn ir(&self) -> Rows {
+        let list = self.list;
+        let mut start = vec![0usize; self.n_items() + 1];
+        for m in list.movie() {
+            start[m.get() + 1] += 1;
+        }
+        for i in 0..self.n_items() {
+            start[i + 1] += start[i];
+        }
+        let mut next = start.clone();
+        let (mut id, mut score) = (vec![0u32; list.len()], vec![0.0; list.len()]);
+        for r in 0..list.len() {
+            let slot = &mut next[list.movie()[r].get()];
+            id[*slot] = list.user()[r].0;
+            score[*slot] = list.score()[r];
+            *slot += 1;
+        }
+        Rows { start, id, score }
+    }
+
     /// For each item, its `(user, score)` pairs in list order: Surprise's `ir`.
     pub fn item_ratings(&self) -> Vec<Vec<(u32, f64)>> {
         let mut ir: Vec<Vec<(u32, f64)>> = vec![Vec::new(); self.n_items()];
@@ -74,6 +105,70 @@ impl<'a> Trainset<'a> {
             ir[self.list.movie()[r].get()].push((self.list.user()[r].0, self.list.score()[r]));
         }
         ir
+    }
+}
+
+/// Ratings grouped by user or by movie, each group in list order: Surprise's `ur` or `ir`
+/// in one allocation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rows {
+    /// `id[start[x]..start[x + 1]]` are row `x`'s entries.
+    pub start: Vec<usize>,
+    /// The other side's inner ids (movies of a user, users of a movie).
+    pub id: Vec<u32>,
+    /// The scores, aligned with `id`.
+    pub score: Vec<f64>,
+}
+
+impl Rows {
+    /// Rows.
+    pub fn len(&self) -> usize {
+        self.start.len() - 1
+    }
+
+    /// Whether there is no row.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Row `x`'s ids and scores.
+    pub fn row(&self, x: usize) -> (&[u32], &[f64]) {
+        let r = self.start[x]..self.start[x + 1];
+        (&self.id[r.clone()], &self.score[r])
+    }
+
+    /// Row `x`'s scores.
+    pub fn scores(&self, x: usize) -> &[f64] {
+        &self.score[self.start[x]..self.start[x + 1]]
+    }
+
+    /// Entries in row `x`.
+    pub fn count(&self, x: usize) -> usize {
+        self.start[x + 1] - self.start[x]
+    }
+
+    /// The same entries grouped the other way, into `n` rows (ids below `n`): each row sorted
+    /// by id, and entries of the same id in their order here.
+    pub fn transpose(&self, n: usize) -> Rows {
+        let mut start = vec![0usize; n + 1];
+        for &id in &self.id {
+            start[id as usize + 1] += 1;
+        }
+        for k in 0..n {
+            start[k + 1] += start[k];
+        }
+        let mut next = start.clone();
+        let (mut id, mut score) = (vec![0u32; self.id.len()], vec![0.0; self.id.len()]);
+        for x in 0..self.len() {
+            let (ids, scores) = self.row(x);
+            for (&y, &r) in ids.iter().zip(scores) {
+                let slot = &mut next[y as usize];
+                id[*slot] = x as u32;
+                score[*slot] = r;
+                *slot += 1;
+            }
+        }
+        Rows { start, id, score }
     }
 }
 
@@ -93,5 +188,13 @@ mod tests {
         assert_eq!(t.global_mean(), 2.5);
         assert_eq!(t.user_rows(1), [1, 3]);
         assert_eq!(t.item_ratings()[0], [(0, 1.0), (1, 4.0)]);
+        let (ur, ir) = (t.ur(), t.ir());
+        assert_eq!(ur.row(0), (&[0u32, 1][..], &[1.0, 3.0][..]));
+        assert_eq!(ir.row(1), (&[1u32, 0][..], &[2.0, 3.0][..]));
+        assert_eq!((ur.len(), ir.count(0)), (2, 2));
+        // ir's rows sorted by user: movie y was rated by user 1, then user 0.
+        let by_user = ur.transpose(2);
+        assert_eq!(by_user.row(1), (&[0u32, 1][..], &[3.0, 2.0][..]));
+        assert_eq!(by_user.transpose(2).row(1), (&[0u32, 1][..], &[4.0, 2.0][..]));
     }
 }

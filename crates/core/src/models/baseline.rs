@@ -1,26 +1,54 @@
 //! The baselines SVD is measured against: the global mean, and Surprise's `BaselineOnly`
-//! fitted by alternating least squares (`optimize_baselines.pyx`), reproduced exactly.
+//! (`baseline_only.py`, `optimize_baselines.pyx`), fitted by alternating least squares or by
+//! stochastic gradient descent as `bsl_options` says, reproduced exactly. The biases also
+//! feed the k-NN Baseline and the `pearson_baseline` similarity ([`crate::models::knn`]).
 
 use serde::{Deserialize, Serialize};
 
 use crate::data::scale::RatingScale;
 use crate::data::trainset::Trainset;
+use crate::models::{FitError, check};
 
-/// `BaselineOnly`'s options for its ALS method, with Surprise's defaults.
+/// How the biases are fitted (Surprise's `bsl_options['method']`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BaselineMethod {
+    /// Alternating least squares: each epoch sets every movie bias, then every user bias, to
+    /// its regularised mean residual.
+    #[default]
+    Als,
+    /// Stochastic gradient descent over the ratings in `all_ratings` order.
+    Sgd,
+}
+
+/// Surprise's `bsl_options`, with its names and defaults.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BaselineParams {
-    /// Passes (Surprise's default 10).
-    pub n_epochs: usize,
-    /// Regularisation of the user biases (15).
+    /// `als` (Surprise's default) or `sgd`.
+    pub method: BaselineMethod,
+    /// Passes; `null` for the method's default (10 for ALS, 20 for SGD).
+    pub n_epochs: Option<usize>,
+    /// ALS: regularisation of the user biases (15).
     pub reg_u: f64,
-    /// Regularisation of the movie biases (10).
+    /// ALS: regularisation of the movie biases (10).
     pub reg_i: f64,
+    /// SGD: regularisation of both (0.02).
+    pub reg: f64,
+    /// SGD: the learning rate (0.005).
+    pub learning_rate: f64,
 }
 
 impl Default for BaselineParams {
     fn default() -> BaselineParams {
-        BaselineParams { n_epochs: 10, reg_u: 15.0, reg_i: 10.0 }
+        BaselineParams {
+            method: BaselineMethod::Als,
+            n_epochs: None,
+            reg_u: 15.0,
+            reg_i: 10.0,
+            reg: 0.02,
+            learning_rate: 0.005,
+        }
     }
 }
 
@@ -38,33 +66,81 @@ pub struct Baseline {
 }
 
 impl BaselineParams {
-    /// Fits by ALS, as Surprise: each epoch sets every movie bias, then every user bias, to
-    /// its regularised mean residual, summing in list order.
+    /// The passes this method makes.
+    pub fn epochs(&self) -> usize {
+        self.n_epochs.unwrap_or(match self.method {
+            BaselineMethod::Als => 10,
+            BaselineMethod::Sgd => 20,
+        })
+    }
+
+    /// Checks the options.
+    ///
+    /// # Errors
+    /// [`FitError::Invalid`] naming the option.
+    pub fn check(&self) -> Result<(), FitError> {
+        check("reg_u", self.reg_u, self.reg_u >= 0.0, "0 or more")?;
+        check("reg_i", self.reg_i, self.reg_i >= 0.0, "0 or more")?;
+        check("reg", self.reg, self.reg >= 0.0, "0 or more")?;
+        check("learning_rate", self.learning_rate, self.learning_rate > 0.0, "more than 0")
+    }
+
+    /// Fits the biases as Surprise's `compute_baselines` does.
     pub fn fit(&self, t: &Trainset<'_>) -> Baseline {
+        let (bu, bi) = self.biases(t);
+        Baseline { global_mean: t.global_mean(), bu, bi, scale: t.list().scale() }
+    }
+
+    /// The user and movie biases (`baseline_als` or `baseline_sgd`).
+    pub fn biases(&self, t: &Trainset<'_>) -> (Vec<f64>, Vec<f64>) {
+        match self.method {
+            BaselineMethod::Als => self.als(t),
+            BaselineMethod::Sgd => self.sgd(t),
+        }
+    }
+
+    /// ALS, summing in list order.
+    fn als(&self, t: &Trainset<'_>) -> (Vec<f64>, Vec<f64>) {
         let mu = t.global_mean();
-        let list = t.list();
-        let ir = t.item_ratings();
+        let (ur, ir) = (t.ur(), t.ir());
         let mut bu = vec![0.0f64; t.n_users()];
         let mut bi = vec![0.0f64; t.n_items()];
-        for _ in 0..self.n_epochs {
-            for (i, ratings) in ir.iter().enumerate() {
+        for _ in 0..self.epochs() {
+            for (i, b) in bi.iter_mut().enumerate() {
+                let (users, scores) = ir.row(i);
                 let mut dev = 0.0;
-                for &(u, r) in ratings {
+                for (&u, &r) in users.iter().zip(scores) {
                     dev += r - mu - bu[u as usize];
                 }
-                bi[i] = dev / (self.reg_i + ratings.len() as f64);
+                *b = dev / (self.reg_i + users.len() as f64);
             }
             for (u, b) in bu.iter_mut().enumerate() {
-                let rows = t.user_rows(u);
+                let (items, scores) = ur.row(u);
                 let mut dev = 0.0;
-                for &row in rows {
-                    let row = row as usize;
-                    dev += list.score()[row] - mu - bi[list.movie()[row].get()];
+                for (&i, &r) in items.iter().zip(scores) {
+                    dev += r - mu - bi[i as usize];
                 }
-                *b = dev / (self.reg_u + rows.len() as f64);
+                *b = dev / (self.reg_u + items.len() as f64);
             }
         }
-        Baseline { global_mean: mu, bu, bi, scale: list.scale() }
+        (bu, bi)
+    }
+
+    /// SGD over `all_ratings`.
+    fn sgd(&self, t: &Trainset<'_>) -> (Vec<f64>, Vec<f64>) {
+        let mu = t.global_mean();
+        let ratings: Vec<(usize, usize, f64)> = t.all_ratings().collect();
+        let mut bu = vec![0.0f64; t.n_users()];
+        let mut bi = vec![0.0f64; t.n_items()];
+        let (lr, reg) = (self.learning_rate, self.reg);
+        for _ in 0..self.epochs() {
+            for &(u, i, r) in &ratings {
+                let err = r - (mu + bu[u] + bi[i]);
+                bu[u] += lr * (err - reg * bu[u]);
+                bi[i] += lr * (err - reg * bi[i]);
+            }
+        }
+        (bu, bi)
     }
 }
 

@@ -15,12 +15,20 @@
 
 pub mod artifact;
 pub mod baseline;
+pub mod co_clustering;
 pub mod ease;
 pub mod fast;
 pub mod ials;
+pub mod knn;
+pub mod nmf;
+pub mod normal;
 pub mod popularity;
+pub mod predictor;
 pub mod recommend;
+pub mod similarity;
+pub mod slope_one;
 pub mod svd;
+pub mod svdpp;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -93,6 +101,30 @@ pub enum FitError {
         max: usize,
         /// The matrix's size.
         gib: f64,
+    },
+    /// Training stopped because a parameter stopped being a number.
+    #[error(transparent)]
+    Diverged(#[from] crate::models::svd::Diverged),
+    /// A model whose size grows with the square of the users or movies, above its limit.
+    #[error(
+        "{what} over {n} {entities} needs a similarity for every pair ({gib:.2} GiB) and {param} is {max}: \
+         {advice}, or raise {param}"
+    )]
+    TooLarge {
+        /// The model.
+        what: &'static str,
+        /// Users or movies in the training set.
+        n: usize,
+        /// "users" or "movies".
+        entities: &'static str,
+        /// The size it would take.
+        gib: f64,
+        /// The limit.
+        max: usize,
+        /// The parameter holding the limit.
+        param: &'static str,
+        /// What to do instead.
+        advice: &'static str,
     },
 }
 

@@ -1,0 +1,411 @@
+//! Surprise's similarity measures (`similarities.pyx`): `cosine`, `msd`, `pearson` and
+//! `pearson_baseline`, between users (over the movies both rated) or between movies (over
+//! the users who rated both), with `min_support` and `shrinkage`.
+//!
+//! Surprise fills five `n × n` arrays, pair by pair, by visiting every rating pair of every
+//! movie (or user). Here only the upper triangle is kept (the measures are symmetric, and the
+//! diagonal is 1), and every pair's sums are added in the order Surprise adds them (the other
+//! side's id ascending, list order within it), so every similarity is the same double. Up to
+//! 1,024 users or movies the triangle's sums are filled movie by movie (user by user), in
+//! blocks of rows run in parallel; above, row by row, each row from its own ratings sorted by
+//! the other side's id, with sums for that row's partners only.
+//!
+//! Where Surprise divides by zero (`cosine` of two users whose common ratings are all 0;
+//! `pearson_baseline` when every common rating equals its baseline) it raises
+//! `ZeroDivisionError` and fits nothing; here the similarity is 0.
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::data::trainset::Rows;
+
+/// The measure (Surprise's `sim_options['name']`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Measure {
+    /// Cosine of the rating vectors.
+    Cosine,
+    /// `1 / (mean squared difference + 1)` (Surprise's default).
+    #[default]
+    Msd,
+    /// Pearson's correlation.
+    Pearson,
+    /// Pearson's correlation of the deviations from the baselines, shrunk by support.
+    PearsonBaseline,
+}
+
+/// Surprise's `sim_options`, with its names and defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimOptions {
+    /// The measure.
+    pub name: Measure,
+    /// Similarities between users (true, Surprise's default) or between movies.
+    pub user_based: bool,
+    /// Pairs with fewer common ratings have similarity 0 (1; at least 2 for
+    /// `pearson_baseline`).
+    pub min_support: usize,
+    /// `pearson_baseline`'s shrinkage (100).
+    pub shrinkage: f64,
+}
+
+impl Default for SimOptions {
+    fn default() -> SimOptions {
+        SimOptions { name: Measure::Msd, user_based: true, min_support: 1, shrinkage: 100.0 }
+    }
+}
+
+/// A symmetric similarity matrix: its upper triangle, row by row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Similarities {
+    /// Users or movies.
+    pub n: usize,
+    /// `sim(a, b)` for `a < b`, at `offset(a) + b − a − 1`.
+    pub upper: Vec<f64>,
+}
+
+impl Similarities {
+    /// Bytes the triangle of `n` takes.
+    pub fn bytes(n: usize) -> f64 {
+        (n as f64) * (n as f64 - 1.0) / 2.0 * 8.0
+    }
+
+    fn offset(&self, a: usize) -> usize {
+        a * self.n - a * (a + 1) / 2
+    }
+
+    /// `sim(a, b)`; 1 on the diagonal.
+    pub fn get(&self, a: usize, b: usize) -> f64 {
+        if a == b {
+            return 1.0;
+        }
+        let (a, b) = if a < b { (a, b) } else { (b, a) };
+        self.upper[self.offset(a) + b - a - 1]
+    }
+}
+
+/// The baselines `pearson_baseline` measures deviations from.
+#[derive(Clone, Copy, Debug)]
+pub struct Biases<'a> {
+    /// The training set's mean.
+    pub global_mean: f64,
+    /// Biases of the side compared (users when user-based).
+    pub x: &'a [f64],
+    /// Biases of the other side.
+    pub y: &'a [f64],
+}
+
+/// Per-row sums, reused from row to row.
+#[derive(Clone)]
+struct Sums {
+    /// Per partner: the common ratings and the sum of products (of squared differences for
+    /// `msd`), side by side so that one cache line serves both.
+    pair: Vec<Pair>,
+    /// Per partner: the sums of squares of each side's scores, and of the scores
+    /// (`cosine`, `pearson`, `pearson_baseline`).
+    more: Vec<[f64; 4]>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Pair {
+    prods: f64,
+    freq: u32,
+}
+
+impl Sums {
+    fn new(n: usize) -> Sums {
+        Sums { pair: vec![Pair::default(); n], more: vec![[0.0; 4]; n] }
+    }
+}
+
+/// The similarities between the `xr.len()` rows of `xr` (each row's `(y, score)` ratings),
+/// `yr` being the same ratings grouped the other way; `biases` only for `pearson_baseline`.
+/// Rows run in parallel on the current rayon pool; the result does not depend on it.
+///
+/// # Panics
+/// For `pearson_baseline` without biases.
+pub fn compute(opts: &SimOptions, xr: &Rows, yr: &Rows, biases: Option<Biases<'_>>) -> Similarities {
+    let n = xr.len();
+    assert!(opts.name != Measure::PearsonBaseline || biases.is_some(), "pearson_baseline needs the biases");
+    // Each y's ratings sorted by x, equal ids in list order (so a pair's sums keep Surprise's
+    // order): the partners after x are then a contiguous tail.
+    let by_x = xr.transpose(yr.len());
+    let upper = if n <= DENSE_MAX { dense(opts, n, &by_x, biases) } else { rowwise(opts, n, yr, &by_x, biases) };
+    Similarities { n, upper }
+}
+
+/// The triangle row by row: each row's sums for its partners only (`yr`: each y's ratings
+/// in list order; `by_x`: sorted by x).
+fn rowwise(opts: &SimOptions, n: usize, yr: &Rows, by_x: &Rows, biases: Option<Biases<'_>>) -> Vec<f64> {
+    // Each x's ratings sorted by y, equal ids in list order.
+    let by_y = yr.transpose(n);
+    let rows: Vec<Vec<f64>> = (0..n)
+        .into_par_iter()
+        .map_init(
+            || Sums::new(n),
+            |sums, x| {
+                let (ys, rs) = by_y.row(x);
+                accumulate(opts.name, x, ys, rs, by_x, biases, sums);
+                finish(opts, x, n, sums)
+            },
+        )
+        .collect();
+    let mut upper = Vec::with_capacity(offset(n, n));
+    for row in rows {
+        upper.extend(row);
+    }
+    upper
+}
+
+/// Up to this many users or movies, the sums of every pair are kept at once and filled
+/// movie by movie (user by user when item-based), in blocks of rows run in parallel; above,
+/// row by row (each row's sums for its partners only).
+const DENSE_MAX: usize = 1024;
+
+/// Rows per block of the dense path.
+const BLOCK: usize = 32;
+
+/// Where row `a`'s pairs start in an upper triangle of `n` rows.
+fn offset(n: usize, a: usize) -> usize {
+    a * n - a * (a + 1) / 2
+}
+
+/// The whole triangle, filled y by y (`by_x`: each y's ratings sorted by x).
+fn dense(opts: &SimOptions, n: usize, by_x: &Rows, biases: Option<Biases<'_>>) -> Vec<f64> {
+    let blocks: Vec<(usize, usize)> = (0..n).step_by(BLOCK).map(|lo| (lo, (lo + BLOCK).min(n))).collect();
+    let parts: Vec<Vec<f64>> = blocks
+        .par_iter()
+        .map(|&(lo, hi)| match opts.name {
+            Measure::Cosine => dense_block(opts, n, lo, hi, by_x, |p, m, ri, rj, _, _| {
+                p.freq += 1;
+                p.prods += ri * rj;
+                m[0] += ri * ri;
+                m[1] += rj * rj;
+            }),
+            Measure::Msd => dense_block(opts, n, lo, hi, by_x, |p, _, ri, rj, _, _| {
+                p.prods += (ri - rj) * (ri - rj);
+                p.freq += 1;
+            }),
+            Measure::Pearson => dense_block(opts, n, lo, hi, by_x, |p, m, ri, rj, _, _| {
+                p.prods += ri * rj;
+                p.freq += 1;
+                m[0] += ri * ri;
+                m[1] += rj * rj;
+                m[2] += ri;
+                m[3] += rj;
+            }),
+            Measure::PearsonBaseline => {
+                let b = biases.expect("checked");
+                dense_block(opts, n, lo, hi, by_x, |p, m, ri, rj, (xa, xb), y| {
+                    let partial = b.global_mean + b.y[y];
+                    let diff_i = ri - (partial + b.x[xa]);
+                    let diff_j = rj - (partial + b.x[xb]);
+                    p.freq += 1;
+                    p.prods += diff_i * diff_j;
+                    m[0] += diff_i * diff_i;
+                    m[1] += diff_j * diff_j;
+                })
+            }
+        })
+        .collect();
+    let mut upper = Vec::with_capacity(offset(n, n));
+    for part in parts {
+        upper.extend(part);
+    }
+    upper
+}
+
+/// The similarities of rows `lo..hi` with every later row.
+fn dense_block(
+    opts: &SimOptions,
+    n: usize,
+    lo: usize,
+    hi: usize,
+    by_x: &Rows,
+    add: impl Fn(&mut Pair, &mut [f64; 4], f64, f64, (usize, usize), usize),
+) -> Vec<f64> {
+    let (start, end) = (offset(n, lo), offset(n, hi));
+    let uses_more = opts.name != Measure::Msd;
+    let mut pair = vec![Pair::default(); end - start];
+    let mut more = vec![[0.0f64; 4]; if uses_more { end - start } else { 0 }];
+    let mut unused = [0.0f64; 4];
+    for y in 0..by_x.len() {
+        let (xs, rs) = by_x.row(y);
+        let mut a = xs.partition_point(|&x| (x as usize) < lo);
+        while a < xs.len() && (xs[a] as usize) < hi {
+            let (xa, ri) = (xs[a] as usize, rs[a]);
+            let tail = a + xs[a..].partition_point(|&x| x as usize <= xa);
+            // The pair (xa, xb) is at base + xb.
+            let base = offset(n, xa) - start - xa - 1;
+            for (&xb, &rj) in xs[tail..].iter().zip(&rs[tail..]) {
+                let k = base + xb as usize;
+                let m = if uses_more { &mut more[k] } else { &mut unused };
+                add(&mut pair[k], m, ri, rj, (xa, xb as usize), y);
+            }
+            a += 1;
+        }
+    }
+    let min = min_support(opts);
+    (0..end - start).map(|k| sim_of(opts, min, pair[k], if uses_more { more[k] } else { [0.0; 4] })).collect()
+}
+
+/// The fewest common ratings a pair needs.
+fn min_support(opts: &SimOptions) -> usize {
+    match opts.name {
+        Measure::PearsonBaseline => opts.min_support.max(2),
+        _ => opts.min_support,
+    }
+}
+
+/// A pair's similarity from its sums.
+fn sim_of(opts: &SimOptions, min: usize, p: Pair, [sqi, sqj, si, sj]: [f64; 4]) -> f64 {
+    let freq = p.freq as usize;
+    if freq < min || freq == 0 {
+        return 0.0;
+    }
+    let prods = p.prods;
+    match opts.name {
+        Measure::Cosine => nonzero(prods, (sqi * sqj).sqrt()),
+        Measure::Msd => 1.0 / (prods / freq as f64 + 1.0),
+        Measure::Pearson => {
+            let f = freq as f64;
+            let num = f * prods - si * sj;
+            let den = ((f * sqi - si * si) * (f * sqj - sj * sj)).sqrt();
+            nonzero(num, den)
+        }
+        Measure::PearsonBaseline => {
+            let sim = nonzero(prods, (sqi * sqj).sqrt());
+            let support = (freq - 1) as f64;
+            sim * (support / (support + opts.shrinkage))
+        }
+    }
+}
+
+fn accumulate(name: Measure, x: usize, ys: &[u32], rs: &[f64], yr: &Rows, biases: Option<Biases<'_>>, s: &mut Sums) {
+    for (&y, &ri) in ys.iter().zip(rs) {
+        let (xs, rs) = yr.row(y as usize);
+        let after = xs.partition_point(|&xj| xj as usize <= x);
+        let (xs, rs) = (&xs[after..], &rs[after..]);
+        match name {
+            Measure::Cosine => {
+                for (&xj, &rj) in xs.iter().zip(rs) {
+                    let (p, m) = (&mut s.pair[xj as usize], &mut s.more[xj as usize]);
+                    p.freq += 1;
+                    p.prods += ri * rj;
+                    m[0] += ri * ri;
+                    m[1] += rj * rj;
+                }
+            }
+            Measure::Msd => {
+                for (&xj, &rj) in xs.iter().zip(rs) {
+                    let p = &mut s.pair[xj as usize];
+                    p.prods += (ri - rj) * (ri - rj);
+                    p.freq += 1;
+                }
+            }
+            Measure::Pearson => {
+                for (&xj, &rj) in xs.iter().zip(rs) {
+                    let (p, m) = (&mut s.pair[xj as usize], &mut s.more[xj as usize]);
+                    p.prods += ri * rj;
+                    p.freq += 1;
+                    m[0] += ri * ri;
+                    m[1] += rj * rj;
+                    m[2] += ri;
+                    m[3] += rj;
+                }
+            }
+            Measure::PearsonBaseline => {
+                let b = biases.expect("checked");
+                let partial = b.global_mean + b.y[y as usize];
+                let diff_i = ri - (partial + b.x[x]);
+                for (&xj, &rj) in xs.iter().zip(rs) {
+                    let diff_j = rj - (partial + b.x[xj as usize]);
+                    let (p, m) = (&mut s.pair[xj as usize], &mut s.more[xj as usize]);
+                    p.freq += 1;
+                    p.prods += diff_i * diff_j;
+                    m[0] += diff_i * diff_i;
+                    m[1] += diff_j * diff_j;
+                }
+            }
+        }
+    }
+}
+
+/// Row `x`'s similarities with `x + 1..n`, from its sums, which it resets.
+fn finish(opts: &SimOptions, x: usize, n: usize, s: &mut Sums) -> Vec<f64> {
+    let min = min_support(opts);
+    let uses_more = opts.name != Measure::Msd;
+    (x + 1..n)
+        .map(|j| {
+            let more = if uses_more { std::mem::take(&mut s.more[j]) } else { [0.0; 4] };
+            sim_of(opts, min, std::mem::take(&mut s.pair[j]), more)
+        })
+        .collect()
+}
+
+/// `num / den`, or 0 where Surprise would divide by zero.
+fn nonzero(num: f64, den: f64) -> f64 {
+    if den == 0.0 { 0.0 } else { num / den }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::dataset::RatingList;
+    use crate::data::scale::RatingScale;
+    use crate::data::trainset::Trainset;
+
+    fn rows() -> (Rows, Rows) {
+        let mut l = RatingList::new(RatingScale::new(1.0, 5.0).unwrap());
+        for (u, m, s) in [("a", "x", 1.0), ("a", "y", 2.0), ("b", "x", 2.0), ("b", "y", 4.0), ("c", "x", 5.0)] {
+            l.push(u, m, s);
+        }
+        let t = Trainset::new(&l);
+        (t.ur(), t.ir())
+    }
+
+    #[test]
+    fn both_ways_of_filling_the_triangle_give_the_same_doubles() {
+        use crate::data::synthetic::{SyntheticConfig, generate};
+        let data =
+            generate(&SyntheticConfig { seed: 5, scale: 0.005, ..SyntheticConfig::default() }, RatingScale::SEED)
+                .unwrap();
+        let t = Trainset::new(&data.ratings);
+        let (ur, ir) = (t.ur(), t.ir());
+        let bu: Vec<f64> = (0..ur.len()).map(|u| (u % 7) as f64 - 3.0).collect();
+        let bi: Vec<f64> = (0..ir.len()).map(|i| (i % 5) as f64 - 2.0).collect();
+        for name in [Measure::Cosine, Measure::Msd, Measure::Pearson, Measure::PearsonBaseline] {
+            for (xr, yr, bx, by) in [(&ur, &ir, &bu, &bi), (&ir, &ur, &bi, &bu)] {
+                let o = SimOptions { name, min_support: 2, ..SimOptions::default() };
+                let b = Some(Biases { global_mean: t.global_mean(), x: bx, y: by });
+                let n = xr.len();
+                let by_x = xr.transpose(yr.len());
+                let (d, r) = (dense(&o, n, &by_x, b), rowwise(&o, n, yr, &by_x, b));
+                assert_eq!(d.len(), n * (n - 1) / 2);
+                assert!(d.iter().any(|&s| s != 0.0), "{name:?}: every similarity is 0");
+                assert!(d.iter().zip(&r).all(|(a, b)| a.to_bits() == b.to_bits()), "{name:?} differs");
+            }
+        }
+    }
+
+    #[test]
+    fn measures_follow_their_definitions() {
+        let (ur, ir) = rows();
+        let opts = |name| SimOptions { name, ..SimOptions::default() };
+        // Users a and b rated x and y: (1, 2) and (2, 4).
+        let cos = compute(&opts(Measure::Cosine), &ur, &ir, None);
+        assert_eq!(cos.get(0, 1), 10.0 / (5.0f64 * 20.0).sqrt());
+        assert_eq!(cos.get(1, 0), cos.get(0, 1));
+        assert_eq!(cos.get(2, 2), 1.0);
+        let msd = compute(&opts(Measure::Msd), &ur, &ir, None);
+        assert_eq!(msd.get(0, 1), 1.0 / (5.0 / 2.0 + 1.0));
+        let pearson = compute(&opts(Measure::Pearson), &ur, &ir, None);
+        assert_eq!(pearson.get(0, 1), 1.0);
+        // Movies x and y were both rated by a and b only.
+        let items = compute(&SimOptions { user_based: false, ..opts(Measure::Msd) }, &ir, &ur, None);
+        assert_eq!(items.get(0, 1), 1.0 / (5.0 / 2.0 + 1.0));
+        // min_support drops pairs with too few common ratings.
+        let strict = compute(&SimOptions { min_support: 3, ..opts(Measure::Cosine) }, &ur, &ir, None);
+        assert_eq!(strict.get(0, 1), 0.0);
+    }
+}
