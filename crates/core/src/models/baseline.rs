@@ -147,14 +147,7 @@ impl BaselineParams {
 impl Baseline {
     /// The clipped estimate for inner ids (`None` when unknown).
     pub fn estimate(&self, u: Option<usize>, i: Option<usize>) -> f64 {
-        let mut est = self.global_mean;
-        if let Some(u) = u {
-            est += self.bu[u];
-        }
-        if let Some(i) = i {
-            est += self.bi[i];
-        }
-        self.scale.clip(est)
+        self.scale.clip(crate::models::predictor::biased(self.global_mean, &self.bu, &self.bi, u, i))
     }
 }
 

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::scale::RatingScale;
 use crate::data::trainset::Trainset;
-use crate::models::FitError;
 use crate::models::predictor::Predictor;
+use crate::models::{FitError, check_count};
 use crate::numpy::{self, RandomState};
 
 /// CoClustering's parameters, with Surprise's names and defaults (`random_state` is `seed`).
@@ -73,9 +73,11 @@ impl CoClusteringParams {
     /// [`FitError::Invalid`] for a count of 0 clusters.
     #[allow(clippy::needless_range_loop)] // a user's (movie's) index reads its ratings and means too
     pub fn fit(&self, t: &Trainset<'_>) -> Result<CoClustering, FitError> {
+        check_count("n_cltr_u", self.n_cltr_u)?;
+        check_count("n_cltr_i", self.n_cltr_i)?;
         for (name, v) in [("n_cltr_u", self.n_cltr_u), ("n_cltr_i", self.n_cltr_i)] {
-            if v == 0 || v > u32::MAX as usize {
-                return Err(FitError::Invalid { name, value: v.to_string(), expected: "1 or more" });
+            if v > u32::MAX as usize {
+                return Err(FitError::Invalid { name, value: v.to_string(), expected: "at most 2^32 - 1" });
             }
         }
         let (n_users, n_items) = (t.n_users(), t.n_items());

@@ -21,9 +21,9 @@ use serde::{Deserialize, Serialize};
 use crate::data::scale::RatingScale;
 use crate::data::trainset::{Rows, Trainset};
 use crate::models::baseline::BaselineParams;
-use crate::models::predictor::{Predictor, np_std};
+use crate::models::predictor::{Predictor, biased, np_std};
 use crate::models::similarity::{self, Biases, Measure, SimOptions, Similarities};
-use crate::models::{FitError, install};
+use crate::models::{FitError, check_count, install};
 use crate::numpy;
 
 /// Which of the four k-NN algorithms.
@@ -114,9 +114,7 @@ impl KnnParams {
     /// [`FitError::Invalid`] for a parameter out of range; [`FitError::TooLarge`] above
     /// `max_size`.
     pub fn fit(&self, variant: KnnVariant, t: &Trainset<'_>, threads: usize) -> Result<Knn, FitError> {
-        if self.k == 0 {
-            return Err(FitError::Invalid { name: "k", value: "0".into(), expected: "1 or more" });
-        }
+        check_count("k", self.k)?;
         crate::models::check(
             "sim_options.shrinkage",
             self.sim_options.shrinkage,
@@ -188,16 +186,8 @@ impl Knn {
     /// Surprise's `estimate` with its `actual_k`.
     pub fn estimate_k(&self, u: Option<usize>, i: Option<usize>) -> KnnEstimate {
         let (Some(u), Some(i)) = (u, i) else {
-            let est = (self.variant == KnnVariant::Baseline).then(|| {
-                let mut est = self.global_mean;
-                if let Some(u) = u {
-                    est += self.bu[u];
-                }
-                if let Some(i) = i {
-                    est += self.bi[i];
-                }
-                est
-            });
+            let est =
+                (self.variant == KnnVariant::Baseline).then(|| biased(self.global_mean, &self.bu, &self.bi, u, i));
             return KnnEstimate { est, actual_k: 0 };
         };
         let (x, y) = if self.user_based { (u, i) } else { (i, u) };

@@ -386,6 +386,11 @@ impl Weighting {
     }
 }
 
+/// A check of a count that must be 1 or more, for the kinds' `fit`.
+pub(crate) fn check_count(name: &'static str, value: usize) -> Result<(), FitError> {
+    if value >= 1 { Ok(()) } else { Err(FitError::Invalid { name, value: value.to_string(), expected: "1 or more" }) }
+}
+
 /// A check of a number parameter, for the kinds' `fit`.
 pub(crate) fn check(name: &'static str, value: f64, ok: bool, expected: &'static str) -> Result<(), FitError> {
     if ok && value.is_finite() { Ok(()) } else { Err(FitError::Invalid { name, value: value.to_string(), expected }) }

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::scale::RatingScale;
 use crate::data::trainset::Trainset;
-use crate::models::predictor::Predictor;
-use crate::models::{FitError, check};
+use crate::models::predictor::{Predictor, biased};
+use crate::models::{FitError, check, check_count};
 use crate::numpy::RandomState;
 
 /// NMF's parameters, with Surprise's names and defaults (`random_state` is `seed`).
@@ -80,11 +80,8 @@ impl NmfParams {
     /// # Errors
     /// [`FitError::Invalid`] for a parameter out of range.
     pub fn fit(&self, t: &Trainset<'_>) -> Result<Nmf, FitError> {
-        if self.n_factors == 0 || self.n_epochs == 0 {
-            let (name, value) =
-                if self.n_factors == 0 { ("n_factors", self.n_factors) } else { ("n_epochs", self.n_epochs) };
-            return Err(FitError::Invalid { name, value: value.to_string(), expected: "1 or more" });
-        }
+        check_count("n_factors", self.n_factors)?;
+        check_count("n_epochs", self.n_epochs)?;
         check("init_low", self.init_low, self.init_low >= 0.0, "0 or more")?;
         check("init_high", self.init_high, self.init_high >= self.init_low, "init_low or more")?;
         for (name, v) in
@@ -173,13 +170,7 @@ impl Predictor for Nmf {
             self.qi[i * k..(i + 1) * k].iter().zip(&self.pu[u * k..(u + 1) * k]).map(|(a, b)| a * b).sum()
         };
         if self.biased {
-            let mut est = self.global_mean;
-            if let Some(u) = u {
-                est += self.bu[u];
-            }
-            if let Some(i) = i {
-                est += self.bi[i];
-            }
+            let mut est = biased(self.global_mean, &self.bu, &self.bi, u, i);
             if let (Some(u), Some(i)) = (u, i) {
                 est += dot(u, i);
             }

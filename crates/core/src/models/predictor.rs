@@ -159,14 +159,7 @@ impl Algorithm {
 
 impl Predictor for Baseline {
     fn estimate(&self, u: Option<usize>, i: Option<usize>) -> Option<f64> {
-        let mut est = self.global_mean;
-        if let Some(u) = u {
-            est += self.bu[u];
-        }
-        if let Some(i) = i {
-            est += self.bi[i];
-        }
-        Some(est)
+        Some(biased(self.global_mean, &self.bu, &self.bi, u, i))
     }
 
     fn global_mean(&self) -> f64 {
@@ -185,13 +178,7 @@ impl Predictor for Baseline {
 impl Predictor for SvdModel {
     fn estimate(&self, u: Option<usize>, i: Option<usize>) -> Option<f64> {
         if self.svd.biased {
-            let mut est = self.global_mean;
-            if let Some(u) = u {
-                est += self.bu[u];
-            }
-            if let Some(i) = i {
-                est += self.bi[i];
-            }
+            let mut est = biased(self.global_mean, &self.bu, &self.bi, u, i);
             if let (Some(u), Some(i)) = (u, i) {
                 est += self.dot(u, i);
             }
@@ -212,6 +199,18 @@ impl Predictor for SvdModel {
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
+}
+
+/// Surprise's `μ + bᵤ + bᵢ`, each bias added when its user or movie is known, in that order.
+pub(crate) fn biased(mu: f64, bu: &[f64], bi: &[f64], u: Option<usize>, i: Option<usize>) -> f64 {
+    let mut est = mu;
+    if let Some(u) = u {
+        est += bu[u];
+    }
+    if let Some(i) = i {
+        est += bi[i];
+    }
+    est
 }
 
 /// numpy's `np.std` of a float64 array (population): the square root of the pairwise mean

@@ -70,17 +70,13 @@ impl Similarities {
         (n as f64) * (n as f64 - 1.0) / 2.0 * 8.0
     }
 
-    fn offset(&self, a: usize) -> usize {
-        a * self.n - a * (a + 1) / 2
-    }
-
     /// `sim(a, b)`; 1 on the diagonal.
     pub fn get(&self, a: usize, b: usize) -> f64 {
         if a == b {
             return 1.0;
         }
         let (a, b) = if a < b { (a, b) } else { (b, a) };
-        self.upper[self.offset(a) + b - a - 1]
+        self.upper[offset(self.n, a) + b - a - 1]
     }
 }
 
@@ -130,23 +126,122 @@ pub fn compute(opts: &SimOptions, xr: &Rows, yr: &Rows, biases: Option<Biases<'_
     // Each y's ratings sorted by x, equal ids in list order (so a pair's sums keep Surprise's
     // order): the partners after x are then a contiguous tail.
     let by_x = xr.transpose(yr.len());
-    let upper = if n <= DENSE_MAX { dense(opts, n, &by_x, biases) } else { rowwise(opts, n, yr, &by_x, biases) };
+    let upper = fill(opts, n, yr, &by_x, biases, n <= DENSE_MAX);
     Similarities { n, upper }
+}
+
+/// One pair of ratings added to the pair's sums: the one definition of each measure's sums,
+/// which both ways of filling the triangle use.
+trait Update: Copy + Send + Sync {
+    /// Whether the measure needs the sums of squares (and of scores) besides the products.
+    const MORE: bool;
+
+    /// Adds the rating `ri` of `xa` and the rating `rj` of `xb`, both of `y`.
+    fn add(self, p: &mut Pair, m: &mut [f64; 4], a: (usize, f64), b: (usize, f64), y: usize);
+}
+
+#[derive(Clone, Copy)]
+struct CosineSums;
+
+impl Update for CosineSums {
+    const MORE: bool = true;
+    #[inline]
+    fn add(self, p: &mut Pair, m: &mut [f64; 4], (_, ri): (usize, f64), (_, rj): (usize, f64), _: usize) {
+        p.freq += 1;
+        p.prods += ri * rj;
+        m[0] += ri * ri;
+        m[1] += rj * rj;
+    }
+}
+
+#[derive(Clone, Copy)]
+struct MsdSums;
+
+impl Update for MsdSums {
+    const MORE: bool = false;
+    #[inline]
+    fn add(self, p: &mut Pair, _: &mut [f64; 4], (_, ri): (usize, f64), (_, rj): (usize, f64), _: usize) {
+        p.prods += (ri - rj) * (ri - rj);
+        p.freq += 1;
+    }
+}
+
+#[derive(Clone, Copy)]
+struct PearsonSums;
+
+impl Update for PearsonSums {
+    const MORE: bool = true;
+    #[inline]
+    fn add(self, p: &mut Pair, m: &mut [f64; 4], (_, ri): (usize, f64), (_, rj): (usize, f64), _: usize) {
+        p.prods += ri * rj;
+        p.freq += 1;
+        m[0] += ri * ri;
+        m[1] += rj * rj;
+        m[2] += ri;
+        m[3] += rj;
+    }
+}
+
+#[derive(Clone, Copy)]
+struct PearsonBaselineSums<'a>(Biases<'a>);
+
+impl Update for PearsonBaselineSums<'_> {
+    const MORE: bool = true;
+    #[inline]
+    fn add(self, p: &mut Pair, m: &mut [f64; 4], (xa, ri): (usize, f64), (xb, rj): (usize, f64), y: usize) {
+        let b = self.0;
+        let partial = b.global_mean + b.y[y];
+        let diff_i = ri - (partial + b.x[xa]);
+        let diff_j = rj - (partial + b.x[xb]);
+        p.freq += 1;
+        p.prods += diff_i * diff_j;
+        m[0] += diff_i * diff_i;
+        m[1] += diff_j * diff_j;
+    }
+}
+
+/// The triangle of `opts`' measure, filled pair of rows by pair (`dense`) or row by row.
+fn fill(opts: &SimOptions, n: usize, yr: &Rows, by_x: &Rows, biases: Option<Biases<'_>>, dense: bool) -> Vec<f64> {
+    fn with<U: Update>(opts: &SimOptions, n: usize, yr: &Rows, by_x: &Rows, u: U, dense: bool) -> Vec<f64> {
+        if dense { dense_fill(opts, n, by_x, u) } else { rowwise(opts, n, yr, by_x, u) }
+    }
+    match opts.name {
+        Measure::Cosine => with(opts, n, yr, by_x, CosineSums, dense),
+        Measure::Msd => with(opts, n, yr, by_x, MsdSums, dense),
+        Measure::Pearson => with(opts, n, yr, by_x, PearsonSums, dense),
+        Measure::PearsonBaseline => {
+            with(opts, n, yr, by_x, PearsonBaselineSums(biases.expect("checked by compute")), dense)
+        }
+    }
 }
 
 /// The triangle row by row: each row's sums for its partners only (`yr`: each y's ratings
 /// in list order; `by_x`: sorted by x).
-fn rowwise(opts: &SimOptions, n: usize, yr: &Rows, by_x: &Rows, biases: Option<Biases<'_>>) -> Vec<f64> {
+fn rowwise<U: Update>(opts: &SimOptions, n: usize, yr: &Rows, by_x: &Rows, u: U) -> Vec<f64> {
     // Each x's ratings sorted by y, equal ids in list order.
     let by_y = yr.transpose(n);
     let rows: Vec<Vec<f64>> = (0..n)
         .into_par_iter()
         .map_init(
             || Sums::new(n),
-            |sums, x| {
+            |s, x| {
+                let mut unused = [0.0f64; 4];
                 let (ys, rs) = by_y.row(x);
-                accumulate(opts.name, x, ys, rs, by_x, biases, sums);
-                finish(opts, x, n, sums)
+                for (&y, &ri) in ys.iter().zip(rs) {
+                    let (xs, rs) = by_x.row(y as usize);
+                    let after = xs.partition_point(|&xj| xj as usize <= x);
+                    for (&xj, &rj) in xs[after..].iter().zip(&rs[after..]) {
+                        let m = if U::MORE { &mut s.more[xj as usize] } else { &mut unused };
+                        u.add(&mut s.pair[xj as usize], m, (x, ri), (xj as usize, rj), y as usize);
+                    }
+                }
+                let min = min_support(opts);
+                (x + 1..n)
+                    .map(|j| {
+                        let more = if U::MORE { std::mem::take(&mut s.more[j]) } else { [0.0; 4] };
+                        sim_of(opts, min, std::mem::take(&mut s.pair[j]), more)
+                    })
+                    .collect()
             },
         )
         .collect();
@@ -171,43 +266,9 @@ fn offset(n: usize, a: usize) -> usize {
 }
 
 /// The whole triangle, filled y by y (`by_x`: each y's ratings sorted by x).
-fn dense(opts: &SimOptions, n: usize, by_x: &Rows, biases: Option<Biases<'_>>) -> Vec<f64> {
+fn dense_fill<U: Update>(opts: &SimOptions, n: usize, by_x: &Rows, u: U) -> Vec<f64> {
     let blocks: Vec<(usize, usize)> = (0..n).step_by(BLOCK).map(|lo| (lo, (lo + BLOCK).min(n))).collect();
-    let parts: Vec<Vec<f64>> = blocks
-        .par_iter()
-        .map(|&(lo, hi)| match opts.name {
-            Measure::Cosine => dense_block(opts, n, lo, hi, by_x, |p, m, ri, rj, _, _| {
-                p.freq += 1;
-                p.prods += ri * rj;
-                m[0] += ri * ri;
-                m[1] += rj * rj;
-            }),
-            Measure::Msd => dense_block(opts, n, lo, hi, by_x, |p, _, ri, rj, _, _| {
-                p.prods += (ri - rj) * (ri - rj);
-                p.freq += 1;
-            }),
-            Measure::Pearson => dense_block(opts, n, lo, hi, by_x, |p, m, ri, rj, _, _| {
-                p.prods += ri * rj;
-                p.freq += 1;
-                m[0] += ri * ri;
-                m[1] += rj * rj;
-                m[2] += ri;
-                m[3] += rj;
-            }),
-            Measure::PearsonBaseline => {
-                let b = biases.expect("checked");
-                dense_block(opts, n, lo, hi, by_x, |p, m, ri, rj, (xa, xb), y| {
-                    let partial = b.global_mean + b.y[y];
-                    let diff_i = ri - (partial + b.x[xa]);
-                    let diff_j = rj - (partial + b.x[xb]);
-                    p.freq += 1;
-                    p.prods += diff_i * diff_j;
-                    m[0] += diff_i * diff_i;
-                    m[1] += diff_j * diff_j;
-                })
-            }
-        })
-        .collect();
+    let parts: Vec<Vec<f64>> = blocks.par_iter().map(|&(lo, hi)| dense_block(opts, n, lo, hi, by_x, u)).collect();
     let mut upper = Vec::with_capacity(offset(n, n));
     for part in parts {
         upper.extend(part);
@@ -216,18 +277,10 @@ fn dense(opts: &SimOptions, n: usize, by_x: &Rows, biases: Option<Biases<'_>>) -
 }
 
 /// The similarities of rows `lo..hi` with every later row.
-fn dense_block(
-    opts: &SimOptions,
-    n: usize,
-    lo: usize,
-    hi: usize,
-    by_x: &Rows,
-    add: impl Fn(&mut Pair, &mut [f64; 4], f64, f64, (usize, usize), usize),
-) -> Vec<f64> {
+fn dense_block<U: Update>(opts: &SimOptions, n: usize, lo: usize, hi: usize, by_x: &Rows, u: U) -> Vec<f64> {
     let (start, end) = (offset(n, lo), offset(n, hi));
-    let uses_more = opts.name != Measure::Msd;
     let mut pair = vec![Pair::default(); end - start];
-    let mut more = vec![[0.0f64; 4]; if uses_more { end - start } else { 0 }];
+    let mut more = vec![[0.0f64; 4]; if U::MORE { end - start } else { 0 }];
     let mut unused = [0.0f64; 4];
     for y in 0..by_x.len() {
         let (xs, rs) = by_x.row(y);
@@ -239,14 +292,14 @@ fn dense_block(
             let base = offset(n, xa) - start - xa - 1;
             for (&xb, &rj) in xs[tail..].iter().zip(&rs[tail..]) {
                 let k = base + xb as usize;
-                let m = if uses_more { &mut more[k] } else { &mut unused };
-                add(&mut pair[k], m, ri, rj, (xa, xb as usize), y);
+                let m = if U::MORE { &mut more[k] } else { &mut unused };
+                u.add(&mut pair[k], m, (xa, ri), (xb as usize, rj), y);
             }
             a += 1;
         }
     }
     let min = min_support(opts);
-    (0..end - start).map(|k| sim_of(opts, min, pair[k], if uses_more { more[k] } else { [0.0; 4] })).collect()
+    (0..end - start).map(|k| sim_of(opts, min, pair[k], if U::MORE { more[k] } else { [0.0; 4] })).collect()
 }
 
 /// The fewest common ratings a pair needs.
@@ -279,68 +332,6 @@ fn sim_of(opts: &SimOptions, min: usize, p: Pair, [sqi, sqj, si, sj]: [f64; 4]) 
             sim * (support / (support + opts.shrinkage))
         }
     }
-}
-
-fn accumulate(name: Measure, x: usize, ys: &[u32], rs: &[f64], yr: &Rows, biases: Option<Biases<'_>>, s: &mut Sums) {
-    for (&y, &ri) in ys.iter().zip(rs) {
-        let (xs, rs) = yr.row(y as usize);
-        let after = xs.partition_point(|&xj| xj as usize <= x);
-        let (xs, rs) = (&xs[after..], &rs[after..]);
-        match name {
-            Measure::Cosine => {
-                for (&xj, &rj) in xs.iter().zip(rs) {
-                    let (p, m) = (&mut s.pair[xj as usize], &mut s.more[xj as usize]);
-                    p.freq += 1;
-                    p.prods += ri * rj;
-                    m[0] += ri * ri;
-                    m[1] += rj * rj;
-                }
-            }
-            Measure::Msd => {
-                for (&xj, &rj) in xs.iter().zip(rs) {
-                    let p = &mut s.pair[xj as usize];
-                    p.prods += (ri - rj) * (ri - rj);
-                    p.freq += 1;
-                }
-            }
-            Measure::Pearson => {
-                for (&xj, &rj) in xs.iter().zip(rs) {
-                    let (p, m) = (&mut s.pair[xj as usize], &mut s.more[xj as usize]);
-                    p.prods += ri * rj;
-                    p.freq += 1;
-                    m[0] += ri * ri;
-                    m[1] += rj * rj;
-                    m[2] += ri;
-                    m[3] += rj;
-                }
-            }
-            Measure::PearsonBaseline => {
-                let b = biases.expect("checked");
-                let partial = b.global_mean + b.y[y as usize];
-                let diff_i = ri - (partial + b.x[x]);
-                for (&xj, &rj) in xs.iter().zip(rs) {
-                    let diff_j = rj - (partial + b.x[xj as usize]);
-                    let (p, m) = (&mut s.pair[xj as usize], &mut s.more[xj as usize]);
-                    p.freq += 1;
-                    p.prods += diff_i * diff_j;
-                    m[0] += diff_i * diff_i;
-                    m[1] += diff_j * diff_j;
-                }
-            }
-        }
-    }
-}
-
-/// Row `x`'s similarities with `x + 1..n`, from its sums, which it resets.
-fn finish(opts: &SimOptions, x: usize, n: usize, s: &mut Sums) -> Vec<f64> {
-    let min = min_support(opts);
-    let uses_more = opts.name != Measure::Msd;
-    (x + 1..n)
-        .map(|j| {
-            let more = if uses_more { std::mem::take(&mut s.more[j]) } else { [0.0; 4] };
-            sim_of(opts, min, std::mem::take(&mut s.pair[j]), more)
-        })
-        .collect()
 }
 
 /// `num / den`, or 0 where Surprise would divide by zero.
@@ -380,7 +371,7 @@ mod tests {
                 let b = Some(Biases { global_mean: t.global_mean(), x: bx, y: by });
                 let n = xr.len();
                 let by_x = xr.transpose(yr.len());
-                let (d, r) = (dense(&o, n, &by_x, b), rowwise(&o, n, yr, &by_x, b));
+                let (d, r) = (fill(&o, n, yr, &by_x, b, true), fill(&o, n, yr, &by_x, b, false));
                 assert_eq!(d.len(), n * (n - 1) / 2);
                 assert!(d.iter().any(|&s| s != 0.0), "{name:?}: every similarity is 0");
                 assert!(d.iter().zip(&r).all(|(a, b)| a.to_bits() == b.to_bits()), "{name:?} differs");

@@ -279,26 +279,7 @@ impl SvdModel {
     /// an unknown user or movie): biased, `μ + bᵤ + bᵢ + qᵢ·pᵤ` with the unknown terms left
     /// out; PMF, `qᵢ·pᵤ`, or the global mean and `was_impossible` if either is unknown.
     pub fn estimate(&self, u: Option<usize>, i: Option<usize>) -> Prediction {
-        let (user_known, item_known) = (u.is_some(), i.is_some());
-        let (est, was_impossible) = if self.svd.biased {
-            let mut est = self.global_mean;
-            if let Some(u) = u {
-                est += self.bu[u];
-            }
-            if let Some(i) = i {
-                est += self.bi[i];
-            }
-            if let (Some(u), Some(i)) = (u, i) {
-                est += self.dot(u, i);
-            }
-            (est, false)
-        } else {
-            match (u, i) {
-                (Some(u), Some(i)) => (self.dot(u, i), false),
-                _ => (self.global_mean, true),
-            }
-        };
-        Prediction { est: self.scale.clip(est), was_impossible, user_known, item_known }
+        crate::models::predictor::Predictor::predict(self, u, i)
     }
 
     /// The prediction for raw ids.

@@ -31,9 +31,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::scale::RatingScale;
 use crate::data::trainset::Trainset;
-use crate::models::predictor::Predictor;
+use crate::models::predictor::{Predictor, biased};
 use crate::models::svd::TrainMode;
-use crate::models::{FitError, check};
+use crate::models::{FitError, check, check_count};
 use crate::numpy::RandomState;
 
 /// SVD++'s parameters, with Surprise's names and defaults (`random_state` is `seed`).
@@ -117,11 +117,8 @@ impl SvdppParams {
     /// # Errors
     /// [`FitError::Invalid`] for a parameter out of range, or when training diverged.
     pub fn fit(&self, t: &Trainset<'_>) -> Result<Svdpp, FitError> {
-        if self.n_factors == 0 || self.n_epochs == 0 {
-            let (name, value) =
-                if self.n_factors == 0 { ("n_factors", self.n_factors) } else { ("n_epochs", self.n_epochs) };
-            return Err(FitError::Invalid { name, value: value.to_string(), expected: "1 or more" });
-        }
+        check_count("n_factors", self.n_factors)?;
+        check_count("n_epochs", self.n_epochs)?;
         check("init_std_dev", self.init_std_dev, self.init_std_dev >= 0.0, "0 or more")?;
         check("init_mean", self.init_mean, true, "a finite number")?;
         let lr = |name, v: Option<f64>| {
@@ -264,13 +261,7 @@ impl SvdppParams {
 
 impl Predictor for Svdpp {
     fn estimate(&self, u: Option<usize>, i: Option<usize>) -> Option<f64> {
-        let mut est = self.global_mean;
-        if let Some(u) = u {
-            est += self.bu[u];
-        }
-        if let Some(i) = i {
-            est += self.bi[i];
-        }
+        let mut est = biased(self.global_mean, &self.bu, &self.bi, u, i);
         if let (Some(u), Some(i)) = (u, i) {
             let k = self.n_factors;
             let (q, z) = (&self.qi[i * k..(i + 1) * k], &self.user_vectors[u * k..(u + 1) * k]);
