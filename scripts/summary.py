@@ -46,7 +46,7 @@ def main():
     if evaluate:
         b = evaluate["baselines"]
         lines.append(
-            f"Accuracy   train's SVD on the test set: rmse {evaluate['rmse']:.2f}, mae {evaluate['mae']:.2f}"
+            f"Accuracy   train's {evaluate.get('algorithm', 'svd')} on the test set: rmse {evaluate['rmse']:.2f}, mae {evaluate['mae']:.2f}"
         )
         lines.append(
             f"           baselines: BaselineOnly {b['baseline_only']['rmse']:.2f} / {b['baseline_only']['mae']:.2f},"
@@ -62,7 +62,7 @@ def main():
         names = [
             ("model", f"train's model ({r['kind']})"),
             ("model_reranked", "  its best re-ranked by relevance"),
-            ("svd", "SVD's predicted relevance"),
+            ("svd", f"{evaluate.get('algorithm', 'svd')}'s predicted relevance"),
             ("most_rated", "most-rated movies"),
             ("damped_mean", "highest damped mean score"),
         ]
@@ -76,9 +76,12 @@ def main():
             f"Search     {optimize['candidates']} candidates, {optimize['cv']} folds"
             f" ({optimize['failed']} failed), {optimize['search_seconds']:.0f} s"
         )
-        lines.append(
-            f"           best SVD: {params_text({k: optimize['best_params'][k] for k in ('n_factors', 'n_epochs', 'lr_all', 'reg_all')})}"
-        )
+        algorithm = optimize.get("best_algorithm", "svd")
+        if algorithm == "svd":
+            shown = {k: optimize["best_params"][k] for k in ("n_factors", "n_epochs", "lr_all", "reg_all")}
+        else:
+            shown = optimize["best_params"]
+        lines.append(f"           best rating model: {algorithm} ({params_text(shown)})")
         lines.append(f"             cv rmse {best['rmse']:.2f}, test rmse {optimize['test_score']['rmse']:.2f}")
         ranking = optimize.get("best_ranking")
         if ranking:

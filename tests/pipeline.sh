@@ -160,6 +160,40 @@ print('rmse', ours['rmse'], 'mae', ours['mae'], 'as scikit-surprise')
 PY"
 git checkout -q -- params.yaml
 
+# Another of Surprise's algorithms as the rating model, through the whole pipeline: train then
+# evaluate give scikit-surprise's numbers; optimize searches one more algorithm beside SVD.
+sed -i 's/^  algorithm: svd$/  algorithm: knn_baseline/' params.yaml
+sed -i '0,/^  algorithms: {}$/s//  algorithms: {knn_baseline: {k: 40, sim_options: {name: pearson_baseline, user_based: false}}}/' params.yaml
+sed -i 's/^  algorithms: {}$/  algorithms: {slope_one: {}}/' params.yaml
+check "train with knn_baseline + evaluate give scikit-surprise's rmse and mae; optimize searches slope_one" bash -c "
+    repro() { dvc repro >'$work/out' 2>&1; }
+    repro && python3 - '$work/ratings.csv' <<'PY'
+import csv, json, sys, tempfile
+from surprise import KNNBaseline, Dataset, Reader, accuracy
+from surprise.model_selection import train_test_split
+with open(sys.argv[1], newline='') as f, tempfile.NamedTemporaryFile('w', suffix='.tsv', delete=False) as out:
+    for row in csv.DictReader(f):
+        out.write(f\"{row['id_utilisateur']}\t{row['id_film']}\t{row['score_pertinence']}\n\")
+data = Dataset.load_from_file(out.name, Reader(line_format='user item rating', sep='\t', rating_scale=(0, 100)))
+trainset, testset = train_test_split(data, test_size=0.2, random_state=42)
+algo = KNNBaseline(k=40, sim_options={'name': 'pearson_baseline', 'user_based': False}, verbose=False)
+algo.fit(trainset)
+predictions = algo.test(testset)
+ours = json.load(open('metrics/evaluate.json'))
+assert ours['algorithm'] == 'knn_baseline', ours['algorithm']
+for name, theirs in (('rmse', accuracy.rmse(predictions, verbose=False)), ('mae', accuracy.mae(predictions, verbose=False))):
+    assert abs(ours[name] - theirs) <= 1e-12, (name, ours[name], theirs)
+train = json.load(open('metrics/train.json'))
+assert train['algorithm'] == 'knn_baseline' and train['params']['k'] == 40, train
+opt = json.load(open('metrics/optimize.json'))
+searched = [c for c in opt['cv_results'] if c.get('algorithm') == 'slope_one']
+assert len(searched) == 1 and searched[0]['status'] == 'ok', searched
+rows = sum(1 for _ in open('data/predictions/recommendations.csv'))
+assert rows > 1, rows
+print('rmse', ours['rmse'], 'mae', ours['mae'], 'as scikit-surprise; slope_one cv rmse', searched[0]['mean_test_rmse'])
+PY"
+git checkout -q -- params.yaml
+
 check "a missing binary is a clear error" bash -c \
     "! MOVIEREC_BIN_DIR=$work/no-bin scripts/stage load --help 2>'$work/out' && grep -q 'load stage binary is missing' '$work/out'"
 check "dvc repro fails when the binaries are missing" bash -c \

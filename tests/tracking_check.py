@@ -57,7 +57,7 @@ def check_common(run, stage):
     assert run["info"]["status"] == "FINISHED", (stage, run["info"])
     t = tags(run)
     assert t["stage"] == stage and t["dvc_stage"] == stage, t
-    assert t["model_format_version"] == "2", t
+    assert t["model_format_version"] == "3", t
     assert len(t["git_commit"]) == 40, t
 
 

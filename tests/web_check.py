@@ -183,6 +183,7 @@ try:
         # The model, and a refresh: refused without the token, done with it.
         visit("#/model", "dl.facts")
         assert root["model"]["ranking"]["kind"] in driver.find_element(By.TAG_NAME, "main").text
+        assert root["model"]["algorithm"] in driver.find_element(By.TAG_NAME, "main").text
         driver.execute_script("sessionStorage.removeItem('movierec.token')")
         token = driver.find_element(By.ID, "token")
         token.clear()

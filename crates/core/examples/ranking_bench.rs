@@ -91,7 +91,7 @@ fn main() {
     let svd = SvdParams::default().check().unwrap();
     let rating = svd.fit(TrainMode::Fast, threads, &t, |_| {}).expect("SVD fits");
     let svd_seconds = start.elapsed().as_secs_f64();
-    let with = |ranking: Ranking, rerank: usize| Recommender { rating: rating.clone(), ranking, rerank };
+    let with = |ranking: Ranking, rerank: usize| Recommender { rating: rating.clone().into(), ranking, rerank };
     if wants("svd") {
         print("svd (predicted relevance)", &with(Ranking::Svd, 0), svd_seconds);
     }

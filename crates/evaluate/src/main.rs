@@ -96,7 +96,8 @@ struct Report {
     nombre_utilisateurs: usize,
     nombre_films: usize,
     score_pertinence_moyen: f64,
-    mode: movierec_core::models::svd::TrainMode,
+    algorithm: &'static str,
+    mode: Option<movierec_core::models::svd::TrainMode>,
     baselines: Baselines,
     ranking: ModelRanking,
     rankings: std::collections::BTreeMap<String, RankingRow>,
@@ -131,7 +132,10 @@ fn evaluate(args: &Args, p: &EvaluateParams, tracker: &mut Tracker) -> anyhow::R
     let phase = Phase::start("reading the model and the sets");
     let (model, provenance) = movierec_stage::model::read(&args.model)?;
     let model_params = serde_json::json!({
-        "model": {"mode": model.rating.mode, "svd": model.rating.svd, "ranking": model.kind(), "rerank": model.rerank},
+        "model": {
+            "algorithm": model.rating.name(), "mode": model.rating.mode(), "params": model.rating.params(),
+            "ranking": model.kind(), "rerank": model.rerank,
+        },
         "data_fingerprint": &provenance.data_fingerprint,
     });
     tracker.log(&tracking::params_of(&model_params), &[], &[])?;
@@ -147,18 +151,18 @@ fn evaluate(args: &Args, p: &EvaluateParams, tracker: &mut Tracker) -> anyhow::R
     phase.finish();
 
     let phase = Phase::start("scoring");
-    let svd = &model.rating;
+    let rating = &model.rating; // SVD or the algorithm train.algorithm names
     let known = |list: &RatingList, r: usize| {
-        let u = svd.users.get(list.users().raw(list.user()[r].0)).map(|u| u as usize);
-        let i = svd.items.get(list.movies().raw(list.movie()[r].0)).map(|i| i as usize);
+        let u = rating.users().get(list.users().raw(list.user()[r].0)).map(|u| u as usize);
+        let i = rating.items().get(list.movies().raw(list.movie()[r].0)).map(|i| i as usize);
         (u, i)
     };
     let ids: Vec<(Option<usize>, Option<usize>)> = (0..test.len()).map(|r| known(&test, r)).collect();
     let pairs: Vec<(f64, f64)> =
-        ids.iter().zip(test.score()).map(|(&(u, i), &r)| (r, svd.estimate(u, i).est)).collect();
+        ids.iter().zip(test.score()).map(|(&(u, i), &r)| (r, rating.estimate(u, i).est)).collect();
     let t = Trainset::new(&train);
     let baseline = p.baseline.fit(&t);
-    let mean = svd.scale.clip(t.global_mean());
+    let mean = rating.scale().clip(t.global_mean());
     let accuracy_of = |est: &dyn Fn(Option<usize>, Option<usize>) -> f64| {
         let pairs: Vec<(f64, f64)> = ids.iter().zip(test.score()).map(|(&(u, i), &r)| (r, est(u, i))).collect();
         Accuracy { rmse: accuracy::rmse(pairs.iter().copied()), mae: accuracy::mae(pairs.iter().copied()) }
@@ -194,10 +198,11 @@ fn evaluate(args: &Args, p: &EvaluateParams, tracker: &mut Tracker) -> anyhow::R
         rmse: accuracy::rmse(pairs.iter().copied()),
         mae: accuracy::mae(pairs.iter().copied()),
         training_time: provenance.training_seconds,
-        nombre_utilisateurs: svd.users.len(),
-        nombre_films: svd.items.len(),
-        score_pertinence_moyen: svd.global_mean,
-        mode: svd.mode,
+        nombre_utilisateurs: rating.users().len(),
+        nombre_films: rating.items().len(),
+        score_pertinence_moyen: rating.global_mean(),
+        algorithm: rating.name(),
+        mode: rating.mode(),
         baselines,
         ranking,
         rankings,
@@ -225,7 +230,7 @@ fn evaluate(args: &Args, p: &EvaluateParams, tracker: &mut Tracker) -> anyhow::R
     }
 
     let mut out = Outputs::new();
-    out.write(&args.errors, |w| error_histogram(&pairs, svd.scale, w))?;
+    out.write(&args.errors, |w| error_histogram(&pairs, rating.scale(), w))?;
     out.write(&args.ranking, |w| -> std::io::Result<()> {
         use std::io::Write;
         writeln!(w, "k,precision,recall")?;

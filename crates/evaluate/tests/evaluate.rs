@@ -23,6 +23,16 @@ impl Project {
     /// A split of a small synthetic set and an SVD model, its lists ordered by EASE, fitted
     /// on its training part.
     fn new() -> Project {
+        Project::with(|t| {
+            let svd = SvdParams { n_factors: 10, n_epochs: 10, ..SvdParams::default() }.check().unwrap();
+            let rating = svd.fit_fast(t, 1, |_| {}).unwrap();
+            let ranking = RankingParams { kind: Kind::Ease, ..RankingParams::default() }.fit(t, 1).unwrap();
+            Recommender { rating: rating.into(), ranking, rerank: 0 }
+        })
+    }
+
+    /// The same split and the model `fit` makes of its training part.
+    fn with(fit: impl Fn(&Trainset<'_>) -> Recommender) -> Project {
         let dir = tempfile::tempdir().unwrap();
         let data = generate(&SyntheticConfig { seed: 3, scale: 0.02, ..SyntheticConfig::default() }, RatingScale::SEED)
             .unwrap();
@@ -34,10 +44,7 @@ impl Project {
         }
         let train = movierec_tables::read_ratings(&dir.path().join("data/train.parquet")).unwrap();
         let t = Trainset::new(&train);
-        let svd = SvdParams { n_factors: 10, n_epochs: 10, ..SvdParams::default() }.check().unwrap();
-        let rating = svd.fit_fast(&t, 1, |_| {}).unwrap();
-        let ranking = RankingParams { kind: Kind::Ease, ..RankingParams::default() }.fit(&t, 1).unwrap();
-        let model = Recommender { rating, ranking, rerank: 0 };
+        let model = fit(&t);
         let provenance = Provenance {
             data_fingerprint: artifact::fingerprint(&train),
             n_ratings: train.len() as u64,
@@ -165,4 +172,39 @@ fn bad_model_files_are_clear_errors() {
     assert!(e.contains("evaluate.k"), "{e}");
     let e = p.fails("evaluate: {compare: {ease: {lambda: -1}}}\n", "data/train.parquet");
     assert!(e.contains("evaluate.compare.ease") && e.contains("ease.lambda -1"), "{e}");
+}
+
+/// A model whose rating model is another of Surprise's algorithms is scored as it predicts:
+/// rmse and mae of its predictions, and its own order in the `svd` row (predicted relevance).
+#[test]
+fn another_algorithms_predictions_are_scored() {
+    use movierec_core::evaluation::accuracy;
+    use movierec_core::models::Ranking;
+    use movierec_core::models::predictor::Algorithm;
+    use movierec_core::models::rating::RatingModel;
+    let spec = serde_json::json!({"algorithm": "knn_baseline", "k": 20, "sim_options": {"user_based": false}});
+    let algorithm: Algorithm = serde_json::from_value(spec).unwrap();
+    let p = Project::with(|t| Recommender {
+        rating: RatingModel::fit(&algorithm, t, 1).unwrap(),
+        ranking: Ranking::Svd,
+        rerank: 0,
+    });
+    let out = p.evaluate("evaluate: {k: 5}\n", "data/train.parquet");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&std::fs::read(p.path(OUTPUTS[0])).unwrap()).unwrap();
+    assert_eq!((r["algorithm"].as_str(), r["mode"].is_null()), (Some("knn_baseline"), true));
+    let (model, _) = artifact::read(&std::fs::read(p.path("model.bin")).unwrap()).unwrap();
+    let test = movierec_tables::read_ratings(&p.path("data/test.parquet")).unwrap();
+    let pairs: Vec<(f64, f64)> = (0..test.len())
+        .map(|r| {
+            let (u, m) = (test.users().raw(test.user()[r].0), test.movies().raw(test.movie()[r].0));
+            (test.score()[r], model.rating.predict(u, m).est)
+        })
+        .collect();
+    // Equal up to the JSON round trip.
+    assert!((r["rmse"].as_f64().unwrap() - accuracy::rmse(pairs.iter().copied())).abs() < 1e-12, "{r}");
+    assert!((r["mae"].as_f64().unwrap() - accuracy::mae(pairs.iter().copied())).abs() < 1e-12, "{r}");
+    assert!(r["rmse"].as_f64().unwrap() < r["baselines"]["global_mean"]["rmse"].as_f64().unwrap(), "{r}");
+    assert_eq!(r["ranking"]["kind"], "svd");
+    assert_eq!(r["rankings"]["svd"]["ndcg"], r["ranking"]["ndcg"]);
 }

@@ -1,4 +1,5 @@
-//! `optimize`: searches SVD's hyper-parameters, and the top-N kinds' when it selects by a
+//! `optimize`: searches SVD's hyper-parameters (and those of Surprise's other algorithms
+//! listed in `optimize.algorithms`), and the top-N kinds' when it selects by a
 //! ranking measure, by K-fold cross-validation on the training set, scores the best on the
 //! test set, and fits them on all ratings: the model to serve.
 
@@ -13,7 +14,8 @@ use movierec_core::data::trainset::Trainset;
 use movierec_core::evaluation::ranking::Heldout;
 use movierec_core::evaluation::search::{self, Candidate, CandidateResult, Measure, Spec};
 use movierec_core::models::artifact::{self, Provenance};
-use movierec_core::models::svd::{Svd, SvdModel, SvdParams, TrainMode};
+use movierec_core::models::rating::RatingModel;
+use movierec_core::models::svd::TrainMode;
 use movierec_core::models::{Kind, RankingParams, Recommender};
 use movierec_stage::params::{OptimizeParams, TrackingParams};
 use movierec_stage::progress::{Phase, Steps};
@@ -23,9 +25,12 @@ use serde::Serialize;
 
 /// Search the model to serve by cross-validation, then fit it on all ratings.
 ///
-/// The model to serve is SVD, whose predicted relevance every recommendation shows, and a
-/// ranking, which orders the lists. `optimize.space` lists the values of each searched SVD
-/// parameter; `optimize.method` is `grid` (every combination) or `random` (`n_iter` seeded
+/// The model to serve is a rating model, whose predicted relevance every recommendation
+/// shows, and a ranking, which orders the lists. `optimize.space` lists the values of each
+/// searched SVD parameter; `optimize.algorithms` adds Surprise's other algorithms, each with
+/// its `param_grid` as Surprise's GridSearchCV takes it (`knn_baseline: {k: [20, 40],
+/// sim_options: {name: [msd, pearson_baseline], user_based: [false]}}`: nested dicts expanded
+/// into their combinations), searched as a grid whatever `optimize.method`; `optimize.method` is `grid` (every combination) or `random` (`n_iter` seeded
 /// draws, from lists or `{min, max, log}` ranges). When `optimize.measure` is a ranking
 /// measure (`ndcg@10`, `precision@10`, …), the top-N kinds of `optimize.ranking.spaces` are
 /// searched too, each over its own space. Every candidate is fitted on each of `optimize.cv`
@@ -33,9 +38,9 @@ use serde::Serialize;
 /// scored by rmse and mae, and every candidate's lists by the ranking measure on the fold's
 /// held-out ratings. The (candidate, fold) fits run in parallel and the results do not depend
 /// on the number of threads. A candidate that fails is reported with its reason and the
-/// search goes on. SVD's best by rmse (or mae, if that is the measure) is the rating model;
-/// the best candidate by the measure is the ranking (SVD's own order if it is SVD, or if the
-/// measure is rmse or mae). Both are refitted on the whole training set and scored on the
+/// search goes on. The best rating candidate by rmse (or mae, if that is the measure), SVD or
+/// another algorithm, is the rating model; the best candidate by the measure is the ranking
+/// (the rating model's own order if it is that candidate, or if the measure is rmse or mae). Both are refitted on the whole training set and scored on the
 /// test set (the honest scores), then refitted on all ratings: the model to serve.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
@@ -80,7 +85,8 @@ struct Report {
     failed: usize,
     search_seconds: f64,
     best_index: usize,
-    best_params: SvdParams,
+    best_algorithm: &'static str,
+    best_params: serde_json::Value,
     best_score: Score,
     test_score: Score,
     best_ranking: BestRanking,
@@ -111,8 +117,13 @@ fn main() -> ExitCode {
     movierec_stage::main(Args::parse(), |a| &a.common, run)
 }
 
-fn fit(svd: &Svd, mode: TrainMode, threads: usize, t: &Trainset<'_>) -> anyhow::Result<SvdModel> {
-    Ok(svd.fit(mode, threads, t, |_| {})?)
+/// Fits a rating candidate on `threads` threads.
+fn fit(spec: &Spec, mode: TrainMode, threads: usize, t: &Trainset<'_>) -> anyhow::Result<RatingModel> {
+    Ok(match spec {
+        Spec::Svd(svd) => svd.fit(mode, threads, t, |_| {})?.into(),
+        Spec::Rating(a, _) => RatingModel::fit(a, t, threads)?,
+        Spec::TopN(_) => anyhow::bail!("a top-N kind is not a rating model"),
+    })
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
@@ -128,12 +139,13 @@ fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut 
         "mode": p.mode, "measure": p.measure, "relevance_threshold": p.relevance_threshold, "base": p.base,
     }));
     logged.push(("space".to_owned(), serde_json::to_string(&p.space)?));
+    logged.push(("algorithms".to_owned(), serde_json::to_string(&p.algorithms)?));
     logged.push(("ranking".to_owned(), serde_json::to_string(&p.ranking)?));
     tracker.log(&logged, &[], &[])?;
     let candidates =
         search::candidates(Kind::Svd, &p.space, p.method, p.n_iter, p.seed).context("invalid optimize.space")?;
     anyhow::ensure!(!candidates.is_empty(), "optimize has no candidate (random search with n_iter 0?)");
-    let svd_fits: Vec<(Candidate, Spec)> = candidates
+    let mut svd_fits: Vec<(Candidate, Spec)> = candidates
         .into_iter()
         .map(|c| {
             let svd = search::apply(&p.base, &c)?.check()?;
@@ -141,6 +153,12 @@ fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut 
         })
         .collect::<anyhow::Result<_>>()
         .context("invalid optimize parameters")?;
+    // Surprise's other algorithms join SVD's candidates: all of them are rating models.
+    for (name, grid) in &p.algorithms {
+        let specs =
+            search::algorithm_candidates(name, grid).with_context(|| format!("invalid optimize.algorithms.{name}"))?;
+        svd_fits.extend(specs.into_iter().map(|s| (Candidate::new(), s)));
+    }
     let mut ranking_fits: Vec<(Candidate, Spec)> = Vec::new();
     if !p.measure.lower_is_better() {
         for (&kind, space) in &p.ranking.spaces {
@@ -175,7 +193,7 @@ fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut 
     let steps = Steps::new(n_fits as u64, "fits");
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().context("cannot start the thread pool")?;
     let started = Instant::now();
-    let search = |fits: &[(Candidate, Spec)], measure: Measure, rating: Option<&Svd>, offset: usize| {
+    let search = |fits: &[(Candidate, Spec)], measure: Measure, rating: Option<&Spec>, offset: usize| {
         let threshold = p.relevance_threshold;
         pool.install(|| {
             search::cross_validate(&train, fits, p.mode, p.cv, p.seed, measure, threshold, rating, |c, f| {
@@ -187,7 +205,7 @@ fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut 
     let mut cv_results = search(&svd_fits, accuracy, None, 0)?;
     let best = search::best(&cv_results).with_context(|| {
         format!(
-            "every SVD candidate failed (the rating model needs one); the first: {}",
+            "every rating candidate failed (the rating model needs one); the first: {}",
             cv_results[0].reason.as_deref().unwrap_or("no reason recorded")
         )
     })?;
@@ -195,8 +213,7 @@ fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut 
     if !ranking_fits.is_empty() {
         let mut fits = vec![svd_fits[best].clone()];
         fits.extend(ranking_fits.iter().cloned());
-        let Spec::Svd(rating) = &svd_fits[best].1 else { unreachable!("SVD candidates") };
-        let ranked = search(&fits, p.measure, Some(rating), svd_fits.len())?;
+        let ranked = search(&fits, p.measure, Some(&svd_fits[best].1), svd_fits.len())?;
         let own_order = &ranked[0];
         cv_results[best].mean_test_ranking = own_order.mean_test_ranking;
         cv_results[best].split_test_ranking = own_order.split_test_ranking.clone();
@@ -209,25 +226,29 @@ fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut 
     steps.finish();
 
     let failed = cv_results.iter().filter(|r| r.status == "failed").count();
-    let best_params = search::apply(&p.base, &fits[best].0)?;
+    let best_params = match &fits[best].1 {
+        Spec::Rating(a, _) => RatingModel::params_of(a),
+        _ => serde_json::to_value(search::apply(&p.base, &fits[best].0)?)?,
+    };
+    let best_algorithm = fits[best].1.algorithm().expect("the rating model is a rating candidate");
     let ranking_params = match &fits[best_ranking].1 {
         Spec::TopN(params) => params.clone(),
-        Spec::Svd(_) => RankingParams { kind: Kind::Svd, ..p.ranking.base.clone() },
+        Spec::Svd(_) | Spec::Rating(..) => RankingParams { kind: Kind::Svd, ..p.ranking.base.clone() },
     };
     tracing::info!(
         best = best + 1,
         rmse = cv_results[best].mean_test_rmse,
         failed,
-        "searched in {search_seconds:.1} s: rating model {:?}; ranking {} {:?}",
-        fits[best].0,
+        "searched in {search_seconds:.1} s: rating model {best_algorithm} {}; ranking {} {:?}",
+        best_params,
         ranking_params.kind,
         fits[best_ranking].0
     );
 
     let phase = Phase::start("fitting the best candidates on the training set, then on all ratings");
-    let Spec::Svd(svd) = fits[best].1 else { unreachable!("the rating model is an SVD candidate") };
+    let rating = &fits[best].1;
     let t = Trainset::new(&train);
-    let model = fit(&svd, p.mode, threads, &t).context("refitting the best candidate")?;
+    let model = fit(rating, p.mode, threads, &t).context("refitting the best candidate")?;
     let (rmse, mae) = search::score(&model, &test, 0..test.len());
     let ranking = pool.install(|| ranking_params.fit(&t, 0)).context("refitting the best ranking")?;
     let test_ranking = match p.measure {
@@ -240,7 +261,7 @@ fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut 
     };
     let t_all = Trainset::new(&all);
     let t0 = Instant::now();
-    let serve = fit(&svd, p.mode, threads, &t_all).context("fitting the model to serve")?;
+    let serve = fit(rating, p.mode, threads, &t_all).context("fitting the model to serve")?;
     let ranking = pool.install(|| ranking_params.fit(&t_all, 0)).context("fitting the ranking to serve")?;
     let serve = Recommender { rating: serve, ranking, rerank: ranking_params.rerank };
     let serve_seconds = t0.elapsed().as_secs_f64();
@@ -252,7 +273,7 @@ fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut 
         n_ratings: all.len() as u64,
         created_at: artifact::now_rfc3339(),
         training_seconds: serve_seconds,
-        threads: if p.mode == TrainMode::Fast { threads } else { 1 },
+        threads: if p.mode == TrainMode::Surprise && best_algorithm == "svd" { 1 } else { threads },
     };
     let best_result = &cv_results[best];
     let report = Report {
@@ -266,6 +287,7 @@ fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut 
         failed,
         search_seconds,
         best_index: best,
+        best_algorithm,
         best_params,
         best_score: Score { rmse: best_result.mean_test_rmse.unwrap(), mae: best_result.mean_test_mae.unwrap() },
         test_score: Score { rmse, mae },
@@ -278,8 +300,8 @@ fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut 
         },
         serve_model: ServeModel {
             n_ratings: all.len(),
-            n_users: serve.rating.users.len(),
-            n_movies: serve.rating.items.len(),
+            n_users: serve.rating.users().len(),
+            n_movies: serve.rating.items().len(),
             training_time: serve_seconds,
         },
         cv_results,
@@ -308,8 +330,11 @@ fn log_run(
     let steps = Steps::new(report.cv_results.len() as u64, "candidates logged to MLflow");
     let mut best_run = None;
     for (i, r) in report.cv_results.iter().enumerate() {
-        let mut params: Vec<(String, String)> = r.params.iter().map(|(k, v)| (k.clone(), v.to_string())).collect();
+        let mut params: Vec<(String, String)> = r.params.iter().map(|(k, v)| (k.clone(), plain(v))).collect();
         params.push(("kind".to_owned(), r.kind.to_string()));
+        if let Some(a) = r.algorithm {
+            params.push(("algorithm".to_owned(), a.to_owned()));
+        }
         let metrics = tracking::report_metrics(&serde_json::to_value(r)?);
         let best = i == report.best_index;
         let tags = [
@@ -324,9 +349,10 @@ fn log_run(
         steps.step(format!("candidate {}", i + 1));
     }
     steps.finish();
-    let mut params = tracking::params_of(
-        &serde_json::json!({ "best": report.best_params, "best_ranking": report.best_ranking.params }),
-    );
+    let mut params = tracking::params_of(&serde_json::json!({
+        "best_algorithm": report.best_algorithm, "best": report.best_params,
+        "best_ranking": report.best_ranking.params,
+    }));
     params.push(("data_fingerprint".to_owned(), provenance.data_fingerprint.clone()));
     let mut tags = vec![("best_candidate".to_owned(), (report.best_index + 1).to_string())];
     if let Some(id) = best_run {
@@ -346,12 +372,22 @@ fn log_run(
     Ok(())
 }
 
-/// One line per candidate: its number, kind, rank, mean scores (rmse and mae for SVD, the
+/// A searched value as text: strings without their quotes, numbers as Rust prints an `f64`
+/// (20, not 20.0).
+fn plain(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), |f| f.to_string()),
+        other => other.to_string(),
+    }
+}
+
+/// One line per candidate: its number, kind, rating algorithm, rank, mean scores (rmse and mae for SVD, the
 /// ranking measure when the search uses one), mean fit time, searched values (empty where a
 /// kind has no such parameter).
 fn write_candidates(results: &[CandidateResult], measure: Measure, w: &mut impl std::io::Write) -> std::io::Result<()> {
     let names: BTreeSet<&String> = results.iter().flat_map(|r| r.params.keys()).collect();
-    write!(w, "candidate,kind,rank,mean_test_rmse,mean_test_mae,mean_test_ranking,mean_fit_time")?;
+    write!(w, "candidate,kind,algorithm,rank,mean_test_rmse,mean_test_mae,mean_test_ranking,mean_fit_time")?;
     for n in &names {
         write!(w, ",{n}")?;
     }
@@ -361,9 +397,10 @@ fn write_candidates(results: &[CandidateResult], measure: Measure, w: &mut impl 
     for (i, r) in results.iter().enumerate() {
         write!(
             w,
-            "{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{}",
             i + 1,
             r.kind,
+            r.algorithm.unwrap_or(""),
             r.rank.map_or(String::new(), |k| k.to_string()),
             opt(r.mean_test_rmse),
             opt(r.mean_test_mae),
@@ -371,7 +408,7 @@ fn write_candidates(results: &[CandidateResult], measure: Measure, w: &mut impl 
             opt(r.mean_fit_time)
         )?;
         for n in &names {
-            write!(w, ",{}", opt(r.params.get(*n).copied()))?;
+            write!(w, ",{}", r.params.get(*n).map_or(String::new(), plain))?;
         }
         writeln!(w)?;
     }

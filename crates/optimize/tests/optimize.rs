@@ -97,14 +97,17 @@ fn a_grid_search_reports_every_candidate_and_fits_the_model_to_serve() {
     assert!(r["test_score"]["rmse"].as_f64().unwrap() > 0.0);
     let (model, provenance) = artifact::read(&std::fs::read(p.path(OUTPUTS[0])).unwrap()).unwrap();
     assert_eq!(provenance.n_ratings as usize, p.n_ratings, "the model to serve is fitted on all ratings");
-    assert_eq!(model.rating.n_factors() as f64, results[best]["params"]["n_factors"].as_f64().unwrap());
+    assert_eq!(
+        model.rating.as_svd().unwrap().n_factors() as f64,
+        results[best]["params"]["n_factors"].as_f64().unwrap()
+    );
     assert_eq!(model.kind(), Kind::Svd, "selected by rmse, the lists keep SVD's order");
     assert_eq!(r["best_ranking"]["kind"], "svd");
     let csv = std::fs::read_to_string(p.path(OUTPUTS[2])).unwrap();
     assert_eq!(
         csv.lines().next(),
         Some(
-            "candidate,kind,rank,mean_test_rmse,mean_test_mae,mean_test_ranking,mean_fit_time,lr_all,n_factors,reg_all"
+            "candidate,kind,algorithm,rank,mean_test_rmse,mean_test_mae,mean_test_ranking,mean_fit_time,lr_all,n_factors,reg_all"
         )
     );
     assert_eq!(csv.lines().count(), 5);
@@ -152,13 +155,26 @@ fn bad_searches_are_clear_errors() {
         ("optimize:\n  space: {n_factor: [4]}\n", "n_factor"),
         ("optimize:\n  space: {lr_all: {min: 0.1, max: 0.2}}\n", "ranges are for the random search"),
         ("optimize:\n  cv: 1\n  space: {n_factors: [4]}\n", "folds 1"),
-        ("optimize:\n  measure: rmse\n  base: {n_epochs: 2}\n  space: {lr_all: [5.0]}\n", "every SVD candidate failed"),
+        (
+            "optimize:\n  measure: rmse\n  base: {n_epochs: 2}\n  space: {lr_all: [5.0]}\n",
+            "every rating candidate failed",
+        ),
         (
             "optimize:\n  base: {n_epochs: 2}\n  space: {lr_all: [5.0]}\n",
-            "every SVD candidate failed (the rating model needs one); the first: training diverged",
+            "every rating candidate failed (the rating model needs one); the first: training diverged",
         ),
         ("optimize:\n  space: {lr_all: [-0.1]}\n", "lr_all -0.1"),
         ("optimize:\n  measure: auc@10\n", "invalid measure \"auc@10\""),
+        (
+            "optimize:\n  space: {n_factors: [4]}\n  algorithms: {knn: {k: [1]}}\n",
+            "cannot search \"knn\": expected one of",
+        ),
+        ("optimize:\n  space: {n_factors: [4]}\n  algorithms: {knn_basic: {kk: [1]}}\n", "kk"),
+        (
+            "optimize:\n  space: {n_factors: [4]}\n  algorithms: {knn_basic: {k: []}}\n",
+            "no value to search for knn_basic.k",
+        ),
+        ("optimize:\n  space: {n_factors: [4]}\n  algorithms: {svd: {n_factors: [2]}}\n", "optimize.space"),
         ("optimize:\n  space: {n_factors: [4]}\n  ranking: {spaces: {ease: {alpha: [1]}}}\n", "\"alpha\" for ease"),
         (
             "optimize:\n  space: {n_factors: [4]}\n  ranking: {spaces: {ials: {factors: [0]}}}\n",
@@ -223,14 +239,59 @@ fn a_search_over_kinds_by_a_ranking_measure() {
     assert_eq!(model.kind().name(), r["best_ranking"]["kind"].as_str().unwrap());
     let rerank = results[best]["params"]["rerank"].as_f64().unwrap_or(0.0);
     assert_eq!(model.rerank as f64, rerank);
-    assert_eq!(model.rating.n_factors() as f64, results[svd_best]["params"]["n_factors"].as_f64().unwrap());
+    assert_eq!(
+        model.rating.as_svd().unwrap().n_factors() as f64,
+        results[svd_best]["params"]["n_factors"].as_f64().unwrap()
+    );
     let csv = std::fs::read_to_string(p.path(OUTPUTS[2])).unwrap();
     assert_eq!(
         csv.lines().next(),
         Some(
-            "candidate,kind,rank,mean_test_rmse,mean_test_mae,mean_test_ranking,mean_fit_time,factors,lambda,n_factors,rerank"
+            "candidate,kind,algorithm,rank,mean_test_rmse,mean_test_mae,mean_test_ranking,mean_fit_time,factors,lambda,n_factors,rerank"
         )
     );
     // The same search on one thread gives the same scores.
     assert_eq!(scores(&r), scores(&p.ok(&format!("{KINDS}  threads: 1\n"))));
+}
+
+/// Surprise's other algorithms are searched beside SVD with GridSearchCV's semantics, and the
+/// best rating model by rmse, whichever algorithm it is, is the one served.
+#[test]
+fn surprises_other_algorithms_are_searched_beside_svd() {
+    let p = Project::new();
+    let params = "optimize:
+  measure: rmse
+  cv: 2
+  base: {n_epochs: 2}
+  space: {n_factors: [4]}
+  algorithms:
+    knn_baseline: {k: [10, 40], sim_options: {name: [msd, pearson_baseline], user_based: false}}
+    baseline_only: {}
+";
+    let r = p.ok(params);
+    let results = r["cv_results"].as_array().unwrap();
+    let algorithms: Vec<&str> = results.iter().map(|c| c["algorithm"].as_str().unwrap()).collect();
+    assert_eq!(algorithms, ["svd", "baseline_only", "knn_baseline", "knn_baseline", "knn_baseline", "knn_baseline"]);
+    assert!(results.iter().all(|c| c["kind"] == "svd" && c["split_test_rmse"].as_array().unwrap().len() == 2));
+    // Parameters in name order, the last varying fastest; a nested dict's combinations are one
+    // parameter's values.
+    let expect =
+        |k: u64, name: &str| serde_json::json!({"k": k, "sim_options.name": name, "sim_options.user_based": false});
+    assert_eq!(results[2]["params"], expect(10, "msd"));
+    assert_eq!(results[3]["params"], expect(10, "pearson_baseline"));
+    assert_eq!(results[5]["params"], expect(40, "pearson_baseline"));
+    assert_eq!(results[1]["params"], serde_json::json!({}));
+    assert_ne!(results[2]["split_test_rmse"], results[3]["split_test_rmse"]);
+    let best = r["best_index"].as_u64().unwrap() as usize;
+    let rmse = |c: &Value| c["mean_test_rmse"].as_f64().unwrap();
+    assert!(results.iter().all(|c| rmse(c) >= rmse(&results[best])));
+    assert_eq!(r["best_algorithm"], results[best]["algorithm"]);
+    let (model, provenance) = artifact::read(&std::fs::read(p.path(OUTPUTS[0])).unwrap()).unwrap();
+    assert_eq!(model.rating.name(), results[best]["algorithm"].as_str().unwrap());
+    assert_eq!(provenance.n_ratings as usize, p.n_ratings);
+    let csv = std::fs::read_to_string(p.path(OUTPUTS[2])).unwrap();
+    assert!(csv.lines().nth(3).unwrap().starts_with("3,svd,knn_baseline,"), "{csv}");
+    assert!(csv.lines().nth(3).unwrap().ends_with(",10,,msd,false"), "{csv}");
+    // The same search on one thread gives the same scores.
+    assert_eq!(scores(&r), scores(&p.ok(&format!("{params}  threads: 1\n"))));
 }

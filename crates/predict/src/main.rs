@@ -75,22 +75,22 @@ fn run(args: Args) -> anyhow::Result<()> {
     let titles: HashMap<String, String> = movierec_tables::read_labels(&args.movies, "movie_id", "title")?;
     // What each user has rated anywhere in the data, as the model's movie indices.
     let histories = recommend::histories(&model.rating, &ratings);
-    let svd = &model.rating;
+    let rating = &model.rating;
     let users: Vec<usize> = if p.users.is_empty() {
-        (0..svd.users.len()).collect()
+        (0..rating.users().len()).collect()
     } else {
-        let unknown: Vec<&String> = p.users.iter().filter(|u| svd.users.get(u).is_none()).collect();
+        let unknown: Vec<&String> = p.users.iter().filter(|u| rating.users().get(u).is_none()).collect();
         anyhow::ensure!(
             unknown.is_empty(),
             "predict.users lists users the model does not know: {}",
             unknown.iter().map(|u| quote(u).to_string()).collect::<Vec<_>>().join(", ")
         );
-        p.users.iter().map(|u| svd.users.get(u).expect("checked") as usize).collect()
+        p.users.iter().map(|u| rating.users().get(u).expect("checked") as usize).collect()
     };
     phase.finish();
 
     let steps = Steps::new(users.len().div_ceil(BLOCK) as u64, "blocks of users");
-    let mut recommended = vec![false; svd.items.len()];
+    let mut recommended = vec![false; rating.items().len()];
     let mut rows = 0usize;
     let mut done = 0usize;
     let mut out = Outputs::new();
@@ -108,10 +108,10 @@ fn run(args: Args) -> anyhow::Result<()> {
                 })
                 .collect();
             for (&u, list) in block.iter().zip(&lists) {
-                let uid = svd.users.raw(u as u32);
+                let uid = rating.users().raw(u as u32);
                 let name = names.get(uid).map_or("", String::as_str);
                 for (rank, &(i, score)) in list.iter().enumerate() {
-                    let iid = svd.items.raw(i);
+                    let iid = rating.items().raw(i);
                     let title = titles.get(iid).map_or("", String::as_str);
                     csv.write_record([uid, name, &(rank + 1).to_string(), iid, title, &score.to_string()])?;
                     recommended[i as usize] = true;
@@ -132,7 +132,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         users: users.len(),
         rows,
         distinct_movies: distinct,
-        catalogue_coverage: distinct as f64 / svd.items.len().max(1) as f64,
+        catalogue_coverage: distinct as f64 / rating.items().len().max(1) as f64,
     };
     tracing::info!(users = report.users, rows = report.rows, coverage = report.catalogue_coverage, "recommended");
     out.write_json(&args.report, &report)?;

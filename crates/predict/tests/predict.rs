@@ -8,6 +8,8 @@ use std::process::{Command, Output};
 use movierec_core::data::synthetic::{SyntheticConfig, generate};
 use movierec_core::data::trainset::Trainset;
 use movierec_core::models::artifact::{self, Provenance};
+use movierec_core::models::predictor::Algorithm;
+use movierec_core::models::rating::RatingModel;
 use movierec_core::models::svd::SvdParams;
 use movierec_core::models::{Kind, RankingParams, Recommender, recommend};
 use movierec_core::{Dataset, RatingScale};
@@ -26,6 +28,14 @@ impl Project {
 
     /// A project whose model's lists `kind` orders.
     fn of_kind(kind: Kind) -> Project {
+        Project::with(kind, |t| {
+            let svd = SvdParams { n_factors: 10, n_epochs: 5, ..SvdParams::default() }.check().unwrap();
+            svd.fit_fast(t, 1, |_| {}).unwrap().into()
+        })
+    }
+
+    /// A project whose model's lists `kind` orders and whose rating model `fit` fits.
+    fn with(kind: Kind, fit: impl Fn(&Trainset<'_>) -> RatingModel) -> Project {
         let dir = tempfile::tempdir().unwrap();
         let data = generate(&SyntheticConfig { seed: 9, scale: 0.02, ..SyntheticConfig::default() }, RatingScale::SEED)
             .unwrap();
@@ -35,8 +45,7 @@ impl Project {
         movierec_tables::write_users(&data, create("users")).unwrap();
         movierec_tables::write_movies(&data, create("movies")).unwrap();
         let t = Trainset::new(&data.ratings);
-        let svd = SvdParams { n_factors: 10, n_epochs: 5, ..SvdParams::default() }.check().unwrap();
-        let rating = svd.fit_fast(&t, 1, |_| {}).unwrap();
+        let rating = fit(&t);
         let ranking = RankingParams { kind, ..RankingParams::default() }.fit(&t, 1).unwrap();
         let model = Recommender { rating, ranking, rerank: 0 };
         let p = Provenance {
@@ -138,16 +147,40 @@ fn every_kind_orders_the_lists_and_shows_predicted_relevance() {
         let svd = &p.model.rating;
         let top_n = p.model.ranking.top_n().unwrap();
         let histories = recommend::histories(svd, &p.data.ratings);
-        for u in (0..svd.users.len()).step_by(23) {
-            let uid = svd.users.raw(u as u32);
+        for u in (0..svd.users().len()).step_by(23) {
+            let uid = svd.users().raw(u as u32);
             let got: Vec<&Vec<String>> = rows.iter().filter(|r| r[0] == uid).collect();
             let h = &histories[u];
             let want = top_n.rank(Some(u), h, &recommend::movies_of(h), 4);
             assert_eq!(got.len(), want.len());
             for (row, (i, _)) in got.iter().zip(&want) {
-                assert_eq!(row[3], svd.items.raw(*i), "{kind}, user {uid}");
+                assert_eq!(row[3], svd.items().raw(*i), "{kind}, user {uid}");
                 assert_eq!(row[5].parse::<f64>().unwrap(), svd.estimate(Some(u), Some(*i as usize)).est);
             }
+        }
+    }
+}
+
+/// With another of Surprise's algorithms as the rating model, its predicted relevance orders
+/// the lists (kind `svd`) and is the score shown.
+#[test]
+fn another_rating_algorithm_orders_by_its_predictions() {
+    let p = Project::with(Kind::Svd, |t| RatingModel::fit(&Algorithm::default_of("slope_one").unwrap(), t, 1).unwrap());
+    let out = p.predict("predict: {n: 5}\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows = p.rows();
+    let rating = &p.model.rating;
+    let histories = recommend::histories(rating, &p.data.ratings);
+    for u in (0..rating.users().len()).step_by(19) {
+        let uid = rating.users().raw(u as u32);
+        let got: Vec<&Vec<String>> = rows.iter().filter(|r| r[0] == uid).collect();
+        let seen = recommend::movies_of(&histories[u]);
+        let want =
+            recommend::top_unseen(rating.n_items(), &seen, 5, |i| rating.estimate(Some(u), Some(i as usize)).est);
+        assert_eq!(got.len(), want.len());
+        for (row, (i, est)) in got.iter().zip(&want) {
+            assert_eq!(row[3], rating.items().raw(*i), "user {uid}");
+            assert_eq!(row[5].parse::<f64>().unwrap(), *est);
         }
     }
 }

@@ -23,7 +23,7 @@ const TEXT = {
     "visitor.rated": "Your ratings", "visitor.remove": "Remove {title}", "visitor.get": "Recommend",
     "visitor.empty": "No ratings yet.", "visitor.recs": "Recommended for you",
     "model.title": "The model served", "model.kind": "Ranking", "model.rerank": "Re-ranked by relevance (best)",
-    "model.params": "SVD parameters", "model.trained": "Trained at", "model.age": "Age",
+    "model.algorithm": "Rating model", "model.params": "Its parameters", "model.trained": "Trained at", "model.age": "Age",
     "model.fingerprint": "Data fingerprint", "model.size": "Ratings, users, movies", "model.source": "Source",
     "model.metrics": "Evaluation", "model.none": "No model is loaded yet.",
     "ops.title": "Operations", "ops.token": "API token (kept for this tab only)", "ops.refresh": "Reload the model",
@@ -49,7 +49,7 @@ const TEXT = {
     "visitor.rated": "Vos notes", "visitor.remove": "Retirer {title}", "visitor.get": "Recommander",
     "visitor.empty": "Aucune note pour l’instant.", "visitor.recs": "Recommandés pour vous",
     "model.title": "Le modèle servi", "model.kind": "Classement", "model.rerank": "Reclassés par pertinence (meilleurs)",
-    "model.params": "Paramètres du SVD", "model.trained": "Entraîné le", "model.age": "Âge",
+    "model.algorithm": "Modèle de notes", "model.params": "Ses paramètres", "model.trained": "Entraîné le", "model.age": "Âge",
     "model.fingerprint": "Empreinte des données", "model.size": "Notes, utilisateurs, films", "model.source": "Source",
     "model.metrics": "Évaluation", "model.none": "Aucun modèle n’est encore chargé.",
     "ops.title": "Opérations", "ops.token": "Jeton de l’API (gardé pour cet onglet seulement)", "ops.refresh": "Recharger le modèle",
@@ -334,7 +334,9 @@ async function modelView() {
     const best = metrics.best_ranking;
     info.replaceChildren(h("dl", { class: "facts" },
       fact(t("model.kind"), m.ranking.kind), fact(t("model.rerank"), m.ranking.rerank || t("none")),
-      fact(t("model.params"), Object.entries(m.params).filter(([, v]) => v !== null).map(([k, v]) => `${k} ${v}`).join(", ")),
+      fact(t("model.algorithm"), m.mode ? `${m.algorithm} (${m.mode})` : m.algorithm),
+      fact(t("model.params"), Object.entries(m.params).filter(([, v]) => v !== null)
+        .map(([k, v]) => `${k} ${typeof v === "object" ? JSON.stringify(v) : v}`).join(", ")),
       fact(t("model.trained"), new Date(m.trained_at).toLocaleString(lang)), fact(t("model.age"), age(m.age_seconds)),
       fact(t("model.fingerprint"), m.data_fingerprint), fact(t("model.source"), m.source),
       fact(t("model.size"), `${m.n_ratings.toLocaleString(lang)}, ${m.n_users.toLocaleString(lang)}, ${m.n_movies.toLocaleString(lang)}`),

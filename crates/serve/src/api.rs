@@ -63,9 +63,12 @@ pub struct ModelInfo {
     format_version: u32,
     /// The file it was read from, or the grid search job that promoted it.
     source: String,
-    /// `fast` or `surprise`.
-    mode: String,
-    /// SVD's hyper-parameters.
+    /// The rating model's algorithm: `svd`, or another of Surprise's (`knn_baseline`, `svdpp`, …).
+    #[schema(example = "svd")]
+    algorithm: String,
+    /// `fast` or `surprise` (SVD and SVD++); none for the algorithms with one way of fitting.
+    mode: Option<String>,
+    /// The rating model's parameters under Surprise's names.
     #[schema(value_type = Object)]
     params: serde_json::Value,
     /// What orders the lists.
@@ -100,35 +103,20 @@ pub struct RankingInfo {
     rerank: usize,
 }
 
-/// SVD's hyper-parameters under Surprise's names, every override resolved.
-fn svd_params(svd: &movierec_core::models::svd::Svd) -> serde_json::Value {
-    let [lr_bu, lr_bi, lr_pu, lr_qi] = svd.lr;
-    let [reg_bu, reg_bi, reg_pu, reg_qi] = svd.reg;
-    serde_json::json!({
-        "n_factors": svd.n_factors, "n_epochs": svd.n_epochs, "biased": svd.biased,
-        "init_mean": svd.init_mean, "init_std_dev": svd.init_std_dev,
-        "lr_bu": lr_bu, "lr_bi": lr_bi, "lr_pu": lr_pu, "lr_qi": lr_qi,
-        "reg_bu": reg_bu, "reg_bi": reg_bi, "reg_pu": reg_pu, "reg_qi": reg_qi,
-        "seed": svd.seed,
-    })
-}
-
 fn model_info(s: &Snapshot) -> ModelInfo {
     let v = &s.view;
     ModelInfo {
         format_version: FORMAT_VERSION,
         source: v.source.clone(),
-        mode: serde_json::to_value(v.model.rating.mode)
-            .ok()
-            .and_then(|m| m.as_str().map(str::to_owned))
-            .unwrap_or_default(),
-        params: svd_params(&v.model.rating.svd),
+        algorithm: v.model.rating.name().to_owned(),
+        mode: v.model.rating.mode().and_then(|m| serde_json::to_value(m).ok()?.as_str().map(str::to_owned)),
+        params: v.model.rating.params(),
         ranking: RankingInfo { kind: v.model.kind().to_string(), rerank: v.model.rerank },
         trained_at: v.provenance.created_at.clone(),
         data_fingerprint: v.provenance.data_fingerprint.clone(),
         n_ratings: v.provenance.n_ratings,
-        n_users: v.model.rating.users.len(),
-        n_movies: v.model.rating.items.len(),
+        n_users: v.model.rating.users().len(),
+        n_movies: v.model.rating.items().len(),
         training_seconds: v.provenance.training_seconds,
         loaded_at: movierec_core::models::artifact::rfc3339(v.loaded_at),
         age_seconds: v.age_seconds(),
@@ -504,7 +492,7 @@ pub async fn user_recommendations(
     Query(q): Query<TopQuery>,
 ) -> Result<Json<UserRecommendations>, ApiError> {
     let s = state.current()?;
-    let n = top_n(q.n, s.view.model.rating.items.len())?;
+    let n = top_n(q.n, s.view.model.rating.n_items())?;
     let explain = explain_k(q.explain)?;
     let u = find_user(&s, &id)?;
     let Some(mu) = s.view.user_in_model[u] else {
@@ -557,8 +545,8 @@ pub struct FoldInRecommendations {
     n: usize,
     /// Ratings folded in.
     folded_in: usize,
-    /// The user bias found (0 for PMF).
-    bias: f64,
+    /// The user bias found (0 for PMF; none for the algorithms without one).
+    bias: Option<f64>,
     recommendations: Vec<RecommendedMovie>,
 }
 
@@ -579,7 +567,7 @@ pub async fn fold_in_recommendations(
 ) -> Result<Json<FoldInRecommendations>, ApiError> {
     let s = state.current()?;
     let model = &s.view.model.rating;
-    let (n, explain) = match top_n(body.n, model.items.len()).and_then(|n| Ok((n, explain_k(body.explain)?))) {
+    let (n, explain) = match top_n(body.n, model.n_items()).and_then(|n| Ok((n, explain_k(body.explain)?))) {
         Ok(v) => v,
         Err(e) => return Err(ApiError::unprocessable(e.message)),
     };
@@ -591,18 +579,19 @@ pub async fn fold_in_recommendations(
     }
     let mut pairs: Vec<(u32, f64)> = Vec::with_capacity(body.ratings.len());
     for (k, r) in body.ratings.iter().enumerate() {
-        let Some(item) = model.items.get(&r.movie_id) else {
+        let Some(item) = model.items().get(&r.movie_id) else {
             return Err(ApiError::unprocessable(format!(
                 "ratings[{k}]: no movie with id {} in the model",
                 quote(&r.movie_id)
             )));
         };
-        if !r.score.is_finite() || !model.scale.contains(r.score) {
+        let scale = model.scale();
+        if !r.score.is_finite() || !scale.contains(r.score) {
             return Err(ApiError::unprocessable(format!(
                 "ratings[{k}]: score {} is outside the rating scale {} to {}",
                 r.score,
-                model.scale.min(),
-                model.scale.max()
+                scale.min(),
+                scale.max()
             )));
         }
         if pairs.iter().any(|&(i, _)| i == item) {
@@ -744,7 +733,7 @@ pub async fn similar_movies(
     Query(q): Query<TopQuery>,
 ) -> Result<Json<SimilarMovies>, ApiError> {
     let s = state.current()?;
-    let n = top_n(q.n, s.view.model.rating.items.len().saturating_sub(1).max(1))?;
+    let n = top_n(q.n, s.view.model.rating.n_items().saturating_sub(1).max(1))?;
     let m = find_movie(&s, &id)?;
     let Some(item) = s.view.item_of_movie[m] else {
         return Err(ApiError::not_found(format!("movie {} is in the data but not in the model", quote(&id))));
@@ -862,8 +851,8 @@ pub async fn metrics(State(state): S) -> Response {
         loaded_seconds: s.view.loaded_at,
         age_seconds: s.view.age_seconds(),
         max_age_seconds: state.config.max_model_age.as_secs(),
-        users: s.view.model.rating.users.len(),
-        movies: s.view.model.rating.items.len(),
+        users: s.view.model.rating.users().len(),
+        movies: s.view.model.rating.n_items(),
     });
     let text = state.metrics.render(gauges.as_ref(), state.jobs.running(), state.started);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use movierec_core::data::trainset::Trainset;
 use movierec_core::evaluation::search::{self, Candidate, CandidateResult, Measure, Method, Spec, Values};
 use movierec_core::models::artifact::{self, Provenance};
+use movierec_core::models::rating::RatingModel;
 use movierec_core::models::svd::{SvdParams, TrainMode};
 use movierec_core::models::{Kind, Recommender};
 use serde::{Deserialize, Serialize};
@@ -379,7 +380,7 @@ fn run(
     }
     let t0 = std::time::Instant::now();
     let model = pool
-        .install(|| svd.fit(mode, threads, &Trainset::new(ratings), |_| {}))
+        .install(|| svd.fit(mode, threads, &Trainset::new(ratings), |_| {}).map(RatingModel::from))
         .map_err(|e| format!("fitting the best candidate on all ratings: {e}"))?;
     let provenance = Provenance {
         data_fingerprint: artifact::fingerprint(ratings),

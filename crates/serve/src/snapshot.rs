@@ -224,27 +224,28 @@ impl ModelView {
     /// If the model knows a user or movie the data does not: they were not made from the
     /// same pipeline run.
     pub fn new(model: Recommender, provenance: Provenance, source: String, data: &Data) -> anyhow::Result<ModelView> {
-        let svd = &model.rating;
-        let missing_items: Vec<&str> = svd.items.iter().filter(|m| data.movie_ids.get(m).is_none()).collect();
+        let rating = &model.rating;
+        let missing_items: Vec<&str> = rating.items().iter().filter(|m| data.movie_ids.get(m).is_none()).collect();
         anyhow::ensure!(
             missing_items.is_empty(),
             "the model and the data do not match: {} of the model's {} movies are not in the movies table (the first: {}); \
              were they made by the same pipeline run?",
             missing_items.len(),
-            svd.items.len(),
+            rating.items().len(),
             quote(missing_items[0])
         );
-        let missing_users = svd.users.iter().filter(|u| data.user_ids.get(u).is_none()).count();
+        let missing_users = rating.users().iter().filter(|u| data.user_ids.get(u).is_none()).count();
         anyhow::ensure!(
             missing_users == 0,
             "the model and the data do not match: {missing_users} of the model's {} users are not in the users table; \
              were they made by the same pipeline run?",
-            svd.users.len()
+            rating.users().len()
         );
-        let user_in_model: Vec<Option<u32>> = data.user_ids.iter().map(|u| svd.users.get(u)).collect();
-        let movie_of_item: Vec<u32> = svd.items.iter().map(|m| data.movie_ids.get(m).expect("checked above")).collect();
-        let item_of_movie: Vec<Option<u32>> = data.movie_ids.iter().map(|m| svd.items.get(m)).collect();
-        let history = recommend::histories(svd, &data.ratings);
+        let user_in_model: Vec<Option<u32>> = data.user_ids.iter().map(|u| rating.users().get(u)).collect();
+        let movie_of_item: Vec<u32> =
+            rating.items().iter().map(|m| data.movie_ids.get(m).expect("checked above")).collect();
+        let item_of_movie: Vec<Option<u32>> = data.movie_ids.iter().map(|m| rating.items().get(m)).collect();
+        let history = recommend::histories(rating, &data.ratings);
         Ok(ModelView {
             model,
             provenance,

@@ -10,7 +10,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use common::{Fixture, TOKEN};
-use movierec_core::models::{Kind, User, recommend};
+use movierec_core::data::trainset::Trainset;
+use movierec_core::models::{Kind, Ranking, Recommender, User, recommend};
 use movierec_serve::{AppState, Config, Snapshot, router};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -81,7 +82,8 @@ async fn root_describes_the_model_and_links_the_routes() {
     assert_eq!(v["users"], s.fixture.data.ratings.users().len());
     assert_eq!(v["movies"], s.fixture.data.ratings.movies().len());
     let m = &v["model"];
-    assert_eq!(m["format_version"], 2);
+    assert_eq!(m["format_version"], 3);
+    assert_eq!((m["algorithm"].as_str(), m["mode"].as_str()), (Some("svd"), Some("fast")));
     assert_eq!(m["ranking"], json!({"kind": "svd", "rerank": 0}));
     assert_eq!(m["trained_at"], "2025-11-26T00:00:00Z");
     assert_eq!(m["data_fingerprint"], movierec_core::models::artifact::fingerprint(&s.fixture.data.ratings));
@@ -194,13 +196,13 @@ async fn recommendations_say_why() {
         assert!(because.iter().all(|b| rated.contains(b["movie_id"].as_str().unwrap())), "{rec}");
         assert!(because.windows(2).all(|w| w[0]["similarity"].as_f64() >= w[1]["similarity"].as_f64()), "{rec}");
         // The first is the rated movie the model finds most like the recommendation.
-        let i = model.rating.items.get(rec["movie_id"].as_str().unwrap()).unwrap() as usize;
+        let i = model.rating.items().get(rec["movie_id"].as_str().unwrap()).unwrap() as usize;
         let best = model
-            .similar(i, model.rating.items.len())
+            .similar(i, model.rating.items().len())
             .into_iter()
-            .find(|(j, _)| rated.contains(model.rating.items.raw(*j)))
+            .find(|(j, _)| rated.contains(model.rating.items().raw(*j)))
             .unwrap();
-        assert_eq!(because[0]["movie_id"], model.rating.items.raw(best.0), "{rec}");
+        assert_eq!(because[0]["movie_id"], model.rating.items().raw(best.0), "{rec}");
     }
     let (_, v) = s.get(&format!("/users/{u}/recommendations?n=5")).await;
     assert!(v["recommendations"][0].get("because").is_none(), "no explain, no because: {v}");
@@ -298,10 +300,10 @@ async fn recommendations_are_the_best_unseen_movies() {
         assert_eq!(status, StatusCode::OK, "{v}");
         let seen: HashSet<u32> =
             (0..list.len()).filter(|&r| list.user()[r].0 == u).map(|r| list.movie()[r].0).collect();
-        let mu = model.users.get(&s.user(u)).unwrap() as usize;
-        let mut all: Vec<(String, f64)> = (0..model.items.len())
-            .filter(|&i| !seen.contains(&list.movies().get(model.items.raw(i as u32)).unwrap()))
-            .map(|i| (model.items.raw(i as u32).to_owned(), model.estimate(Some(mu), Some(i)).est))
+        let mu = model.users().get(&s.user(u)).unwrap() as usize;
+        let mut all: Vec<(String, f64)> = (0..model.items().len())
+            .filter(|&i| !seen.contains(&list.movies().get(model.items().raw(i as u32)).unwrap()))
+            .map(|i| (model.items().raw(i as u32).to_owned(), model.estimate(Some(mu), Some(i)).est))
             .collect();
         all.sort_by(|a, b| b.1.total_cmp(&a.1));
         let recs = v["recommendations"].as_array().unwrap();
@@ -330,51 +332,97 @@ async fn every_kind_is_served() {
     for kind in Kind::ALL {
         let fixture = Fixture::new();
         let model = common::write_model_of_kind(&fixture.data.ratings, &fixture.path("serve.bin"), kind);
-        let state =
-            AppState::new(fixture.paths(), Config::default(), Some(Snapshot::load(&fixture.paths()).unwrap())).unwrap();
-        let s = Service { app: router(Arc::clone(&state)), state, fixture };
+        let s = serving(fixture);
         assert_eq!(s.get("/").await.1["model"]["ranking"]["kind"], kind.name());
-        let list = &s.fixture.data.ratings;
-        let histories = recommend::histories(&model.rating, list);
-        for u in [0u32, 3] {
-            let (status, v) = s.get(&format!("/users/{}/recommendations?n=6", s.user(u))).await;
-            assert_eq!(status, StatusCode::OK, "{kind}: {v}");
-            let mu = model.rating.users.get(&s.user(u)).unwrap() as usize;
-            let h = &histories[mu];
-            let expected = model.recommend(User { id: Some(mu), history: h }, &recommend::movies_of(h), 6);
-            let got = v["recommendations"].as_array().unwrap();
-            assert_eq!(got.len(), 6);
-            for (r, e) in got.iter().zip(&expected) {
-                assert_eq!(r["movie_id"], model.rating.items.raw(e.movie), "{kind}");
-                assert!((r["score"].as_f64().unwrap() - e.relevance).abs() < 1e-9);
-                assert!(
-                    (r["score"].as_f64().unwrap() - model.rating.estimate(Some(mu), Some(e.movie as usize)).est).abs()
-                        < 1e-9
-                );
+        served_as_in_core(&s, &model, kind.name()).await;
+    }
+}
+
+/// Every rating algorithm of Surprise's is served: the root describes it, and the lists, the
+/// fold-in and the similar movies are core's.
+#[tokio::test]
+async fn every_algorithm_is_served() {
+    use movierec_core::models::predictor::Algorithm;
+    use movierec_core::models::rating::RatingModel;
+    for spec in [
+        json!({"algorithm": "knn_with_means", "sim_options": {"user_based": false}}),
+        json!({"algorithm": "knn_baseline", "sim_options": {"name": "pearson_baseline"}}),
+        json!({"algorithm": "svdpp", "n_factors": 4, "n_epochs": 3}),
+        json!({"algorithm": "nmf", "n_factors": 4, "n_epochs": 5}),
+        json!({"algorithm": "slope_one"}),
+        json!({"algorithm": "co_clustering"}),
+        json!({"algorithm": "baseline_only", "bsl_options": {"method": "sgd"}}),
+    ] {
+        let fixture = Fixture::new();
+        let algorithm: Algorithm = serde_json::from_value(spec.clone()).unwrap();
+        let rating = RatingModel::fit(&algorithm, &Trainset::new(&fixture.data.ratings), 1).unwrap();
+        let model = Recommender { rating, ranking: Ranking::Svd, rerank: 0 };
+        common::write_recommender(&model, &fixture.data.ratings, &fixture.path("serve.bin"));
+        let s = serving(fixture);
+        let name = algorithm.name();
+        let m = s.get("/").await.1["model"].clone();
+        assert_eq!(m["algorithm"], name, "{m}");
+        assert_eq!(m["params"], model.rating.params());
+        assert_eq!(m["mode"].is_null(), name != "svdpp", "{m}");
+        served_as_in_core(&s, &model, name).await;
+        let similar = s.get(&format!("/movies/{}/similar?n=3", s.movie(2))).await.1;
+        let learns_likeness = matches!(name, "knn_with_means" | "svdpp" | "nmf");
+        assert_eq!(similar["similar"].as_array().unwrap().len(), if learns_likeness { 3 } else { 0 }, "{name}");
+    }
+}
+
+fn serving(fixture: Fixture) -> Service {
+    let state =
+        AppState::new(fixture.paths(), Config::default(), Some(Snapshot::load(&fixture.paths()).unwrap())).unwrap();
+    Service { app: router(Arc::clone(&state)), state, fixture }
+}
+
+/// A known user's list, a new visitor's and a movie's similar movies answer what core gives.
+async fn served_as_in_core(s: &Service, model: &Recommender, label: &str) {
+    let list = &s.fixture.data.ratings;
+    let histories = recommend::histories(&model.rating, list);
+    for u in [0u32, 3] {
+        let (status, v) = s.get(&format!("/users/{}/recommendations?n=6", s.user(u))).await;
+        assert_eq!(status, StatusCode::OK, "{label}: {v}");
+        let mu = model.rating.users().get(&s.user(u)).unwrap() as usize;
+        let h = &histories[mu];
+        let expected = model.recommend(User { id: Some(mu), history: h }, &recommend::movies_of(h), 6);
+        let got = v["recommendations"].as_array().unwrap();
+        assert_eq!(got.len(), 6);
+        for (r, e) in got.iter().zip(&expected) {
+            assert_eq!(r["movie_id"], model.rating.items().raw(e.movie), "{label}");
+            assert!((r["score"].as_f64().unwrap() - e.relevance).abs() < 1e-9);
+            if label != "normal_predictor" {
+                let est = model.rating.estimate(Some(mu), Some(e.movie as usize)).est;
+                assert!((r["score"].as_f64().unwrap() - est).abs() < 1e-9, "{label}");
             }
         }
-        // A new visitor: folded in by every kind.
-        let (a, b, c) = (s.movie(0), s.movie(1), s.movie(2));
-        let body = json!({"ratings": [{"movie_id": c, "score": 60}, {"movie_id": a, "score": 90}, {"movie_id": b, "score": 15}], "n": 5});
-        let (status, v) = s.post("/recommendations", None, &body.to_string()).await;
-        assert_eq!(status, StatusCode::OK, "{kind}: {v}");
-        let mut pairs: Vec<(u32, f64)> = [(&a, 90.0), (&b, 15.0), (&c, 60.0)]
-            .iter()
-            .map(|(m, r)| (model.rating.items.get(m).unwrap(), *r))
-            .collect();
-        pairs.sort_by_key(|p| p.0);
-        let expected = model.recommend(User { id: None, history: &pairs }, &recommend::movies_of(&pairs), 5);
-        let got = v["recommendations"].as_array().unwrap();
-        let ids: Vec<&str> = got.iter().map(|r| r["movie_id"].as_str().unwrap()).collect();
-        let want: Vec<&str> = expected.iter().map(|e| model.rating.items.raw(e.movie)).collect();
-        assert_eq!(ids, want, "{kind}");
-        // Similar movies.
-        let (status, v) = s.get(&format!("/movies/{}/similar?n=3", s.movie(2))).await;
-        assert_eq!(status, StatusCode::OK, "{kind}: {v}");
-        let expected = model.similar(model.rating.items.get(&s.movie(2)).unwrap() as usize, 3);
-        for (x, (j, _)) in v["similar"].as_array().unwrap().iter().zip(expected) {
-            assert_eq!(x["movie_id"], model.rating.items.raw(j), "{kind}");
-        }
+    }
+    // A new visitor: folded in by every kind and algorithm.
+    let (a, b, c) = (s.movie(0), s.movie(1), s.movie(2));
+    let body = json!({"ratings": [{"movie_id": c, "score": 60}, {"movie_id": a, "score": 90}, {"movie_id": b, "score": 15}], "n": 5});
+    let (status, v) = s.post("/recommendations", None, &body.to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{label}: {v}");
+    let mut pairs: Vec<(u32, f64)> =
+        [(&a, 90.0), (&b, 15.0), (&c, 60.0)].iter().map(|(m, r)| (model.rating.items().get(m).unwrap(), *r)).collect();
+    pairs.sort_by_key(|p| p.0);
+    let expected = model.recommend(User { id: None, history: &pairs }, &recommend::movies_of(&pairs), 5);
+    let got = v["recommendations"].as_array().unwrap();
+    let ids: Vec<&str> = got.iter().map(|r| r["movie_id"].as_str().unwrap()).collect();
+    let want: Vec<&str> = expected.iter().map(|e| model.rating.items().raw(e.movie)).collect();
+    assert_eq!(ids, want, "{label}");
+    for (r, e) in got.iter().zip(&expected) {
+        assert!((r["score"].as_f64().unwrap() - e.relevance).abs() < 1e-9, "{label}");
+    }
+    assert_eq!(v["bias"].is_null(), model.profile(User { id: None, history: &pairs }).unwrap().bias.is_none());
+    // Similar movies.
+    let (status, v) = s.get(&format!("/movies/{}/similar?n=3", s.movie(2))).await;
+    assert_eq!(status, StatusCode::OK, "{label}: {v}");
+    let expected = model.similar(model.rating.items().get(&s.movie(2)).unwrap() as usize, 3);
+    let got = v["similar"].as_array().unwrap();
+    assert_eq!(got.len(), expected.len(), "{label}");
+    for (x, (j, _)) in got.iter().zip(expected) {
+        assert_eq!(x["movie_id"], model.rating.items().raw(j), "{label}");
     }
 }
 
@@ -432,12 +480,13 @@ async fn fold_in_recommends_for_someone_new() {
     // The scores are those of the folded-in profile, best first.
     let model = &s.fixture.model.rating;
     let pairs: Vec<(u32, f64)> =
-        [(&a, 90.0), (&b, 15.0), (&c, 60.0)].iter().map(|(m, r)| (model.items.get(m).unwrap(), *r)).collect();
-    let profile = recommend::fold_in(model, &pairs);
+        [(&a, 90.0), (&b, 15.0), (&c, 60.0)].iter().map(|(m, r)| (model.items().get(m).unwrap(), *r)).collect();
+    let svd = model.as_svd().unwrap();
+    let profile = recommend::fold_in(svd, &pairs);
     assert!((v["bias"].as_f64().unwrap() - profile.bias).abs() < 1e-12);
     for r in recs {
-        let i = model.items.get(r["movie_id"].as_str().unwrap()).unwrap() as usize;
-        assert!((r["score"].as_f64().unwrap() - profile.estimate(model, i)).abs() < 1e-9);
+        let i = model.items().get(r["movie_id"].as_str().unwrap()).unwrap() as usize;
+        assert!((r["score"].as_f64().unwrap() - profile.estimate(svd, i)).abs() < 1e-9);
     }
     assert!(recs.windows(2).all(|w| w[0]["score"].as_f64() >= w[1]["score"].as_f64()));
     // Different tastes, different lists.
@@ -512,9 +561,9 @@ async fn movies_and_similar_movies() {
     assert_eq!(sim.len(), 4);
     assert!(sim.iter().all(|x| x["movie_id"] != s.movie(2)));
     let model = &s.fixture.model.rating;
-    let expected = recommend::similar(model, model.items.get(&s.movie(2)).unwrap() as usize, 4);
+    let expected = recommend::similar(model.as_svd().unwrap(), model.items().get(&s.movie(2)).unwrap() as usize, 4);
     for (x, (j, c)) in sim.iter().zip(expected) {
-        assert_eq!(x["movie_id"], model.items.raw(j));
+        assert_eq!(x["movie_id"], model.items().raw(j));
         assert!((x["similarity"].as_f64().unwrap() - c).abs() < 1e-12);
     }
     error(&s.get("/movies/none/similar").await, StatusCode::NOT_FOUND, "not_found");

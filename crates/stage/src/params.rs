@@ -14,6 +14,8 @@ use movierec_core::evaluation::search::{Method, Values};
 use movierec_core::models::baseline::BaselineParams;
 use movierec_core::models::ease::EaseParams;
 use movierec_core::models::ials::IalsParams;
+use movierec_core::models::predictor::Algorithm;
+use movierec_core::models::rating::RatingModel;
 use movierec_core::models::svd::{SvdParams, TrainMode};
 use movierec_core::models::{Kind, RankingParams};
 use movierec_core::quote::cut_backticked;
@@ -201,14 +203,87 @@ impl Default for PrepareParams {
 /// | `threads` | 0 | threads of the `fast` mode; 0: all cores. The model does not depend on it |
 /// | `svd` | Surprise's defaults | SVD's hyper-parameters, with Surprise's names (`n_factors`, `lr_all`, ...) |
 /// | `ranking` | `kind: ease` | what orders each user's list (`svd`, `popularity`, `ease`, `ials`), `rerank`, and each kind's parameters |
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// | `algorithm` | `svd` | the rating model, whose predicted relevance every list shows: `svd` (`mode`, `svd`) or another of Surprise's algorithms (`knn_baseline`, `svdpp`, …) |
+/// | `algorithms` | none | the other algorithms' parameters by name, under Surprise's names (absent: Surprise's defaults); only the chosen one's are used |
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 #[allow(missing_docs)] // documented in the table above
 pub struct TrainParams {
+    pub algorithm: String,
     pub mode: TrainMode,
     pub threads: usize,
     pub svd: SvdParams,
+    pub algorithms: Algorithms,
     pub ranking: RankingParams,
+}
+
+impl Default for TrainParams {
+    fn default() -> TrainParams {
+        TrainParams {
+            algorithm: "svd".to_owned(),
+            mode: TrainMode::default(),
+            threads: 0,
+            svd: SvdParams::default(),
+            algorithms: Algorithms::default(),
+            ranking: RankingParams::default(),
+        }
+    }
+}
+
+impl TrainParams {
+    /// The rating algorithm to fit: `None` for SVD (`mode` and `svd`), else the algorithm
+    /// named by `algorithm` with its parameters from `algorithms` (Surprise's defaults when
+    /// absent).
+    ///
+    /// # Errors
+    /// An unknown name.
+    pub fn rating(&self) -> anyhow::Result<Option<Algorithm>> {
+        if self.algorithm == "svd" {
+            return Ok(None);
+        }
+        match self.algorithms.0.get(&self.algorithm) {
+            Some(a) => Ok(Some(a.clone())),
+            None => Algorithm::default_of(&self.algorithm).map(Some).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "invalid train.algorithm {}: expected one of {}",
+                    movierec_core::quote::quote(&self.algorithm),
+                    Algorithm::NAMES.join(", ")
+                )
+            }),
+        }
+    }
+}
+
+/// Surprise's algorithms' parameters by name (`knn_baseline: {k: 40, sim_options: {…}}`),
+/// each checked against the algorithm's names when `params.yaml` is read.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Algorithms(pub BTreeMap<String, Algorithm>);
+
+impl Serialize for Algorithms {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let map: BTreeMap<&String, serde_json::Value> =
+            self.0.iter().map(|(name, a)| (name, RatingModel::params_of(a))).collect();
+        map.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Algorithms {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Algorithms, D::Error> {
+        use serde::de::Error;
+        let raw = BTreeMap::<String, Option<serde_json::Map<String, serde_json::Value>>>::deserialize(d)?;
+        let mut out = BTreeMap::new();
+        for (name, params) in raw {
+            if name == "svd" {
+                return Err(D::Error::custom("SVD's parameters are train.svd, not train.algorithms.svd"));
+            }
+            let mut params = params.unwrap_or_default();
+            params.insert("algorithm".to_owned(), serde_json::Value::String(name.clone()));
+            let a: Algorithm = serde_json::from_value(serde_json::Value::Object(params))
+                .map_err(|e| D::Error::custom(format!("{name}: {e}")))?;
+            out.insert(name, a);
+        }
+        Ok(Algorithms(out))
+    }
 }
 
 /// The `evaluate` section.
@@ -276,10 +351,11 @@ impl Default for Compare {
 /// | `cv` | 3 | folds of the cross-validation (every candidate sees the same folds) |
 /// | `threads` | 0 | threads running (candidate, fold) fits; 0: all cores. Results do not depend on it |
 /// | `mode` | `fast` | the training mode of every fit |
-/// | `measure` | `ndcg@10` | what selects the ranking: `rmse` or `mae` (SVD's candidates only; the lists keep SVD's order), or a ranking measure at K (`ndcg@10`, `precision@10`, `recall@10`, `map@10`, `hit_rate@10`) over every kind |
+/// | `measure` | `ndcg@10` | what selects the ranking: `rmse` or `mae` (the rating models' candidates only; the lists keep the rating model's order), or a ranking measure at K (`ndcg@10`, `precision@10`, `recall@10`, `map@10`, `hit_rate@10`) over every kind |
 /// | `relevance_threshold` | 60 | a held-out score at or above it is relevant (ranking measures) |
 /// | `base` | Surprise's defaults, seed 42 | SVD parameters that are not searched |
 /// | `space` | the default grid (81 candidates) | SVD's searched parameters: lists, or `{min, max, log}` ranges for the random search |
+/// | `algorithms` | none | Surprise's other algorithms searched beside SVD, each by its `param_grid` as Surprise's `GridSearchCV` takes it (lists; `sim_options` and `bsl_options` dicts of lists) |
 /// | `ranking.base` | the kinds' defaults | the top-N kinds' parameters that are not searched (its `kind` is ignored) |
 /// | `ranking.spaces` | EASE's λ, implicit ALS's factors and α, each with and without `rerank` 20; popularity | a space per top-N kind, searched when `measure` is a ranking measure |
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -296,6 +372,7 @@ pub struct OptimizeParams {
     pub relevance_threshold: f64,
     pub base: SvdParams,
     pub space: BTreeMap<String, Values>,
+    pub algorithms: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
     pub ranking: RankingSearch,
 }
 
@@ -355,6 +432,7 @@ impl Default for OptimizeParams {
                 ("lr_all".to_owned(), list(&[0.002, 0.003, 0.005])),
                 ("reg_all".to_owned(), list(&[0.02, 0.05, 0.07])),
             ]),
+            algorithms: BTreeMap::new(),
             ranking: RankingSearch::default(),
         }
     }
@@ -474,6 +552,28 @@ mod tests {
         assert!(e.contains("invalid rating scale"), "{e}");
         let e = serde_yaml::from_str::<Params>("load:\n  source: parquet\n").unwrap_err().to_string();
         assert!(e.contains("parquet"), "{e}");
+    }
+
+    #[test]
+    fn the_rating_algorithm_and_its_parameters() {
+        let p: Params = serde_yaml::from_str(
+            "train:\n  algorithm: knn_baseline\n  algorithms:\n    knn_baseline: {k: 7, sim_options: {user_based: false}}\n    slope_one:\n",
+        )
+        .unwrap();
+        let Some(Algorithm::KnnBaseline(k)) = p.train.rating().unwrap() else { panic!("{:?}", p.train) };
+        assert_eq!((k.k, k.sim_options.user_based, k.min_k), (7, false, 1));
+        let p: Params = serde_yaml::from_str("train: {algorithm: nmf}\n").unwrap();
+        assert_eq!(p.train.rating().unwrap(), Algorithm::default_of("nmf"));
+        assert_eq!(Params::default().train.rating().unwrap(), None);
+        let e =
+            serde_yaml::from_str::<Params>("train: {algorithm: svd, algorithms: {knn_basic: {kk: 1}}}\n").unwrap_err();
+        assert!(e.to_string().contains("kk"), "{e}");
+        let e = serde_yaml::from_str::<Params>("train: {algorithms: {svd: {n_factors: 1}}}\n").unwrap_err();
+        assert!(e.to_string().contains("train.svd"), "{e}");
+        let e = serde_yaml::from_str::<Params>("train: {algorithms: {knn: {}}}\n").unwrap_err();
+        assert!(e.to_string().contains("knn"), "{e}");
+        let p: Params = serde_yaml::from_str("train: {algorithm: knn}\n").unwrap();
+        assert!(p.train.rating().unwrap_err().to_string().contains("expected one of normal_predictor"));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! `train`: fits SVD and the configured ranking on the training set and writes the model
+//! `train`: fits the rating model (SVD or another of Surprise's algorithms) and the configured ranking on the training set and writes the model
 //! artifact, a report and the per-epoch training loss.
 
 use std::path::PathBuf;
@@ -10,14 +10,21 @@ use clap::Parser;
 use movierec_core::data::trainset::Trainset;
 use movierec_core::models::Recommender;
 use movierec_core::models::artifact::{self, Provenance};
-use movierec_core::models::svd::{Epoch, TrainMode};
+use movierec_core::models::rating::RatingModel;
+use movierec_core::models::svd::{Epoch, Svd, TrainMode};
 use movierec_stage::params::TrainParams;
 use movierec_stage::progress::{Phase, Steps};
 use movierec_stage::tracking::{self, Metric, Tracker};
 use movierec_stage::{Common, Outputs, Params};
 use serde::Serialize;
 
-/// Fit SVD and the ranking on the training set and write the model.
+/// Fit the rating model and the ranking on the training set and write the model.
+///
+/// `train.algorithm` is the rating model, whose predicted relevance every recommendation
+/// shows: `svd` (below), or another of Surprise's algorithms (`normal_predictor`,
+/// `baseline_only`, `knn_basic`, `knn_with_means`, `knn_with_zscore`, `knn_baseline`,
+/// `svdpp`, `nmf`, `slope_one`, `co_clustering`) with its parameters under
+/// `train.algorithms.<name>` (Surprise's names and defaults).
 ///
 /// `train.mode` is `fast` (single precision, parallel on `train.threads` threads, the same
 /// model for any number of threads) or `surprise` (scikit-surprise's SVD reproduced bit for
@@ -49,15 +56,17 @@ struct Args {
 /// The report's JSON form.
 #[derive(Debug, Serialize)]
 struct Report {
-    mode: TrainMode,
+    algorithm: &'static str,
+    params: serde_json::Value,
+    mode: Option<TrainMode>,
     threads: usize,
     training_time: f64,
     n_ratings: usize,
     n_users: usize,
     n_movies: usize,
     mean_score: f64,
-    rating_updates_per_second: f64,
-    final_train_rmse: f64,
+    rating_updates_per_second: Option<f64>,
+    final_train_rmse: Option<f64>,
     data_fingerprint: String,
     ranking: RankingReport,
 }
@@ -83,12 +92,14 @@ fn run(args: Args) -> anyhow::Result<()> {
 
 fn train(args: &Args, p: &TrainParams, tracker: &mut Tracker) -> anyhow::Result<()> {
     tracker.log(
-        &tracking::params_of(
-            &serde_json::json!({"mode": p.mode, "threads": p.threads, "svd": p.svd, "ranking": p.ranking.chosen()}),
-        ),
+        &tracking::params_of(&serde_json::json!({
+            "algorithm": p.algorithm, "mode": p.mode, "threads": p.threads, "svd": p.svd,
+            "algorithms": p.algorithms, "ranking": p.ranking.chosen(),
+        })),
         &[],
         &[],
     )?;
+    let algorithm = p.rating()?;
     let svd = p.svd.check().context("invalid train.svd parameters")?;
     let phase = Phase::start("reading the training set");
     let list = movierec_tables::read_ratings(&args.train)?;
@@ -99,36 +110,22 @@ fn train(args: &Args, p: &TrainParams, tracker: &mut Tracker) -> anyhow::Result<
     tracker.log(&[("data_fingerprint".to_owned(), fingerprint.clone())], &[], &[])?;
 
     let threads = match p.mode {
-        TrainMode::Surprise => 1,
-        TrainMode::Fast if p.threads == 0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        TrainMode::Fast => p.threads,
+        TrainMode::Surprise if algorithm.is_none() => 1,
+        _ if p.threads == 0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        _ => p.threads,
     };
-    tracing::info!(
-        mode = ?p.mode,
-        threads,
-        ratings = t.n_ratings(),
-        users = t.n_users(),
-        movies = t.n_items(),
-        n_factors = svd.n_factors,
-        n_epochs = svd.n_epochs,
-        "training"
-    );
-    let steps = Steps::new(svd.n_epochs as u64, "epochs");
-    let mut losses: Vec<Epoch> = Vec::with_capacity(svd.n_epochs);
-    let on_epoch = |e: Epoch| {
-        steps.step(format!("epoch {} train rmse {:.4}", e.epoch, e.train_rmse));
-        tracing::debug!(epoch = e.epoch, train_rmse = e.train_rmse, "epoch");
-        losses.push(e);
+    let (model, seconds, losses) = match &algorithm {
+        None => fit_svd(&svd, p.mode, threads, &t)?,
+        Some(a) => {
+            tracing::info!(ratings = t.n_ratings(), users = t.n_users(), movies = t.n_items(), "training {}", a.name());
+            let phase = Phase::start(format!("fitting {}", a.name()));
+            let started = Instant::now();
+            let model =
+                RatingModel::fit(a, &t, threads).with_context(|| format!("invalid train.algorithms.{}", a.name()))?;
+            phase.finish();
+            (model, started.elapsed().as_secs_f64(), Vec::new())
+        }
     };
-    let started = Instant::now();
-    let model = match p.mode {
-        TrainMode::Surprise => svd.fit_surprise(&t, on_epoch),
-        TrainMode::Fast => svd.fit_fast(&t, threads, on_epoch),
-    }?;
-    let seconds = started.elapsed().as_secs_f64();
-    steps.finish();
-    let final_rmse = losses.last().map_or(f64::NAN, |e| e.train_rmse);
-    tracing::info!("trained in {seconds:.2} s, final train rmse {final_rmse:.4}");
     let phase = Phase::start(format!("fitting the {} ranking", p.ranking.kind));
     let started = Instant::now();
     let ranking = p.ranking.fit(&t, p.threads).context("invalid train.ranking parameters")?;
@@ -143,16 +140,19 @@ fn train(args: &Args, p: &TrainParams, tracker: &mut Tracker) -> anyhow::Result<
         training_seconds: seconds,
         threads,
     };
+    let is_svd = algorithm.is_none();
     let report = Report {
-        mode: p.mode,
+        algorithm: model.rating.name(),
+        params: model.rating.params(),
+        mode: model.rating.mode(),
         threads,
         training_time: seconds,
         n_ratings: t.n_ratings(),
         n_users: t.n_users(),
         n_movies: t.n_items(),
         mean_score: t.global_mean(),
-        rating_updates_per_second: (t.n_ratings() * svd.n_epochs) as f64 / seconds,
-        final_train_rmse: final_rmse,
+        rating_updates_per_second: is_svd.then(|| (t.n_ratings() * svd.n_epochs) as f64 / seconds),
+        final_train_rmse: losses.last().map(|e| e.train_rmse),
         data_fingerprint: provenance.data_fingerprint.clone(),
         ranking: RankingReport { params: p.ranking.chosen(), training_time: ranking_seconds },
     };
@@ -179,4 +179,40 @@ fn train(args: &Args, p: &TrainParams, tracker: &mut Tracker) -> anyhow::Result<
     tracker.upload("model/model.bin", &args.model)?;
     tracker.upload("metrics/train.json", &args.report)?;
     tracker.upload("plots/train_loss.csv", &args.loss)
+}
+
+/// Fits SVD in `mode`, with a bar over the epochs: the model, the seconds, each epoch's loss.
+fn fit_svd(
+    svd: &Svd,
+    mode: TrainMode,
+    threads: usize,
+    t: &Trainset<'_>,
+) -> anyhow::Result<(RatingModel, f64, Vec<Epoch>)> {
+    tracing::info!(
+        mode = ?mode,
+        threads,
+        ratings = t.n_ratings(),
+        users = t.n_users(),
+        movies = t.n_items(),
+        n_factors = svd.n_factors,
+        n_epochs = svd.n_epochs,
+        "training"
+    );
+    let steps = Steps::new(svd.n_epochs as u64, "epochs");
+    let mut losses: Vec<Epoch> = Vec::with_capacity(svd.n_epochs);
+    let on_epoch = |e: Epoch| {
+        steps.step(format!("epoch {} train rmse {:.4}", e.epoch, e.train_rmse));
+        tracing::debug!(epoch = e.epoch, train_rmse = e.train_rmse, "epoch");
+        losses.push(e);
+    };
+    let started = Instant::now();
+    let model = match mode {
+        TrainMode::Surprise => svd.fit_surprise(t, on_epoch),
+        TrainMode::Fast => svd.fit_fast(t, threads, on_epoch),
+    }?;
+    let seconds = started.elapsed().as_secs_f64();
+    steps.finish();
+    let final_rmse = losses.last().map_or(f64::NAN, |e| e.train_rmse);
+    tracing::info!("trained in {seconds:.2} s, final train rmse {final_rmse:.4}");
+    Ok((model.into(), seconds, losses))
 }

@@ -51,7 +51,7 @@ impl Project {
 
     fn ok(&self, params: &str) -> (SvdModel, Value) {
         let (model, report) = self.ok_recommender(params);
-        (model.rating, report)
+        (model.rating.as_svd().cloned().expect("an SVD"), report)
     }
 
     fn ok_recommender(&self, params: &str) -> (Recommender, Value) {
@@ -153,4 +153,57 @@ fn divergence_and_bad_parameters_are_clear_errors() {
     std::fs::remove_file(p.path("data/train.parquet")).unwrap();
     let e = p.fails("train: {}\n");
     assert!(e.contains("data/train.parquet"), "{e}");
+}
+
+/// Each of Surprise's other algorithms is trained by `train.algorithm`, with its parameters
+/// under `train.algorithms`, and the model file holds what fitting it in-process gives.
+#[test]
+fn surprises_other_algorithms_are_trained_and_written() {
+    use movierec_core::data::trainset::Trainset;
+    use movierec_core::models::predictor::Algorithm;
+    use movierec_core::models::rating::RatingModel;
+    let p = Project::new();
+    let list = movierec_tables::read_ratings(&p.path("data/train.parquet")).unwrap();
+    let t = Trainset::new(&list);
+    for (name, params, spec) in [
+        (
+            "knn_baseline",
+            "{k: 20, sim_options: {name: pearson_baseline, user_based: false}}",
+            serde_json::json!({"algorithm": "knn_baseline", "k": 20, "sim_options": {"name": "pearson_baseline", "user_based": false}}),
+        ),
+        (
+            "svdpp",
+            "{n_factors: 5, n_epochs: 3}",
+            serde_json::json!({"algorithm": "svdpp", "n_factors": 5, "n_epochs": 3}),
+        ),
+        ("slope_one", "{}", serde_json::json!({"algorithm": "slope_one"})),
+        ("co_clustering", "null", serde_json::json!({"algorithm": "co_clustering"})),
+    ] {
+        let yaml =
+            format!("train:\n  algorithm: {name}\n  algorithms: {{{name}: {params}}}\n  ranking: {{kind: svd}}\n");
+        let (model, r) = p.ok_recommender(&yaml);
+        assert_eq!(model.rating.name(), name);
+        assert_eq!(r["algorithm"], name);
+        assert!(r["final_train_rmse"].is_null() && r["rating_updates_per_second"].is_null(), "{r}");
+        let expected = RatingModel::fit(&serde_json::from_value::<Algorithm>(spec).unwrap(), &t, 1).unwrap();
+        assert!(model.rating == expected, "{name}");
+        assert_eq!(r["params"], expected.params(), "{name}");
+        let loss = std::fs::read_to_string(p.path(OUTPUTS[2])).unwrap();
+        assert_eq!(loss, "epoch,train_rmse\n");
+    }
+    // The default: SVD, whatever other algorithms' sections say.
+    let (model, r) =
+        p.ok_recommender("train:\n  svd: {n_factors: 4, n_epochs: 2}\n  algorithms: {nmf: {n_factors: 3}}\n");
+    assert_eq!((model.rating.name(), r["algorithm"].as_str()), ("svd", Some("svd")));
+    let p = Project::new();
+    let e = p.fails("train: {algorithm: knn}\n");
+    assert!(e.contains("invalid train.algorithm") && e.contains("knn_baseline"), "{e}");
+    let e = p.fails("train: {algorithm: knn_basic, algorithms: {knn_basic: {kk: 3}}}\n");
+    assert!(e.contains("knn_basic") && e.contains("kk"), "{e}");
+    let e = p.fails("train: {algorithm: knn_basic, algorithms: {knn_basic: {k: 0}}}\n");
+    assert!(e.contains("invalid k 0"), "{e}");
+    let e = p.fails(
+        "train: {algorithm: knn_basic, algorithms: {knn_basic: {sim_options: {user_based: true}, max_size: 10}}}\n",
+    );
+    assert!(e.contains("max_size") && e.contains("users"), "{e}");
 }

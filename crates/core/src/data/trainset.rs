@@ -110,7 +110,7 @@ impl<'a> Trainset<'a> {
 
 /// Ratings grouped by user or by movie, each group in list order: Surprise's `ur` or `ir`
 /// in one allocation.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Rows {
     /// `id[start[x]..start[x + 1]]` are row `x`'s entries.
     pub start: Vec<usize>,

@@ -15,7 +15,9 @@ use crate::data::split::{SplitError, kfold};
 use crate::data::trainset::Trainset;
 use crate::evaluation::accuracy::{self, RankingMetrics};
 use crate::evaluation::ranking::Heldout;
-use crate::models::svd::{Svd, SvdModel, SvdParams, TrainMode};
+use crate::models::predictor::Algorithm;
+use crate::models::rating::RatingModel;
+use crate::models::svd::{Svd, SvdParams, TrainMode};
 use crate::models::{Kind, Ranking, RankingParams, Recommender};
 use crate::numpy::RandomState;
 use crate::quote::quote;
@@ -75,6 +77,14 @@ pub enum SpaceError {
         name: String,
         /// The value.
         value: f64,
+    },
+    /// A grid of one of Surprise's algorithms that cannot be searched.
+    #[error("cannot search {}: {message}", quote(.name))]
+    Algorithm {
+        /// The algorithm's name.
+        name: String,
+        /// What is wrong.
+        message: String,
     },
 }
 
@@ -355,32 +365,143 @@ impl std::fmt::Display for Measure {
     }
 }
 
-/// What a candidate is: an SVD, or a top-N kind's parameters.
+/// What a candidate is: an SVD, another rating algorithm, or a top-N kind's parameters.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Spec {
     /// An SVD, checked.
     Svd(Svd),
+    /// Another of Surprise's algorithms, with the values searched (flattened names, as
+    /// `sim_options.name`).
+    Rating(Algorithm, BTreeMap<String, serde_json::Value>),
     /// A top-N ranking (its `kind` is not `svd`).
     TopN(RankingParams),
 }
 
 impl Spec {
-    /// The kind.
+    /// The kind: `svd` (lists by predicted relevance) for the rating models.
     pub fn kind(&self) -> Kind {
         match self {
-            Spec::Svd(_) => Kind::Svd,
+            Spec::Svd(_) | Spec::Rating(..) => Kind::Svd,
             Spec::TopN(p) => p.kind,
         }
     }
+
+    /// The rating algorithm's name; `None` for a top-N kind.
+    pub fn algorithm(&self) -> Option<&'static str> {
+        match self {
+            Spec::Svd(_) => Some("svd"),
+            Spec::Rating(a, _) => Some(a.name()),
+            Spec::TopN(_) => None,
+        }
+    }
+
+    /// Fits the rating model of a rating candidate (SVD in `mode` on one thread; the others'
+    /// parallel parts on the current pool), or `None` for a top-N kind.
+    pub fn fit_rating(&self, mode: TrainMode, t: &Trainset<'_>) -> Option<Result<RatingModel, String>> {
+        match self {
+            Spec::Svd(svd) => Some(svd.fit(mode, 1, t, |_| {}).map(RatingModel::Svd).map_err(|e| e.to_string())),
+            Spec::Rating(a, _) => Some(RatingModel::fit(a, t, 0).map_err(|e| e.to_string())),
+            Spec::TopN(_) => None,
+        }
+    }
+}
+
+/// The candidates of one of Surprise's algorithms by its `param_grid`, as Surprise's
+/// `GridSearchCV` expands it: each parameter a list of values (a single value is a list of
+/// one), `sim_options` and `bsl_options` dicts of lists expanded into the list of their own
+/// combinations first; every combination of the lists, parameters in name order, the last
+/// varying fastest. Parameters not in the grid keep Surprise's defaults.
+///
+/// # Errors
+/// [`SpaceError::Algorithm`] for an unknown algorithm or parameter, or a value it does not
+/// accept; [`SpaceError::Empty`] for an empty list.
+pub fn algorithm_candidates(
+    name: &str,
+    grid: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Vec<Spec>, SpaceError> {
+    use serde_json::Value;
+    let fail = |message: String| SpaceError::Algorithm { name: name.to_owned(), message };
+    if name == "svd" {
+        return Err(fail("SVD's space is optimize.space".to_owned()));
+    }
+    if Algorithm::default_of(name).is_none() {
+        return Err(fail(format!("expected one of {}", Algorithm::NAMES.join(", "))));
+    }
+    let as_list = |v: &Value| match v {
+        Value::Array(items) => items.clone(),
+        other => vec![other.clone()],
+    };
+    /// Every combination of the lists of `grid`, each a list of (flattened name, value).
+    fn product(lists: Vec<(String, Vec<Value>)>) -> Vec<Vec<(String, Value)>> {
+        let mut out: Vec<Vec<(String, Value)>> = vec![Vec::new()];
+        for (key, values) in lists {
+            out = out
+                .into_iter()
+                .flat_map(|c| {
+                    let key = &key;
+                    values.iter().map(move |v| {
+                        let mut c = c.clone();
+                        c.push((key.clone(), v.clone()));
+                        c
+                    })
+                })
+                .collect();
+        }
+        out
+    }
+    let mut lists: Vec<(String, Vec<Value>)> = Vec::new();
+    for (key, value) in grid {
+        let values = match (key.as_str(), value) {
+            ("sim_options" | "bsl_options", Value::Object(inner)) => {
+                let inner_lists: Vec<(String, Vec<Value>)> =
+                    inner.iter().map(|(k, v)| (k.clone(), as_list(v))).collect();
+                if let Some((k, _)) = inner_lists.iter().find(|(_, v)| v.is_empty()) {
+                    return Err(SpaceError::Empty(format!("{name}.{key}.{k}")));
+                }
+                product(inner_lists).into_iter().map(|c| Value::Object(c.into_iter().collect())).collect()
+            }
+            _ => as_list(value),
+        };
+        if values.is_empty() {
+            return Err(SpaceError::Empty(format!("{name}.{key}")));
+        }
+        lists.push((key.clone(), values));
+    }
+    product(lists)
+        .into_iter()
+        .map(|combination| {
+            let mut spec = serde_json::Map::new();
+            spec.insert("algorithm".to_owned(), Value::String(name.to_owned()));
+            let mut searched = BTreeMap::new();
+            for (key, value) in combination {
+                match &value {
+                    Value::Object(inner) => {
+                        for (k, v) in inner {
+                            searched.insert(format!("{key}.{k}"), v.clone());
+                        }
+                    }
+                    v => {
+                        searched.insert(key.clone(), v.clone());
+                    }
+                }
+                spec.insert(key, value);
+            }
+            let algorithm: Algorithm = serde_json::from_value(Value::Object(spec)).map_err(|e| fail(e.to_string()))?;
+            Ok(Spec::Rating(algorithm, searched))
+        })
+        .collect()
 }
 
 /// One candidate's cross-validated scores, as a row of Surprise's `cv_results`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CandidateResult {
-    /// The candidate's kind.
+    /// The candidate's kind (`svd` for every rating model: lists by predicted relevance).
     pub kind: Kind,
+    /// The rating algorithm (`svd`, `knn_baseline`, …); none for a top-N kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<&'static str>,
     /// The searched values.
-    pub params: BTreeMap<String, f64>,
+    pub params: BTreeMap<String, serde_json::Value>,
     /// `ok`, or `failed` when a fold's fit diverged.
     pub status: &'static str,
     /// Why it failed.
@@ -440,7 +561,7 @@ struct FoldScores {
 type FoldResult = Result<FoldScores, String>;
 
 /// Surprise's rmse and mae of `model` on rows `rows` of `list`.
-pub fn score(model: &SvdModel, list: &RatingList, rows: impl Iterator<Item = usize>) -> (f64, f64) {
+pub fn score(model: &RatingModel, list: &RatingList, rows: impl Iterator<Item = usize>) -> (f64, f64) {
     let pairs: Vec<(f64, f64)> = rows
         .map(|r| {
             let est = model.predict(list.users().raw(list.user()[r].0), list.movies().raw(list.movie()[r].0)).est;
@@ -473,15 +594,15 @@ pub fn cross_validate(
     seed: u32,
     measure: Measure,
     threshold: f64,
-    rating: Option<&Svd>,
+    rating: Option<&Spec>,
     on_fit: impl Fn(usize, usize) + Sync,
 ) -> Result<Vec<CandidateResult>, SplitError> {
     let folds = kfold(list.len(), cv, seed)?;
     let fold_lists: Vec<RatingList> = folds.iter().map(|f| list.select(&f.train)).collect();
     let fold_sets: Vec<Trainset<'_>> = fold_lists.iter().map(Trainset::new).collect();
     let reranks = fits.iter().any(|(_, s)| matches!(s, Spec::TopN(p) if p.rerank > 0));
-    let fold_ratings: Vec<Option<SvdModel>> = match rating {
-        Some(svd) if reranks => fold_sets.par_iter().map(|t| svd.fit(mode, 1, t, |_| {}).ok()).collect(),
+    let fold_ratings: Vec<Option<RatingModel>> = match rating {
+        Some(spec) if reranks => fold_sets.par_iter().map(|t| spec.fit_rating(mode, t).and_then(Result::ok)).collect(),
         _ => vec![None; folds.len()],
     };
     let k = match measure {
@@ -502,15 +623,17 @@ pub fn cross_validate(
             let (c, f) = (task / folds.len(), task % folds.len());
             let t0 = Instant::now();
             let result = match &fits[c].1 {
-                Spec::Svd(svd) => svd.fit(mode, 1, &fold_sets[f], |_| {}).map_err(|e| e.to_string()).map(|model| {
-                    let seconds = t0.elapsed().as_secs_f64();
-                    let accuracy = score(&model, list, folds[f].test.iter().map(|&r| r as usize));
-                    let ranking = heldout[f].as_ref().zip(k).map(|(h, k)| {
-                        let rec = Recommender { rating: model, ranking: Ranking::Svd, rerank: 0 };
-                        h.measure_recommender(&rec, k, k).0.metrics
-                    });
-                    FoldScores { accuracy: Some(accuracy), ranking, seconds }
-                }),
+                spec @ (Spec::Svd(_) | Spec::Rating(..)) => {
+                    spec.fit_rating(mode, &fold_sets[f]).expect("a rating candidate").map(|model| {
+                        let seconds = t0.elapsed().as_secs_f64();
+                        let accuracy = score(&model, list, folds[f].test.iter().map(|&r| r as usize));
+                        let ranking = heldout[f].as_ref().zip(k).map(|(h, k)| {
+                            let rec = Recommender { rating: model, ranking: Ranking::Svd, rerank: 0 };
+                            h.measure_recommender(&rec, k, k).0.metrics
+                        });
+                        FoldScores { accuracy: Some(accuracy), ranking, seconds }
+                    })
+                }
                 Spec::TopN(p) => p.fit(&fold_sets[f], 0).map_err(|e| e.to_string()).and_then(|ranking| {
                     let seconds = t0.elapsed().as_secs_f64();
                     let measured = match (heldout[f].as_ref().zip(k), p.rerank, &fold_ratings[f]) {
@@ -537,7 +660,7 @@ pub fn cross_validate(
         })
         .collect();
     let mut out: Vec<CandidateResult> =
-        fits.iter().zip(results.chunks(folds.len())).map(|((c, s), r)| summarize(s.kind(), c, r, measure)).collect();
+        fits.iter().zip(results.chunks(folds.len())).map(|((c, s), r)| summarize(s, c, r, measure)).collect();
     rank_by(&mut out, measure);
     Ok(out)
 }
@@ -564,10 +687,15 @@ pub fn best(results: &[CandidateResult]) -> Option<usize> {
     results.iter().position(|r| r.rank == Some(1))
 }
 
-fn summarize(kind: Kind, candidate: &Candidate, fold_results: &[FoldResult], measure: Measure) -> CandidateResult {
+fn summarize(spec: &Spec, candidate: &Candidate, fold_results: &[FoldResult], measure: Measure) -> CandidateResult {
+    let params = match spec {
+        Spec::Rating(_, searched) => searched.clone(),
+        _ => candidate.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(*v))).collect(),
+    };
     let mut out = CandidateResult {
-        kind,
-        params: candidate.iter().cloned().collect(),
+        kind: spec.kind(),
+        algorithm: spec.algorithm(),
+        params,
         status: "ok",
         reason: None,
         rank: None,
@@ -630,6 +758,38 @@ mod tests {
 
     fn space(entries: &[(&str, Values)]) -> BTreeMap<String, Values> {
         entries.iter().map(|(n, v)| (n.to_string(), v.clone())).collect()
+    }
+
+    /// GridSearchCV's expansion: a nested dict's combinations are one parameter's values;
+    /// parameters in name order, the last varying fastest; a single value is a list of one.
+    #[test]
+    fn an_algorithms_grid_is_expanded_as_grid_search_cv_does() {
+        let grid = serde_json::json!({
+            "sim_options": {"name": ["msd", "cosine"], "user_based": [false, true]},
+            "k": [10, 20],
+            "min_k": 2,
+        });
+        let specs = algorithm_candidates("knn_basic", grid.as_object().unwrap()).unwrap();
+        assert_eq!(specs.len(), 8);
+        let Spec::Rating(Algorithm::KnnBasic(first), searched) = &specs[0] else { panic!("{:?}", specs[0]) };
+        assert_eq!((first.k, first.min_k, first.sim_options.user_based), (10, 2, false));
+        assert_eq!(searched["sim_options.name"], "msd");
+        let Spec::Rating(Algorithm::KnnBasic(second), _) = &specs[1] else { panic!() };
+        assert_eq!(
+            (second.k, second.sim_options.user_based, second.sim_options.name),
+            (10, true, crate::models::similarity::Measure::Msd)
+        );
+        let Spec::Rating(Algorithm::KnnBasic(last), _) = &specs[7] else { panic!() };
+        assert_eq!((last.k, last.sim_options.user_based), (20, true));
+        let empty = algorithm_candidates("slope_one", &serde_json::Map::new()).unwrap();
+        assert_eq!(empty.len(), 1, "no grid: the defaults, once");
+        let bad = |name: &str, grid: serde_json::Value| {
+            algorithm_candidates(name, grid.as_object().unwrap()).unwrap_err().to_string()
+        };
+        assert!(bad("knn", serde_json::json!({})).contains("expected one of"));
+        assert!(bad("knn_basic", serde_json::json!({"k": []})).contains("knn_basic.k"));
+        assert!(bad("knn_basic", serde_json::json!({"sim_options": {"name": ["jaccard"]}})).contains("jaccard"));
+        assert!(bad("svd", serde_json::json!({})).contains("optimize.space"));
     }
 
     #[test]

@@ -53,7 +53,7 @@ impl Default for BaselineParams {
 }
 
 /// A fitted `BaselineOnly`: `μ + bᵤ + bᵢ`, unknown terms left out, clipped to the scale.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Baseline {
     /// The training set's mean.
     pub global_mean: f64,

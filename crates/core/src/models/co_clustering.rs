@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::scale::RatingScale;
 use crate::data::trainset::Trainset;
-use crate::models::predictor::Predictor;
+use crate::models::predictor::{Folded, Predictor};
 use crate::models::{FitError, check_count};
 use crate::numpy::{self, RandomState};
 
@@ -38,7 +38,7 @@ impl Default for CoClusteringParams {
 }
 
 /// A fitted CoClustering.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CoClustering {
     /// The training set's mean.
     pub global_mean: f64,
@@ -167,15 +167,37 @@ fn argmin(v: &[f64]) -> u32 {
     best as u32
 }
 
+impl CoClustering {
+    /// The estimate of movie `i` for a user of cluster `uc` whose mean score is `mean`.
+    fn estimate_in(&self, uc: usize, mean: f64, i: usize) -> f64 {
+        let ic = self.cltr_i[i] as usize;
+        let ni = self.avg_cltr_i.len();
+        self.avg_cocltr[uc * ni + ic] + mean - self.avg_cltr_u[uc] + self.item_mean[i] - self.avg_cltr_i[ic]
+    }
+}
+
 impl Predictor for CoClustering {
     fn estimate(&self, u: Option<usize>, i: Option<usize>) -> Option<f64> {
         let (Some(u), Some(i)) = (u, i) else { return Some(self.global_mean) };
-        let (uc, ic) = (self.cltr_u[u] as usize, self.cltr_i[i] as usize);
-        let ni = self.avg_cltr_i.len();
-        Some(
-            self.avg_cocltr[uc * ni + ic] + self.user_mean[u] - self.avg_cltr_u[uc] + self.item_mean[i]
-                - self.avg_cltr_i[ic],
-        )
+        Some(self.estimate_in(self.cltr_u[u] as usize, self.user_mean[u], i))
+    }
+
+    /// The user's mean (truncated) score, and the user cluster whose estimates of the
+    /// user's ratings have the least squared error (the fit's assignment step, with the
+    /// fitted averages); no ratings: the global mean for every movie.
+    fn fold_in(&self, history: &[(u32, f64)], n_items: usize) -> Folded {
+        if history.is_empty() {
+            return Folded { estimates: vec![Some(self.global_mean); n_items], bias: None };
+        }
+        let int = |r: f64| f64::from(r as i32);
+        let mean = numpy::mean(&history.iter().map(|&(_, r)| int(r)).collect::<Vec<_>>());
+        let errors: Vec<f64> = (0..self.avg_cltr_u.len())
+            .map(|uc| {
+                history.iter().map(|&(i, r)| (int(r) - self.estimate_in(uc, mean, i as usize)).powi(2)).sum::<f64>()
+            })
+            .collect();
+        let uc = argmin(&errors) as usize;
+        Folded { estimates: (0..n_items).map(|i| Some(self.estimate_in(uc, mean, i))).collect(), bias: None }
     }
 
     fn global_mean(&self) -> f64 {

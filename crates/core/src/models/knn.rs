@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::scale::RatingScale;
 use crate::data::trainset::{Rows, Trainset};
 use crate::models::baseline::BaselineParams;
-use crate::models::predictor::{Predictor, biased, np_std};
+use crate::models::predictor::{Folded, Predictor, biased, np_std};
 use crate::models::similarity::{self, Biases, Measure, SimOptions, Similarities};
 use crate::models::{FitError, check_count, install};
 use crate::numpy;
@@ -70,7 +70,7 @@ impl Default for KnnParams {
 }
 
 /// A fitted k-NN algorithm.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Knn {
     /// Which algorithm.
     pub variant: KnnVariant,
@@ -80,6 +80,8 @@ pub struct Knn {
     pub min_k: usize,
     /// User-based or item-based.
     pub user_based: bool,
+    /// The similarity's options (what folding in a new user computes, user-based).
+    pub sim_options: SimOptions,
     /// The training set's mean.
     pub global_mean: f64,
     /// The clipping scale.
@@ -164,12 +166,14 @@ impl KnnParams {
             Biases { global_mean: t.global_mean(), x, y }
         });
         let sim = install(threads, || similarity::compute(&self.sim_options, &xr, &yr, biases));
-        let keep_biases = variant == KnnVariant::Baseline;
+        // Kept for KNNBaseline's estimates and for pearson_baseline's similarities of a new user.
+        let keep_biases = needs_biases;
         Ok(Knn {
             variant,
             k: self.k,
             min_k: self.min_k,
             user_based: ub,
+            sim_options: self.sim_options,
             global_mean: t.global_mean(),
             scale: t.list().scale(),
             yr,
@@ -192,9 +196,33 @@ impl Knn {
         };
         let (x, y) = if self.user_based { (u, i) } else { (i, u) };
         let (xs, rs) = self.yr.row(y);
+        let own = match self.variant {
+            KnnVariant::Basic => (0.0, 1.0),
+            KnnVariant::WithMeans => (self.means[x], 1.0),
+            KnnVariant::WithZscore => (self.means[x], self.sigmas[x]),
+            KnnVariant::Baseline => (self.global_mean + self.bu[u] + self.bi[i], 1.0),
+        };
+        let y_bias = match self.variant {
+            KnnVariant::Baseline if self.user_based => self.bi[i],
+            KnnVariant::Baseline => self.bu[u],
+            _ => 0.0,
+        };
+        self.combine(xs, rs, |x2| self.sim.get(x, x2), own, y_bias)
+    }
+
+    /// The estimate from the neighbours' ratings `xs`, `rs` (those of the same y), their
+    /// similarity to x, x's own mean and deviation (or baseline, for KNNBaseline), and y's
+    /// bias (KNNBaseline's neighbour baselines).
+    fn combine(
+        &self,
+        xs: &[u32],
+        rs: &[f64],
+        sim: impl Fn(usize) -> f64,
+        (own, own_scale): (f64, f64),
+        y_bias: f64,
+    ) -> KnnEstimate {
         // The k most similar, most similar first, the earlier of equals first.
-        let mut nb: Vec<(f64, u32)> =
-            xs.iter().enumerate().map(|(p, &x2)| (self.sim.get(x, x2 as usize), p as u32)).collect();
+        let mut nb: Vec<(f64, u32)> = xs.iter().enumerate().map(|(p, &x2)| (sim(x2 as usize), p as u32)).collect();
         let order = |a: &(f64, u32), b: &(f64, u32)| {
             b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal).then(a.1.cmp(&b.1))
         };
@@ -204,10 +232,7 @@ impl Knn {
         }
         nb.sort_unstable_by(order);
         let (mut sum_sim, mut sum_ratings, mut actual_k) = (0.0f64, 0.0f64, 0usize);
-        let baseline = |x2: usize| {
-            let (bx, by) = if self.user_based { (&self.bu, &self.bi) } else { (&self.bi, &self.bu) };
-            self.global_mean + bx[x2] + by[y]
-        };
+        let x_bias = if self.user_based { &self.bu } else { &self.bi };
         for &(sim, p) in &nb {
             if sim > 0.0 {
                 let (x2, r) = (xs[p as usize] as usize, rs[p as usize]);
@@ -216,7 +241,7 @@ impl Knn {
                     KnnVariant::Basic => sim * r,
                     KnnVariant::WithMeans => sim * (r - self.means[x2]),
                     KnnVariant::WithZscore => sim * (r - self.means[x2]) / self.sigmas[x2],
-                    KnnVariant::Baseline => sim * (r - baseline(x2)),
+                    KnnVariant::Baseline => sim * (r - (self.global_mean + x_bias[x2] + y_bias)),
                 };
                 actual_k += 1;
             }
@@ -224,17 +249,13 @@ impl Knn {
         let est = match self.variant {
             KnnVariant::Basic => (actual_k >= self.min_k && sum_sim != 0.0).then(|| sum_ratings / sum_sim),
             _ => {
-                let (mut est, scale) = match self.variant {
-                    KnnVariant::WithMeans => (self.means[x], 1.0),
-                    KnnVariant::WithZscore => (self.means[x], self.sigmas[x]),
-                    _ => (self.global_mean + self.bu[u] + self.bi[i], 1.0),
-                };
+                let mut est = own;
                 if actual_k < self.min_k {
                     sum_ratings = 0.0;
                 }
                 if sum_sim != 0.0 {
                     est += if self.variant == KnnVariant::WithZscore {
-                        sum_ratings / sum_sim * scale
+                        sum_ratings / sum_sim * own_scale
                     } else {
                         sum_ratings / sum_sim
                     };
@@ -249,6 +270,57 @@ impl Knn {
 impl Predictor for Knn {
     fn estimate(&self, u: Option<usize>, i: Option<usize>) -> Option<f64> {
         self.estimate_k(u, i).est
+    }
+
+    /// Item-based: the user's ratings are the neighbours, as a fitted user's are (the
+    /// user's bias 0 for KNNBaseline). User-based: the user's similarity to every fitted
+    /// user by the same measure over their common movies, and the mean and deviation of the
+    /// user's scores.
+    fn fold_in(&self, history: &[(u32, f64)], n_items: usize) -> Folded {
+        let own_baseline =
+            |i: usize| if self.variant == KnnVariant::Baseline { self.global_mean + self.bi[i] } else { 0.0 };
+        let (items, scores): (Vec<u32>, Vec<f64>) = history.iter().copied().unzip();
+        let estimates = if !self.user_based {
+            (0..n_items)
+                .map(|i| {
+                    let own = match self.variant {
+                        KnnVariant::WithMeans => (self.means[i], 1.0),
+                        KnnVariant::WithZscore => (self.means[i], self.sigmas[i]),
+                        _ => (own_baseline(i), 1.0),
+                    };
+                    self.combine(&items, &scores, |j| self.sim.get(i, j), own, 0.0).est
+                })
+                .collect()
+        } else {
+            let by_movie = self.yr.transpose(self.sim.n);
+            let extended: Vec<f64> = self.bu.iter().copied().chain([0.0]).collect();
+            let biases =
+                (!self.bu.is_empty()).then(|| Biases { global_mean: self.global_mean, x: &extended, y: &self.bi });
+            let sims = similarity::with_new(&self.sim_options, history, &by_movie, biases);
+            let mean = if scores.is_empty() { self.global_mean } else { numpy::mean(&scores) };
+            let sigma = match np_std(&scores) {
+                s if s > 0.0 => s,
+                _ => np_std(&self.yr.score),
+            };
+            (0..n_items)
+                .map(|i| {
+                    let own = match self.variant {
+                        KnnVariant::WithMeans => (mean, 1.0),
+                        KnnVariant::WithZscore => (mean, sigma),
+                        _ => (own_baseline(i), 1.0),
+                    };
+                    let y_bias = if self.variant == KnnVariant::Baseline { self.bi[i] } else { 0.0 };
+                    let (xs, rs) = self.yr.row(i);
+                    self.combine(xs, rs, |v| sims[v], own, y_bias).est
+                })
+                .collect()
+        };
+        Folded { estimates, bias: None }
+    }
+
+    /// Item-based only: the similarities it computed.
+    fn item_similarities(&self, i: usize, n_items: usize) -> Option<Vec<f64>> {
+        (!self.user_based).then(|| (0..n_items).map(|j| if i == j { 1.0 } else { self.sim.get(i, j) }).collect())
     }
 
     fn global_mean(&self) -> f64 {

@@ -1,6 +1,7 @@
 //! The models: the rating model, which predicts the relevance score a user would give a movie
-//! (Surprise's SVD, [`svd`] and [`fast`]; `BaselineOnly`, [`baseline`]), and the top-N models,
-//! which order a user's unseen movies ([`popularity`], [`ease`], [`ials`]).
+//! ([`rating`]: Surprise's SVD, [`svd`] and [`fast`], or any other of Surprise's algorithms
+//! behind [`predictor::Predictor`], registered in [`predictor::Algorithm`]), and the top-N
+//! models, which order a user's unseen movies ([`popularity`], [`ease`], [`ials`]).
 //!
 //! Every model that can order movies implements [`TopN`] (score every movie for a user it was
 //! fitted on or for a new user folded in from their ratings, and the movies most like a
@@ -11,7 +12,9 @@
 //!
 //! Adding a kind: a module with its parameters (implementing [`Fit`]) and its fitted model
 //! (implementing [`TopN`]), a variant of [`Kind`], [`RankingParams`] and [`Ranking`], and
-//! its payload in [`artifact`].
+//! its payload in [`artifact`]. Adding a rating algorithm: a module with its parameters and
+//! its fitted model (implementing [`predictor::Predictor`], serde for the model file), and a
+//! variant of [`predictor::Algorithm`] with its `fit`, `save` and `load` arms.
 
 pub mod artifact;
 pub mod baseline;
@@ -24,6 +27,7 @@ pub mod nmf;
 pub mod normal;
 pub mod popularity;
 pub mod predictor;
+pub mod rating;
 pub mod recommend;
 pub mod similarity;
 pub mod slope_one;
@@ -37,8 +41,8 @@ use crate::data::trainset::Trainset;
 use crate::models::ease::{Ease, EaseParams};
 use crate::models::ials::{Ials, IalsParams};
 use crate::models::popularity::{Popularity, PopularityParams};
-use crate::models::recommend::{Profile, top_unseen};
-use crate::models::svd::SvdModel;
+use crate::models::rating::{NewUser, RatingModel};
+use crate::models::recommend::top_unseen;
 
 /// What orders a user's list.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -275,8 +279,8 @@ pub struct Recommendation {
 /// the rating model's inner ids.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Recommender {
-    /// Surprise's SVD: predicted relevance.
-    pub rating: SvdModel,
+    /// The predicted relevance: SVD or another of Surprise's algorithms.
+    pub rating: RatingModel,
     /// The order.
     pub ranking: Ranking,
     /// Re-order the ranking's best `rerank` movies by predicted relevance (0: do not).
@@ -289,17 +293,17 @@ impl Recommender {
         self.ranking.kind()
     }
 
-    /// The rating model's profile of a new user (the fitted user's own for a known one is
-    /// used directly by [`Recommender::relevance`]).
-    pub fn profile(&self, user: User<'_>) -> Option<Profile> {
-        user.id.is_none().then(|| recommend::fold_in(&self.rating, user.history))
+    /// The rating model's fold-in of a new user (a known user's own estimates are used
+    /// directly by [`Recommender::relevance`]).
+    pub fn profile(&self, user: User<'_>) -> Option<NewUser> {
+        user.id.is_none().then(|| self.rating.fold_in(user.history))
     }
 
     /// The predicted relevance of movie `i` for `user` (`profile` from
     /// [`Recommender::profile`]).
-    pub fn relevance(&self, user: User<'_>, profile: Option<&Profile>, i: usize) -> f64 {
+    pub fn relevance(&self, user: User<'_>, profile: Option<&NewUser>, i: usize) -> f64 {
         match profile {
-            Some(p) => p.estimate(&self.rating, i),
+            Some(p) => p.relevance[i],
             None => self.rating.estimate(user.id, Some(i)).est,
         }
     }
@@ -316,12 +320,12 @@ impl Recommender {
     pub fn recommend_with(
         &self,
         user: User<'_>,
-        profile: Option<&Profile>,
+        profile: Option<&NewUser>,
         seen: &[u32],
         n: usize,
     ) -> Vec<Recommendation> {
         let relevance = |i: u32| self.relevance(user, profile, i as usize);
-        let n_items = self.rating.items.len();
+        let n_items = self.rating.n_items();
         let Some(model) = self.ranking.top_n() else {
             return top_unseen(n_items, seen, n, relevance)
                 .into_iter()
@@ -343,9 +347,10 @@ impl Recommender {
     }
 
     /// The `n` movies most like movie `i`: by the ranking's model where its kind offers it,
-    /// else by the cosine of the rating model's movie factors.
+    /// else by the rating model's (the cosine of its movie factors, or an item-based k-NN's
+    /// similarities); none when neither learns movies' likeness.
     pub fn similar(&self, i: usize, n: usize) -> Vec<(u32, f64)> {
-        self.ranking.top_n().and_then(|m| m.similar(i, n)).unwrap_or_else(|| recommend::similar(&self.rating, i, n))
+        self.ranking.top_n().and_then(|m| m.similar(i, n)).or_else(|| self.rating.similar(i, n)).unwrap_or_default()
     }
 
     /// Why movie `i` is recommended to someone with these ratings: the `k` movies of
@@ -356,7 +361,7 @@ impl Recommender {
             return Vec::new();
         }
         let score: std::collections::HashMap<u32, f64> = history.iter().copied().collect();
-        self.similar(i, self.rating.items.len())
+        self.similar(i, self.rating.n_items())
             .into_iter()
             .filter_map(|(j, similarity)| score.get(&j).map(|&s| (j, similarity, s)))
             .take(k)

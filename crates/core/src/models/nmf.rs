@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::scale::RatingScale;
 use crate::data::trainset::Trainset;
-use crate::models::predictor::{Predictor, biased};
+use crate::models::predictor::{Folded, Predictor, biased};
+use crate::models::recommend::{cosines, row_of};
 use crate::models::{FitError, check, check_count};
 use crate::numpy::RandomState;
 
@@ -54,12 +55,14 @@ impl Default for NmfParams {
 }
 
 /// A fitted NMF.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Nmf {
     /// Length of the factor vectors.
     pub n_factors: usize,
     /// Whether the biases and the global mean are used.
     pub biased: bool,
+    /// The parameters it was fitted with (folding in a new user runs the same updates).
+    pub params: NmfParams,
     /// The training set's mean.
     pub global_mean: f64,
     /// The clipping scale.
@@ -153,6 +156,7 @@ impl NmfParams {
         Ok(Nmf {
             n_factors: k,
             biased: self.biased,
+            params: *self,
             global_mean: t.global_mean(),
             scale: t.list().scale(),
             bu,
@@ -164,6 +168,52 @@ impl NmfParams {
 }
 
 impl Predictor for Nmf {
+    /// NMF's own updates for one user, the movies' biases and factors held fixed: from
+    /// factors at the middle of the initial range and a zero bias, `n_epochs` passes of the
+    /// bias's SGD step (biased) and the factors' multiplicative update over the user's ratings.
+    fn fold_in(&self, history: &[(u32, f64)], n_items: usize) -> Folded {
+        let (k, p) = (self.n_factors, &self.params);
+        let mu = if self.biased { self.global_mean } else { 0.0 };
+        let mut pu = vec![(p.init_low + p.init_high) / 2.0; k];
+        let mut bu = 0.0f64;
+        let (mut num, mut den) = (vec![0.0f64; k], vec![0.0f64; k]);
+        for _ in 0..p.n_epochs {
+            num.fill(0.0);
+            den.fill(0.0);
+            for &(i, r) in history {
+                let q = &self.qi[i as usize * k..(i as usize + 1) * k];
+                let dot: f64 = q.iter().zip(&pu).map(|(a, b)| a * b).sum();
+                let est = mu + bu + self.bi[i as usize] + dot;
+                if self.biased {
+                    bu += p.lr_bu * ((r - est) - p.reg_bu * bu);
+                }
+                for f in 0..k {
+                    num[f] += q[f] * r;
+                    den[f] += q[f] * est;
+                }
+            }
+            let n = history.len() as f64;
+            for f in 0..k {
+                if pu[f] != 0.0 {
+                    den[f] += n * p.reg_pu * pu[f];
+                    pu[f] *= if den[f] != 0.0 { num[f] / den[f] } else { 0.0 };
+                }
+            }
+        }
+        let estimates = (0..n_items)
+            .map(|i| {
+                let dot: f64 = self.qi[i * k..(i + 1) * k].iter().zip(&pu).map(|(a, b)| a * b).sum();
+                Some(if self.biased { mu + bu + self.bi[i] + dot } else { dot })
+            })
+            .collect();
+        Folded { estimates, bias: self.biased.then_some(bu) }
+    }
+
+    /// The cosine of the movies' factors `qᵢ`.
+    fn item_similarities(&self, i: usize, n_items: usize) -> Option<Vec<f64>> {
+        Some(cosines(n_items, i, |j| row_of(&self.qi, self.n_factors, j)))
+    }
+
     fn estimate(&self, u: Option<usize>, i: Option<usize>) -> Option<f64> {
         let k = self.n_factors;
         let dot = |u: usize, i: usize| -> f64 {

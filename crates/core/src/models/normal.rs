@@ -21,8 +21,10 @@ pub struct NormalParams {
     pub seed: u32,
 }
 
-/// A fitted `NormalPredictor`.
-#[derive(Debug)]
+/// A fitted `NormalPredictor`. Stored without its generator: a model read back draws from
+/// `seed` again.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(from = "Stored", into = "Stored")]
 pub struct Normal {
     /// The training set's mean.
     pub global_mean: f64,
@@ -44,6 +46,33 @@ impl Clone for Normal {
             seed: self.seed,
             rng: Mutex::new(self.rng.lock().unwrap_or_else(|e| e.into_inner()).clone()),
         }
+    }
+}
+
+/// What the model file keeps of a [`Normal`].
+#[derive(Clone, Serialize, Deserialize)]
+struct Stored {
+    global_mean: f64,
+    sigma: f64,
+    scale: RatingScale,
+    seed: u32,
+}
+
+impl From<Stored> for Normal {
+    fn from(s: Stored) -> Normal {
+        Normal {
+            global_mean: s.global_mean,
+            sigma: s.sigma,
+            scale: s.scale,
+            seed: s.seed,
+            rng: Mutex::new(RandomState::new(s.seed)),
+        }
+    }
+}
+
+impl From<Normal> for Stored {
+    fn from(n: Normal) -> Stored {
+        Stored { global_mean: n.global_mean, sigma: n.sigma, scale: n.scale, seed: n.seed }
     }
 }
 

@@ -6,22 +6,35 @@
 //! [`Algorithm`] is the registration of Surprise's eleven algorithms: one variant per
 //! algorithm, with its parameters under Surprise's names and defaults.
 
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::data::scale::RatingScale;
 use crate::data::trainset::Trainset;
 use crate::models::FitError;
 use crate::models::baseline::{Baseline, BaselineParams};
-use crate::models::co_clustering::CoClusteringParams;
-use crate::models::knn::{KnnParams, KnnVariant};
-use crate::models::nmf::NmfParams;
-use crate::models::normal::NormalParams;
-use crate::models::slope_one::SlopeOneParams;
-use crate::models::svd::{ParamError, Prediction, SvdModel, SvdParams};
-use crate::models::svdpp::SvdppParams;
+use crate::models::co_clustering::{CoClustering, CoClusteringParams};
+use crate::models::knn::{Knn, KnnParams, KnnVariant};
+use crate::models::nmf::{Nmf, NmfParams};
+use crate::models::normal::{Normal, NormalParams};
+use crate::models::recommend::{cosines, row_of};
+use crate::models::slope_one::{SlopeOne, SlopeOneParams};
+use crate::models::svd::{Factors, ParamError, Prediction, SvdModel, SvdParams};
+use crate::models::svdpp::{Svdpp, SvdppParams};
+
+/// A user the model was not fitted on, folded in from their ratings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Folded {
+    /// Every movie's unclipped estimate (inner movie id order); `None` where impossible.
+    pub estimates: Vec<Option<f64>>,
+    /// The user's bias, for the algorithms that fit one (SVD, NMF).
+    pub bias: Option<f64>,
+}
 
 /// A fitted rating algorithm.
-pub trait Predictor: Send + Sync {
+pub trait Predictor: Send + Sync + std::fmt::Debug {
     /// Surprise's `estimate` for inner ids: the unclipped estimate, or `None` where Surprise
     /// raises `PredictionImpossible`.
     fn estimate(&self, u: Option<usize>, i: Option<usize>) -> Option<f64>;
@@ -34,6 +47,24 @@ pub trait Predictor: Send + Sync {
 
     /// The fitted model itself, for callers that need its parameters.
     fn as_any(&self) -> &dyn std::any::Any;
+
+    /// Folds in a user the model was not fitted on from `history` (inner movie id, score;
+    /// sorted by movie, each once), without refitting: every movie's estimate as `estimate`
+    /// would give it had the user been fitted with these ratings and nothing else changed
+    /// (each algorithm's docs say how). The default, for algorithms that learn nothing per
+    /// user: Surprise's estimate for an unknown user.
+    fn fold_in(&self, history: &[(u32, f64)], n_items: usize) -> Folded {
+        let _ = history;
+        Folded { estimates: (0..n_items).map(|i| self.estimate(None, Some(i))).collect(), bias: None }
+    }
+
+    /// The similarity of movie `i` with each of the `n_items` movies by what the model
+    /// learnt (its own entry included), or `None` when it learns nothing about movies'
+    /// likeness.
+    fn item_similarities(&self, i: usize, n_items: usize) -> Option<Vec<f64>> {
+        let _ = (i, n_items);
+        None
+    }
 
     /// Surprise's `predict` for inner ids: the estimate, or the global mean when impossible,
     /// clipped to the scale.
@@ -138,22 +169,59 @@ impl Algorithm {
             Algorithm::KnnWithMeans(p) => Box::new(p.fit(KnnVariant::WithMeans, t, threads)?),
             Algorithm::KnnWithZscore(p) => Box::new(p.fit(KnnVariant::WithZscore, t, threads)?),
             Algorithm::KnnBaseline(p) => Box::new(p.fit(KnnVariant::Baseline, t, threads)?),
-            Algorithm::Svd(p) => {
-                let svd = p.check().map_err(|e| match e {
-                    ParamError::Zero { name, value } => {
-                        FitError::Invalid { name, value: value.to_string(), expected: "1 or more" }
-                    }
-                    ParamError::OutOfRange { name, value, expected } => {
-                        FitError::Invalid { name, value: value.to_string(), expected }
-                    }
-                })?;
-                Box::new(svd.fit_surprise(t, |_| {})?)
-            }
+            Algorithm::Svd(p) => Box::new(check_svd(p)?.fit_surprise(t, |_| {})?),
             Algorithm::Svdpp(p) => Box::new(p.fit(t)?),
             Algorithm::Nmf(p) => Box::new(p.fit(t)?),
             Algorithm::SlopeOne(p) => Box::new(p.fit(t, threads)?),
             Algorithm::CoClustering(p) => Box::new(p.fit(t)?),
         })
+    }
+}
+
+impl Algorithm {
+    /// The payload of a model this algorithm fitted, as the model file stores it: its fields
+    /// under their names in MessagePack. `None` for SVD, which the file stores in a layout of
+    /// its own, and for a model of another algorithm.
+    pub fn save(&self, model: &dyn Predictor) -> Option<Vec<u8>> {
+        fn encode<T: Serialize + 'static>(model: &dyn Predictor) -> Option<Vec<u8>> {
+            rmp_serde::to_vec_named(model.as_any().downcast_ref::<T>()?).ok()
+        }
+        match self {
+            Algorithm::NormalPredictor(_) => encode::<Normal>(model),
+            Algorithm::BaselineOnly(_) => encode::<Baseline>(model),
+            Algorithm::KnnBasic(_)
+            | Algorithm::KnnWithMeans(_)
+            | Algorithm::KnnWithZscore(_)
+            | Algorithm::KnnBaseline(_) => encode::<Knn>(model),
+            Algorithm::Svd(_) => None,
+            Algorithm::Svdpp(_) => encode::<Svdpp>(model),
+            Algorithm::Nmf(_) => encode::<Nmf>(model),
+            Algorithm::SlopeOne(_) => encode::<SlopeOne>(model),
+            Algorithm::CoClustering(_) => encode::<CoClustering>(model),
+        }
+    }
+
+    /// Reads back a payload written by [`Algorithm::save`].
+    ///
+    /// # Errors
+    /// What is wrong with the bytes.
+    pub fn load(&self, bytes: &[u8]) -> Result<Arc<dyn Predictor>, String> {
+        fn decode<T: DeserializeOwned + Predictor + 'static>(bytes: &[u8]) -> Result<Arc<dyn Predictor>, String> {
+            rmp_serde::from_slice::<T>(bytes).map(|m| Arc::new(m) as Arc<dyn Predictor>).map_err(|e| e.to_string())
+        }
+        match self {
+            Algorithm::NormalPredictor(_) => decode::<Normal>(bytes),
+            Algorithm::BaselineOnly(_) => decode::<Baseline>(bytes),
+            Algorithm::KnnBasic(_)
+            | Algorithm::KnnWithMeans(_)
+            | Algorithm::KnnWithZscore(_)
+            | Algorithm::KnnBaseline(_) => decode::<Knn>(bytes),
+            Algorithm::Svd(_) => Err("SVD has no payload of this kind".to_owned()),
+            Algorithm::Svdpp(_) => decode::<Svdpp>(bytes),
+            Algorithm::Nmf(_) => decode::<Nmf>(bytes),
+            Algorithm::SlopeOne(_) => decode::<SlopeOne>(bytes),
+            Algorithm::CoClustering(_) => decode::<CoClustering>(bytes),
+        }
     }
 }
 
@@ -176,6 +244,27 @@ impl Predictor for Baseline {
 }
 
 impl Predictor for SvdModel {
+    /// The bias and factors that minimise SVD's objective for the user, the movies' held
+    /// fixed ([`crate::models::recommend::fold_in`]).
+    fn fold_in(&self, history: &[(u32, f64)], n_items: usize) -> Folded {
+        let p = crate::models::recommend::fold_in(self, history);
+        Folded {
+            estimates: (0..n_items).map(|i| Some(p.estimate(self, i))).collect(),
+            bias: self.svd.biased.then_some(p.bias),
+        }
+    }
+
+    /// The cosine of the movies' factors.
+    fn item_similarities(&self, i: usize, n_items: usize) -> Option<Vec<f64>> {
+        let k = self.n_factors();
+        Some(match &self.factors {
+            Factors::F64 { qi, .. } => cosines(n_items, i, |j| row_of(qi, k, j)),
+            Factors::F32 { qi, .. } => {
+                cosines(n_items, i, |j| qi[j * k..(j + 1) * k].iter().map(|&q| f64::from(q)).collect())
+            }
+        })
+    }
+
     fn estimate(&self, u: Option<usize>, i: Option<usize>) -> Option<f64> {
         if self.svd.biased {
             let mut est = biased(self.global_mean, &self.bu, &self.bi, u, i);
@@ -199,6 +288,19 @@ impl Predictor for SvdModel {
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
+}
+
+/// SVD's parameters checked, their errors as every algorithm's.
+///
+/// # Errors
+/// [`FitError::Invalid`] naming the parameter.
+pub(crate) fn check_svd(p: &SvdParams) -> Result<crate::models::svd::Svd, FitError> {
+    p.check().map_err(|e| match e {
+        ParamError::Zero { name, value } => FitError::Invalid { name, value: value.to_string(), expected: "1 or more" },
+        ParamError::OutOfRange { name, value, expected } => {
+            FitError::Invalid { name, value: value.to_string(), expected }
+        }
+    })
 }
 
 /// Surprise's `μ + bᵤ + bᵢ`, each bias added when its user or movie is known, in that order.

@@ -8,6 +8,7 @@
 use rayon::prelude::*;
 
 use crate::data::dataset::RatingList;
+use crate::models::rating::RatingModel;
 use crate::models::svd::{Factors, SvdModel};
 
 /// The `n` best movies of `n_items` by `score`, skipping `seen` (sorted inner ids), best
@@ -33,13 +34,13 @@ pub fn top_unseen(n_items: usize, seen: &[u32], n: usize, score: impl Fn(u32) ->
     scored
 }
 
-/// What each of the model's users has rated in `list`: (model movie index, score) pairs,
+/// What each of a model's users has rated in `list`: (model movie index, score) pairs,
 /// sorted by movie, each movie once (the last rating of a pair rated twice), by model user
 /// index; users and movies the model does not know are left out.
-pub fn histories(model: &SvdModel, list: &RatingList) -> Vec<Vec<(u32, f64)>> {
-    let users: Vec<Option<u32>> = list.users().iter().map(|u| model.users.get(u)).collect();
-    let items: Vec<Option<u32>> = list.movies().iter().map(|m| model.items.get(m)).collect();
-    let mut seen: Vec<Vec<(u32, f64)>> = vec![Vec::new(); model.users.len()];
+pub fn histories(model: &RatingModel, list: &RatingList) -> Vec<Vec<(u32, f64)>> {
+    let users: Vec<Option<u32>> = list.users().iter().map(|u| model.users().get(u)).collect();
+    let items: Vec<Option<u32>> = list.movies().iter().map(|m| model.items().get(m)).collect();
+    let mut seen: Vec<Vec<(u32, f64)>> = vec![Vec::new(); model.users().len()];
     for ((u, m), &s) in list.user().iter().zip(list.movie()).zip(list.score()) {
         if let (Some(u), Some(i)) = (users[u.get()], items[m.get()]) {
             seen[u as usize].push((i, s));
@@ -109,24 +110,41 @@ fn item_vector(model: &SvdModel, i: usize) -> Vec<f64> {
 /// milliseconds, no retraining. No ratings give the zero profile (the movies' biases alone).
 pub fn fold_in(model: &SvdModel, ratings: &[(u32, f64)]) -> Profile {
     let k = model.n_factors();
-    if ratings.is_empty() {
-        return Profile { bias: 0.0, factors: vec![0.0; k] };
-    }
     let biased = model.svd.biased;
-    // Unknowns: [b, p₀ … pₖ₋₁] when biased, else [p₀ … pₖ₋₁].
-    let off = usize::from(biased);
+    let [reg_bu, _, reg_pu, _] = model.svd.reg;
+    let rows = ratings.iter().map(|&(i, r)| {
+        let i = i as usize;
+        (item_vector(model, i), if biased { r - model.global_mean - model.bi[i] } else { r })
+    });
+    let (bias, factors) = ridge_profile(k, rows, ratings.len(), biased.then_some(reg_bu), reg_pu);
+    Profile { bias, factors }
+}
+
+/// The bias (when `reg_b` is given; else 0) and the `k` factors minimising
+/// `Σ (target − b − q·p)² + n·(reg_b·b² + reg_p·|p|²)` over `n` rows of (q, target): a new
+/// user's profile against fixed movie factors. Cholesky on `k + 1` unknowns; no rows give
+/// zeros.
+pub(crate) fn ridge_profile(
+    k: usize,
+    rows: impl Iterator<Item = (Vec<f64>, f64)>,
+    n: usize,
+    reg_b: Option<f64>,
+    reg_p: f64,
+) -> (f64, Vec<f64>) {
+    if n == 0 {
+        return (0.0, vec![0.0; k]);
+    }
+    // Unknowns: [b, p₀ … pₖ₋₁] with a bias, else [p₀ … pₖ₋₁].
+    let off = usize::from(reg_b.is_some());
     let d = k + off;
-    let n = ratings.len() as f64;
     let mut a = vec![0.0f64; d * d];
     let mut rhs = vec![0.0f64; d];
     let mut z = vec![0.0f64; d];
-    for &(i, r) in ratings {
-        let i = i as usize;
-        if biased {
+    for (q, target) in rows {
+        if off == 1 {
             z[0] = 1.0;
         }
-        z[off..].copy_from_slice(&item_vector(model, i));
-        let target = if biased { r - model.global_mean - model.bi[i] } else { r };
+        z[off..].copy_from_slice(&q);
         for (row, &zr) in z.iter().enumerate() {
             rhs[row] += zr * target;
             for (col, &zc) in z.iter().enumerate().take(row + 1) {
@@ -134,14 +152,16 @@ pub fn fold_in(model: &SvdModel, ratings: &[(u32, f64)]) -> Profile {
             }
         }
     }
-    let [reg_bu, _, reg_pu, _] = model.svd.reg;
     for row in 0..d {
-        let reg = if biased && row == 0 { reg_bu } else { reg_pu };
+        let reg = match reg_b {
+            Some(reg_b) if row == 0 => reg_b,
+            _ => reg_p,
+        };
         // A tiny ridge keeps the system positive definite when the regularisation is 0.
-        a[row * d + row] += n * reg + 1e-9;
+        a[row * d + row] += n as f64 * reg + 1e-9;
     }
     let x = solve_cholesky(&mut a, rhs, d);
-    if biased { Profile { bias: x[0], factors: x[1..].to_vec() } } else { Profile { bias: 0.0, factors: x } }
+    if off == 1 { (x[0], x[1..].to_vec()) } else { (0.0, x) }
 }
 
 /// Solves `A x = b` for a symmetric positive definite `A` given by its lower triangle
@@ -186,17 +206,27 @@ pub(crate) fn solve_cholesky(a: &mut [f64], mut b: Vec<f64>, d: usize) -> Vec<f6
 /// most similar first, without `i` itself; ties go to the lower inner id. A movie whose
 /// factors are all zero has similarity 0 with every movie.
 pub fn similar(model: &SvdModel, i: usize, n: usize) -> Vec<(u32, f64)> {
-    let vectors: Vec<Vec<f64>> = (0..model.items.len()).map(|j| item_vector(model, j)).collect();
-    let norms: Vec<f64> = vectors.iter().map(|v| v.iter().map(|x| x * x).sum::<f64>().sqrt()).collect();
-    let target = &vectors[i];
-    top_unseen(model.items.len(), &[i as u32], n, |j| {
-        let denom = norms[i] * norms[j as usize];
-        if denom == 0.0 {
-            0.0
-        } else {
-            target.iter().zip(&vectors[j as usize]).map(|(a, b)| a * b).sum::<f64>() / denom
-        }
-    })
+    let cos = cosines(model.items.len(), i, |j| item_vector(model, j));
+    top_unseen(model.items.len(), &[i as u32], n, |j| cos[j as usize])
+}
+
+/// The cosine similarity of row `i` with each of `n` rows (0 where either is all zeros).
+pub(crate) fn cosines(n: usize, i: usize, row: impl Fn(usize) -> Vec<f64>) -> Vec<f64> {
+    let target = row(i);
+    let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let target_norm = norm(&target);
+    (0..n)
+        .map(|j| {
+            let v = row(j);
+            let denom = target_norm * norm(&v);
+            if denom == 0.0 { 0.0 } else { target.iter().zip(&v).map(|(a, b)| a * b).sum::<f64>() / denom }
+        })
+        .collect()
+}
+
+/// Rows `i` of a row-major matrix of `k` columns.
+pub(crate) fn row_of(m: &[f64], k: usize, i: usize) -> Vec<f64> {
+    m[i * k..(i + 1) * k].to_vec()
 }
 
 #[cfg(test)]

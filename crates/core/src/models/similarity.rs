@@ -56,7 +56,7 @@ impl Default for SimOptions {
 }
 
 /// A symmetric similarity matrix: its upper triangle, row by row.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Similarities {
     /// Users or movies.
     pub n: usize,
@@ -128,6 +128,42 @@ pub fn compute(opts: &SimOptions, xr: &Rows, yr: &Rows, biases: Option<Biases<'_
     let by_x = xr.transpose(yr.len());
     let upper = fill(opts, n, yr, &by_x, biases, n <= DENSE_MAX);
     Similarities { n, upper }
+}
+
+/// The similarities of one more row with each of the `by_y.len()` rows: `new` is its
+/// ratings, (y, score) sorted by y, each y once; `by_y` each row's ratings sorted by y. The
+/// sums are the triangle's, the new row on the first side with index `by_y.len()` (where
+/// `biases.x` must have its bias). What a user or movie the similarities were not computed
+/// for would have had.
+pub fn with_new(opts: &SimOptions, new: &[(u32, f64)], by_y: &Rows, biases: Option<Biases<'_>>) -> Vec<f64> {
+    fn go<U: Update>(opts: &SimOptions, new: &[(u32, f64)], by_y: &Rows, u: U) -> Vec<f64> {
+        let (n, min) = (by_y.len(), min_support(opts));
+        (0..n)
+            .into_par_iter()
+            .map(|x| {
+                let (mut p, mut m) = (Pair::default(), [0.0f64; 4]);
+                let (ys, rs) = by_y.row(x);
+                let mut at = 0;
+                for &(y, ri) in new {
+                    at += ys[at..].partition_point(|&v| v < y);
+                    let mut k = at;
+                    while k < ys.len() && ys[k] == y {
+                        u.add(&mut p, &mut m, (n, ri), (x, rs[k]), y as usize);
+                        k += 1;
+                    }
+                }
+                sim_of(opts, min, p, m)
+            })
+            .collect()
+    }
+    match opts.name {
+        Measure::Cosine => go(opts, new, by_y, CosineSums),
+        Measure::Msd => go(opts, new, by_y, MsdSums),
+        Measure::Pearson => go(opts, new, by_y, PearsonSums),
+        Measure::PearsonBaseline => {
+            go(opts, new, by_y, PearsonBaselineSums(biases.expect("pearson_baseline needs the biases")))
+        }
+    }
 }
 
 /// One pair of ratings added to the pair's sums: the one definition of each measure's sums,

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::scale::RatingScale;
 use crate::data::trainset::{Rows, Trainset};
-use crate::models::predictor::Predictor;
+use crate::models::predictor::{Folded, Predictor};
 use crate::models::{FitError, install};
 use crate::numpy;
 
@@ -35,7 +35,7 @@ impl Default for SlopeOneParams {
 }
 
 /// A fitted SlopeOne.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SlopeOne {
     /// Movies.
     pub n_items: usize,
@@ -123,12 +123,11 @@ impl SlopeOne {
     }
 }
 
-impl Predictor for SlopeOne {
-    fn estimate(&self, u: Option<usize>, i: Option<usize>) -> Option<f64> {
-        let (u, i) = (u?, i?);
-        let mut est = self.user_mean[u];
+impl SlopeOne {
+    /// `mean + Σⱼ dev(i, j) / |Rᵢ(u)|` over the rated movies `j` with `freq(i, j) > 0`.
+    fn estimate_with(&self, mean: f64, rated: &[u32], i: usize) -> f64 {
         let (mut sum, mut count) = (0.0f64, 0usize);
-        for &j in self.ur.row(u).0 {
+        for &j in rated {
             let j = j as usize;
             // A movie with ratings has freq(i, i) > 0 and dev(i, i) = 0.
             let (dev, freq) = if j == i { (0.0, 1) } else { self.pair(i, j) };
@@ -137,10 +136,22 @@ impl Predictor for SlopeOne {
                 count += 1;
             }
         }
-        if count > 0 {
-            est += sum / count as f64;
-        }
-        Some(est)
+        if count > 0 { mean + sum / count as f64 } else { mean }
+    }
+}
+
+impl Predictor for SlopeOne {
+    fn estimate(&self, u: Option<usize>, i: Option<usize>) -> Option<f64> {
+        let (u, i) = (u?, i?);
+        Some(self.estimate_with(self.user_mean[u], self.ur.row(u).0, i))
+    }
+
+    /// As a fitted user: the mean of the user's scores and the deviations to the movies
+    /// rated.
+    fn fold_in(&self, history: &[(u32, f64)], n_items: usize) -> Folded {
+        let (rated, scores): (Vec<u32>, Vec<f64>) = history.iter().copied().unzip();
+        let mean = if scores.is_empty() { self.global_mean } else { numpy::mean(&scores) };
+        Folded { estimates: (0..n_items).map(|i| Some(self.estimate_with(mean, &rated, i))).collect(), bias: None }
     }
 
     fn global_mean(&self) -> f64 {

@@ -31,7 +31,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::scale::RatingScale;
 use crate::data::trainset::Trainset;
-use crate::models::predictor::{Predictor, biased};
+use crate::models::predictor::{Folded, Predictor, biased};
+use crate::models::recommend::{cosines, ridge_profile, row_of};
 use crate::models::svd::TrainMode;
 use crate::models::{FitError, check, check_count};
 use crate::numpy::RandomState;
@@ -89,8 +90,10 @@ impl Default for SvdppParams {
 }
 
 /// A fitted SVD++.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Svdpp {
+    /// `reg_bu` and `reg_pu`, resolved (folding in a new user uses them).
+    pub reg: [f64; 2],
     /// Length of the factor vectors.
     pub n_factors: usize,
     /// The training set's mean.
@@ -255,11 +258,43 @@ impl SvdppParams {
                 *o = p + *o / sqrt_iu;
             }
         }
-        Ok(Svdpp { n_factors: k, global_mean: mu, scale: t.list().scale(), bu, bi, pu, qi, yj, user_vectors })
+        let reg = [reg_bu, reg_pu];
+        Ok(Svdpp { n_factors: k, global_mean: mu, scale: t.list().scale(), reg, bu, bi, pu, qi, yj, user_vectors })
     }
 }
 
 impl Predictor for Svdpp {
+    /// The user's implicit factors from the movies rated, `|N|^-½ Σⱼ yⱼ`, then the bias
+    /// and explicit factors that minimise SVD++'s objective for the user with every movie's
+    /// parameters held fixed (a ridge regression, as SVD's fold-in).
+    fn fold_in(&self, history: &[(u32, f64)], n_items: usize) -> Folded {
+        let k = self.n_factors;
+        let mut z = vec![0.0f64; k];
+        for &(j, _) in history {
+            for (a, y) in z.iter_mut().zip(&self.yj[j as usize * k..(j as usize + 1) * k]) {
+                *a += y;
+            }
+        }
+        if !history.is_empty() {
+            let norm = (history.len() as f64).sqrt();
+            z.iter_mut().for_each(|a| *a /= norm);
+        }
+        let dot = |i: usize, p: &[f64]| -> f64 { self.qi[i * k..(i + 1) * k].iter().zip(p).map(|(a, b)| a * b).sum() };
+        let rows = history.iter().map(|&(i, r)| {
+            let i = i as usize;
+            (row_of(&self.qi, k, i), r - self.global_mean - self.bi[i] - dot(i, &z))
+        });
+        let (bias, p) = ridge_profile(k, rows, history.len(), Some(self.reg[0]), self.reg[1]);
+        let user: Vec<f64> = p.iter().zip(&z).map(|(a, b)| a + b).collect();
+        let estimates = (0..n_items).map(|i| Some(self.global_mean + bias + self.bi[i] + dot(i, &user))).collect();
+        Folded { estimates, bias: Some(bias) }
+    }
+
+    /// The cosine of the movies' factors `qᵢ`.
+    fn item_similarities(&self, i: usize, n_items: usize) -> Option<Vec<f64>> {
+        Some(cosines(n_items, i, |j| row_of(&self.qi, self.n_factors, j)))
+    }
+
     fn estimate(&self, u: Option<usize>, i: Option<usize>) -> Option<f64> {
         let mut est = biased(self.global_mean, &self.bu, &self.bi, u, i);
         if let (Some(u), Some(i)) = (u, i) {

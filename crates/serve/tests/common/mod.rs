@@ -70,7 +70,13 @@ pub fn write_model_of_kind(ratings: &RatingList, path: &std::path::Path, kind: K
     let mut params = RankingParams { kind, ..RankingParams::default() };
     params.ease.lambda = 50.0;
     params.ials.iterations = 4;
-    let model = Recommender { rating, ranking: params.fit(&t, 1).unwrap(), rerank: 0 };
+    let model = Recommender { rating: rating.into(), ranking: params.fit(&t, 1).unwrap(), rerank: 0 };
+    write_recommender(&model, ratings, path);
+    model
+}
+
+/// Writes `model`, fitted on `ratings`, to `path`.
+pub fn write_recommender(model: &Recommender, ratings: &RatingList, path: &std::path::Path) {
     let p = Provenance {
         data_fingerprint: artifact::fingerprint(ratings),
         n_ratings: ratings.len() as u64,
@@ -79,7 +85,6 @@ pub fn write_model_of_kind(ratings: &RatingList, path: &std::path::Path, kind: K
         threads: 1,
     };
     let mut bytes = Vec::new();
-    artifact::write(&model, &p, &mut bytes).unwrap();
+    artifact::write(model, &p, &mut bytes).unwrap();
     std::fs::write(path, bytes).unwrap();
-    model
 }

@@ -1,0 +1,291 @@
+//! The rating model: what predicts the relevance score a user would give a movie, the score
+//! every recommendation shows. Surprise's SVD in either training mode ([`SvdModel`], stored
+//! in a layout of its own), or any other of Surprise's algorithms ([`Algorithm`]), behind
+//! one interface: predict for known ids, fold in a new user, and the movies' likeness where
+//! the algorithm learns one.
+
+use std::sync::Arc;
+
+use crate::data::ids::IdMap;
+use crate::data::scale::RatingScale;
+use crate::data::trainset::Trainset;
+use crate::models::FitError;
+use crate::models::predictor::{Algorithm, Predictor};
+use crate::models::svd::{Prediction, SvdModel, TrainMode};
+
+/// A fitted rating model, indexed by its training set's inner ids.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RatingModel {
+    /// Surprise's SVD (or PMF), from either training mode.
+    Svd(SvdModel),
+    /// Another of Surprise's algorithms.
+    Other(Fitted),
+}
+
+/// One of Surprise's algorithms other than SVD, fitted.
+#[derive(Clone, Debug)]
+pub struct Fitted {
+    /// The algorithm and the parameters it was fitted with.
+    pub algorithm: Algorithm,
+    /// Raw user ids by inner id.
+    pub users: IdMap,
+    /// Raw movie ids by inner id.
+    pub items: IdMap,
+    /// The fitted model.
+    pub model: Arc<dyn Predictor>,
+}
+
+impl PartialEq for Fitted {
+    /// The same algorithm, ids and fitted values (compared as the model file stores them).
+    fn eq(&self, other: &Fitted) -> bool {
+        self.algorithm == other.algorithm
+            && self.users == other.users
+            && self.items == other.items
+            && self.algorithm.save(self.model.as_ref()) == other.algorithm.save(other.model.as_ref())
+    }
+}
+
+/// A user the model was not fitted on, folded in from their ratings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewUser {
+    /// Every movie's predicted relevance, clipped to the scale (inner movie id order).
+    pub relevance: Vec<f64>,
+    /// The user's bias, for the algorithms that fit one.
+    pub bias: Option<f64>,
+}
+
+impl RatingModel {
+    /// Fits `algorithm` on `t` (SVD in Surprise's exact mode), with `threads` threads for
+    /// the parts that run in parallel (0: the current pool).
+    ///
+    /// # Errors
+    /// The algorithm's [`FitError`].
+    pub fn fit(algorithm: &Algorithm, t: &Trainset<'_>, threads: usize) -> Result<RatingModel, FitError> {
+        if let Algorithm::Svd(p) = algorithm {
+            return Ok(RatingModel::Svd(crate::models::predictor::check_svd(p)?.fit_surprise(t, |_| {})?));
+        }
+        let model: Arc<dyn Predictor> = Arc::from(algorithm.fit(t, threads)?);
+        Ok(RatingModel::Other(Fitted {
+            algorithm: algorithm.clone(),
+            users: t.list().users().clone(),
+            items: t.list().movies().clone(),
+            model,
+        }))
+    }
+
+    /// The algorithm's name, as `params.yaml` spells it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RatingModel::Svd(_) => "svd",
+            RatingModel::Other(f) => f.algorithm.name(),
+        }
+    }
+
+    /// SVD's training mode, or SVD++'s; `None` for the algorithms that have one way of
+    /// fitting.
+    pub fn mode(&self) -> Option<TrainMode> {
+        match self {
+            RatingModel::Svd(m) => Some(m.mode),
+            RatingModel::Other(Fitted { algorithm: Algorithm::Svdpp(p), .. }) => Some(p.mode),
+            RatingModel::Other(_) => None,
+        }
+    }
+
+    /// The parameters under Surprise's names (SVD's with every override resolved), for
+    /// reports and the API.
+    pub fn params(&self) -> serde_json::Value {
+        match self {
+            RatingModel::Svd(m) => {
+                let svd = &m.svd;
+                let [lr_bu, lr_bi, lr_pu, lr_qi] = svd.lr;
+                let [reg_bu, reg_bi, reg_pu, reg_qi] = svd.reg;
+                serde_json::json!({
+                    "n_factors": svd.n_factors, "n_epochs": svd.n_epochs, "biased": svd.biased,
+                    "init_mean": svd.init_mean, "init_std_dev": svd.init_std_dev,
+                    "lr_bu": lr_bu, "lr_bi": lr_bi, "lr_pu": lr_pu, "lr_qi": lr_qi,
+                    "reg_bu": reg_bu, "reg_bi": reg_bi, "reg_pu": reg_pu, "reg_qi": reg_qi,
+                    "seed": svd.seed,
+                })
+            }
+            RatingModel::Other(f) => RatingModel::params_of(&f.algorithm),
+        }
+    }
+
+    /// An algorithm's parameters under Surprise's names, without its name.
+    pub fn params_of(algorithm: &Algorithm) -> serde_json::Value {
+        let mut v = serde_json::to_value(algorithm).expect("plain data");
+        if let Some(map) = v.as_object_mut() {
+            map.remove("algorithm");
+        }
+        v
+    }
+
+    /// The fitted SVD, if it is one.
+    pub fn as_svd(&self) -> Option<&SvdModel> {
+        match self {
+            RatingModel::Svd(m) => Some(m),
+            RatingModel::Other(_) => None,
+        }
+    }
+
+    /// The fitted model.
+    pub fn predictor(&self) -> &dyn Predictor {
+        match self {
+            RatingModel::Svd(m) => m,
+            RatingModel::Other(f) => f.model.as_ref(),
+        }
+    }
+
+    /// Raw user ids by inner id.
+    pub fn users(&self) -> &IdMap {
+        match self {
+            RatingModel::Svd(m) => &m.users,
+            RatingModel::Other(f) => &f.users,
+        }
+    }
+
+    /// Raw movie ids by inner id.
+    pub fn items(&self) -> &IdMap {
+        match self {
+            RatingModel::Svd(m) => &m.items,
+            RatingModel::Other(f) => &f.items,
+        }
+    }
+
+    /// Movies the model was fitted on.
+    pub fn n_items(&self) -> usize {
+        self.items().len()
+    }
+
+    /// The rating scale predictions are clipped to.
+    pub fn scale(&self) -> RatingScale {
+        self.predictor().scale()
+    }
+
+    /// The training set's mean score.
+    pub fn global_mean(&self) -> f64 {
+        self.predictor().global_mean()
+    }
+
+    /// Surprise's `predict` for inner ids (`None`: unknown).
+    pub fn estimate(&self, u: Option<usize>, i: Option<usize>) -> Prediction {
+        self.predictor().predict(u, i)
+    }
+
+    /// Surprise's `predict` for raw ids.
+    pub fn predict(&self, user: &str, movie: &str) -> Prediction {
+        let u = self.users().get(user).map(|u| u as usize);
+        self.estimate(u, self.items().get(movie).map(|i| i as usize))
+    }
+
+    /// Folds in a user the model was not fitted on from their ratings (inner movie id,
+    /// score; sorted by movie, each once), without refitting ([`Predictor::fold_in`]).
+    pub fn fold_in(&self, history: &[(u32, f64)]) -> NewUser {
+        let p = self.predictor();
+        let folded = p.fold_in(history, self.n_items());
+        let (scale, mean) = (p.scale(), p.global_mean());
+        NewUser {
+            relevance: folded.estimates.into_iter().map(|e| scale.clip(e.unwrap_or(mean))).collect(),
+            bias: folded.bias,
+        }
+    }
+
+    /// The `n` movies most like movie `i` by what the model learnt, most similar first
+    /// (ties to the lower inner id), or `None` when it learns nothing about movies' likeness.
+    pub fn similar(&self, i: usize, n: usize) -> Option<Vec<(u32, f64)>> {
+        let sims = self.predictor().item_similarities(i, self.n_items())?;
+        Some(crate::models::recommend::top_unseen(self.n_items(), &[i as u32], n, |j| sims[j as usize]))
+    }
+}
+
+impl From<SvdModel> for RatingModel {
+    fn from(m: SvdModel) -> RatingModel {
+        RatingModel::Svd(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::scale::RatingScale;
+    use crate::data::synthetic::{SyntheticConfig, generate};
+
+    /// Folding in a fitted user's own ratings ranks their unseen movies much as the fitted
+    /// user's estimates do, for every algorithm that learns something per user.
+    #[test]
+    fn folding_in_a_fitted_users_ratings_ranks_as_the_fitted_user() {
+        let c = SyntheticConfig { seed: 5, scale: 0.03, ..SyntheticConfig::default() };
+        let data = generate(&c, RatingScale::SEED).unwrap();
+        let t = Trainset::new(&data.ratings);
+        let u = (0..t.n_users()).max_by_key(|&u| t.user_rows(u).len()).unwrap();
+        let mut history: Vec<(u32, f64)> = t
+            .user_rows(u)
+            .iter()
+            .map(|&r| (data.ratings.movie()[r as usize].0, data.ratings.score()[r as usize]))
+            .collect();
+        crate::models::keep_last_per_movie(&mut history);
+        let seen: Vec<u32> = history.iter().map(|h| h.0).collect();
+        for name in [
+            "knn_basic",
+            "knn_with_means",
+            "knn_with_zscore",
+            "knn_baseline",
+            "svdpp",
+            "nmf",
+            "slope_one",
+            "co_clustering",
+        ] {
+            for user_based in [false, true] {
+                if user_based && !name.starts_with("knn") {
+                    continue;
+                }
+                let mut spec = serde_json::json!({"algorithm": name});
+                if user_based {
+                    spec["sim_options"] = serde_json::json!({"name": "pearson_baseline", "user_based": true});
+                }
+                let algorithm: Algorithm = serde_json::from_value(spec).unwrap();
+                let m = RatingModel::fit(&algorithm, &t, 1).unwrap();
+                let new = m.fold_in(&history);
+                let fitted = crate::models::recommend::top_unseen(m.n_items(), &seen, 10, |i| {
+                    m.estimate(Some(u), Some(i as usize)).est
+                });
+                let folded =
+                    crate::models::recommend::top_unseen(m.n_items(), &seen, 10, |i| new.relevance[i as usize]);
+                let common = fitted.iter().filter(|(i, _)| folded.iter().any(|(j, _)| i == j)).count();
+                if name == "slope_one" {
+                    // A fitted user's estimates are their ratings' alone: the same numbers.
+                    for i in 0..m.n_items() {
+                        let e = m.estimate(Some(u), Some(i)).est;
+                        assert!((new.relevance[i] - e).abs() < 1e-9, "{name}: movie {i}: {} vs {e}", new.relevance[i]);
+                    }
+                }
+                // Item-based k-NN differs from the fitted user only in the order of equally
+                // similar neighbours; the others fit the user with the rest of the data.
+                let need = if name.starts_with("knn") && !user_based { 8 } else { 5 };
+                assert!(common >= need, "{name} user_based {user_based}: {fitted:?} vs {folded:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_similar_movies_of_an_item_based_knn_are_its_similarities() {
+        let c = SyntheticConfig { seed: 2, scale: 0.02, ..SyntheticConfig::default() };
+        let data = generate(&c, RatingScale::SEED).unwrap();
+        let t = Trainset::new(&data.ratings);
+        let item_based: Algorithm =
+            serde_json::from_value(serde_json::json!({"algorithm": "knn_basic", "sim_options": {"user_based": false}}))
+                .unwrap();
+        let m = RatingModel::fit(&item_based, &t, 1).unwrap();
+        let RatingModel::Other(f) = &m else { panic!("not svd") };
+        let knn = f.model.as_any().downcast_ref::<crate::models::knn::Knn>().unwrap();
+        let s = m.similar(3, 5).unwrap();
+        assert_eq!(s.len(), 5);
+        assert!(s.iter().all(|&(j, sim)| j != 3 && sim == knn.sim.get(3, j as usize)));
+        assert!(s.windows(2).all(|w| w[0].1 >= w[1].1));
+        let user_based: Algorithm =
+            serde_json::from_value(serde_json::json!({"algorithm": "knn_basic", "sim_options": {"user_based": true}}))
+                .unwrap();
+        assert!(RatingModel::fit(&user_based, &t, 1).unwrap().similar(3, 5).is_none());
+        assert!(RatingModel::fit(&Algorithm::default_of("slope_one").unwrap(), &t, 1).unwrap().similar(3, 5).is_none());
+    }
+}
