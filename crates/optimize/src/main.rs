@@ -227,7 +227,7 @@ fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut 
 
     let failed = cv_results.iter().filter(|r| r.status == "failed").count();
     let best_params = match &fits[best].1 {
-        Spec::Rating(a, _) => RatingModel::params_of(a),
+        Spec::Rating(a, _) => a.params(),
         _ => serde_json::to_value(search::apply(&p.base, &fits[best].0)?)?,
     };
     let best_algorithm = fits[best].1.algorithm().expect("the rating model is a rating candidate");

@@ -15,7 +15,6 @@ use movierec_core::models::baseline::BaselineParams;
 use movierec_core::models::ease::EaseParams;
 use movierec_core::models::ials::IalsParams;
 use movierec_core::models::predictor::Algorithm;
-use movierec_core::models::rating::RatingModel;
 use movierec_core::models::svd::{SvdParams, TrainMode};
 use movierec_core::models::{Kind, RankingParams};
 use movierec_core::quote::cut_backticked;
@@ -261,8 +260,7 @@ pub struct Algorithms(pub BTreeMap<String, Algorithm>);
 
 impl Serialize for Algorithms {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let map: BTreeMap<&String, serde_json::Value> =
-            self.0.iter().map(|(name, a)| (name, RatingModel::params_of(a))).collect();
+        let map: BTreeMap<&String, serde_json::Value> = self.0.iter().map(|(name, a)| (name, a.params())).collect();
         map.serialize(s)
     }
 }
@@ -276,9 +274,7 @@ impl<'de> Deserialize<'de> for Algorithms {
             if name == "svd" {
                 return Err(D::Error::custom("SVD's parameters are train.svd, not train.algorithms.svd"));
             }
-            let mut params = params.unwrap_or_default();
-            params.insert("algorithm".to_owned(), serde_json::Value::String(name.clone()));
-            let a: Algorithm = serde_json::from_value(serde_json::Value::Object(params))
+            let a = Algorithm::with_params(&name, params.unwrap_or_default())
                 .map_err(|e| D::Error::custom(format!("{name}: {e}")))?;
             out.insert(name, a);
         }

@@ -224,21 +224,14 @@ pub fn candidates(
     }
     match method {
         Method::Grid => {
-            let mut out: Vec<Candidate> = vec![Vec::new()];
-            for (name, values) in space {
-                let Values::List(list) = values else { return Err(SpaceError::RangeInGrid(name.clone())) };
-                out = out
-                    .into_iter()
-                    .flat_map(|c| {
-                        list.iter().map(move |&v| {
-                            let mut c = c.clone();
-                            c.push((name.clone(), v));
-                            c
-                        })
-                    })
-                    .collect();
-            }
-            Ok(out)
+            let lists = space
+                .iter()
+                .map(|(name, values)| match values {
+                    Values::List(list) => Ok((name.clone(), list.clone())),
+                    Values::Range { .. } => Err(SpaceError::RangeInGrid(name.clone())),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(product(lists))
         }
         Method::Random => {
             let mut rng = RandomState::new(seed);
@@ -406,6 +399,26 @@ impl Spec {
     }
 }
 
+/// Every combination of the named lists, in their order, the last varying fastest (as
+/// `itertools.product`).
+fn product<T: Clone>(lists: Vec<(String, Vec<T>)>) -> Vec<Vec<(String, T)>> {
+    let mut out: Vec<Vec<(String, T)>> = vec![Vec::new()];
+    for (key, values) in lists {
+        out = out
+            .into_iter()
+            .flat_map(|c| {
+                let key = &key;
+                values.iter().map(move |v| {
+                    let mut c = c.clone();
+                    c.push((key.clone(), v.clone()));
+                    c
+                })
+            })
+            .collect();
+    }
+    out
+}
+
 /// The candidates of one of Surprise's algorithms by its `param_grid`, as Surprise's
 /// `GridSearchCV` expands it: each parameter a list of values (a single value is a list of
 /// one), `sim_options` and `bsl_options` dicts of lists expanded into the list of their own
@@ -431,24 +444,6 @@ pub fn algorithm_candidates(
         Value::Array(items) => items.clone(),
         other => vec![other.clone()],
     };
-    /// Every combination of the lists of `grid`, each a list of (flattened name, value).
-    fn product(lists: Vec<(String, Vec<Value>)>) -> Vec<Vec<(String, Value)>> {
-        let mut out: Vec<Vec<(String, Value)>> = vec![Vec::new()];
-        for (key, values) in lists {
-            out = out
-                .into_iter()
-                .flat_map(|c| {
-                    let key = &key;
-                    values.iter().map(move |v| {
-                        let mut c = c.clone();
-                        c.push((key.clone(), v.clone()));
-                        c
-                    })
-                })
-                .collect();
-        }
-        out
-    }
     let mut lists: Vec<(String, Vec<Value>)> = Vec::new();
     for (key, value) in grid {
         let values = match (key.as_str(), value) {
@@ -470,8 +465,7 @@ pub fn algorithm_candidates(
     product(lists)
         .into_iter()
         .map(|combination| {
-            let mut spec = serde_json::Map::new();
-            spec.insert("algorithm".to_owned(), Value::String(name.to_owned()));
+            let mut params = serde_json::Map::new();
             let mut searched = BTreeMap::new();
             for (key, value) in combination {
                 match &value {
@@ -484,9 +478,9 @@ pub fn algorithm_candidates(
                         searched.insert(key.clone(), v.clone());
                     }
                 }
-                spec.insert(key, value);
+                params.insert(key, value);
             }
-            let algorithm: Algorithm = serde_json::from_value(Value::Object(spec)).map_err(|e| fail(e.to_string()))?;
+            let algorithm = Algorithm::with_params(name, params).map_err(|e| fail(e.to_string()))?;
             Ok(Spec::Rating(algorithm, searched))
         })
         .collect()

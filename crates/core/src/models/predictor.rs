@@ -149,7 +149,30 @@ impl Algorithm {
 
     /// The algorithm of this name with Surprise's defaults.
     pub fn default_of(name: &str) -> Option<Algorithm> {
-        serde_json::from_value(serde_json::json!({ "algorithm": name })).ok()
+        Algorithm::with_params(name, serde_json::Map::new()).ok()
+    }
+
+    /// The algorithm of this name with these parameters (Surprise's names; the others keep
+    /// Surprise's defaults), as `params.yaml` gives them beside the name.
+    ///
+    /// # Errors
+    /// An unknown name or parameter, or a value of the wrong type, named by serde.
+    pub fn with_params(
+        name: &str,
+        mut params: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Algorithm, serde_json::Error> {
+        params.insert("algorithm".to_owned(), serde_json::Value::String(name.to_owned()));
+        serde_json::from_value(serde_json::Value::Object(params))
+    }
+
+    /// The parameters under Surprise's names, without the name: the inverse of
+    /// [`Algorithm::with_params`].
+    pub fn params(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).expect("plain data");
+        if let Some(map) = v.as_object_mut() {
+            map.remove("algorithm");
+        }
+        v
     }
 
     /// Fits on `t` with `threads` threads for the parts that run in parallel (the k-NN

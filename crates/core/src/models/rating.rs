@@ -107,17 +107,8 @@ impl RatingModel {
                     "seed": svd.seed,
                 })
             }
-            RatingModel::Other(f) => RatingModel::params_of(&f.algorithm),
+            RatingModel::Other(f) => f.algorithm.params(),
         }
-    }
-
-    /// An algorithm's parameters under Surprise's names, without its name.
-    pub fn params_of(algorithm: &Algorithm) -> serde_json::Value {
-        let mut v = serde_json::to_value(algorithm).expect("plain data");
-        if let Some(map) = v.as_object_mut() {
-            map.remove("algorithm");
-        }
-        v
     }
 
     /// The fitted SVD, if it is one.
