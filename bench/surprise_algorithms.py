@@ -30,13 +30,14 @@ NAMES = {
     "nmf": "NMF",
     "slope_one": "SlopeOne",
     "co_clustering": "CoClustering",
-    "svdpp_surprise": "SVDpp",  # the same algorithm, beside our exact mode
+    "svd_surprise": "SVD",  # the same algorithms, beside our exact modes
+    "svdpp_surprise": "SVDpp",
 }
 
 
 def make(name, item_based):
     kwargs = {}
-    if name in ("svd", "svdpp", "svdpp_surprise", "nmf", "co_clustering"):
+    if name in ("svd", "svd_surprise", "svdpp", "svdpp_surprise", "nmf", "co_clustering"):
         kwargs["random_state"] = 0
     if name.startswith("knn") or name == "baseline_only":
         kwargs["verbose"] = False

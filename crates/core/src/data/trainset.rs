@@ -147,6 +147,42 @@ impl Rows {
         self.start[x + 1] - self.start[x]
     }
 
+    /// The same rows, each sorted by id (ids below `n`), entries of the same id in their
+    /// order here: what [`Rows::transpose`] twice gives. Two stable counting sorts of the
+    /// entries' positions (by id, then by row), then one pass to gather them.
+    pub fn sorted(&self, n: usize) -> Rows {
+        let len = self.id.len();
+        // By id: each entry's position and row, id-major.
+        let mut next = vec![0usize; n + 1];
+        for &id in &self.id {
+            next[id as usize + 1] += 1;
+        }
+        for k in 0..n {
+            next[k + 1] += next[k];
+        }
+        let (mut at, mut row) = (vec![0u32; len], vec![0u32; len]);
+        for x in 0..self.len() {
+            for p in self.start[x]..self.start[x + 1] {
+                let slot = &mut next[self.id[p] as usize];
+                (at[*slot], row[*slot]) = (p as u32, x as u32);
+                *slot += 1;
+            }
+        }
+        // By row, stably: each row's positions, id-ascending.
+        let mut next = self.start.clone();
+        let mut order = vec![0u32; len];
+        for (&p, &x) in at.iter().zip(&row) {
+            let slot = &mut next[x as usize];
+            order[*slot] = p;
+            *slot += 1;
+        }
+        Rows {
+            start: self.start.clone(),
+            id: order.iter().map(|&p| self.id[p as usize]).collect(),
+            score: order.iter().map(|&p| self.score[p as usize]).collect(),
+        }
+    }
+
     /// The same entries grouped the other way, into `n` rows (ids below `n`): each row sorted
     /// by id, and entries of the same id in their order here.
     pub fn transpose(&self, n: usize) -> Rows {
@@ -196,5 +232,26 @@ mod tests {
         let by_user = ur.transpose(2);
         assert_eq!(by_user.row(1), (&[0u32, 1][..], &[3.0, 2.0][..]));
         assert_eq!(by_user.transpose(2).row(1), (&[0u32, 1][..], &[4.0, 2.0][..]));
+    }
+
+    #[test]
+    fn sorted_rows_are_the_transpose_of_the_transpose() {
+        // Rows with unsorted ids, repeated ids (kept in their order) and an empty row.
+        let rows = Rows {
+            start: vec![0, 5, 5, 8],
+            id: vec![3, 1, 3, 0, 1, 2, 0, 1],
+            score: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0],
+        };
+        let sorted = rows.sorted(4);
+        assert_eq!(sorted.row(0), (&[0u32, 1, 1, 3, 3][..], &[4.0, 2.0, 5.0, 1.0, 3.0][..]));
+        assert_eq!(sorted.count(1), 0);
+        assert_eq!(sorted, rows.transpose(4).transpose(3));
+        use crate::data::synthetic::{SyntheticConfig, generate};
+        let data = generate(&SyntheticConfig { seed: 3, scale: 0.01, ..SyntheticConfig::default() }, RatingScale::SEED)
+            .unwrap();
+        let t = Trainset::new(&data.ratings);
+        for (rows, other) in [(t.ur(), t.n_items()), (t.ir(), t.n_users())] {
+            assert_eq!(rows.sorted(other), rows.transpose(other).transpose(rows.len()));
+        }
     }
 }

@@ -141,13 +141,19 @@ impl KnnParams {
                 },
             });
         }
-        let (ur, ir) = (t.ur(), t.ir());
-        let (xr, yr) = if ub { (ur, ir) } else { (ir, ur) };
+        // x: users when user-based, movies otherwise; y the other side. x's own ratings only
+        // for the means.
+        let yr = if ub { t.ir() } else { t.ur() };
+        let x_rows = || if ub { t.ur() } else { t.ir() };
         let needs_biases = variant == KnnVariant::Baseline || self.sim_options.name == Measure::PearsonBaseline;
         let (bu, bi) = if needs_biases { self.bsl_options.biases(t) } else { (Vec::new(), Vec::new()) };
         let (means, sigmas) = match variant {
-            KnnVariant::WithMeans => ((0..n).map(|x| numpy::mean(xr.scores(x))).collect(), Vec::new()),
+            KnnVariant::WithMeans => {
+                let xr = x_rows();
+                ((0..n).map(|x| numpy::mean(xr.scores(x))).collect(), Vec::new())
+            }
             KnnVariant::WithZscore => {
+                let xr = x_rows();
                 let all: Vec<f64> = t.all_ratings().map(|e| e.2).collect();
                 let overall = np_std(&all);
                 let means = (0..n).map(|x| numpy::mean(xr.scores(x))).collect();
@@ -165,7 +171,7 @@ impl KnnParams {
             let (x, y) = if ub { (&bu[..], &bi[..]) } else { (&bi[..], &bu[..]) };
             Biases { global_mean: t.global_mean(), x, y }
         });
-        let sim = install(threads, || similarity::compute(&self.sim_options, &xr, &yr, biases));
+        let sim = install(threads, || similarity::compute(&self.sim_options, n, &yr, biases));
         // Kept for KNNBaseline's estimates and for pearson_baseline's similarities of a new user.
         let keep_biases = needs_biases;
         Ok(Knn {

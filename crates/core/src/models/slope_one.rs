@@ -73,7 +73,7 @@ impl SlopeOneParams {
         }
         let (ur, ir) = (t.ur(), t.ir());
         // Each user's movies sorted by id: the movies after i are a contiguous tail.
-        let by_movie = ir.transpose(t.n_users());
+        let by_movie = ur.sorted(n);
         let rows: Vec<(Vec<f64>, Vec<u32>)> = install(threads, || {
             (0..n)
                 .into_par_iter()
