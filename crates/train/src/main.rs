@@ -11,6 +11,7 @@ use movierec_core::data::trainset::Trainset;
 use movierec_core::models::Recommender;
 use movierec_core::models::artifact::{self, Provenance};
 use movierec_core::models::rating::RatingModel;
+use movierec_core::models::simd::Isa;
 use movierec_core::models::svd::{Epoch, Svd, TrainMode};
 use movierec_stage::params::TrainParams;
 use movierec_stage::progress::{Phase, Steps};
@@ -60,6 +61,9 @@ struct Report {
     params: serde_json::Value,
     mode: Option<TrainMode>,
     threads: usize,
+    /// The vector instructions of the `fast` SVD's and implicit ALS's loops on this machine
+    /// (`avx2+fma`, or `baseline` where the CPU lacks them or `MOVIEREC_SIMD=baseline`).
+    instructions: &'static str,
     training_time: f64,
     n_ratings: usize,
     n_users: usize,
@@ -146,6 +150,7 @@ fn train(args: &Args, p: &TrainParams, tracker: &mut Tracker) -> anyhow::Result<
         params: model.rating.params(),
         mode: model.rating.mode(),
         threads,
+        instructions: Isa::from_env().name(),
         training_time: seconds,
         n_ratings: t.n_ratings(),
         n_users: t.n_users(),

@@ -32,9 +32,14 @@ impl Project {
     }
 
     fn train(&self, params: &str) -> Output {
+        self.train_env(params, &[])
+    }
+
+    fn train_env(&self, params: &str, env: &[(&str, &str)]) -> Output {
         std::fs::write(self.path("params.yaml"), params).unwrap();
         Command::new(env!("CARGO_BIN_EXE_train"))
             .current_dir(self.dir.path())
+            .envs(env.iter().copied())
             .args([
                 "--train",
                 "data/train.parquet",
@@ -55,7 +60,11 @@ impl Project {
     }
 
     fn ok_recommender(&self, params: &str) -> (Recommender, Value) {
-        let out = self.train(params);
+        self.ok_env(params, &[])
+    }
+
+    fn ok_env(&self, params: &str, env: &[(&str, &str)]) -> (Recommender, Value) {
+        let out = self.train_env(params, env);
         assert!(out.status.success(), "train failed: {}", String::from_utf8_lossy(&out.stderr));
         let (model, _) = artifact::read(&std::fs::read(self.path(OUTPUTS[0])).unwrap()).unwrap();
         let report = serde_json::from_slice(&std::fs::read(self.path(OUTPUTS[1])).unwrap()).unwrap();
@@ -98,6 +107,24 @@ fn the_model_does_not_depend_on_the_threads() {
     let (two, r) = p.ok("train: {threads: 2, svd: {n_factors: 8, n_epochs: 3}}\n");
     assert_eq!(r["threads"], 2);
     assert!(one == two, "the model changed with the number of threads");
+}
+
+/// The binary runs on CPUs without AVX2: `MOVIEREC_SIMD=baseline` forces the portable code
+/// on any CPU, which fits the same model up to rounding.
+#[test]
+fn the_portable_instructions_can_be_forced() {
+    let p = Project::new();
+    let params = "train: {svd: {n_factors: 20, n_epochs: 3}}\n";
+    let (best, rb) = p.ok_env(params, &[]);
+    let (baseline, r) = p.ok_env(params, &[("MOVIEREC_SIMD", "baseline")]);
+    assert_eq!(r["instructions"], "baseline");
+    let chosen = rb["instructions"].as_str().unwrap();
+    assert!(["avx2+fma", "best", "baseline"].contains(&chosen), "{chosen}");
+    let (a, b) = (rb["final_train_rmse"].as_f64().unwrap(), r["final_train_rmse"].as_f64().unwrap());
+    assert!((a - b).abs() < 1e-4 * b, "{a} against {b}");
+    if chosen == "avx2+fma" {
+        assert!(best.rating.as_svd() != baseline.rating.as_svd(), "the vector path gave the portable path's bits");
+    }
 }
 
 #[test]

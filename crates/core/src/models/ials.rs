@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::trainset::Trainset;
 use crate::models::recommend::{solve_cholesky, top_unseen};
+use crate::models::simd::{self, Isa, Vectorized};
 use crate::models::{Fit, FitError, Interactions, TopN, Weighting, check, install};
 use crate::numpy::RandomState;
 
@@ -173,36 +174,6 @@ fn solve_side(x: &mut [f32], y: &[f32], k: usize, lambda: f32, steps: usize, rat
     );
 }
 
-/// Which instructions the solves use.
-///
-/// `Best`: on x86-64 CPUs with AVX2 and FMA (most since 2013), eight lanes with fused
-/// multiply-adds; elsewhere the widest the CPU has (`pulp`'s run-time dispatch: SSE2 on the
-/// oldest x86-64, NEON on aarch64) with separate multiplies and adds. `Baseline`: the latter
-/// on every CPU. The order of every sum is fixed per instruction set, so on one machine the
-/// model is the same bits for any number of threads; between instruction sets it differs by
-/// rounding (the tests bound the difference).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Isa {
-    Best,
-    #[cfg_attr(not(test), allow(dead_code, reason = "the tests compare it with `Best`"))]
-    Baseline,
-}
-
-impl Isa {
-    fn run(self, solve: SolveRow<'_>) {
-        #[cfg(target_arch = "x86_64")]
-        if self == Isa::Best
-            && let Some(simd) = pulp::x86::V3::try_new()
-        {
-            return pulp::Simd::vectorize(simd, Kernel::<true>(solve));
-        }
-        match self {
-            Isa::Best => pulp::Arch::new().dispatch(Kernel::<false>(solve)),
-            Isa::Baseline => pulp::WithSimd::with_simd(Kernel::<false>(solve), pulp::Scalar),
-        }
-    }
-}
-
 /// What each row of one side rated: `index[start[u]..start[u + 1]]`, with confidences.
 #[derive(Clone, Copy)]
 struct Rated<'a> {
@@ -225,51 +196,6 @@ struct SolveRow<'a> {
     rows: &'a mut Vec<f32>,
 }
 
-/// A [`SolveRow`] as a [`pulp::WithSimd`] operation, with fused multiply-adds or not.
-struct Kernel<'a, const FUSED: bool>(SolveRow<'a>);
-
-/// `a·b + c`, rounded once if `FUSED`.
-#[inline(always)]
-fn madd<S: pulp::Simd, const FUSED: bool>(s: S, a: S::f32s, b: S::f32s, c: S::f32s) -> S::f32s {
-    if FUSED { s.mul_add_f32s(a, b, c) } else { s.add_f32s(s.mul_f32s(a, b), c) }
-}
-
-/// `a·b` in four vector accumulators (so the additions do not wait on each other), added in
-/// a fixed order.
-#[inline(always)]
-fn simd_dot<S: pulp::Simd, const FUSED: bool>(s: S, a: &[f32], b: &[f32]) -> f32 {
-    let (ah, at) = S::as_simd_f32s(a);
-    let (bh, bt) = S::as_simd_f32s(b);
-    let zero = s.splat_f32s(0.0);
-    let mut acc = [zero; 4];
-    let (ac, bc) = (ah.chunks_exact(4), bh.chunks_exact(4));
-    for (l, (x, y)) in ac.remainder().iter().zip(bc.remainder()).enumerate() {
-        acc[l] = s.mul_f32s(*x, *y);
-    }
-    for (x, y) in ac.zip(bc) {
-        for l in 0..4 {
-            acc[l] = madd::<S, FUSED>(s, x[l], y[l], acc[l]);
-        }
-    }
-    let sum = s.add_f32s(s.add_f32s(acc[0], acc[1]), s.add_f32s(acc[2], acc[3]));
-    let tail: f32 = at.iter().zip(bt).map(|(x, y)| x * y).sum();
-    s.reduce_sum_f32s(sum) + tail
-}
-
-/// `y += a·x`.
-#[inline(always)]
-fn simd_axpy<S: pulp::Simd, const FUSED: bool>(s: S, a: f32, x: &[f32], y: &mut [f32]) {
-    let av = s.splat_f32s(a);
-    let (xh, xt) = S::as_simd_f32s(x);
-    let (yh, yt) = S::as_mut_simd_f32s(y);
-    for (yv, xv) in yh.iter_mut().zip(xh) {
-        *yv = madd::<S, FUSED>(s, av, *xv, *yv);
-    }
-    for (yv, xv) in yt.iter_mut().zip(xt) {
-        *yv += a * xv;
-    }
-}
-
 /// `out = (YᵀY + λI) v`, as a sum of `YᵀY`'s rows (it is symmetric), so with no reductions.
 #[inline(always)]
 fn gram_times<S: pulp::Simd, const FUSED: bool>(s: S, yty: &[f32], lambda: f32, v: &[f32], out: &mut [f32]) {
@@ -277,21 +203,21 @@ fn gram_times<S: pulp::Simd, const FUSED: bool>(s: S, yty: &[f32], lambda: f32, 
         *o = lambda * vv;
     }
     for (g, &va) in yty.chunks_exact(v.len()).zip(v) {
-        simd_axpy::<S, FUSED>(s, va, g, out);
+        simd::axpy::<S, FUSED>(s, va, g, out);
     }
 }
 
-impl<const FUSED: bool> pulp::WithSimd for Kernel<'_, FUSED> {
+impl Vectorized for SolveRow<'_> {
     type Output = ();
 
     #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, s: S) {
-        let SolveRow { xu, y, yty, lambda, steps, index, confidence, scratch, rows } = self.0;
+    fn run<S: pulp::Simd, const FUSED: bool>(self, s: S) {
+        let SolveRow { xu, y, yty, lambda, steps, index, confidence, scratch, rows } = self;
         let k = xu.len();
         // Plain functions, not closures: closures would not inherit the instruction set
         // `pulp` compiles this function for, and every vector operation would become a call.
-        let dot = simd_dot::<S, FUSED>;
-        let axpy = simd_axpy::<S, FUSED>;
+        let dot = simd::dot::<S, FUSED>;
+        let axpy = simd::axpy::<S, FUSED>;
         let (r, rest) = scratch.split_at_mut(k);
         let (p, ap) = rest.split_at_mut(k);
         rows.clear();
@@ -336,7 +262,7 @@ impl Fit for IalsParams {
     type Model = Ials;
 
     fn fit(&self, t: &Trainset<'_>, threads: usize) -> Result<Ials, FitError> {
-        self.fit_with(t, threads, Isa::Best)
+        self.fit_with(t, threads, Isa::from_env())
     }
 }
 

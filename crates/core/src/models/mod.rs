@@ -29,6 +29,7 @@ pub mod popularity;
 pub mod predictor;
 pub mod rating;
 pub mod recommend;
+pub mod simd;
 pub mod similarity;
 pub mod slope_one;
 pub mod svd;
