@@ -80,13 +80,7 @@ impl<'a> Trainset<'a> {
     /// Each movie's `(user, score)` pairs in list order: Surprise's `ir`.
     pub fn ir(&self) -> Rows {
         let list = self.list;
-        let mut start = vec![0usize; self.n_items() + 1];
-        for m in list.movie() {
-            start[m.get() + 1] += 1;
-        }
-        for i in 0..self.n_items() {
-            start[i + 1] += start[i];
-        }
+        let start = group_starts(self.n_items(), list.movie().iter().map(|m| m.get()));
         let mut next = start.clone();
         let (mut id, mut score) = (vec![0u32; list.len()], vec![0.0; list.len()]);
         for r in 0..list.len() {
@@ -153,13 +147,7 @@ impl Rows {
     pub fn sorted(&self, n: usize) -> Rows {
         let len = self.id.len();
         // By id: each entry's position and row, id-major.
-        let mut next = vec![0usize; n + 1];
-        for &id in &self.id {
-            next[id as usize + 1] += 1;
-        }
-        for k in 0..n {
-            next[k + 1] += next[k];
-        }
+        let mut next = group_starts(n, self.id.iter().map(|&id| id as usize));
         let (mut at, mut row) = (vec![0u32; len], vec![0u32; len]);
         for x in 0..self.len() {
             for p in self.start[x]..self.start[x + 1] {
@@ -186,13 +174,7 @@ impl Rows {
     /// The same entries grouped the other way, into `n` rows (ids below `n`): each row sorted
     /// by id, and entries of the same id in their order here.
     pub fn transpose(&self, n: usize) -> Rows {
-        let mut start = vec![0usize; n + 1];
-        for &id in &self.id {
-            start[id as usize + 1] += 1;
-        }
-        for k in 0..n {
-            start[k + 1] += start[k];
-        }
+        let start = group_starts(n, self.id.iter().map(|&id| id as usize));
         let mut next = start.clone();
         let (mut id, mut score) = (vec![0u32; self.id.len()], vec![0.0; self.id.len()]);
         for x in 0..self.len() {
@@ -206,6 +188,19 @@ impl Rows {
         }
         Rows { start, id, score }
     }
+}
+
+/// Where each of `n` groups starts (and, last, where the entries end) when the entries of
+/// `keys` (each below `n`) are grouped by key: a counting sort's offsets.
+fn group_starts(n: usize, keys: impl Iterator<Item = usize>) -> Vec<usize> {
+    let mut start = vec![0usize; n + 1];
+    for key in keys {
+        start[key + 1] += 1;
+    }
+    for k in 0..n {
+        start[k + 1] += start[k];
+    }
+    start
 }
 
 #[cfg(test)]

@@ -199,12 +199,6 @@ impl<T: Copy + Default> Aligned<T> {
         Aligned { buf, start, len }
     }
 
-    fn from(values: &[T]) -> Aligned<T> {
-        let mut a = Aligned::zeros(values.len());
-        a.get_mut().copy_from_slice(values);
-        a
-    }
-
     fn get(&self) -> &[T] {
         &self.buf[self.start..self.start + self.len]
     }
@@ -218,10 +212,11 @@ impl<T: Copy + Default> Aligned<T> {
 /// of four (SSE2, NEON) too.
 const PAD: usize = 8;
 
-/// The rows of `k` values of `x`, in single precision, each padded with zeros to `padded`.
-fn padded(x: &[f64], k: usize, padded: usize) -> Vec<f32> {
-    let mut out = vec![0.0f32; x.len() / k * padded];
-    for (row, from) in out.chunks_exact_mut(padded).zip(x.chunks_exact(k)) {
+/// The rows of `k` values of `x`, in single precision, each padded with zeros to `padded`,
+/// written straight into their aligned buffer.
+fn padded(x: &[f64], k: usize, padded: usize) -> Aligned<f32> {
+    let mut out = Aligned::zeros(x.len() / k * padded);
+    for (row, from) in out.get_mut().chunks_exact_mut(padded).zip(x.chunks_exact(k)) {
         for (o, &v) in row.iter_mut().zip(from) {
             *o = v as f32;
         }
@@ -301,8 +296,8 @@ impl Svd {
         // dot product, and an update scales them and adds zero times the other's).
         let k = n_factors.next_multiple_of(PAD);
         let (pu64, qi64) = self.init_factors(n_users, n_items);
-        let mut pu_buf = Aligned::from(&padded(&pu64, n_factors, k));
-        let mut qi_buf = Aligned::from(&padded(&qi64, n_factors, k));
+        let mut pu_buf = padded(&pu64, n_factors, k);
+        let mut qi_buf = padded(&qi64, n_factors, k);
         let (pu, qi) = (pu_buf.get_mut(), qi_buf.get_mut());
         drop((pu64, qi64));
         // Each chunk's user biases in lines of their own (see `Local`).
@@ -386,10 +381,13 @@ mod tests {
     fn rows_are_padded_to_whole_vectors_on_cache_lines() {
         let x: Vec<f64> = (0..30).map(f64::from).collect();
         let p = padded(&x, 10, 16);
+        assert_eq!(p.get().as_ptr() as usize % 64, 0);
+        let p = p.get();
         assert_eq!((p.len(), &p[10..16], p[16]), (48, &[0.0f32; 6][..], 10.0));
-        assert_eq!(unpadded(&p, 16, 10), x.iter().map(|&v| v as f32).collect::<Vec<_>>());
+        assert_eq!(unpadded(p, 16, 10), x.iter().map(|&v| v as f32).collect::<Vec<_>>());
         for len in [1, 7, 100] {
-            let mut a = Aligned::from(&vec![1.5; len]);
+            let mut a = Aligned::zeros(len);
+            a.get_mut().fill(1.5);
             assert_eq!(a.get().as_ptr() as usize % 64, 0);
             assert_eq!(a.get_mut().len(), len);
             assert!(a.get().iter().all(|&v| v == 1.5));
