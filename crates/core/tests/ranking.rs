@@ -3,10 +3,9 @@
 //! `MOVIEREC_ML100K`) and the default synthetic data, each split 80/20 as `prepare` does
 //! (Surprise's `train_test_split`, seed 42), measured with `evaluation::ranking` at K = 10.
 
-use std::path::PathBuf;
+mod common;
 
 use movierec_core::RatingScale;
-use movierec_core::data::builder::{DuplicatePolicy, InvalidPolicy, Rules};
 use movierec_core::data::dataset::RatingList;
 use movierec_core::data::split::train_test_split;
 use movierec_core::data::synthetic::{SyntheticConfig, generate};
@@ -16,19 +15,7 @@ use movierec_core::models::popularity::PopularityParams;
 use movierec_core::models::svd::{SvdParams, TrainMode};
 use movierec_core::models::{Fit, Kind, Ranking, RankingParams, Recommender};
 
-fn ml100k() -> RatingList {
-    let dir = std::env::var_os("MOVIEREC_ML100K").map(PathBuf::from).unwrap_or_else(|| {
-        panic!("MOVIEREC_ML100K is not set: run scripts/test.sh once (it fetches MovieLens-100k into a cache)")
-    });
-    let rules = Rules {
-        scale: RatingScale::new(1.0, 5.0).unwrap(),
-        on_invalid: InvalidPolicy::Fail,
-        on_duplicate: DuplicatePolicy::Fail,
-    };
-    let (data, report, _) = movierec_core::data::movielens::read(&dir, rules).unwrap();
-    assert_eq!(report.rows_kept, 100_000, "{}", dir.display());
-    data.ratings
-}
+use common::ml100k;
 
 /// NDCG@10 of every ranking, fitted with the defaults of `train.ranking` (the pipeline's
 /// default served kind, EASE with λ 500) on the training part of `ratings`.

@@ -7,6 +7,8 @@
 //! `MOVIEREC_PYTHON`, or else the project's `.venv/bin/python`, which the README's test
 //! command installs (numpy and scikit-surprise, pinned in `requirements/tools.txt`).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -15,6 +17,8 @@ use movierec_core::data::synthetic::{SyntheticConfig, generate};
 use movierec_core::numpy::{self, RandomState};
 use movierec_core::{RatingList, RatingScale};
 use serde_json::Value;
+
+use common::ml100k;
 
 fn python() -> PathBuf {
     let path = std::env::var_os("MOVIEREC_PYTHON")
@@ -418,20 +422,6 @@ fn every_algorithm_matches_surprise_on_generated_data() {
     )
     .unwrap();
     compare_algorithms(&data.ratings, &cases);
-}
-
-/// MovieLens-100k (fetched by `scripts/test.sh` into the cache `MOVIEREC_ML100K` names).
-fn ml100k() -> RatingList {
-    use movierec_core::data::builder::{DuplicatePolicy, InvalidPolicy, Rules};
-    let dir = std::env::var_os("MOVIEREC_ML100K").map(PathBuf::from).unwrap_or_else(|| {
-        panic!("MOVIEREC_ML100K is not set: run scripts/test.sh once (it fetches MovieLens-100k into a cache)")
-    });
-    let rules = Rules {
-        scale: RatingScale::new(1.0, 5.0).unwrap(),
-        on_invalid: InvalidPolicy::Fail,
-        on_duplicate: DuplicatePolicy::Fail,
-    };
-    movierec_core::data::movielens::read(&dir, rules).unwrap().0.ratings
 }
 
 #[test]

@@ -62,6 +62,11 @@ impl<'a> Trainset<'a> {
         })
     }
 
+    /// The list rows of every rating, user-major: `all_ratings`' order.
+    pub fn rows(&self) -> &[u32] {
+        &self.order
+    }
+
     /// The list rows of user `u`, in list order.
     pub fn user_rows(&self, u: usize) -> &[u32] {
         &self.order[self.user_start[u]..self.user_start[u + 1]]
