@@ -2,8 +2,11 @@
 //! SCALE MODES...` generates the synthetic data at SCALE, splits it 80/20 as Surprise does
 //! (seed 42), fits SVD with the default parameters in each mode (`surprise`, `fast1`,
 //! `fast2`: the fast mode on 1 or 2 threads) and prints one JSON line per mode: wall
-//! seconds, rating updates per second per thread, test RMSE and MAE. With `--tsv PATH` it
-//! also writes the generated ratings as `user<TAB>movie<TAB>score` for the Python baseline.
+//! seconds, rating updates per second per thread, test RMSE and MAE; `adagrad:LR[:REG[:LRB]]`
+//! is the fast mode on 1 thread with AdaGrad's step, `lr_all` LR, `reg_all` REG and the
+//! biases' `lr_bu` and `lr_bi` LRB. SCALE may instead be a MovieLens-100k folder. With
+//! `--tsv PATH` it also writes the ratings as `user<TAB>movie<TAB>score` for the Python
+//! baseline.
 
 use std::time::Instant;
 
@@ -20,11 +23,21 @@ fn main() {
         args.remove(i);
         path
     });
-    let scale: f64 = args.first().map_or(1.0, |s| s.parse().expect("a scale"));
+    let source = args.first().map_or("1", String::as_str);
     let modes = &args[1..];
-    let data =
+    let data = if std::path::Path::new(source).is_dir() {
+        use movierec_core::data::builder::{DuplicatePolicy, InvalidPolicy, Rules};
+        let rules = Rules {
+            scale: movierec_core::RatingScale::new(1.0, 5.0).unwrap(),
+            on_invalid: InvalidPolicy::Fail,
+            on_duplicate: DuplicatePolicy::Fail,
+        };
+        movierec_core::data::movielens::read(std::path::Path::new(source), rules).expect("MovieLens-100k").0
+    } else {
+        let scale: f64 = source.parse().expect("a scale or a MovieLens-100k folder");
         generate(&SyntheticConfig { seed: 42, scale, ..SyntheticConfig::default() }, movierec_core::RatingScale::SEED)
-            .unwrap();
+            .unwrap()
+    };
     if let Some(path) = tsv {
         let l = &data.ratings;
         let mut text = String::with_capacity(l.len() * 24);
@@ -44,7 +57,20 @@ fn main() {
             "surprise" => (svd.fit_surprise(&t, |_| {}).unwrap(), 1),
             "fast1" => (svd.fit_fast(&t, 1, |_| {}).unwrap(), 1),
             "fast2" => (svd.fit_fast(&t, 2, |_| {}).unwrap(), 2),
-            other => panic!("unknown mode {other}"),
+            other => {
+                let values = other.strip_prefix("adagrad:").unwrap_or_else(|| panic!("unknown mode {other}"));
+                let v: Vec<f64> = values.split(':').map(|x| x.parse().expect("a number")).collect();
+                let p = SvdParams {
+                    seed: 42,
+                    adagrad: true,
+                    lr_all: v[0],
+                    reg_all: v.get(1).copied().unwrap_or(SvdParams::default().reg_all),
+                    lr_bu: v.get(2).copied(),
+                    lr_bi: v.get(2).copied(),
+                    ..SvdParams::default()
+                };
+                (p.check().unwrap().fit_fast(&t, 1, |_| {}).unwrap(), 1)
+            }
         };
         let seconds = start.elapsed().as_secs_f64();
         let pairs: Vec<(f64, f64)> = split

@@ -149,6 +149,7 @@ fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut 
         .into_iter()
         .map(|c| {
             let svd = search::apply(&p.base, &c)?.check()?;
+            svd.check_mode(p.mode)?;
             Ok((c, Spec::Svd(svd)))
         })
         .collect::<anyhow::Result<_>>()

@@ -122,6 +122,18 @@ fn results_do_not_depend_on_the_threads() {
     assert_eq!(one["test_score"], two["test_score"]);
 }
 
+/// AdaGrad's step is searched like any parameter, as 0 or 1, and changes the fit.
+#[test]
+fn the_adaptive_step_is_searched() {
+    let p = Project::new();
+    let r = p.ok("optimize:\n  measure: rmse\n  cv: 2\n  base: {n_epochs: 3, seed: 5}\n  space:\n    adagrad: [0, 1]\n    lr_all: [0.005]\n");
+    let results = r["cv_results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    assert_eq!((&results[0]["params"]["adagrad"], &results[1]["params"]["adagrad"]), (&0.0.into(), &1.0.into()));
+    let rmse = |i: usize| results[i]["mean_test_rmse"].as_f64().unwrap();
+    assert!(rmse(0).is_finite() && rmse(1).is_finite() && rmse(0) != rmse(1), "{} {}", rmse(0), rmse(1));
+}
+
 #[test]
 fn a_diverging_candidate_is_reported_and_skipped() {
     let p = Project::new();
@@ -164,6 +176,8 @@ fn bad_searches_are_clear_errors() {
             "every rating candidate failed (the rating model needs one); the first: training diverged",
         ),
         ("optimize:\n  space: {lr_all: [-0.1]}\n", "lr_all -0.1"),
+        ("optimize:\n  space: {adagrad: [0, 2]}\n", "invalid value 2 for adagrad"),
+        ("optimize:\n  mode: surprise\n  space: {adagrad: [0, 1]}\n", "adagrad is an option of the fast training mode"),
         ("optimize:\n  measure: auc@10\n", "invalid measure \"auc@10\""),
         (
             "optimize:\n  space: {n_factors: [4]}\n  algorithms: {knn: {k: [1]}}\n",

@@ -231,6 +231,7 @@ pub fn start(
         .map(|c| {
             let svd = search::apply(&d.base, &c).map_err(|e| ApiError::unprocessable(e.to_string()))?;
             let svd = svd.check().map_err(|e| ApiError::unprocessable(e.to_string()))?;
+            svd.check_mode(mode).map_err(|e| ApiError::unprocessable(e.to_string()))?;
             Ok((c, Spec::Svd(svd)))
         })
         .collect::<Result<_, ApiError>>()?;

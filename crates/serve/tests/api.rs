@@ -673,6 +673,7 @@ async fn grid_search_errors() {
         (json!({"space": {"n_factors": []}}), "no value to search"),
         (json!({"space": {"n_factors": [2.5]}}), "invalid value 2.5"),
         (json!({"space": {"lr_all": [-1]}}), "lr"),
+        (json!({"space": {"adagrad": [1]}, "mode": "surprise"}), "adagrad is an option of the fast training mode"),
         (json!({"space": {"n_factors": [4]}, "cv": 1}), "invalid cv 1"),
         (json!({"space": {"n_factors": [4, 5, 6, 7]}, "cv": 3}), "12 fits"),
     ];

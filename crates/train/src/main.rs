@@ -105,6 +105,7 @@ fn train(args: &Args, p: &TrainParams, tracker: &mut Tracker) -> anyhow::Result<
     )?;
     let algorithm = p.rating()?;
     let svd = p.svd.check().context("invalid train.svd parameters")?;
+    svd.check_mode(p.mode).context("invalid train.svd parameters")?;
     let phase = Phase::start("reading the training set");
     let list = movierec_tables::read_ratings(&args.train)?;
     anyhow::ensure!(!list.is_empty(), "the training set {} has no rating", args.train.display());

@@ -169,6 +169,8 @@ fn divergence_and_bad_parameters_are_clear_errors() {
     assert!(e.contains("n_factors 0"), "{e}");
     let e = p.fails("train: {svd: {lr_al: 0.1}}\n");
     assert!(e.contains("lr_al"), "{e}");
+    let e = p.fails("train: {mode: surprise, svd: {adagrad: true}}\n");
+    assert!(e.contains("adagrad is an option of the fast training mode") && e.contains("set mode: fast"), "{e}");
     let e = p.fails("train: {svd: {n_epochs: 1}, ranking: {kind: ease, ease: {lambda: -5}}}\n");
     assert!(e.contains("train.ranking") && e.contains("ease.lambda -5"), "{e}");
     let e = p.fails("train: {svd: {n_epochs: 1}, ranking: {kind: ease, ease: {max_items: 100}}}\n");

@@ -88,8 +88,9 @@ pub enum SpaceError {
     },
 }
 
-/// SVD's parameters that can be searched.
-pub const SEARCHABLE: [&str; 14] = [
+/// SVD's parameters that can be searched (`adagrad`: 0 or 1, for false or true).
+pub const SEARCHABLE: [&str; 15] = [
+    "adagrad",
     "n_factors",
     "n_epochs",
     "init_mean",
@@ -191,6 +192,8 @@ pub fn apply(base: &SvdParams, candidate: &Candidate) -> Result<SvdParams, Space
             "reg_bi" => p.reg_bi = Some(v),
             "reg_pu" => p.reg_pu = Some(v),
             "reg_qi" => p.reg_qi = Some(v),
+            "adagrad" if v == 0.0 || v == 1.0 => p.adagrad = v == 1.0,
+            "adagrad" => return Err(SpaceError::Invalid { name: name.clone(), value: v }),
             other => return Err(SpaceError::Unknown { kind: Kind::Svd, name: other.to_owned() }),
         }
     }

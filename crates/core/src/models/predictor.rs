@@ -313,15 +313,20 @@ impl Predictor for SvdModel {
     }
 }
 
-/// SVD's parameters checked, their errors as every algorithm's.
+/// SVD's parameters checked for the `surprise` mode (Surprise's algorithms fit SVD in it),
+/// their errors as every algorithm's.
 ///
 /// # Errors
 /// [`FitError::Invalid`] naming the parameter.
 pub(crate) fn check_svd(p: &SvdParams) -> Result<crate::models::svd::Svd, FitError> {
-    p.check().map_err(|e| match e {
+    let checked = p.check().and_then(|svd| svd.check_mode(crate::models::svd::TrainMode::Surprise).map(|()| svd));
+    checked.map_err(|e| match e {
         ParamError::Zero { name, value } => FitError::Invalid { name, value: value.to_string(), expected: "1 or more" },
         ParamError::OutOfRange { name, value, expected } => {
             FitError::Invalid { name, value: value.to_string(), expected }
+        }
+        ParamError::FastOnly { name } => {
+            FitError::Invalid { name, value: "true".to_owned(), expected: "false in the surprise mode" }
         }
     })
 }

@@ -25,8 +25,8 @@ pub enum TrainMode {
     /// Double precision, one thread, Surprise's exact visiting and update order: the same
     /// parameters as scikit-surprise, bit for bit.
     Surprise,
-    /// Single precision, parallel over a fixed grid of user × movie blocks processed a
-    /// diagonal at a time (as LibMF's FPSGD): the same result for any number of threads.
+    /// Single precision, parallel over a grid of user × movie blocks run in an order that
+    /// keeps each user's and each movie's own: the same result for any number of threads.
     #[default]
     Fast,
 }
@@ -45,6 +45,13 @@ pub enum TrainMode {
 /// | `lr_bu`, `lr_bi`, `lr_pu`, `lr_qi` | none | override `lr_all` for one parameter | more than 0 |
 /// | `reg_bu`, `reg_bi`, `reg_pu`, `reg_qi` | none | override `reg_all` for one parameter | 0 or more |
 /// | `seed` | 0 | the factors' initialisation (Surprise's `random_state`) | 0 to 2^32 - 1 |
+/// | `adagrad` | false | movierec's own, `fast` mode only: AdaGrad's adaptive step, as LibMF's | |
+///
+/// With `adagrad`, each row of factors (a user's `pᵤ`, a movie's `qᵢ`) and each bias keeps
+/// the sum `G` of its squared gradients, starting at 1 (for a row, the mean over its factors
+/// of each update's squared gradient), and steps by `lr / √G` instead of `lr`: frequent
+/// users and movies take smaller and smaller steps, rare ones keep large ones. Its good
+/// learning rates are about ten times the constant rate's (`lr_all` 0.02 to 0.05).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 #[allow(missing_docs)] // documented in the table above
@@ -65,6 +72,7 @@ pub struct SvdParams {
     pub reg_pu: Option<f64>,
     pub reg_qi: Option<f64>,
     pub seed: u32,
+    pub adagrad: bool,
 }
 
 impl Default for SvdParams {
@@ -86,6 +94,7 @@ impl Default for SvdParams {
             reg_pu: None,
             reg_qi: None,
             seed: 0,
+            adagrad: false,
         }
     }
 }
@@ -111,6 +120,15 @@ pub enum ParamError {
         /// The range.
         expected: &'static str,
     },
+    /// An option of the `fast` mode asked of the `surprise` mode.
+    #[error(
+        "{name} is an option of the fast training mode; the surprise mode reproduces Surprise's constant \
+         learning rate: set mode: fast, or {name}: false"
+    )]
+    FastOnly {
+        /// The option.
+        name: &'static str,
+    },
 }
 
 /// Checked hyper-parameters, with the per-parameter overrides resolved: the only way to fit.
@@ -132,6 +150,10 @@ pub struct Svd {
     pub reg: [f64; 4],
     /// Seed of the initialisation.
     pub seed: u32,
+    /// AdaGrad's adaptive step instead of the constant rate (`fast` mode only); absent from
+    /// model files written before it.
+    #[serde(default)]
+    pub adagrad: bool,
 }
 
 impl SvdParams {
@@ -179,6 +201,7 @@ impl SvdParams {
                 reg("reg_qi", self.reg_qi)?,
             ],
             seed: self.seed,
+            adagrad: self.adagrad,
         })
     }
 }
@@ -298,6 +321,17 @@ pub struct Epoch {
 }
 
 impl Svd {
+    /// Whether these parameters can be fitted in `mode`.
+    ///
+    /// # Errors
+    /// [`ParamError::FastOnly`] for `adagrad` in the `surprise` mode.
+    pub fn check_mode(&self, mode: TrainMode) -> Result<(), ParamError> {
+        if mode == TrainMode::Surprise && self.adagrad {
+            return Err(ParamError::FastOnly { name: "adagrad" });
+        }
+        Ok(())
+    }
+
     /// Fits in `mode`: [`Svd::fit_surprise`] (one thread) or [`Svd::fit_fast`] on `threads`.
     ///
     /// # Errors
@@ -329,6 +363,8 @@ impl Svd {
     }
 
     /// Fits as scikit-surprise's `SVD.fit` does, operation for operation in double precision.
+    /// `adagrad` is not Surprise's: [`Svd::check_mode`] refuses it for this mode, and this
+    /// fit leaves it aside.
     ///
     /// # Errors
     /// [`Diverged`] as soon as an epoch ends with a parameter that is not finite.
