@@ -17,7 +17,6 @@
 use std::path::Path;
 use std::time::Instant;
 
-use movierec_core::data::builder::{DuplicatePolicy, InvalidPolicy, Rules};
 use movierec_core::data::dataset::RatingList;
 use movierec_core::data::split::{kfold, train_test_split};
 use movierec_core::data::synthetic::{SyntheticConfig, generate};
@@ -40,11 +39,7 @@ fn main() {
     let list = if data == "synthetic" {
         generate(&SyntheticConfig { seed: 42, ..SyntheticConfig::default() }, RatingScale::SEED).unwrap().ratings
     } else {
-        let rules = Rules {
-            scale: RatingScale::new(1.0, 5.0).unwrap(),
-            on_invalid: InvalidPolicy::Fail,
-            on_duplicate: DuplicatePolicy::Fail,
-        };
+        let rules = movierec_core::data::movielens::ml100k_rules();
         movierec_core::data::movielens::read(Path::new(&data), rules).unwrap().0.ratings
     };
     if let Some(path) = tsv {

@@ -26,12 +26,7 @@ fn main() {
     let source = args.first().map_or("1", String::as_str);
     let modes = &args[1..];
     let data = if std::path::Path::new(source).is_dir() {
-        use movierec_core::data::builder::{DuplicatePolicy, InvalidPolicy, Rules};
-        let rules = Rules {
-            scale: movierec_core::RatingScale::new(1.0, 5.0).unwrap(),
-            on_invalid: InvalidPolicy::Fail,
-            on_duplicate: DuplicatePolicy::Fail,
-        };
+        let rules = movierec_core::data::movielens::ml100k_rules();
         movierec_core::data::movielens::read(std::path::Path::new(source), rules).expect("MovieLens-100k").0
     } else {
         let scale: f64 = source.parse().expect("a scale or a MovieLens-100k folder");

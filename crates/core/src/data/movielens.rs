@@ -50,6 +50,17 @@ pub fn detect(dir: &Path) -> Result<Layout, LoadError> {
     }
 }
 
+/// ml-100k's own rules, for tests and benchmarks that read it as it is: scores 1 to 5, an
+/// invalid or repeated rating an error (the file has none).
+pub fn ml100k_rules() -> Rules {
+    use crate::data::builder::{DuplicatePolicy, InvalidPolicy};
+    Rules {
+        scale: crate::data::scale::RatingScale::new(1.0, 5.0).expect("1 to 5 is a scale"),
+        on_invalid: InvalidPolicy::Fail,
+        on_duplicate: DuplicatePolicy::Fail,
+    }
+}
+
 /// Reads the MovieLens folder `dir` in its detected layout.
 ///
 /// # Errors

