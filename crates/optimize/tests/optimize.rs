@@ -176,7 +176,7 @@ fn bad_searches_are_clear_errors() {
             "every rating candidate failed (the rating model needs one); the first: training diverged",
         ),
         ("optimize:\n  space: {lr_all: [-0.1]}\n", "lr_all -0.1"),
-        ("optimize:\n  space: {adagrad: [0, 2]}\n", "invalid value 2 for adagrad"),
+        ("optimize:\n  space: {adagrad: [0, 2]}\n", "invalid value 2 for adagrad: expected 0 or 1"),
         ("optimize:\n  mode: surprise\n  space: {adagrad: [0, 1]}\n", "adagrad is an option of the fast training mode"),
         ("optimize:\n  measure: auc@10\n", "invalid measure \"auc@10\""),
         (

@@ -71,12 +71,14 @@ pub enum SpaceError {
     #[error("no value to search for {0}")]
     Empty(String),
     /// A value outside what the parameter accepts.
-    #[error("invalid value {value} for {name}")]
+    #[error("invalid value {value} for {name}: expected {expected}")]
     Invalid {
         /// The parameter.
         name: String,
         /// The value.
         value: f64,
+        /// What the parameter accepts.
+        expected: &'static str,
     },
     /// A grid of one of Surprise's algorithms that cannot be searched.
     #[error("cannot search {}: {message}", quote(.name))]
@@ -137,7 +139,7 @@ fn count(name: &str, v: f64) -> Result<usize, SpaceError> {
     if v >= 1.0 && v.fract() == 0.0 && v < 1e9 {
         Ok(v as usize)
     } else {
-        Err(SpaceError::Invalid { name: name.to_owned(), value: v })
+        Err(SpaceError::Invalid { name: name.to_owned(), value: v, expected: "a whole number of 1 or more" })
     }
 }
 
@@ -193,7 +195,7 @@ pub fn apply(base: &SvdParams, candidate: &Candidate) -> Result<SvdParams, Space
             "reg_pu" => p.reg_pu = Some(v),
             "reg_qi" => p.reg_qi = Some(v),
             "adagrad" if v == 0.0 || v == 1.0 => p.adagrad = v == 1.0,
-            "adagrad" => return Err(SpaceError::Invalid { name: name.clone(), value: v }),
+            "adagrad" => return Err(SpaceError::Invalid { name: name.clone(), value: v, expected: "0 or 1" }),
             other => return Err(SpaceError::Unknown { kind: Kind::Svd, name: other.to_owned() }),
         }
     }

@@ -75,8 +75,9 @@ struct Grid {
 }
 
 impl Grid {
-    /// The grid of `t`'s ratings with user groups of about `group_ratings` ratings (the model
-    /// does not depend on it) and up to [`ITEM_GROUPS`] movie groups (the model does).
+    /// The grid of `t`'s ratings with user groups of about `group_ratings` ratings and up to
+    /// [`ITEM_GROUPS`] movie groups. The model depends on both (each user group starts at its
+    /// own movie group), never on the number of threads.
     fn new(t: &Trainset<'_>, group_ratings: usize) -> Grid {
         let list = t.list();
         let (n_users, n_items, n) = (t.n_users(), t.n_items(), t.n_ratings());
