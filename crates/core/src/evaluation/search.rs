@@ -128,7 +128,7 @@ pub fn searchable(kind: Kind) -> &'static [&'static str] {
 }
 
 /// Parameters that are counts: drawn values are rounded, and must be whole numbers of 1 or
-/// more (`rerank` may be 0).
+/// more (`rerank` of 0 or more).
 const COUNTS: [&str; 6] = ["n_factors", "n_epochs", "factors", "iterations", "cg_steps", "rerank"];
 
 /// One candidate: the searched parameters' values, in the space's order.
@@ -136,10 +136,15 @@ pub type Candidate = Vec<(String, f64)>;
 
 /// A whole number of one or more, or the error naming it.
 fn count(name: &str, v: f64) -> Result<usize, SpaceError> {
-    if v >= 1.0 && v.fract() == 0.0 && v < 1e9 {
+    whole(name, v, 1.0, "a whole number of 1 or more")
+}
+
+/// A whole number of `min` or more, or the error naming it and saying what is `expected`.
+fn whole(name: &str, v: f64, min: f64, expected: &'static str) -> Result<usize, SpaceError> {
+    if v >= min && v.fract() == 0.0 && v < 1e9 {
         Ok(v as usize)
     } else {
-        Err(SpaceError::Invalid { name: name.to_owned(), value: v, expected: "a whole number of 1 or more" })
+        Err(SpaceError::Invalid { name: name.to_owned(), value: v, expected })
     }
 }
 
@@ -154,7 +159,7 @@ pub fn apply_ranking(base: &RankingParams, kind: Kind, candidate: &Candidate) ->
         let v = *v;
         match (kind, name.as_str()) {
             (Kind::Popularity | Kind::Ease | Kind::Ials, "rerank") => {
-                p.rerank = if v == 0.0 { 0 } else { count(name, v)? };
+                p.rerank = whole(name, v, 0.0, "a whole number of 0 or more")?;
             }
             (Kind::Popularity, "damping") => p.popularity.damping = v,
             (Kind::Ease, "lambda") => p.ease.lambda = v,
@@ -841,6 +846,13 @@ mod tests {
         assert!(e.contains("\"lambda\" for ials") && e.contains("factors, regularization"), "{e}");
         let bad = vec![("factors".to_string(), 0.5)];
         assert!(apply_ranking(&RankingParams::default(), Kind::Ials, &bad).is_err());
+        // `rerank` may be 0 (no reranking) but not below nor between whole numbers.
+        let rerank = |v: f64| apply_ranking(&RankingParams::default(), Kind::Ease, &vec![("rerank".to_string(), v)]);
+        assert_eq!((rerank(0.0).unwrap().rerank, rerank(50.0).unwrap().rerank), (0, 50));
+        for v in [-1.0, 2.5] {
+            let e = rerank(v).unwrap_err().to_string();
+            assert!(e.ends_with("rerank: expected a whole number of 0 or more"), "{e}");
+        }
         for text in ["rmse", "mae", "ndcg@10", "precision@5", "hit_rate@1", "map@20", "recall@3"] {
             let m = Measure::try_from(text.to_owned()).unwrap();
             assert_eq!(m.to_string(), text);

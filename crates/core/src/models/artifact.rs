@@ -1,7 +1,7 @@
 //! The model artifact: a versioned, self-sufficient binary file holding a [`Recommender`]
 //! (the fitted SVD and the ranking of its kind), with what is needed to trust it (where it
 //! came from, when, and a checksum).
-//! `docs/model-format.md` describes the layout; [`write`] and [`read`] are its only code.
+//! `docs/model-format.md` describes the layout; [`write()`] and [`read()`] are its only code.
 
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};

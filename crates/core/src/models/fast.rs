@@ -32,6 +32,8 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use rayon::prelude::*;
+
 use crate::data::trainset::Trainset;
 use crate::models::simd::{Isa, Vectorized, dot, madd, madd1};
 use crate::models::svd::{Diverged, Epoch, Factors, Svd, SvdModel, TrainMode};
@@ -43,6 +45,18 @@ pub const ITEM_GROUPS: usize = 32;
 /// movie group (at the seed's 24 ratings a user, 340 users: 140 KB of factors), and a block
 /// (256 ratings) is worth the movie group's trip from another core. The model depends on it.
 pub const GROUP_RATINGS: usize = 8192;
+
+/// How a fit runs, besides the model's parameters.
+#[derive(Clone, Copy)]
+struct Run {
+    /// The instructions (the model differs between them by rounding).
+    isa: Isa,
+    /// Ratings per user group, about: [`GROUP_RATINGS`] but in the tests, which need many
+    /// groups of small data (the model depends on it).
+    group_ratings: usize,
+    /// Threads (0: all available cores); the model does not depend on it.
+    threads: usize,
+}
 
 /// Learning rates and regularisation in single precision: `bu`, `bi`, `pu`, `qi`.
 #[derive(Clone, Copy)]
@@ -83,16 +97,19 @@ impl Grid {
         let (n_users, n_items, n) = (t.n_users(), t.n_items(), t.n_ratings());
         let n_user_groups = n.div_ceil(group_ratings.max(1)).clamp(1, n_users.max(1));
         let n_item_groups = ITEM_GROUPS.min(n_items).max(1);
-        // Users: consecutive ranges, a new one once the ratings seen reach its share.
-        let mut user_start = vec![0];
+        // Users: consecutive ranges, a new one once the ratings seen reach its share; each
+        // group's ratings are `row_start[g]..row_start[g + 1]` of the user-major rows.
+        let (mut user_start, mut row_start) = (vec![0], vec![0]);
         let mut seen = 0;
         for u in 0..n_users {
             seen += t.user_rows(u).len();
             while user_start.len() < n_user_groups && seen * n_user_groups >= user_start.len() * n {
                 user_start.push(u + 1);
+                row_start.push(seen);
             }
         }
         user_start.push(n_users);
+        row_start.push(n);
         // Movies: the most rated first, each to the group with the fewest ratings so far.
         let mut count = vec![0usize; n_items];
         for m in list.movie() {
@@ -115,35 +132,39 @@ impl Grid {
                 (group_items[h as usize] - 1) as u32
             })
             .collect();
-        // The blocks: a counting sort of the user-major ratings by block, which keeps each
-        // block user-major and each user's ratings within a block in list order.
-        let mut user_group = vec![0u32; n_users];
-        for (g, w) in user_start.windows(2).enumerate() {
-            user_group[w[0]..w[1]].fill(g as u32);
-        }
-        let block_of = |row: usize| {
-            let (u, i) = (list.user()[row].get(), list.movie()[row].get());
-            user_group[u] as usize * n_item_groups + item_group[i] as usize
-        };
-        let mut block_start = vec![0usize; n_user_groups * n_item_groups + 1];
-        for &row in t.rows() {
-            block_start[block_of(row as usize) + 1] += 1;
-        }
-        for b in 0..n_user_groups * n_item_groups {
-            block_start[b + 1] += block_start[b];
-        }
-        let mut next = block_start.clone();
+        // The blocks, user group by user group: a counting sort of the group's user-major
+        // ratings by movie group, which keeps each block user-major and each user's ratings
+        // within a block in list order.
+        let mut block_start = Vec::with_capacity(n_user_groups * n_item_groups + 1);
         let (mut user, mut item, mut score) = (vec![0u32; n], vec![0u32; n], vec![0.0f32; n]);
-        for &row in t.rows() {
-            let row = row as usize;
-            let b = block_of(row);
-            let (u, i) = (list.user()[row].get(), list.movie()[row].get());
-            let slot = next[b];
-            next[b] += 1;
-            user[slot] = (u - user_start[b / n_item_groups]) as u32;
-            item[slot] = item_local[i];
-            score[slot] = list.score()[row] as f32;
+        let mut group_of = Vec::new();
+        for (g, w) in user_start.windows(2).enumerate() {
+            let rows = &t.rows()[row_start[g]..row_start[g + 1]];
+            group_of.clear();
+            group_of.extend(rows.iter().map(|&row| item_group[list.movie()[row as usize].get()]));
+            let mut next = vec![0usize; n_item_groups];
+            for &h in &group_of {
+                next[h as usize] += 1;
+            }
+            let mut at = row_start[g];
+            for slot in &mut next {
+                block_start.push(at);
+                at += std::mem::replace(slot, at);
+            }
+            let mut j = 0;
+            for u in w[0]..w[1] {
+                for &row in t.user_rows(u) {
+                    let (h, row) = (group_of[j] as usize, row as usize);
+                    j += 1;
+                    let slot = next[h];
+                    next[h] += 1;
+                    user[slot] = (u - w[0]) as u32;
+                    item[slot] = item_local[list.movie()[row].get()];
+                    score[slot] = list.score()[row] as f32;
+                }
+            }
         }
+        block_start.push(n);
         Grid { user_start, item_group, item_local, group_items, block_start, user, item, score }
     }
 
@@ -322,12 +343,6 @@ impl Sweep<'_> {
     fn pass(&self, g: usize, h: usize, users: &mut UserRows, items: &mut ItemRows) {
         let (grid, r) = (self.grid, self.grid.block(g, h));
         if !r.is_empty() {
-            // The movie group's rows were last written on another thread, as a rule: a write
-            // to each of their cache lines first brings them all over at once, instead of one
-            // by one as the ratings reach them (10% faster on two threads).
-            for line in items.qi.get_mut().chunks_exact_mut(16) {
-                line[0] = std::hint::black_box(line[0]);
-            }
             items.squared = self.isa.run(BlockPass {
                 user: &grid.user[r.clone()],
                 item: &grid.item[r.clone()],
@@ -345,24 +360,30 @@ impl Sweep<'_> {
         }
     }
 
-    /// One epoch on one thread, user group by user group. Returns the sum of the squared
-    /// errors.
-    fn epoch(&self, users: &mut [Mutex<UserRows>], items: &mut [Mutex<ItemRows>]) -> f64 {
-        let n_h = self.grid.n_item_groups();
+    /// One epoch: `blocks` runs them all, on one thread or several. Returns the sum of the
+    /// squared errors, added per movie group in the fixed order of its ratings, then over the
+    /// movie groups in order: the same sum on any number of threads.
+    fn epoch(&self, items: &mut [Mutex<ItemRows>], blocks: impl FnOnce(&mut [Mutex<ItemRows>])) -> f64 {
         for item in items.iter_mut() {
             lock_mut(item).squared = 0.0;
         }
+        blocks(items);
+        items.iter_mut().map(|item| lock_mut(item).squared).sum()
+    }
+
+    /// One epoch's blocks on one thread, user group by user group.
+    fn blocks(&self, users: &mut [Mutex<UserRows>], items: &mut [Mutex<ItemRows>]) {
         for (g, user) in users.iter_mut().enumerate() {
             let user = lock_mut(user);
-            for j in 0..n_h {
+            for j in 0..self.grid.n_item_groups() {
                 let h = self.grid.turn(g, j);
                 self.pass(g, h, user, lock_mut(&mut items[h]));
             }
         }
-        items.iter_mut().map(|item| lock_mut(item).squared).sum()
     }
 
-    /// One epoch on every thread of the current pool: the same model as [`Sweep::epoch`].
+    /// One epoch's blocks on every thread of the current pool: the same model as
+    /// [`Sweep::blocks`].
     ///
     /// User group `g` meets its movie groups in its order ([`Grid::turn`]); block `(g, h)` must
     /// come after `(g - 1, h)`, which is the group before's next block in its own order. So
@@ -370,11 +391,8 @@ impl Sweep<'_> {
     /// before has done the blocks it needs ([`Grid::needed`]). Blocks running at once never
     /// share a user group nor a movie group: the locks only hand the rows from thread to
     /// thread, they never wait.
-    fn epoch_parallel(&self, users: &[Mutex<UserRows>], items: &[Mutex<ItemRows>], done: &[Done]) -> f64 {
+    fn blocks_parallel(&self, users: &[Mutex<UserRows>], items: &[Mutex<ItemRows>], done: &[Done]) {
         let n_h = self.grid.n_item_groups();
-        for item in items {
-            lock(item).squared = 0.0;
-        }
         for d in done {
             d.0.store(0, Ordering::Relaxed);
         }
@@ -388,12 +406,20 @@ impl Sweep<'_> {
                         wait_for(&done[g - 1].0, self.grid.needed(g, j));
                     }
                     let h = self.grid.turn(g, j);
-                    self.pass(g, h, &mut user, &mut lock(&items[h]));
+                    let mut items = lock(&items[h]);
+                    // The movie group's rows were last written on another thread, as a rule: a
+                    // write to each of their cache lines first brings them all over at once,
+                    // instead of one by one as the ratings reach them (10% faster on two threads).
+                    if !self.grid.block(g, h).is_empty() {
+                        for line in items.qi.get_mut().chunks_exact_mut(16) {
+                            line[0] = std::hint::black_box(line[0]);
+                        }
+                    }
+                    self.pass(g, h, &mut user, &mut items);
                     done[g].0.store(j + 1, Ordering::Release);
                 }
             }
         });
-        items.iter().map(|item| lock(item).squared).sum()
     }
 }
 
@@ -479,11 +505,16 @@ const PAD: usize = 8;
 fn padded(x: &[f64], k: usize, padded: usize) -> Aligned<f32> {
     let mut out = Aligned::zeros(x.len() / k * padded);
     for (row, from) in out.get_mut().chunks_exact_mut(padded).zip(x.chunks_exact(k)) {
-        for (o, &v) in row.iter_mut().zip(from) {
-            *o = v as f32;
-        }
+        pad_row(row, from);
     }
     out
+}
+
+/// `from` in single precision into the start of the zeroed `row`.
+fn pad_row(row: &mut [f32], from: &[f64]) {
+    for (o, &v) in row.iter_mut().zip(from) {
+        *o = v as f32;
+    }
 }
 
 /// The first `k` values of each row of `padded` values.
@@ -524,7 +555,7 @@ impl Svd {
         threads: usize,
         on_epoch: impl FnMut(Epoch),
     ) -> Result<SvdModel, Diverged> {
-        self.fit_grid(isa, t, GROUP_RATINGS, threads, on_epoch)
+        self.fit_grid(t, Run { isa, group_ratings: GROUP_RATINGS, threads }, on_epoch)
     }
 
     /// AdaGrad's sums of squared gradients for `n` rows, each `[bias, factors]` starting at 1
@@ -535,33 +566,37 @@ impl Svd {
         g
     }
 
-    /// [`Svd::fit_fast_on`] with user groups of about `group_ratings` ratings.
-    fn fit_grid(
-        &self,
-        isa: Isa,
-        t: &Trainset<'_>,
-        group_ratings: usize,
-        threads: usize,
-        mut on_epoch: impl FnMut(Epoch),
-    ) -> Result<SvdModel, Diverged> {
+    /// [`Svd::fit_fast_on`] as `run` says.
+    fn fit_grid(&self, t: &Trainset<'_>, run: Run, mut on_epoch: impl FnMut(Epoch)) -> Result<SvdModel, Diverged> {
         let (n_users, n_items, n_factors) = (t.n_users(), t.n_items(), self.n_factors);
         let list = t.list();
-        let grid = Grid::new(t, group_ratings);
-        // The same initial factors as the `surprise` mode, rounded to single precision, each
-        // row padded with zeros to whole vectors (the zeros stay zeros: they add nothing to a
-        // dot product, and an update scales them and adds zero times the other's).
+        // One thread runs the blocks on the caller's thread: no pool, so a fit can itself be
+        // one task of a parallel search. More enter their pool once an epoch.
+        let pool = (run.threads != 1)
+            .then(|| rayon::ThreadPoolBuilder::new().num_threads(run.threads).build().expect("a thread pool"));
+        // The grid and the initial factors (the same as the `surprise` mode's, drawn in order
+        // from one generator), side by side on two threads or more.
+        let grid = || Grid::new(t, run.group_ratings);
+        let init = || self.init_factors(n_users, n_items);
+        let (grid, (pu64, qi64)) = match &pool {
+            Some(pool) => pool.join(grid, init),
+            None => (grid(), init()),
+        };
+        // Rounded to single precision, each row padded with zeros to whole vectors (the zeros
+        // stay zeros: they add nothing to a dot product, and an update scales them and adds
+        // zero times the other's).
         let k = n_factors.next_multiple_of(PAD);
-        let (pu64, qi64) = self.init_factors(n_users, n_items);
-        let pu = grid.user_start.windows(2).map(|w| padded(&pu64[w[0] * n_factors..w[1] * n_factors], n_factors, k));
+        let pad = |w: &[usize]| padded(&pu64[w[0] * n_factors..w[1] * n_factors], n_factors, k);
+        let pu: Vec<Aligned<f32>> = match &pool {
+            Some(pool) => pool.install(|| grid.user_start.par_windows(2).map(pad).collect()),
+            None => grid.user_start.windows(2).map(pad).collect(),
+        };
         let mut qi: Vec<Aligned<f32>> = grid.group_items.iter().map(|&n| Aligned::zeros(n * k)).collect();
         for (i, row) in qi64.chunks_exact(n_factors).enumerate() {
             let start = grid.item_local[i] as usize * k;
-            for (o, &v) in qi[grid.item_group[i] as usize].get_mut()[start..].iter_mut().zip(row) {
-                *o = v as f32;
-            }
+            pad_row(&mut qi[grid.item_group[i] as usize].get_mut()[start..start + k], row);
         }
-        let mut users: Vec<Mutex<UserRows>> = pu
-            .zip(grid.user_start.windows(2))
+        let mut users: Vec<Mutex<UserRows>> = (pu.into_iter().zip(grid.user_start.windows(2)))
             .map(|(pu, w)| Mutex::new(UserRows { pu, bu: Aligned::zeros(w[1] - w[0]), g: self.sums(w[1] - w[0]) }))
             .collect();
         let mut items: Vec<Mutex<ItemRows>> = qi
@@ -578,16 +613,14 @@ impl Svd {
             adagrad: self.adagrad,
             n_factors: n_factors as f32,
         };
-        // One thread runs the blocks on the caller's thread: no pool, so a fit can itself be
-        // one task of a parallel search. More enter their pool once an epoch.
-        let pool = (threads != 1)
-            .then(|| rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a thread pool"));
         let done: Vec<Done> = users.iter().map(|_| Done(AtomicUsize::new(0))).collect();
-        let sweep = Sweep { grid: &grid, isa, rates, k };
+        let sweep = Sweep { grid: &grid, isa: run.isa, rates, k };
         for epoch_number in 1..=self.n_epochs {
             let squared = match &pool {
-                Some(pool) => pool.install(|| sweep.epoch_parallel(&users, &items, &done)),
-                None => sweep.epoch(&mut users, &mut items),
+                Some(pool) => {
+                    sweep.epoch(&mut items, |items| pool.install(|| sweep.blocks_parallel(&users, items, &done)))
+                }
+                None => sweep.epoch(&mut items, |items| sweep.blocks(&mut users, items)),
             };
             let (users, items): (Vec<&UserRows>, Vec<&ItemRows>) = (
                 users.iter_mut().map(lock_mut).map(|x| &*x).collect(),
@@ -769,7 +802,7 @@ mod tests {
                 SvdParams { n_factors: 20, n_epochs: 3, lr_all, adagrad, ..SvdParams::default() }.check().unwrap();
             let (bu, bi, pu, qi) = reference(&svd, &t, 500);
             for threads in [1, 3] {
-                let m = svd.fit_grid(Isa::Baseline, &t, 500, threads, |_| {}).unwrap();
+                let m = svd.fit_grid(&t, Run { isa: Isa::Baseline, group_ratings: 500, threads }, |_| {}).unwrap();
                 let Factors::F32 { pu: mpu, qi: mqi } = &m.factors else { panic!("single precision") };
                 let f32s = |x: &[f64]| x.iter().map(|&v| v as f32).collect::<Vec<_>>();
                 assert!(f32s(&m.bu) == bu && f32s(&m.bi) == bi, "adagrad {adagrad}, {threads} threads: biases");
@@ -791,10 +824,13 @@ mod tests {
         for (isa, svd) in [(Isa::Best, svd), (Isa::Baseline, svd), (Isa::Best, adagrad)] {
             // Groups of 300 ratings: about 70 user groups, so threads wait on each other.
             let mut last = Vec::new();
-            let one = svd.fit_grid(isa, &t, 300, 1, |e| last.push(e.train_rmse)).unwrap();
+            let one =
+                svd.fit_grid(&t, Run { isa, group_ratings: 300, threads: 1 }, |e| last.push(e.train_rmse)).unwrap();
             for threads in [2, 3, 8, 16] {
                 let mut other_rmse = Vec::new();
-                let other = svd.fit_grid(isa, &t, 300, threads, |e| other_rmse.push(e.train_rmse)).unwrap();
+                let other = svd
+                    .fit_grid(&t, Run { isa, group_ratings: 300, threads }, |e| other_rmse.push(e.train_rmse))
+                    .unwrap();
                 assert!(one == other, "{isa:?}: {threads} threads give another model than one");
                 assert_eq!(last, other_rmse, "{isa:?}: {threads} threads report other training errors");
             }

@@ -352,8 +352,9 @@ impl Svd {
     pub(crate) fn init_factors(&self, n_users: usize, n_items: usize) -> (Vec<f64>, Vec<f64>) {
         let mut rng = RandomState::new(self.seed);
         let k = self.n_factors;
-        let pu = (0..n_users * k).map(|_| rng.normal(self.init_mean, self.init_std_dev)).collect();
-        let qi = (0..n_items * k).map(|_| rng.normal(self.init_mean, self.init_std_dev)).collect();
+        let (mut pu, mut qi) = (vec![0.0; n_users * k], vec![0.0; n_items * k]);
+        rng.fill_normal(self.init_mean, self.init_std_dev, &mut pu);
+        rng.fill_normal(self.init_mean, self.init_std_dev, &mut qi);
         (pu, qi)
     }
 
@@ -425,7 +426,9 @@ pub(crate) fn check_finite<T: Into<f64> + Copy>(
         return Err("the training error");
     }
     for (name, values) in params {
-        if values.iter().any(|&v| !v.into().is_finite()) {
+        // Every value, without stopping at the first that is not finite: a loop the compiler
+        // vectorises (this runs after every epoch, over every parameter).
+        if values.iter().fold(false, |bad, &v| bad | !v.into().is_finite()) {
             return Err(name);
         }
     }

@@ -148,8 +148,11 @@ impl SvdppParams {
         );
         let (n_users, n_items, k) = (t.n_users(), t.n_items(), self.n_factors);
         let mut rng = RandomState::new(self.seed);
-        let mut draw =
-            |n: usize| -> Vec<f64> { (0..n).map(|_| rng.normal(self.init_mean, self.init_std_dev)).collect() };
+        let mut draw = |n: usize| -> Vec<f64> {
+            let mut x = vec![0.0; n];
+            rng.fill_normal(self.init_mean, self.init_std_dev, &mut x);
+            x
+        };
         let mut pu = draw(n_users * k);
         let mut qi = draw(n_items * k);
         let mut yj = draw(n_items * k);
