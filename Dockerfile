@@ -25,16 +25,16 @@ WORKDIR /src
 COPY --from=manifests /workspace ./
 # Dependencies first, in their own layer, rebuilt only when a manifest or Cargo.lock changes:
 # each crate gets an empty library and main so that the workspace resolves and every
-# dependency compiles; the stubs are removed in the same layer. Binaries are stripped (the
-# symbols are most of their size).
-ENV CARGO_PROFILE_RELEASE_STRIP=symbols
+# dependency compiles; the stubs are removed in the same layer. The release profile is the
+# repository's own, so a cargo cache from a build outside the image serves this one too.
 RUN for crate in crates/*/; do \
         mkdir -p "${crate}src" && echo 'fn main() {}' > "${crate}src/main.rs" && touch "${crate}src/lib.rs"; \
     done \
     && cargo build --release --locked --bins \
     && rm -rf crates/*/src
 # Then the sources. Their copies may carry times older than the stubs' build, so they are
-# touched: cargo then rebuilds the workspace's own crates instead of keeping the stubs.
+# touched: cargo then rebuilds the workspace's own crates instead of keeping the stubs. The
+# binaries are stripped (the symbols are most of their size).
 # Beside the binaries goes the checksum of every source they were built from: scripts/stage
 # refuses to run them in a clone whose sources differ, so dvc.lock cannot record outputs of
 # other code than the code it hashes.
@@ -44,6 +44,7 @@ RUN find crates -name '*.rs' -exec touch {} + \
     && mkdir -p /out/bin /out/share/movierec \
     && cp target/release/load target/release/prepare target/release/train target/release/evaluate \
         target/release/optimize target/release/predict target/release/serve /out/bin/ \
+    && strip /out/bin/* \
     && find Cargo.toml Cargo.lock crates -type f \( -name Cargo.toml -o -name Cargo.lock -o -path '*/src/*' \) \
         -exec sha256sum {} + > /out/share/movierec/sources.sha256
 

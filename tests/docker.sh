@@ -7,7 +7,8 @@
 #     and the Prometheus and Grafana files;
 #   - buildah builds the three images (runtime, airflow, mlflow) from a Debian base made with
 #     debootstrap and a Rust builder image made from this machine's toolchain, as no registry
-#     image can be pulled; then, inside the built images (`buildah run`, chroot isolation, the
+#     image can be pulled (the build stage with a copy of the tests' release build as its
+#     cargo cache, so that only the workspace's own crates compile in the image); then, inside the built images (`buildah run`, chroot isolation, the
 #     host's network): the runtime image's user, health check and every binary's --help; the
 #     mlflow image's server; then, as the stack runs them, `serve` from the runtime image
 #     waiting for a model, and the DAG run by `airflow dags test` in the airflow image on small
@@ -166,29 +167,46 @@ if ! has_image "$base"; then
     $as_root rm -rf "$rootfs"
 fi
 
-# The builder: the official Rust image's stand-in, with this machine's toolchain.
+# The builder: the official Rust image's stand-in, with this machine's toolchain, and cargo's
+# home at this machine's path (its registry is mounted there below).
 rust_version=$(rustc --version | cut -d' ' -f2)
-builder=localhost/movierec-rust:$rust_version
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+builder=localhost/movierec-rust:$rust_version-$(printf %s "$cargo_home" | sha256sum | cut -c1-8)
 if ! has_image "$builder"; then
     echo "making the Rust $rust_version builder image" >&2
     sysroot=$(rustc --print sysroot)
     mkdir -p "$work/rust/toolchain/bin"
     cp "$sysroot/bin/cargo" "$sysroot/bin/rustc" "$work/rust/toolchain/bin/"
     cp -a "$sysroot/lib" "$work/rust/toolchain/"
-    buildah bud --isolation chroot --quiet --build-arg "BASE=$base" -f tests/docker/rust.Dockerfile \
-        -t "$builder" "$work/rust" >"$work/rust.log" 2>&1 || { tail -n 30 "$work/rust.log"; exit 1; }
+    buildah bud --isolation chroot --quiet --build-arg "BASE=$base" --build-arg "CARGO_HOME=$cargo_home" \
+        -f tests/docker/rust.Dockerfile -t "$builder" "$work/rust" >"$work/rust.log" 2>&1 \
+        || { tail -n 30 "$work/rust.log"; exit 1; }
     rm -rf "$work/rust"
+fi
+
+# The build stage's cargo cache, as a BuildKit cache mount or a developer's earlier build
+# would give it: a copy of the release build the tests just made (the same toolchain, profile,
+# lock file and registry paths, so cargo keeps every dependency and compiles the workspace's
+# own crates in the image), and the machine's registry, so nothing is downloaded again. The
+# Dockerfile is built as it is; without a build here, the image compiles everything.
+cache_mounts=()
+if [[ -d $bin/deps && -d $cargo_home/registry ]]; then
+    mkdir -p "$work/cargo-target"
+    cp -a "$bin" "$work/cargo-target/release"
+    cache_mounts=(--volume "$work/cargo-target:/src/target" --volume "$cargo_home/registry:$cargo_home/registry")
 fi
 
 # The build stage is tagged too: an image's layers stay cached while a tagged image holds them.
 for target in build runtime mlflow airflow; do
     started=$SECONDS
-    buildah bud --isolation chroot --layers --force-rm --format docker \
+    buildah bud --isolation chroot --layers --force-rm --format docker "${cache_mounts[@]}" \
         --build-arg "BASE=$base" --build-arg "RUST_IMAGE=$builder" \
         --target "$target" -t "localhost/movierec-$target:test" "$root" >"$work/build-$target.log" 2>&1 \
         || { tail -n 60 "$work/build-$target.log"; exit 1; }
     echo "built the $target image in $((SECONDS - started)) s" >&2
 done
+# The cache's copy, written by the builds as root.
+$as_root rm -rf "$work/cargo-target"
 # Layers no tagged image holds any more (an older build's) are dropped; the rest is the cache.
 buildah rmi --prune >/dev/null 2>&1 || true
 ok "buildah builds the runtime, mlflow and airflow images from the Dockerfile ($driver storage)"
