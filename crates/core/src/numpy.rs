@@ -106,7 +106,7 @@ impl RandomState {
     }
 
     /// `out.len()` draws of `normal(loc, scale)`, the same values as calling it that many
-    /// times, about twice as fast: the pairs are drawn (the generator's sequential part) a
+    /// times, about 1.5 times as fast: the pairs are drawn (the generator's sequential part) a
     /// batch ahead of the logarithms and roots that turn them into normals, so those overlap
     /// instead of waiting on each other.
     pub fn fill_normal(&mut self, loc: f64, scale: f64, out: &mut [f64]) {
