@@ -62,7 +62,8 @@ struct Report {
     mode: Option<TrainMode>,
     threads: usize,
     /// The vector instructions of the `fast` SVD's and implicit ALS's loops on this machine
-    /// (`avx2+fma`, or `baseline` where the CPU lacks them or `MOVIEREC_SIMD=baseline`).
+    /// (`avx512`, `avx2+fma`, or `baseline` where the CPU lacks them or `MOVIEREC_SIMD=baseline`;
+    /// `MOVIEREC_SIMD=avx2`: at most `avx2+fma`).
     instructions: &'static str,
     training_time: f64,
     n_ratings: usize,

@@ -1,56 +1,105 @@
 //! Vector instructions chosen at run time, for the loops over factor vectors (implicit ALS's
 //! solves, the `fast` SVD's updates), through `pulp`: no `unsafe` here.
 //!
-//! [`Isa::Best`]: on x86-64 CPUs with AVX2 and FMA (most since 2013), eight lanes with fused
-//! multiply-adds; elsewhere the widest the CPU has (`pulp`'s dispatch: the baseline's SSE2 on
-//! the oldest x86-64, NEON on aarch64) with separate multiplies and adds. [`Isa::Baseline`]:
-//! the latter on every CPU; `MOVIEREC_SIMD=baseline` in the environment chooses it (to check
-//! a model on a machine without AVX2, or to compare bits between machines). The order of
-//! every sum is fixed per instruction set, so on one machine a model is the same bits for any
-//! number of threads; between instruction sets it differs by rounding (the tests bound it).
+//! [`Isa::Best`]: on x86-64 CPUs with AVX-512 (most servers since 2017), sixteen lanes with
+//! fused multiply-adds; with AVX2 and FMA (most CPUs since 2013), eight; elsewhere the widest
+//! the CPU has (`pulp`'s dispatch: the baseline's SSE2 on the oldest x86-64, NEON on aarch64)
+//! with separate multiplies and adds. [`Isa::Avx2`]: at most AVX2 and FMA. [`Isa::Baseline`]:
+//! the portable path on every CPU. `MOVIEREC_SIMD=avx2` or `MOVIEREC_SIMD=baseline` in the
+//! environment chooses the latter two (to check a model on a machine without AVX-512 or AVX2,
+//! or to compare bits between machines). The order of every sum is fixed per instruction set,
+//! so on one machine a model is the same bits for any number of threads; between instruction
+//! sets it differs by rounding (the tests bound it).
 
 /// Which instructions the vector loops use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Isa {
-    /// The CPU's best: AVX2 with fused multiply-adds where present.
+    /// The CPU's best: AVX-512, or AVX2 with fused multiply-adds, where present.
     Best,
+    /// At most AVX2 with fused multiply-adds (the portable path on CPUs without them).
+    Avx2,
     /// The baseline instructions, without fused multiply-adds, on every CPU.
     Baseline,
 }
 
+/// What an [`Isa`] runs on this machine.
+enum Chosen {
+    #[cfg(target_arch = "x86_64")]
+    V4(pulp::x86::V4),
+    #[cfg(target_arch = "x86_64")]
+    V3(pulp::x86::V3),
+    /// `pulp`'s own dispatch, without fused multiply-adds.
+    Portable,
+    Baseline,
+}
+
 impl Isa {
-    /// `Baseline` when the environment has `MOVIEREC_SIMD=baseline`, else `Best`.
+    /// `Baseline` or `Avx2` when the environment has `MOVIEREC_SIMD=baseline` or
+    /// `MOVIEREC_SIMD=avx2`, else `Best`.
     pub fn from_env() -> Isa {
         match std::env::var("MOVIEREC_SIMD").as_deref() {
             Ok("baseline") => Isa::Baseline,
+            Ok("avx2") => Isa::Avx2,
             _ => Isa::Best,
         }
     }
 
-    /// What this machine runs for `self`: `avx2+fma`, or `baseline` (the portable code, which
-    /// the compiler vectorises for the target's baseline).
-    pub fn name(self) -> &'static str {
+    /// The one place the choice is made.
+    #[inline(always)]
+    fn chosen(self) -> Chosen {
         #[cfg(target_arch = "x86_64")]
-        if self == Isa::Best && pulp::x86::V3::try_new().is_some() {
-            return "avx2+fma";
+        {
+            if self == Isa::Best
+                && let Some(simd) = pulp::x86::V4::try_new()
+            {
+                return Chosen::V4(simd);
+            }
+            if self != Isa::Baseline
+                && let Some(simd) = pulp::x86::V3::try_new()
+            {
+                return Chosen::V3(simd);
+            }
         }
-        if self == Isa::Best && !matches!(pulp::Arch::new(), pulp::Arch::Scalar) {
-            return "best";
+        match self {
+            Isa::Baseline => Chosen::Baseline,
+            _ => Chosen::Portable,
         }
-        "baseline"
+    }
+
+    /// What this machine runs for `self`: `avx512`, `avx2+fma`, `best` (`pulp`'s choice
+    /// without fused multiply-adds), or `baseline` (the portable code, which the compiler
+    /// vectorises for the target's baseline).
+    pub fn name(self) -> &'static str {
+        match self.chosen() {
+            #[cfg(target_arch = "x86_64")]
+            Chosen::V4(_) => "avx512",
+            #[cfg(target_arch = "x86_64")]
+            Chosen::V3(_) => "avx2+fma",
+            Chosen::Portable if !matches!(pulp::Arch::new(), pulp::Arch::Scalar) => "best",
+            Chosen::Portable | Chosen::Baseline => "baseline",
+        }
+    }
+
+    /// Lanes of the widest vectors `self` runs here, at least 8: rows padded to a multiple
+    /// of it are whole vectors on every path (the narrower ones have 4 lanes or 1).
+    pub(crate) fn lanes(self) -> usize {
+        match self.chosen() {
+            #[cfg(target_arch = "x86_64")]
+            Chosen::V4(_) => 16,
+            _ => 8,
+        }
     }
 
     /// Runs `op` on these instructions.
+    #[inline(always)]
     pub(crate) fn run<Op: Vectorized>(self, op: Op) -> Op::Output {
-        #[cfg(target_arch = "x86_64")]
-        if self == Isa::Best
-            && let Some(simd) = pulp::x86::V3::try_new()
-        {
-            return pulp::Simd::vectorize(simd, Lanes::<Op, true>(op));
-        }
-        match self {
-            Isa::Best => pulp::Arch::new().dispatch(Lanes::<Op, false>(op)),
-            Isa::Baseline => pulp::WithSimd::with_simd(Lanes::<Op, false>(op), pulp::Scalar),
+        match self.chosen() {
+            #[cfg(target_arch = "x86_64")]
+            Chosen::V4(simd) => pulp::Simd::vectorize(simd, Lanes::<Op, true>(op)),
+            #[cfg(target_arch = "x86_64")]
+            Chosen::V3(simd) => pulp::Simd::vectorize(simd, Lanes::<Op, true>(op)),
+            Chosen::Portable => pulp::Arch::new().dispatch(Lanes::<Op, false>(op)),
+            Chosen::Baseline => pulp::WithSimd::with_simd(Lanes::<Op, false>(op), pulp::Scalar),
         }
     }
 }
@@ -124,7 +173,7 @@ pub(crate) fn axpy<S: pulp::Simd, const FUSED: bool>(s: S, a: f32, x: &[f32], y:
         *yv = madd::<S, FUSED>(s, av, *xv, *yv);
     }
     for (yv, xv) in yt.iter_mut().zip(xt) {
-        *yv += a * xv;
+        *yv = madd1::<FUSED>(a, *xv, *yv);
     }
 }
 
@@ -145,16 +194,21 @@ mod tests {
 
     #[test]
     fn both_instruction_sets_compute_the_same_sums_up_to_rounding() {
-        for n in [1, 7, 8, 33, 100] {
+        for n in [1, 7, 8, 33, 100, 112] {
             let a: Vec<f32> = (0..n).map(|x| (x as f32 * 0.37).sin()).collect();
             let b: Vec<f32> = (0..n).map(|x| 1.0 - x as f32 * 0.01).collect();
             let exact: f64 = a.iter().zip(&b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
-            for isa in [Isa::Best, Isa::Baseline] {
+            for isa in [Isa::Best, Isa::Avx2, Isa::Baseline] {
                 let d = isa.run(Dot(&a, &b));
                 assert!((f64::from(d) - exact).abs() < 1e-5, "{isa:?}, {n}: {d} against {exact}");
             }
         }
-        assert!(["avx2+fma", "best", "baseline"].contains(&Isa::Best.name()));
+        assert!(["avx512", "avx2+fma", "best", "baseline"].contains(&Isa::Best.name()));
+        assert!(["avx2+fma", "best", "baseline"].contains(&Isa::Avx2.name()));
         assert_eq!(Isa::Baseline.name(), "baseline");
+        // Sixteen lanes exactly where AVX-512 runs; rows of a multiple of it are whole vectors.
+        for isa in [Isa::Best, Isa::Avx2, Isa::Baseline] {
+            assert_eq!(isa.lanes(), if isa.name() == "avx512" { 16 } else { 8 }, "{isa:?}");
+        }
     }
 }

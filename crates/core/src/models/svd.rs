@@ -418,21 +418,44 @@ impl Svd {
     }
 }
 
-pub(crate) fn check_finite<T: Into<f64> + Copy>(
-    params: &[(&'static str, &[T])],
-    squared: f64,
-) -> Result<(), &'static str> {
+/// `Err` with the name of the first of `params` with a value that is not finite, or "the
+/// training error" when the epoch's sum of squared errors is not.
+pub(crate) fn check_finite<T: Finite>(params: &[(&'static str, &[T])], squared: f64) -> Result<(), &'static str> {
     if !squared.is_finite() {
         return Err("the training error");
     }
     for (name, values) in params {
-        // Every value, without stopping at the first that is not finite: a loop the compiler
-        // vectorises (this runs after every epoch, over every parameter).
-        if values.iter().fold(false, |bad, &v| bad | !v.into().is_finite()) {
+        if !all_finite(values) {
             return Err(name);
         }
     }
     Ok(())
+}
+
+/// Whether every value is finite: looks at every one, without stopping at the first that is
+/// not, in a loop the compiler vectorises (this runs after every epoch, over every parameter).
+pub(crate) fn all_finite<T: Finite>(values: &[T]) -> bool {
+    values.iter().fold(true, |ok, &v| ok & v.is_finite())
+}
+
+/// The floating-point types parameters come in (checked in their own precision: twice the
+/// lanes for single).
+pub(crate) trait Finite: Copy {
+    fn is_finite(self) -> bool;
+}
+
+impl Finite for f32 {
+    #[inline(always)]
+    fn is_finite(self) -> bool {
+        f32::is_finite(self)
+    }
+}
+
+impl Finite for f64 {
+    #[inline(always)]
+    fn is_finite(self) -> bool {
+        f64::is_finite(self)
+    }
 }
 
 /// A dot product with eight interleaved sums, so the compiler can vectorise it; the order
