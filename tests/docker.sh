@@ -8,8 +8,9 @@
 #   - buildah builds the three images (runtime, airflow, mlflow) from a Debian base made with
 #     debootstrap and a Rust builder image made from this machine's toolchain, as no registry
 #     image can be pulled (the build stage with a copy of the tests' release build as its
-#     cargo cache, so that only the workspace's own crates compile in the image); then, inside the built images (`buildah run`, chroot isolation, the
-#     host's network): the runtime image's user, health check and every binary's --help; the
+#     cargo cache, so that only the workspace's own crates compile in the image); then,
+#     inside the built images (`buildah run`, chroot isolation, the host's network): the
+#     runtime image's user, health check and every binary's --help; the
 #     mlflow image's server; then, as the stack runs them, `serve` from the runtime image
 #     waiting for a model, and the DAG run by `airflow dags test` in the airflow image on small
 #     data (every stage through DVC, logging to that MLflow server), whose refresh task makes
