@@ -11,13 +11,14 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::dataset::RatingList;
+use crate::data::ids::IdMap;
 use crate::data::split::{SplitError, kfold};
 use crate::data::trainset::Trainset;
 use crate::evaluation::accuracy::{self, RankingMetrics};
 use crate::evaluation::ranking::Heldout;
 use crate::models::predictor::Algorithm;
 use crate::models::rating::RatingModel;
-use crate::models::svd::{Svd, SvdParams, TrainMode};
+use crate::models::svd::{Diverged, Svd, SvdModel, SvdParams, TrainMode};
 use crate::models::{Kind, Ranking, RankingParams, Recommender};
 use crate::numpy::RandomState;
 use crate::quote::quote;
@@ -566,18 +567,33 @@ type FoldResult = Result<FoldScores, String>;
 
 /// Surprise's rmse and mae of `model` on rows `rows` of `list`.
 pub fn score(model: &RatingModel, list: &RatingList, rows: impl Iterator<Item = usize>) -> (f64, f64) {
-    let pairs: Vec<(f64, f64)> = rows
-        .map(|r| {
-            let est = model.predict(list.users().raw(list.user()[r].0), list.movies().raw(list.movie()[r].0)).est;
-            (list.score()[r], est)
-        })
-        .collect();
-    (accuracy::rmse(pairs.iter().copied()), accuracy::mae(pairs.iter().copied()))
+    score_inner(model, &inner_ids(model.users(), model.items(), list, rows))
+}
+
+/// A rating by the inner ids of a training set's users and movies (`None`: not in it).
+type InnerRating = (Option<usize>, Option<usize>, f64);
+
+/// Rows `rows` of `list` by the inner ids of `users` and `movies`, looked up once.
+fn inner_ids(users: &IdMap, movies: &IdMap, list: &RatingList, rows: impl Iterator<Item = usize>) -> Vec<InnerRating> {
+    let (list_users, list_movies) = (list.users(), list.movies());
+    rows.map(|r| {
+        let u = users.get(list_users.raw(list.user()[r].0)).map(|u| u as usize);
+        (u, movies.get(list_movies.raw(list.movie()[r].0)).map(|i| i as usize), list.score()[r])
+    })
+    .collect()
+}
+
+/// Surprise's rmse and mae of `model` on ratings by the inner ids of the training set it was
+/// fitted on.
+fn score_inner(model: &RatingModel, ratings: &[InnerRating]) -> (f64, f64) {
+    let pairs = || ratings.iter().map(|&(u, i, r)| (r, model.estimate(u, i).est));
+    (accuracy::rmse(pairs()), accuracy::mae(pairs()))
 }
 
 /// Cross-validates every candidate on the same `cv` folds of `list` (Surprise's `KFold`
 /// with `seed`), fitting each (candidate, fold) as one task of the current rayon pool (an
-/// SVD on one thread; a top-N kind's parallel parts as more tasks of the same pool), and
+/// SVD on one thread, with one fit for the SVD candidates that differ only in `n_epochs`:
+/// [`svd_unit`]; a top-N kind's parallel parts as more tasks of the same pool), and
 /// ranks the candidates by `measure` (ties to the earlier candidate). SVD candidates are
 /// scored by rmse and mae; when `measure` is a ranking measure, every candidate's lists are
 /// also measured on the fold's held-out ratings (relevant: a score of at least
@@ -604,6 +620,11 @@ pub fn cross_validate(
     let folds = kfold(list.len(), cv, seed)?;
     let fold_lists: Vec<RatingList> = folds.iter().map(|f| list.select(&f.train)).collect();
     let fold_sets: Vec<Trainset<'_>> = fold_lists.iter().map(Trainset::new).collect();
+    // Each fold's test ratings by the inner ids every model fitted on the fold has: looked up
+    // once, not once per candidate.
+    let fold_tests: Vec<Vec<InnerRating>> = (folds.iter().zip(&fold_lists))
+        .map(|(f, l)| inner_ids(l.users(), l.movies(), list, f.test.iter().map(|&r| r as usize)))
+        .collect();
     let reranks = fits.iter().any(|(_, s)| matches!(s, Spec::TopN(p) if p.rerank > 0));
     let fold_ratings: Vec<Option<RatingModel>> = match rating {
         Some(spec) if reranks => fold_sets.par_iter().map(|t| spec.fit_rating(mode, t).and_then(Result::ok)).collect(),
@@ -618,26 +639,43 @@ pub fn cross_validate(
         .zip(&fold_sets)
         .map(|(f, t)| k.map(|_| Heldout::new(t, &list.select(&f.test), threshold)))
         .collect();
-    let n_tasks = fits.len() * folds.len();
-    // Candidate-major tasks; each fit runs on one thread, so a task's result depends only on
-    // its candidate and fold, never on the scheduling.
-    let results: Vec<FoldResult> = (0..n_tasks)
+    // A rating model's scores on fold `f`, fitted in `seconds`.
+    let rating_scores = |model: RatingModel, f: usize, seconds: f64| {
+        let accuracy = score_inner(&model, &fold_tests[f]);
+        let ranking = heldout[f].as_ref().zip(k).map(|(h, k)| {
+            let rec = Recommender { rating: model, ranking: Ranking::Svd, rerank: 0 };
+            h.measure_recommender(&rec, k, k).0.metrics
+        });
+        FoldScores { accuracy: Some(accuracy), ranking, seconds }
+    };
+    // One task per (unit, fold), unit-major; each fit runs on one thread, so a task's results
+    // depend only on its unit and fold, never on the scheduling.
+    let units = units(fits);
+    let tasks: Vec<Vec<(usize, FoldResult)>> = (0..units.len() * folds.len())
         .into_par_iter()
         .map(|task| {
-            let (c, f) = (task / folds.len(), task % folds.len());
+            let (unit, f) = (&units[task / folds.len()], task % folds.len());
+            let c = unit[0];
             let t0 = Instant::now();
             let result = match &fits[c].1 {
-                spec @ (Spec::Svd(_) | Spec::Rating(..)) => {
-                    spec.fit_rating(mode, &fold_sets[f]).expect("a rating candidate").map(|model| {
-                        let seconds = t0.elapsed().as_secs_f64();
-                        let accuracy = score(&model, list, folds[f].test.iter().map(|&r| r as usize));
-                        let ranking = heldout[f].as_ref().zip(k).map(|(h, k)| {
-                            let rec = Recommender { rating: model, ranking: Ranking::Svd, rerank: 0 };
-                            h.measure_recommender(&rec, k, k).0.metrics
-                        });
-                        FoldScores { accuracy: Some(accuracy), ranking, seconds }
+                Spec::Svd(_) => {
+                    return svd_unit(fits, unit, mode, &fold_sets[f], |c, model, seconds| {
+                        let result = Ok(rating_scores(RatingModel::Svd(model), f, seconds));
+                        on_fit(c, f);
+                        result
                     })
+                    .into_iter()
+                    .inspect(|(c, r)| {
+                        if r.is_err() {
+                            on_fit(*c, f)
+                        }
+                    })
+                    .collect();
                 }
+                spec @ Spec::Rating(..) => spec
+                    .fit_rating(mode, &fold_sets[f])
+                    .expect("a rating candidate")
+                    .map(|model| rating_scores(model, f, t0.elapsed().as_secs_f64())),
                 Spec::TopN(p) => p.fit(&fold_sets[f], 0).map_err(|e| e.to_string()).and_then(|ranking| {
                     let seconds = t0.elapsed().as_secs_f64();
                     let measured = match (heldout[f].as_ref().zip(k), p.rerank, &fold_ratings[f]) {
@@ -660,13 +698,94 @@ pub fn cross_validate(
                 }),
             };
             on_fit(c, f);
-            result
+            vec![(c, result)]
         })
         .collect();
+    let mut results: Vec<Option<FoldResult>> = vec![None; fits.len() * folds.len()];
+    for (task, out) in tasks.into_iter().enumerate() {
+        for (c, result) in out {
+            results[c * folds.len() + task % folds.len()] = Some(result);
+        }
+    }
+    let results: Vec<FoldResult> = results.into_iter().map(|r| r.expect("every (candidate, fold) measured")).collect();
     let mut out: Vec<CandidateResult> =
         fits.iter().zip(results.chunks(folds.len())).map(|((c, s), r)| summarize(s, c, r, measure)).collect();
     rank_by(&mut out, measure);
     Ok(out)
+}
+
+/// The search's units of work, each a list of candidates: the SVD candidates that differ only
+/// in `n_epochs` together, by `n_epochs` (ties in candidate order), as one fit serves them all
+/// ([`svd_unit`]); every other candidate alone.
+fn units(fits: &[(Candidate, Spec)]) -> Vec<Vec<usize>> {
+    let (mut units, mut svd_keys): (Vec<Vec<usize>>, Vec<(Svd, usize)>) = (Vec::new(), Vec::new());
+    for (c, (_, spec)) in fits.iter().enumerate() {
+        if let Spec::Svd(svd) = spec {
+            let key = Svd { n_epochs: 0, ..*svd };
+            if let Some(&(_, u)) = svd_keys.iter().find(|(k, _)| *k == key) {
+                units[u].push(c);
+                continue;
+            }
+            svd_keys.push((key, units.len()));
+        }
+        units.push(vec![c]);
+    }
+    for unit in &mut units {
+        unit.sort_by_key(|&c| (svd_epochs(fits, c), c));
+    }
+    units
+}
+
+/// Candidate `c`'s `n_epochs` if it is an SVD candidate, else 0.
+fn svd_epochs(fits: &[(Candidate, Spec)], c: usize) -> usize {
+    match &fits[c].1 {
+        Spec::Svd(svd) => svd.n_epochs,
+        _ => 0,
+    }
+}
+
+/// Fits a unit of SVD candidates on `t` once, with the most epochs, on one thread, and hands
+/// each candidate its model as the epoch it asks for ends (the same model as its own fit,
+/// [`Svd::fit_with`]), with the seconds a fit of its own would have taken (the fit's time so
+/// far, less the time spent in `measure`); a candidate whose epoch the fit did not reach
+/// (it diverged) gets the error its own fit would have. Results in the unit's order.
+fn svd_unit(
+    fits: &[(Candidate, Spec)],
+    unit: &[usize],
+    mode: TrainMode,
+    t: &Trainset<'_>,
+    mut measure: impl FnMut(usize, SvdModel, f64) -> FoldResult,
+) -> Vec<(usize, FoldResult)> {
+    let Spec::Svd(longest) = fits[*unit.last().expect("a unit has candidates")].1 else {
+        unreachable!("an SVD unit holds SVD candidates")
+    };
+    let epochs = |c: usize| svd_epochs(fits, c);
+    let (start, mut measuring) = (Instant::now(), std::time::Duration::ZERO);
+    let mut out: Vec<(usize, FoldResult)> = Vec::with_capacity(unit.len());
+    let mut hand_over = |c: usize, model: SvdModel, out: &mut Vec<(usize, FoldResult)>| {
+        let seconds = (start.elapsed() - measuring).as_secs_f64();
+        let t0 = Instant::now();
+        out.push((c, measure(c, model, seconds)));
+        measuring += t0.elapsed();
+    };
+    let fitted = longest.fit_with(mode, 1, t, |p| {
+        for &c in unit.iter().filter(|&&c| epochs(c) == p.epoch.epoch && epochs(c) < longest.n_epochs) {
+            hand_over(c, p.model(), &mut out);
+        }
+    });
+    match fitted {
+        Ok(model) => {
+            for &c in unit.iter().filter(|&&c| epochs(c) == longest.n_epochs) {
+                hand_over(c, model.clone(), &mut out);
+            }
+        }
+        Err(e) => {
+            for &c in &unit[out.len()..] {
+                out.push((c, Err(Diverged { n_epochs: epochs(c), ..e.clone() }.to_string())));
+            }
+        }
+    }
+    out
 }
 
 /// Ranks the candidates that have a score by `measure`, best first (ties to the earlier
@@ -893,6 +1012,54 @@ mod tests {
         assert_eq!(r[1].rank, Some(1), "{:?} vs {:?}", r[1].mean_test_ranking, r[0].mean_test_ranking);
         assert_eq!(r[1].split_test_ranking.len(), 3);
         assert_eq!(best(&r), Some(1));
+        // Each fold's rmse is the fitted model's on the fold's test ratings, looked up by raw id.
+        let folds = kfold(data.len(), 3, 1).unwrap();
+        for (f, fold) in folds.iter().enumerate() {
+            let train = data.select(&fold.train);
+            let model = fits[0].1.fit_rating(TrainMode::Fast, &Trainset::new(&train)).unwrap().unwrap();
+            let (rmse, _) = score(&model, &data, fold.test.iter().map(|&r| r as usize));
+            assert_eq!(r[0].split_test_rmse[f], rmse, "fold {f}");
+        }
+    }
+
+    #[test]
+    fn candidates_that_differ_only_in_epochs_share_one_fit_and_score_as_their_own() {
+        use crate::data::scale::RatingScale;
+        use crate::data::synthetic::{SyntheticConfig, generate};
+        let data = generate(&SyntheticConfig { seed: 8, scale: 0.03, ..SyntheticConfig::default() }, RatingScale::SEED)
+            .unwrap()
+            .ratings;
+        // lr_all 0.2 diverges after a few epochs: its 1-epoch candidate may be fine, its 9-epoch
+        // one is not.
+        let grid = [(3, 0.005), (1, 0.005), (3, 0.01), (2, 0.005), (2, 0.005), (1, 0.2), (9, 0.2)];
+        let fits: Vec<(Candidate, Spec)> = grid
+            .iter()
+            .map(|&(n_epochs, lr_all)| {
+                let svd = SvdParams { n_factors: 6, n_epochs, lr_all, ..SvdParams::default() }.check().unwrap();
+                (vec![("n_epochs".into(), n_epochs as f64), ("lr_all".into(), lr_all)], Spec::Svd(svd))
+            })
+            .collect();
+        assert_eq!(units(&fits), [vec![1, 3, 4, 0], vec![2], vec![5, 6]]);
+        for mode in [TrainMode::Fast, TrainMode::Surprise] {
+            let r = cross_validate(&data, &fits, mode, 2, 1, Measure::Rmse, 60.0, None, |_, _| {}).unwrap();
+            let folds = kfold(data.len(), 2, 1).unwrap();
+            for (c, (_, spec)) in fits.iter().enumerate() {
+                let Spec::Svd(svd) = spec else { unreachable!() };
+                for (f, fold) in folds.iter().enumerate() {
+                    let train = data.select(&fold.train);
+                    match svd.fit(mode, 1, &Trainset::new(&train), |_| {}) {
+                        Ok(model) => {
+                            let (rmse, _) =
+                                score(&RatingModel::Svd(model), &data, fold.test.iter().map(|&r| r as usize));
+                            assert_eq!(r[c].split_test_rmse[f], rmse, "{mode:?}: candidate {c}, fold {f}");
+                        }
+                        Err(e) => assert_eq!(r[c].reason, Some(e.to_string()), "{mode:?}: candidate {c}"),
+                    }
+                }
+            }
+            assert_eq!(r[6].status, "failed", "{mode:?}: lr_all 0.2 did not diverge in 9 epochs");
+            assert!(r[0].mean_fit_time.unwrap() > 0.0 && r[3].mean_test_rmse == r[4].mean_test_rmse);
+        }
     }
 
     #[test]

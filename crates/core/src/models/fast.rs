@@ -40,7 +40,7 @@ use rayon::prelude::*;
 
 use crate::data::trainset::Trainset;
 use crate::models::simd::{Isa, Vectorized, dot, madd, madd1};
-use crate::models::svd::{Diverged, Epoch, Factors, Svd, SvdModel, TrainMode, all_finite};
+use crate::models::svd::{Diverged, Epoch, Factors, Progress, Svd, SvdModel, TrainMode, all_finite};
 
 /// Movie groups, at most: about twice the threads one fit can use. The model depends on it
 /// (64 groups: test RMSE 14.84 on the seed-like data, 32: 14.79, 16: 14.79).
@@ -562,10 +562,6 @@ fn lock_mut<T>(m: &mut Mutex<T>) -> &mut T {
     m.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn unlocked<T>(m: Mutex<T>) -> T {
-    m.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 /// Values whose first is on a 64-byte boundary and whose last line is theirs alone: rows of
 /// whole vectors never straddle two cache lines (an allocation is only 16-byte aligned), and
 /// no other allocation shares a line with them. The buffer never grows, so it never moves.
@@ -611,9 +607,12 @@ fn pad_row(row: &mut [f32], from: &[f64]) {
     }
 }
 
-/// The first `k` values of each row of `padded` values.
-fn unpadded(x: &[f32], padded: usize, k: usize) -> Vec<f32> {
-    x.chunks_exact(padded).flat_map(|row| &row[..k]).copied().collect()
+/// The first `k` values of each row of `padded` values, appended to `out` (a row at a time: a
+/// copy the compiler vectorises).
+fn unpad_into(out: &mut Vec<f32>, x: &[f32], padded: usize, k: usize) {
+    for row in x.chunks_exact(padded) {
+        out.extend_from_slice(&row[..k]);
+    }
 }
 
 impl Svd {
@@ -635,6 +634,17 @@ impl Svd {
         self.fit_fast_on(Isa::from_env(), t, threads, on_epoch)
     }
 
+    /// [`Svd::fit_fast_on`] with the model after each epoch on hand ([`Svd::fit_with`]).
+    pub(crate) fn fit_fast_with(
+        &self,
+        isa: Isa,
+        t: &Trainset<'_>,
+        threads: usize,
+        on_epoch: impl FnMut(Progress<'_>),
+    ) -> Result<SvdModel, Diverged> {
+        self.fit_grid(t, Run { isa, group_ratings: GROUP_RATINGS, threads }, on_epoch)
+    }
+
     /// [`Svd::fit_fast`] on the instructions `isa`.
     ///
     /// # Errors
@@ -647,9 +657,9 @@ impl Svd {
         isa: Isa,
         t: &Trainset<'_>,
         threads: usize,
-        on_epoch: impl FnMut(Epoch),
+        mut on_epoch: impl FnMut(Epoch),
     ) -> Result<SvdModel, Diverged> {
-        self.fit_grid(t, Run { isa, group_ratings: GROUP_RATINGS, threads }, on_epoch)
+        self.fit_fast_with(isa, t, threads, |p| on_epoch(p.epoch))
     }
 
     /// AdaGrad's sums of squared gradients for `n` rows, each `[bias, factors]` starting at 1
@@ -661,7 +671,12 @@ impl Svd {
     }
 
     /// [`Svd::fit_fast_on`] as `run` says.
-    fn fit_grid(&self, t: &Trainset<'_>, run: Run, mut on_epoch: impl FnMut(Epoch)) -> Result<SvdModel, Diverged> {
+    fn fit_grid(
+        &self,
+        t: &Trainset<'_>,
+        run: Run,
+        mut on_epoch: impl FnMut(Progress<'_>),
+    ) -> Result<SvdModel, Diverged> {
         let (n_users, n_items, n_factors) = (t.n_users(), t.n_items(), self.n_factors);
         let list = t.list();
         // One thread runs the blocks on the caller's thread: no pool, so a fit can itself be
@@ -725,32 +740,39 @@ impl Svd {
             );
             first_not_finite(&users, &items, squared)
                 .map_err(|what| self.diverged(epoch_number, what, list.scale()))?;
-            on_epoch(Epoch { epoch: epoch_number, train_rmse: (squared / t.n_ratings() as f64).sqrt() });
+            let epoch = Epoch { epoch: epoch_number, train_rmse: (squared / t.n_ratings() as f64).sqrt() };
+            on_epoch(Progress { epoch, model: &|| self.model_of(epoch_number, t, &grid, &users, &items, k) });
         }
-        let users: Vec<UserRows> = users.into_iter().map(unlocked).collect();
-        let items: Vec<ItemRows> = items.into_iter().map(unlocked).collect();
-        // Back to the movies' own order.
-        let mut qi_out = Vec::with_capacity(n_items * n_factors);
-        let mut bi_out = Vec::with_capacity(n_items);
+        let users: Vec<&UserRows> = users.iter_mut().map(lock_mut).map(|x| &*x).collect();
+        let items: Vec<&ItemRows> = items.iter_mut().map(lock_mut).map(|x| &*x).collect();
+        Ok(self.model_of(self.n_epochs, t, &grid, &users, &items, k))
+    }
+
+    /// The model after `epoch` epochs: the rows without their padding, the movies back in
+    /// their own order, in the model's layout.
+    fn model_of(
+        &self,
+        epoch: usize,
+        t: &Trainset<'_>,
+        grid: &Grid,
+        users: &[&UserRows],
+        items: &[&ItemRows],
+        k: usize,
+    ) -> SvdModel {
+        let (n_users, n_items, n_factors) = (t.n_users(), t.n_items(), self.n_factors);
+        let mut qi = Vec::with_capacity(n_items * n_factors);
+        let mut bi = Vec::with_capacity(n_items);
         for i in 0..n_items {
             let (h, j) = (grid.item_group[i] as usize, grid.item_local[i] as usize);
-            qi_out.extend_from_slice(&items[h].qi.get()[j * k..j * k + n_factors]);
-            bi_out.push(f64::from(items[h].bi.get()[j]));
+            qi.extend_from_slice(&items[h].qi.get()[j * k..j * k + n_factors]);
+            bi.push(f64::from(items[h].bi.get()[j]));
         }
-        Ok(SvdModel {
-            svd: *self,
-            mode: TrainMode::Fast,
-            scale: list.scale(),
-            global_mean: t.global_mean(),
-            users: list.users().clone(),
-            items: list.movies().clone(),
-            bu: users.iter().flat_map(|x| x.bu.get().iter().map(|&b| f64::from(b))).collect(),
-            bi: bi_out,
-            factors: Factors::F32 {
-                pu: users.iter().flat_map(|x| unpadded(x.pu.get(), k, n_factors)).collect(),
-                qi: qi_out,
-            },
-        })
+        let (mut pu, mut bu) = (Vec::with_capacity(n_users * n_factors), Vec::with_capacity(n_users));
+        for x in users {
+            unpad_into(&mut pu, x.pu.get(), k, n_factors);
+            bu.extend(x.bu.get().iter().map(|&b| f64::from(b)));
+        }
+        self.model_after(epoch, TrainMode::Fast, t, [bu, bi], Factors::F32 { pu, qi })
     }
 }
 
@@ -760,6 +782,13 @@ mod tests {
     use crate::data::scale::RatingScale;
     use crate::data::synthetic::{SyntheticConfig, generate};
     use crate::models::svd::SvdParams;
+
+    /// The first `k` values of each row of `padded` values.
+    fn unpadded(x: &[f32], padded: usize, k: usize) -> Vec<f32> {
+        let mut out = Vec::new();
+        unpad_into(&mut out, x, padded, k);
+        out
+    }
 
     #[test]
     fn rows_are_padded_to_whole_vectors_on_cache_lines() {
@@ -966,12 +995,13 @@ mod tests {
         for (isa, svd) in [(Isa::Best, svd), (Isa::Baseline, svd), (Isa::Best, adagrad), (Isa::Avx2, svd)] {
             // Groups of 300 ratings: about 70 user groups, so threads wait on each other.
             let mut last = Vec::new();
-            let one =
-                svd.fit_grid(&t, Run { isa, group_ratings: 300, threads: 1 }, |e| last.push(e.train_rmse)).unwrap();
+            let one = svd
+                .fit_grid(&t, Run { isa, group_ratings: 300, threads: 1 }, |p| last.push(p.epoch.train_rmse))
+                .unwrap();
             for threads in [2, 3, 8, 16] {
                 let mut other_rmse = Vec::new();
                 let other = svd
-                    .fit_grid(&t, Run { isa, group_ratings: 300, threads }, |e| other_rmse.push(e.train_rmse))
+                    .fit_grid(&t, Run { isa, group_ratings: 300, threads }, |p| other_rmse.push(p.epoch.train_rmse))
                     .unwrap();
                 assert!(one == other, "{isa:?}: {threads} threads give another model than one");
                 assert_eq!(last, other_rmse, "{isa:?}: {threads} threads report other training errors");

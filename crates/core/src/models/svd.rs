@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::ids::IdMap;
 use crate::data::scale::RatingScale;
 use crate::data::trainset::Trainset;
+use crate::models::simd::Isa;
 use crate::numpy::RandomState;
 
 /// How `train` fits the model.
@@ -207,7 +208,7 @@ impl SvdParams {
 }
 
 /// Training stopped because a parameter stopped being a number.
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq)]
 #[error(
     "training diverged at epoch {epoch} of {n_epochs}: {what} is no longer finite; the learning rates \
      (lr_bu {lr_bu}, lr_bi {lr_bi}, lr_pu {lr_pu}, lr_qi {lr_qi}) are too large for ratings on a scale of {scale}: \
@@ -311,6 +312,20 @@ impl SvdModel {
     }
 }
 
+/// An epoch's end, as [`Svd::fit_with`] hands it over.
+pub struct Progress<'a> {
+    /// What the epoch reports.
+    pub epoch: Epoch,
+    pub(crate) model: &'a dyn Fn() -> SvdModel,
+}
+
+impl Progress<'_> {
+    /// The model as it is after this epoch (built on demand: a copy of every parameter).
+    pub fn model(&self) -> SvdModel {
+        (self.model)()
+    }
+}
+
 /// What one epoch of training reports.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Epoch {
@@ -341,11 +356,28 @@ impl Svd {
         mode: TrainMode,
         threads: usize,
         t: &Trainset<'_>,
-        on_epoch: impl FnMut(Epoch),
+        mut on_epoch: impl FnMut(Epoch),
+    ) -> Result<SvdModel, Diverged> {
+        self.fit_with(mode, threads, t, |p| on_epoch(p.epoch))
+    }
+
+    /// [`Svd::fit`], with the model after each epoch on hand: `on_epoch` may build it
+    /// ([`Progress::model`]), the same model, bit for bit, as a fit with that many epochs (an
+    /// epoch does not depend on how many follow). So one fit serves every `n_epochs` of a
+    /// search up to its own.
+    ///
+    /// # Errors
+    /// [`Diverged`] as soon as an epoch ends with a parameter that is not finite.
+    pub fn fit_with(
+        &self,
+        mode: TrainMode,
+        threads: usize,
+        t: &Trainset<'_>,
+        on_epoch: impl FnMut(Progress<'_>),
     ) -> Result<SvdModel, Diverged> {
         match mode {
-            TrainMode::Surprise => self.fit_surprise(t, on_epoch),
-            TrainMode::Fast => self.fit_fast(t, threads, on_epoch),
+            TrainMode::Surprise => self.fit_surprise_with(t, on_epoch),
+            TrainMode::Fast => self.fit_fast_with(Isa::from_env(), t, threads, on_epoch),
         }
     }
 
@@ -370,6 +402,15 @@ impl Svd {
     /// # Errors
     /// [`Diverged`] as soon as an epoch ends with a parameter that is not finite.
     pub fn fit_surprise(&self, t: &Trainset<'_>, mut on_epoch: impl FnMut(Epoch)) -> Result<SvdModel, Diverged> {
+        self.fit_surprise_with(t, |p| on_epoch(p.epoch))
+    }
+
+    /// [`Svd::fit_surprise`] with the model after each epoch on hand ([`Svd::fit_with`]).
+    fn fit_surprise_with(
+        &self,
+        t: &Trainset<'_>,
+        mut on_epoch: impl FnMut(Progress<'_>),
+    ) -> Result<SvdModel, Diverged> {
         let (n_users, n_items, k) = (t.n_users(), t.n_items(), self.n_factors);
         let (mut pu, mut qi) = self.init_factors(n_users, n_items);
         let mut bu = vec![0.0f64; n_users];
@@ -402,19 +443,37 @@ impl Svd {
             }
             check_finite(&[("bu", &bu), ("bi", &bi), ("pu", &pu), ("qi", &qi)], squared)
                 .map_err(|what| self.diverged(epoch, what, scale))?;
-            on_epoch(Epoch { epoch, train_rmse: (squared / ratings.len() as f64).sqrt() });
+            let epoch = Epoch { epoch, train_rmse: (squared / ratings.len() as f64).sqrt() };
+            let model = || {
+                let factors = Factors::F64 { pu: pu.clone(), qi: qi.clone() };
+                self.model_after(epoch.epoch, TrainMode::Surprise, t, [bu.clone(), bi.clone()], factors)
+            };
+            on_epoch(Progress { epoch, model: &model });
         }
-        Ok(SvdModel {
-            svd: *self,
-            mode: TrainMode::Surprise,
-            scale,
+        Ok(self.model_after(self.n_epochs, TrainMode::Surprise, t, [bu, bi], Factors::F64 { pu, qi }))
+    }
+
+    /// The model after `epoch` epochs of a fit in `mode` on `t`, from its biases `[bu, bi]`
+    /// and factors.
+    pub(crate) fn model_after(
+        &self,
+        epoch: usize,
+        mode: TrainMode,
+        t: &Trainset<'_>,
+        [bu, bi]: [Vec<f64>; 2],
+        factors: Factors,
+    ) -> SvdModel {
+        SvdModel {
+            svd: Svd { n_epochs: epoch, ..*self },
+            mode,
+            scale: t.list().scale(),
             global_mean: t.global_mean(),
             users: t.list().users().clone(),
             items: t.list().movies().clone(),
             bu,
             bi,
-            factors: Factors::F64 { pu, qi },
-        })
+            factors,
+        }
     }
 }
 
@@ -490,6 +549,28 @@ mod tests {
             l.push(u, m, s);
         }
         l
+    }
+
+    #[test]
+    fn the_model_after_an_epoch_is_a_fit_with_that_many_epochs() {
+        let data = crate::data::synthetic::generate(
+            &crate::data::synthetic::SyntheticConfig { seed: 3, scale: 0.02, ..Default::default() },
+            RatingScale::SEED,
+        )
+        .unwrap();
+        let t = Trainset::new(&data.ratings);
+        for mode in [TrainMode::Surprise, TrainMode::Fast] {
+            let svd = SvdParams { n_factors: 5, n_epochs: 4, ..SvdParams::default() }.check().unwrap();
+            let mut after = Vec::new();
+            let last = svd.fit_with(mode, 2, &t, |p| after.push(p.model())).unwrap();
+            assert_eq!(after.len(), 4);
+            assert!(after[3] == last, "{mode:?}: the last epoch's model is the fit's");
+            for epochs in [1, 2] {
+                let alone = Svd { n_epochs: epochs, ..svd }.fit(mode, 1, &t, |_| {}).unwrap();
+                assert!(after[epochs - 1] == alone, "{mode:?}: after {epochs} epochs");
+            }
+            assert!(after[0] != after[1], "{mode:?}: the epochs changed nothing");
+        }
     }
 
     #[test]
