@@ -29,7 +29,7 @@ use crate::models::svdpp::{Svdpp, SvdppParams};
 pub struct Folded {
     /// Every movie's unclipped estimate (inner movie id order); `None` where impossible.
     pub estimates: Vec<Option<f64>>,
-    /// The user's bias, for the algorithms that fit one (SVD, NMF).
+    /// The user's bias, for the algorithms that fold one in (SVD++; SVD and NMF when biased).
     pub bias: Option<f64>,
 }
 
