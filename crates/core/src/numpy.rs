@@ -28,6 +28,19 @@ impl std::fmt::Debug for RandomState {
     }
 }
 
+/// Whether the polar method keeps a pair of squared norm `r2`: inside the unit circle, not at
+/// its centre.
+#[inline(always)]
+fn polar_accepts(r2: f64) -> bool {
+    r2 < 1.0 && r2 != 0.0
+}
+
+/// What the polar method multiplies a kept pair by to make two standard normals.
+#[inline(always)]
+fn polar_factor(r2: f64) -> f64 {
+    (-2.0 * r2.ln() / r2).sqrt()
+}
+
 impl RandomState {
     /// `np.random.RandomState(seed)`: MT19937's `init_genrand(seed)`.
     pub fn new(seed: u32) -> RandomState {
@@ -89,15 +102,21 @@ impl RandomState {
             return g;
         }
         loop {
-            let x1 = 2.0 * self.random_sample() - 1.0;
-            let x2 = 2.0 * self.random_sample() - 1.0;
-            let r2 = x1 * x1 + x2 * x2;
-            if r2 < 1.0 && r2 != 0.0 {
-                let f = (-2.0 * r2.ln() / r2).sqrt();
+            let (x1, x2, r2) = self.polar_candidate();
+            if polar_accepts(r2) {
+                let f = polar_factor(r2);
                 self.gauss = Some(f * x1);
                 return f * x2;
             }
         }
+    }
+
+    /// A candidate pair of the polar method: two uniforms in `[-1, 1)` and their squared norm.
+    #[inline(always)]
+    fn polar_candidate(&mut self) -> (f64, f64, f64) {
+        let x1 = 2.0 * self.random_sample() - 1.0;
+        let x2 = 2.0 * self.random_sample() - 1.0;
+        (x1, x2, x1 * x1 + x2 * x2)
     }
 
     /// `normal(loc, scale)`: `loc + scale * gauss()`.
@@ -125,14 +144,11 @@ impl RandomState {
             let n_pairs = chunk.len().div_ceil(2);
             let mut n = 0;
             while n < n_pairs {
-                let x1 = 2.0 * self.random_sample() - 1.0;
-                let x2 = 2.0 * self.random_sample() - 1.0;
-                let r2 = x1 * x1 + x2 * x2;
-                pairs[n] = (x1, x2, r2);
-                n += usize::from(r2 < 1.0 && r2 != 0.0);
+                pairs[n] = self.polar_candidate();
+                n += usize::from(polar_accepts(pairs[n].2));
             }
             for (two, &(x1, x2, r2)) in chunk.chunks_mut(2).zip(&pairs) {
-                let f = (-2.0 * r2.ln() / r2).sqrt();
+                let f = polar_factor(r2);
                 two[0] = loc + scale * (f * x2);
                 match two.get_mut(1) {
                     Some(second) => *second = loc + scale * (f * x1),

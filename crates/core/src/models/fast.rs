@@ -144,7 +144,7 @@ impl Grid {
         // within a block in list order.
         let mut block_start = Vec::with_capacity(n_user_groups * n_item_groups + 1);
         let (mut user, mut item, mut score) = (vec![0u32; n], vec![0u32; n], vec![0.0f32; n]);
-        let (mut group_of, mut next, mut scratch) = (Vec::new(), vec![0usize; n_item_groups], Vec::new());
+        let (mut group_of, mut next) = (Vec::new(), vec![0usize; n_item_groups]);
         for (g, w) in user_start.windows(2).enumerate() {
             let rows = &t.rows()[row_start[g]..row_start[g + 1]];
             group_of.clear();
@@ -170,12 +170,14 @@ impl Grid {
                     score[slot] = list.score()[row] as f32;
                 }
             }
-            for b in g * n_item_groups..(g + 1) * n_item_groups {
-                let r = block_start[b]..block_start.get(b + 1).copied().unwrap_or(row_start[g + 1]);
-                interleave(&mut user[r.clone()], &mut item[r.clone()], &mut score[r], &mut scratch);
-            }
         }
         block_start.push(n);
+        // Then each block in the fit's order.
+        let mut scratch = Vec::new();
+        for w in block_start.windows(2) {
+            let r = w[0]..w[1];
+            interleave(&mut user[r.clone()], &mut item[r.clone()], &mut score[r], &mut scratch);
+        }
         Grid { user_start, item_group, item_local, group_items, block_start, user, item, score }
     }
 
@@ -344,21 +346,16 @@ impl BlockPass<'_> {
         let (minus_reg_p, minus_reg_q) = (s.splat_f32s(-reg_pu), s.splat_f32s(-reg_qi));
         let zero = s.splat_f32s(0.0);
         let n = user.len();
+        // Rating `j`'s rows. (The dot products are called here, not in a closure: a closure
+        // would run without the instruction set's features.)
         let row = |x: u32| x as usize * k..(x as usize + 1) * k;
-        // Inlined, as everything the pass calls with `S` (a closure would not be: it would run
-        // without the instruction set's features).
-        #[inline(always)]
-        fn rows_dot<S: pulp::Simd, const FUSED: bool>(s: S, p: &[f32], q: &[f32], u: u32, i: u32, k: usize) -> f32 {
-            let (u, i) = (u as usize, i as usize);
-            dot::<S, FUSED>(s, &p[u * k..(u + 1) * k], &q[i * k..(i + 1) * k])
-        }
-        let mut next = if n > 0 { rows_dot::<S, FUSED>(s, pu, qi, user[0], item[0], k) } else { 0.0 };
+        let mut next = if n > 0 { dot::<S, FUSED>(s, &pu[row(user[0])], &qi[row(item[0])]) } else { 0.0 };
         for j in 0..n {
             let (u, i) = (user[j] as usize, item[j] as usize);
             let d = next;
             let early = j + 1 < n && user[j + 1] != user[j] && item[j + 1] != item[j];
             if early {
-                next = rows_dot::<S, FUSED>(s, pu, qi, user[j + 1], item[j + 1], k);
+                next = dot::<S, FUSED>(s, &pu[row(user[j + 1])], &qi[row(item[j + 1])]);
             }
             let err = score[j] - (rates.mu + bu[u] + bi[i] + d);
             squared += f64::from(err * err);
@@ -420,7 +417,7 @@ impl BlockPass<'_> {
                 gi[2 * i + 1] += (s.reduce_sum_f32s(sum_q) + tail_q) / rates.n_factors;
             }
             if !early && j + 1 < n {
-                next = rows_dot::<S, FUSED>(s, pu, qi, user[j + 1], item[j + 1], k);
+                next = dot::<S, FUSED>(s, &pu[row(user[j + 1])], &qi[row(item[j + 1])]);
             }
         }
         squared
@@ -560,6 +557,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 fn lock_mut<T>(m: &mut Mutex<T>) -> &mut T {
     m.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Every value behind the locks, between epochs (no thread holds them).
+fn unlocked<T>(ms: &mut [Mutex<T>]) -> Vec<&T> {
+    ms.iter_mut().map(|m| &*lock_mut(m)).collect()
 }
 
 /// Values whose first is on a 64-byte boundary and whose last line is theirs alone: rows of
@@ -734,18 +736,13 @@ impl Svd {
                 }
                 None => sweep.epoch(&mut items, |items| sweep.blocks(&mut users, items)),
             };
-            let (users, items): (Vec<&UserRows>, Vec<&ItemRows>) = (
-                users.iter_mut().map(lock_mut).map(|x| &*x).collect(),
-                items.iter_mut().map(lock_mut).map(|x| &*x).collect(),
-            );
+            let (users, items) = (unlocked(&mut users), unlocked(&mut items));
             first_not_finite(&users, &items, squared)
                 .map_err(|what| self.diverged(epoch_number, what, list.scale()))?;
             let epoch = Epoch { epoch: epoch_number, train_rmse: (squared / t.n_ratings() as f64).sqrt() };
             on_epoch(Progress { epoch, model: &|| self.model_of(epoch_number, t, &grid, &users, &items, k) });
         }
-        let users: Vec<&UserRows> = users.iter_mut().map(lock_mut).map(|x| &*x).collect();
-        let items: Vec<&ItemRows> = items.iter_mut().map(lock_mut).map(|x| &*x).collect();
-        Ok(self.model_of(self.n_epochs, t, &grid, &users, &items, k))
+        Ok(self.model_of(self.n_epochs, t, &grid, &unlocked(&mut users), &unlocked(&mut items), k))
     }
 
     /// The model after `epoch` epochs: the rows without their padding, the movies back in
