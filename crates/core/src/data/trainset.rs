@@ -1,5 +1,9 @@
 //! Surprise's `Trainset`: a rating list seen user by user, with the global mean.
 
+use std::ops::Range;
+
+use rayon::prelude::*;
+
 use crate::data::dataset::RatingList;
 use crate::numpy;
 
@@ -147,33 +151,36 @@ impl Rows {
     }
 
     /// The same rows, each sorted by id (ids below `n`), entries of the same id in their
-    /// order here: what [`Rows::transpose`] twice gives. Two stable counting sorts of the
-    /// entries' positions (by id, then by row), then one pass to gather them.
+    /// order here: what [`Rows::transpose`] twice gives. Rows are sorted in chunks of about
+    /// 4,096 entries (more when `n` is larger), each chunk by two stable counting sorts in
+    /// buffers small enough to stay in the core's cache; chunks run in parallel on the
+    /// current rayon pool.
     pub fn sorted(&self, n: usize) -> Rows {
+        self.sorted_in_chunks(n, SORT_CHUNK.max(2 * n))
+    }
+
+    /// [`Rows::sorted`] in chunks of whole rows of at most `chunk` entries (or one row).
+    fn sorted_in_chunks(&self, n: usize, chunk: usize) -> Rows {
         let len = self.id.len();
-        // By id: each entry's position and row, id-major.
-        let mut next = group_starts(n, self.id.iter().map(|&id| id as usize));
-        let (mut at, mut row) = (vec![0u32; len], vec![0u32; len]);
-        for x in 0..self.len() {
-            for p in self.start[x]..self.start[x + 1] {
-                let slot = &mut next[self.id[p] as usize];
-                (at[*slot], row[*slot]) = (p as u32, x as u32);
-                *slot += 1;
-            }
+        let (mut id, mut score) = (vec![0u32; len], vec![0.0; len]);
+        // Each chunk's rows, and its part of the output.
+        let mut parts = Vec::new();
+        let (mut ids, mut scores) = (&mut id[..], &mut score[..]);
+        let mut x = 0;
+        while x < self.len() {
+            let first = self.start[x];
+            let end = x + 1 + (x + 1..self.len()).take_while(|&e| self.start[e + 1] - first <= chunk).count();
+            let size = self.start[end] - first;
+            let (i, rest_i) = std::mem::take(&mut ids).split_at_mut(size);
+            let (s, rest_s) = std::mem::take(&mut scores).split_at_mut(size);
+            parts.push((x..end, i, s));
+            (ids, scores) = (rest_i, rest_s);
+            x = end;
         }
-        // By row, stably: each row's positions, id-ascending.
-        let mut next = self.start.clone();
-        let mut order = vec![0u32; len];
-        for (&p, &x) in at.iter().zip(&row) {
-            let slot = &mut next[x as usize];
-            order[*slot] = p;
-            *slot += 1;
-        }
-        Rows {
-            start: self.start.clone(),
-            id: order.iter().map(|&p| self.id[p as usize]).collect(),
-            score: order.iter().map(|&p| self.score[p as usize]).collect(),
-        }
+        parts.into_par_iter().for_each_init(ChunkSort::default, |buf, (rows, ids, scores)| {
+            buf.sort(self, n, rows, ids, scores);
+        });
+        Rows { start: self.start.clone(), id, score }
     }
 
     /// The same entries grouped the other way, into `n` rows (ids below `n`): each row sorted
@@ -192,6 +199,59 @@ impl Rows {
             }
         }
         Rows { start, id, score }
+    }
+}
+
+/// The entries [`Rows::sorted`] sorts together, unless `n` is larger.
+const SORT_CHUNK: usize = 4096;
+
+/// A chunk's buffers, reused from chunk to chunk.
+#[derive(Default)]
+struct ChunkSort {
+    /// Per id: where its entries go next.
+    next: Vec<u32>,
+    /// The chunk's positions grouped by id, each id's in their order.
+    by_id: Vec<u32>,
+    /// Each position's row in the chunk.
+    row_of: Vec<u32>,
+    /// Per row: where its next entry goes.
+    row_next: Vec<u32>,
+}
+
+impl ChunkSort {
+    /// Rows `rows` of `from` sorted by id into `ids` and `scores` (their entries' room).
+    fn sort(&mut self, from: &Rows, n: usize, rows: Range<usize>, ids: &mut [u32], scores: &mut [f64]) {
+        let first = from.start[rows.start];
+        let (src_id, src_score) = (&from.id[first..first + ids.len()], &from.score[first..first + ids.len()]);
+        // By id, stably: the positions of each id in order.
+        self.next.clear();
+        self.next.resize(n + 1, 0);
+        for &i in src_id {
+            self.next[i as usize + 1] += 1;
+        }
+        for k in 0..n {
+            self.next[k + 1] += self.next[k];
+        }
+        self.by_id.clear();
+        self.by_id.resize(src_id.len(), 0);
+        for (p, &i) in src_id.iter().enumerate() {
+            let slot = &mut self.next[i as usize];
+            self.by_id[*slot as usize] = p as u32;
+            *slot += 1;
+        }
+        // By row, stably: each row's positions in id order, gathered.
+        self.row_of.clear();
+        self.row_next.clear();
+        for (r, x) in rows.clone().enumerate() {
+            self.row_of.extend(std::iter::repeat_n(r as u32, from.count(x)));
+            self.row_next.push((from.start[x] - first) as u32);
+        }
+        for &p in &self.by_id {
+            let slot = &mut self.row_next[self.row_of[p as usize] as usize];
+            ids[*slot as usize] = src_id[p as usize];
+            scores[*slot as usize] = src_score[p as usize];
+            *slot += 1;
+        }
     }
 }
 
@@ -251,7 +311,15 @@ mod tests {
             .unwrap();
         let t = Trainset::new(&data.ratings);
         for (rows, other) in [(t.ur(), t.n_items()), (t.ir(), t.n_users())] {
-            assert_eq!(rows.sorted(other), rows.transpose(other).transpose(rows.len()));
+            let expected = rows.transpose(other).transpose(rows.len());
+            assert_eq!(rows.sorted(other), expected);
+            // Chunks of one row, a few rows, rows longer than a chunk; on 1 and 3 threads.
+            for chunk in [1, 7, 100] {
+                for threads in [1, 3] {
+                    let sorted = crate::models::install(threads, || rows.sorted_in_chunks(other, chunk));
+                    assert_eq!(sorted, expected, "chunks of {chunk} on {threads} threads");
+                }
+            }
         }
     }
 }

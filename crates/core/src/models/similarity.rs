@@ -92,7 +92,8 @@ pub struct Biases<'a> {
     pub y: &'a [f64],
 }
 
-/// Per-row sums, reused from row to row.
+/// The sums of a row's pairs (row by row) or of a block's (the dense path), reused from one to
+/// the next.
 #[derive(Clone)]
 struct Sums {
     /// Per partner: the common ratings and the sum of products (of squared differences for
@@ -271,36 +272,62 @@ fn fill(
 fn rowwise<U: Update>(opts: &SimOptions, n: usize, yr: &Rows, by_x: &Rows, u: U) -> Vec<f64> {
     // Each x's ratings sorted by y, equal ids in list order.
     let by_y = yr.transpose(n);
-    let rows: Vec<Vec<f64>> = (0..n)
-        .into_par_iter()
-        .map_init(
-            || Sums::new(n),
-            |s, x| {
-                let mut unused = [0.0f64; 4];
-                let (ys, rs) = by_y.row(x);
-                for (&y, &ri) in ys.iter().zip(rs) {
-                    let (xs, rs) = by_x.row(y as usize);
-                    let after = xs.partition_point(|&xj| xj as usize <= x);
-                    for (&xj, &rj) in xs[after..].iter().zip(&rs[after..]) {
-                        let m = if U::MORE { &mut s.more[xj as usize] } else { &mut unused };
-                        u.add(&mut s.pair[xj as usize], m, (x, ri), (xj as usize, rj), y as usize);
-                    }
+    let mut upper = vec![0.0; offset(n, n)];
+    let rows = split_rows(&mut upper, n, (0..n).map(|x| (x, x + 1)));
+    rows.into_par_iter().for_each_init(
+        || Sums::new(n),
+        |s, ((x, _), out)| {
+            let mut unused = [0.0f64; 4];
+            let (ys, rs) = by_y.row(x);
+            for (&y, &ri) in ys.iter().zip(rs) {
+                let (xs, rs) = by_x.row(y as usize);
+                let after = xs.partition_point(|&xj| xj as usize <= x);
+                for (&xj, &rj) in xs[after..].iter().zip(&rs[after..]) {
+                    let m = if U::MORE { &mut s.more[xj as usize] } else { &mut unused };
+                    u.add(&mut s.pair[xj as usize], m, (x, ri), (xj as usize, rj), y as usize);
                 }
-                let min = min_support(opts);
-                (x + 1..n)
-                    .map(|j| {
-                        let more = if U::MORE { std::mem::take(&mut s.more[j]) } else { [0.0; 4] };
-                        sim_of(opts, min, std::mem::take(&mut s.pair[j]), more)
-                    })
-                    .collect()
-            },
-        )
-        .collect();
-    let mut upper = Vec::with_capacity(offset(n, n));
-    for row in rows {
-        upper.extend(row);
-    }
+            }
+            let more = if U::MORE { &mut s.more[x + 1..] } else { &mut [][..] };
+            finish(opts, &mut s.pair[x + 1..], more, out);
+        },
+    );
     upper
+}
+
+/// The triangle `upper` of `n` rows cut at the given row ranges (in order, covering every
+/// row): each range with its part.
+fn split_rows(
+    mut upper: &mut [f64],
+    n: usize,
+    ranges: impl Iterator<Item = (usize, usize)>,
+) -> Vec<((usize, usize), &mut [f64])> {
+    let mut parts = Vec::new();
+    for (lo, hi) in ranges {
+        let (part, rest) = std::mem::take(&mut upper).split_at_mut(offset(n, hi) - offset(n, lo));
+        parts.push(((lo, hi), part));
+        upper = rest;
+    }
+    parts
+}
+
+/// The similarities of `pair`'s (and `more`'s) sums into `out`, and the sums zeroed for the
+/// next use. For `msd`, a loop the compiler turns into vector instructions (the same
+/// doubles: each division is rounded once either way).
+fn finish(opts: &SimOptions, pair: &mut [Pair], more: &mut [[f64; 4]], out: &mut [f64]) {
+    let min = min_support(opts);
+    if opts.name == Measure::Msd {
+        // freq < min or freq == 0: the counts are exact doubles.
+        let least = min.max(1) as f64;
+        for (o, p) in out.iter_mut().zip(pair.iter()) {
+            let sim = 1.0 / (p.prods / p.freq + 1.0);
+            *o = if p.freq < least { 0.0 } else { sim };
+        }
+        pair[..out.len()].fill(Pair::default());
+    } else {
+        for (k, o) in out.iter_mut().enumerate() {
+            *o = sim_of(opts, min, std::mem::take(&mut pair[k]), std::mem::take(&mut more[k]));
+        }
+    }
 }
 
 /// Up to this many users or movies, the sums of every pair are kept at once and filled
@@ -334,19 +361,30 @@ fn dense_fill<U: Update>(opts: &SimOptions, n: usize, by_x: &Rows, u: U, block_p
         blocks.push((lo, hi));
         lo = hi;
     }
-    let parts: Vec<Vec<f64>> = blocks.par_iter().map(|&(lo, hi)| dense_block(opts, n, lo, hi, by_x, u)).collect();
-    let mut upper = Vec::with_capacity(offset(n, n));
-    for part in parts {
-        upper.extend(part);
-    }
+    let most = blocks.iter().map(|&(lo, hi)| offset(n, hi) - offset(n, lo)).max().unwrap_or(0);
+    let mut upper = vec![0.0; total];
+    let parts = split_rows(&mut upper, n, blocks.into_iter());
+    // Each thread's sums, reused from block to block (fresh memory costs more than zeroing).
+    parts.into_par_iter().for_each_init(
+        || Sums { pair: vec![Pair::default(); most], more: vec![[0.0; 4]; if U::MORE { most } else { 0 }] },
+        |s, ((lo, hi), out)| dense_block(opts, n, (lo, hi), by_x, u, s, out),
+    );
     upper
 }
 
-/// The similarities of rows `lo..hi` with every later row.
-fn dense_block<U: Update>(opts: &SimOptions, n: usize, lo: usize, hi: usize, by_x: &Rows, u: U) -> Vec<f64> {
-    let (start, end) = (offset(n, lo), offset(n, hi));
-    let mut pair = vec![Pair::default(); end - start];
-    let mut more = vec![[0.0f64; 4]; if U::MORE { end - start } else { 0 }];
+/// The similarities of rows `lo..hi` with every later row, into `out`; `s` has room for
+/// their sums, all 0, and is left so.
+fn dense_block<U: Update>(
+    opts: &SimOptions,
+    n: usize,
+    (lo, hi): (usize, usize),
+    by_x: &Rows,
+    u: U,
+    s: &mut Sums,
+    out: &mut [f64],
+) {
+    let start = offset(n, lo);
+    let (pair, more) = (&mut s.pair[..out.len()], if U::MORE { &mut s.more[..out.len()] } else { &mut [][..] });
     let (mut unused, mut unused2) = ([0.0f64; 4], [0.0f64; 4]);
     // The first entry after `from` whose id is not `x`.
     let skip = |xs: &[u32], mut from: usize, x: usize| {
@@ -397,8 +435,7 @@ fn dense_block<U: Update>(opts: &SimOptions, n: usize, lo: usize, hi: usize, by_
             a += 1;
         }
     }
-    let min = min_support(opts);
-    (0..end - start).map(|k| sim_of(opts, min, pair[k], if U::MORE { more[k] } else { [0.0; 4] })).collect()
+    finish(opts, pair, more, out);
 }
 
 /// The fewest common ratings a pair needs.
