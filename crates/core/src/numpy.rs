@@ -18,6 +18,9 @@ const LOWER_MASK: u32 = 0x7fff_ffff;
 #[derive(Clone)]
 pub struct RandomState {
     key: [u32; N],
+    /// The state's values tempered, computed all at once at each twist (the loops then run
+    /// on vector instructions); `out[pos]` is the next output.
+    out: [u32; N],
     pos: usize,
     gauss: Option<f64>,
 }
@@ -50,7 +53,7 @@ impl RandomState {
             let prev = key[k - 1];
             key[k] = 1_812_433_253u32.wrapping_mul(prev ^ (prev >> 30)).wrapping_add(k as u32);
         }
-        RandomState { key, pos: N, gauss: None }
+        RandomState { key, out: [0; N], pos: N, gauss: None }
     }
 
     /// The next 624 values of the state: `key[i]` from `key[i]`, `key[i + 1]` and
@@ -71,6 +74,13 @@ impl RandomState {
             key[i] = next(key[i], key[i + 1], key[i + M - N]);
         }
         key[N - 1] = next(key[N - 1], key[0], key[M - 1]);
+        for (o, &k) in self.out.iter_mut().zip(key.iter()) {
+            let mut y = k;
+            y ^= y >> 11;
+            y ^= (y << 7) & 0x9d2c_5680;
+            y ^= (y << 15) & 0xefc6_0000;
+            *o = y ^ (y >> 18);
+        }
         self.pos = 0;
     }
 
@@ -80,12 +90,9 @@ impl RandomState {
         if self.pos == N {
             self.twist();
         }
-        let mut y = self.key[self.pos];
+        let y = self.out[self.pos];
         self.pos += 1;
-        y ^= y >> 11;
-        y ^= (y << 7) & 0x9d2c_5680;
-        y ^= (y << 15) & 0xefc6_0000;
-        y ^ (y >> 18)
+        y
     }
 
     /// `random_sample()`: a double in `[0, 1)` from two 32-bit draws (53 random bits).

@@ -16,11 +16,14 @@
 //! two orders: each user's over its movie groups, each movie's over its users. Any order of
 //! the blocks (user group, movie group) that keeps both gives the same model, bit for bit.
 //! One thread runs the blocks user group by user group (the group's rows stay in cache while
-//! it meets every movie group). More threads each take every `n`-th user group and run it a
-//! couple of blocks behind the group before, which has just left the movie group it needs
-//! (`Grid::needed`): blocks running at once share neither users nor movies, each updates its
-//! rows in place, there is nothing to merge and nothing depends on the number of threads.
-//! About `ITEM_GROUPS / 2` threads can work at once.
+//! it meets every movie group). More threads each take every `n`-th pair of consecutive user
+//! groups ([`GROUPS_PER_TURN`]) and run each group a couple of blocks behind the group before,
+//! which has just left the movie group it needs (`Grid::needed`): blocks running at once share
+//! neither users nor movies, each updates its rows in place, there is nothing to merge and
+//! nothing depends on the number of threads. About `ITEM_GROUPS / 2` threads can work at once.
+//!
+//! The initial factors are drawn as the `surprise` mode draws them, straight into the groups'
+//! single-precision rows, beside the grid's construction on a second thread.
 //!
 //! Each step is Surprise's, with its constant learning rate, or with `adagrad` AdaGrad's
 //! adaptive one (as LibMF's: `BlockPass::sweep`), which keeps a sum of squared gradients
@@ -36,11 +39,10 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use rayon::prelude::*;
-
 use crate::data::trainset::Trainset;
 use crate::models::simd::{Isa, Vectorized, dot, madd, madd1};
 use crate::models::svd::{Diverged, Epoch, Factors, Progress, Svd, SvdModel, TrainMode, all_finite};
+use crate::numpy::RandomState;
 
 /// Movie groups, at most: about twice the threads one fit can use. The model depends on it
 /// (64 groups: test RMSE 14.84 on the seed-like data, 32: 14.79, 16: 14.79).
@@ -49,6 +51,11 @@ pub const ITEM_GROUPS: usize = 32;
 /// movie group (at the seed's 24 ratings a user, 340 users: 140 KB of factors), and a block
 /// (256 ratings) is worth the movie group's trip from another core. The model depends on it.
 pub const GROUP_RATINGS: usize = 8192;
+/// Consecutive user groups one thread takes at a time on several threads, their blocks
+/// interleaved, so a movie group's rows go from one group to the next within the core's cache
+/// (half the trips from core to core of one group at a time; 10% faster on two threads here,
+/// 3 or 4 were slower).
+const GROUPS_PER_TURN: usize = 2;
 /// Runs of users a block's order interleaves ([`interleave`]). The model depends on it (on the
 /// seed-like data, test RMSE 14.78 with 2 or 3, 14.80 with 4, which ran fastest).
 const RUNS: usize = 4;
@@ -77,17 +84,11 @@ struct Rates {
     n_factors: f32,
 }
 
-/// The grid of blocks: users cut into ranges, movies dealt into groups, and the ratings of
-/// each (user group, movie group) pair, user-major, with ids local to their groups.
+/// The grid of blocks: users cut into ranges, movies dealt into groups ([`Layout`]), and the
+/// ratings of each (user group, movie group) pair, user-major, with ids local to their groups.
 #[derive(Debug)]
 struct Grid {
-    /// `user_start[g]..user_start[g + 1]` are user group `g`.
-    user_start: Vec<usize>,
-    /// The group of each movie, and its index within the group.
-    item_group: Vec<u32>,
-    item_local: Vec<u32>,
-    /// Movies per group.
-    group_items: Vec<usize>,
+    layout: Layout,
     /// Block `(g, h)`'s ratings are `block_start[g * n_item_groups + h]..` the next start.
     block_start: Vec<usize>,
     user: Vec<u32>,
@@ -95,17 +96,30 @@ struct Grid {
     score: Vec<f32>,
 }
 
-impl Grid {
-    /// The grid of `t`'s ratings with user groups of about `group_ratings` ratings and up to
-    /// [`ITEM_GROUPS`] movie groups. The model depends on both (each user group starts at its
-    /// own movie group), never on the number of threads.
-    fn new(t: &Trainset<'_>, group_ratings: usize) -> Grid {
+/// Which users and movies make up each group: what the grid's blocks and the rows' buffers
+/// both follow.
+#[derive(Clone, Debug)]
+struct Layout {
+    /// `user_start[g]..user_start[g + 1]` are user group `g`.
+    user_start: Vec<usize>,
+    /// `row_start[g]..row_start[g + 1]` are group `g`'s ratings among the user-major rows.
+    row_start: Vec<usize>,
+    /// The group of each movie, and its index within the group.
+    item_group: Vec<u32>,
+    item_local: Vec<u32>,
+    /// Movies per group.
+    group_items: Vec<usize>,
+}
+
+impl Layout {
+    /// User groups of about `group_ratings` ratings and up to [`ITEM_GROUPS`] movie groups.
+    /// The model depends on both, never on the number of threads.
+    fn new(t: &Trainset<'_>, group_ratings: usize) -> Layout {
         let list = t.list();
         let (n_users, n_items, n) = (t.n_users(), t.n_items(), t.n_ratings());
         let n_user_groups = n.div_ceil(group_ratings.max(1)).clamp(1, n_users.max(1));
         let n_item_groups = ITEM_GROUPS.min(n_items).max(1);
-        // Users: consecutive ranges, a new one once the ratings seen reach its share; each
-        // group's ratings are `row_start[g]..row_start[g + 1]` of the user-major rows.
+        // Users: consecutive ranges, a new one once the ratings seen reach its share.
         let (mut user_start, mut row_start) = (vec![0], vec![0]);
         let mut seen = 0;
         for u in 0..n_users {
@@ -139,6 +153,17 @@ impl Grid {
                 (group_items[h as usize] - 1) as u32
             })
             .collect();
+        Layout { user_start, row_start, item_group, item_local, group_items }
+    }
+}
+
+impl Grid {
+    /// The grid of `t`'s ratings in `layout`'s groups.
+    fn new(t: &Trainset<'_>, layout: Layout) -> Grid {
+        let list = t.list();
+        let n = t.n_ratings();
+        let Layout { user_start, row_start, item_group, item_local, group_items } = &layout;
+        let (n_user_groups, n_item_groups) = (user_start.len() - 1, group_items.len());
         // The blocks, user group by user group: a counting sort of the group's user-major
         // ratings by movie group, which keeps each block user-major and each user's ratings
         // within a block in list order.
@@ -178,11 +203,11 @@ impl Grid {
             let r = w[0]..w[1];
             interleave(&mut user[r.clone()], &mut item[r.clone()], &mut score[r], &mut scratch);
         }
-        Grid { user_start, item_group, item_local, group_items, block_start, user, item, score }
+        Grid { layout, block_start, user, item, score }
     }
 
     fn n_item_groups(&self) -> usize {
-        self.group_items.len()
+        self.layout.group_items.len()
     }
 
     /// The movie group user group `g` meets first: the next group's next, so the movie groups
@@ -490,8 +515,10 @@ impl Sweep<'_> {
     ///
     /// User group `g` meets its movie groups in its order ([`Grid::turn`]); block `(g, h)` must
     /// come after `(g - 1, h)`, which is the group before's next block in its own order. So
-    /// each thread runs every `n`-th user group, and before each block waits until the group
-    /// before has done the blocks it needs ([`Grid::needed`]). Blocks running at once never
+    /// each thread runs every `n`-th turn of [`GROUPS_PER_TURN`] consecutive user groups, a
+    /// block of each in turn, and before each block the group before must have done the blocks
+    /// it needs ([`Grid::needed`]): the turn's first group waits for it (it ran on another
+    /// thread), a later one lets the groups before it go first. Blocks running at once never
     /// share a user group nor a movie group: the locks only hand the rows from thread to
     /// thread, they never wait.
     fn blocks_parallel(&self, users: &[Mutex<UserRows>], items: &[Mutex<ItemRows>], done: &[Done]) {
@@ -499,20 +526,40 @@ impl Sweep<'_> {
         for d in done {
             d.0.store(0, Ordering::Relaxed);
         }
+        let (n_g, per) = (users.len(), GROUPS_PER_TURN);
         rayon::broadcast(|ctx| {
-            for g in (ctx.index()..users.len()).step_by(ctx.num_threads()) {
-                // Marks the group done even if a block panics, so no other thread waits forever.
-                let _finish = Finish { done: &done[g].0, all: n_h };
-                let mut user = lock(&users[g]);
-                for j in 0..n_h {
-                    if g > 0 {
-                        wait_for(&done[g - 1].0, self.grid.needed(g, j));
+            for first in (ctx.index() * per..n_g).step_by(ctx.num_threads() * per) {
+                let groups = first..(first + per).min(n_g);
+                // Marks the groups done even if a block panics, so no other thread waits forever.
+                let _finish: Vec<Finish<'_>> = groups.clone().map(|g| Finish { done: &done[g].0, all: n_h }).collect();
+                let mut rows: Vec<_> = groups.clone().map(|g| lock(&users[g])).collect();
+                let mut progress = vec![0usize; groups.len()];
+                let mut left = groups.len() * n_h;
+                while left > 0 {
+                    for (r, g) in groups.clone().enumerate() {
+                        let j = progress[r];
+                        if j == n_h {
+                            continue;
+                        }
+                        if r == 0 {
+                            if g > 0 {
+                                wait_for(&done[g - 1].0, self.grid.needed(g, j));
+                            }
+                        } else if progress[r - 1] < self.grid.needed(g, j) {
+                            continue;
+                        }
+                        // The movie group's rows come from another core for the turn's first
+                        // group only.
+                        let h = self.grid.turn(g, j);
+                        self.pass(g, h, &mut rows[r], &mut lock(&items[h]), r == 0);
+                        progress[r] = j + 1;
+                        done[g].0.store(j + 1, Ordering::Release);
+                        left -= 1;
+                        if j + 1 == n_h {
+                            rows[r].check_finite();
+                        }
                     }
-                    let h = self.grid.turn(g, j);
-                    self.pass(g, h, &mut user, &mut lock(&items[h]), true);
-                    done[g].0.store(j + 1, Ordering::Release);
                 }
-                user.check_finite();
             }
         });
     }
@@ -592,16 +639,6 @@ impl<T: Copy + Default> Aligned<T> {
     }
 }
 
-/// The rows of `k` values of `x`, in single precision, each padded with zeros to `padded`,
-/// written straight into their aligned buffer.
-fn padded(x: &[f64], k: usize, padded: usize) -> Aligned<f32> {
-    let mut out = Aligned::zeros(x.len() / k * padded);
-    for (row, from) in out.get_mut().chunks_exact_mut(padded).zip(x.chunks_exact(k)) {
-        pad_row(row, from);
-    }
-    out
-}
-
 /// `from` in single precision into the start of the zeroed `row`.
 fn pad_row(row: &mut [f32], from: &[f64]) {
     for (o, &v) in row.iter_mut().zip(from) {
@@ -672,6 +709,51 @@ impl Svd {
         g
     }
 
+    /// Each user group's and each movie group's rows at the start: the factors
+    /// [`Svd::init_factors`] draws (one generator, every user's row, then every movie's, in
+    /// order), each rounded to single precision straight into its group's buffer, padded with
+    /// zeros to `k` values; biases 0.
+    fn initial_rows(&self, layout: &Layout, k: usize) -> (Vec<Mutex<UserRows>>, Vec<Mutex<ItemRows>>) {
+        // Rows drawn a batch at a time in double precision (the generator's fastest), then
+        // rounded into place.
+        const BATCH: usize = 64;
+        let n_factors = self.n_factors;
+        let mut rng = RandomState::new(self.seed);
+        let mut drawn = vec![0.0f64; BATCH * n_factors];
+        let users = layout
+            .user_start
+            .windows(2)
+            .map(|w| {
+                let n = w[1] - w[0];
+                let mut pu = Aligned::zeros(n * k);
+                for batch in pu.get_mut().chunks_mut(BATCH * k) {
+                    let d = &mut drawn[..batch.len() / k * n_factors];
+                    rng.fill_normal(self.init_mean, self.init_std_dev, d);
+                    for (row, from) in batch.chunks_exact_mut(k).zip(d.chunks_exact(n_factors)) {
+                        pad_row(row, from);
+                    }
+                }
+                Mutex::new(UserRows { pu, bu: Aligned::zeros(n), g: self.sums(n), finite: [true; 2] })
+            })
+            .collect();
+        let mut qi: Vec<Aligned<f32>> = layout.group_items.iter().map(|&n| Aligned::zeros(n * k)).collect();
+        let n_items = layout.item_group.len();
+        for first in (0..n_items).step_by(BATCH) {
+            let d = &mut drawn[..BATCH.min(n_items - first) * n_factors];
+            rng.fill_normal(self.init_mean, self.init_std_dev, d);
+            for (i, from) in (first..).zip(d.chunks_exact(n_factors)) {
+                let start = layout.item_local[i] as usize * k;
+                pad_row(&mut qi[layout.item_group[i] as usize].get_mut()[start..start + k], from);
+            }
+        }
+        let items = qi
+            .into_iter()
+            .zip(&layout.group_items)
+            .map(|(qi, &n)| Mutex::new(ItemRows { qi, bi: Aligned::zeros(n), g: self.sums(n), squared: 0.0 }))
+            .collect();
+        (users, items)
+    }
+
     /// [`Svd::fit_fast_on`] as `run` says.
     fn fit_grid(
         &self,
@@ -679,46 +761,25 @@ impl Svd {
         run: Run,
         mut on_epoch: impl FnMut(Progress<'_>),
     ) -> Result<SvdModel, Diverged> {
-        let (n_users, n_items, n_factors) = (t.n_users(), t.n_items(), self.n_factors);
+        let n_factors = self.n_factors;
         let list = t.list();
         // One thread runs the blocks on the caller's thread: no pool, so a fit can itself be
         // one task of a parallel search. More enter their pool once an epoch.
         let pool = (run.threads != 1)
             .then(|| rayon::ThreadPoolBuilder::new().num_threads(run.threads).build().expect("a thread pool"));
-        // The grid and the initial factors (the same as the `surprise` mode's, drawn in order
-        // from one generator), side by side on two threads or more.
-        let grid = || Grid::new(t, run.group_ratings);
-        let init = || self.init_factors(n_users, n_items);
-        let (grid, (pu64, qi64)) = match &pool {
-            Some(pool) => pool.join(grid, init),
-            None => (grid(), init()),
-        };
-        // Rounded to single precision, each row padded with zeros to whole vectors (the zeros
+        // The groups, then the grid and the rows (the initial factors the same as the
+        // `surprise` mode's, drawn in order from one generator) side by side on two threads or
+        // more. Rows are in single precision, padded with zeros to whole vectors (the zeros
         // stay zeros: they add nothing to a dot product, and an update scales them and adds
         // zero times the other's).
+        let layout = Layout::new(t, run.group_ratings);
         let k = n_factors.next_multiple_of(run.isa.lanes());
-        let pad = |w: &[usize]| padded(&pu64[w[0] * n_factors..w[1] * n_factors], n_factors, k);
-        let pu: Vec<Aligned<f32>> = match &pool {
-            Some(pool) => pool.install(|| grid.user_start.par_windows(2).map(pad).collect()),
-            None => grid.user_start.windows(2).map(pad).collect(),
+        let grid = || Grid::new(t, layout.clone());
+        let rows = || self.initial_rows(&layout, k);
+        let (grid, (mut users, mut items)) = match &pool {
+            Some(pool) => pool.join(grid, rows),
+            None => (grid(), rows()),
         };
-        let mut qi: Vec<Aligned<f32>> = grid.group_items.iter().map(|&n| Aligned::zeros(n * k)).collect();
-        for (i, row) in qi64.chunks_exact(n_factors).enumerate() {
-            let start = grid.item_local[i] as usize * k;
-            pad_row(&mut qi[grid.item_group[i] as usize].get_mut()[start..start + k], row);
-        }
-        let mut users: Vec<Mutex<UserRows>> = (pu.into_iter().zip(grid.user_start.windows(2)))
-            .map(|(pu, w)| {
-                let n = w[1] - w[0];
-                Mutex::new(UserRows { pu, bu: Aligned::zeros(n), g: self.sums(n), finite: [true; 2] })
-            })
-            .collect();
-        let mut items: Vec<Mutex<ItemRows>> = qi
-            .into_iter()
-            .zip(&grid.group_items)
-            .map(|(qi, &n)| Mutex::new(ItemRows { qi, bi: Aligned::zeros(n), g: self.sums(n), squared: 0.0 }))
-            .collect();
-        drop((pu64, qi64));
         let rates = Rates {
             lr: self.lr.map(|x| x as f32),
             reg: self.reg.map(|x| x as f32),
@@ -760,7 +821,7 @@ impl Svd {
         let mut qi = Vec::with_capacity(n_items * n_factors);
         let mut bi = Vec::with_capacity(n_items);
         for i in 0..n_items {
-            let (h, j) = (grid.item_group[i] as usize, grid.item_local[i] as usize);
+            let (h, j) = (grid.layout.item_group[i] as usize, grid.layout.item_local[i] as usize);
             qi.extend_from_slice(&items[h].qi.get()[j * k..j * k + n_factors]);
             bi.push(f64::from(items[h].bi.get()[j]));
         }
@@ -779,6 +840,16 @@ mod tests {
     use crate::data::scale::RatingScale;
     use crate::data::synthetic::{SyntheticConfig, generate};
     use crate::models::svd::SvdParams;
+
+    /// The rows of `k` values of `x`, in single precision, each padded with zeros to `padded`,
+    /// written straight into their aligned buffer.
+    fn padded(x: &[f64], k: usize, padded: usize) -> Aligned<f32> {
+        let mut out = Aligned::zeros(x.len() / k * padded);
+        for (row, from) in out.get_mut().chunks_exact_mut(padded).zip(x.chunks_exact(k)) {
+            pad_row(row, from);
+        }
+        out
+    }
 
     /// The first `k` values of each row of `padded` values.
     fn unpadded(x: &[f32], padded: usize, k: usize) -> Vec<f32> {
@@ -813,20 +884,20 @@ mod tests {
         let data = small();
         let t = Trainset::new(&data.ratings);
         let list = t.list();
-        let grid = Grid::new(&t, 500);
-        let (n_g, n_h) = (grid.user_start.len() - 1, grid.n_item_groups());
+        let grid = Grid::new(&t, Layout::new(&t, 500));
+        let (n_g, n_h) = (grid.layout.user_start.len() - 1, grid.n_item_groups());
         assert!(n_g >= 10 && n_h == ITEM_GROUPS.min(t.n_items()), "{n_g} user groups, {n_h} movie groups");
-        assert_eq!((grid.user_start[0], grid.user_start[n_g]), (0, t.n_users()));
+        assert_eq!((grid.layout.user_start[0], grid.layout.user_start[n_g]), (0, t.n_users()));
         // Each user's ratings, as the blocks give them back, group by group in list order.
         let mut seen: Vec<Vec<(usize, f32)>> = vec![Vec::new(); t.n_users()];
         for g in 0..n_g {
             for h in 0..n_h {
                 let r = grid.block(g, h);
                 for j in r {
-                    let u = grid.user_start[g] + grid.user[j] as usize;
-                    assert!(u < grid.user_start[g + 1]);
+                    let u = grid.layout.user_start[g] + grid.user[j] as usize;
+                    assert!(u < grid.layout.user_start[g + 1]);
                     let i = (0..t.n_items())
-                        .find(|&i| grid.item_group[i] as usize == h && grid.item_local[i] == grid.item[j])
+                        .find(|&i| grid.layout.item_group[i] as usize == h && grid.layout.item_local[i] == grid.item[j])
                         .unwrap();
                     seen[u].push((i, grid.score[j]));
                 }
@@ -838,14 +909,14 @@ mod tests {
                 .iter()
                 .map(|&r| (list.movie()[r as usize].get(), list.score()[r as usize] as f32))
                 .collect();
-            expected.sort_by_key(|&(i, _)| grid.item_group[i]);
+            expected.sort_by_key(|&(i, _)| grid.layout.item_group[i]);
             assert_eq!(seen, &expected, "user {u}");
         }
         // The movie groups are about equal in ratings: apart by at most the most rated movie.
         let mut count = vec![0usize; t.n_items()];
         list.movie().iter().for_each(|m| count[m.get()] += 1);
         let mut load = vec![0usize; n_h];
-        (0..t.n_items()).for_each(|i| load[grid.item_group[i] as usize] += count[i]);
+        (0..t.n_items()).for_each(|i| load[grid.layout.item_group[i] as usize] += count[i]);
         assert!(load.iter().max().unwrap() - load.iter().min().unwrap() <= *count.iter().max().unwrap(), "{load:?}");
     }
 
@@ -901,7 +972,7 @@ mod tests {
     /// rating at a time, in the portable instructions' arithmetic, with the constant rate or
     /// AdaGrad's; no grid, no threads.
     fn reference(svd: &Svd, t: &Trainset<'_>, group_ratings: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
-        let grid = Grid::new(t, group_ratings);
+        let grid = Grid::new(t, Layout::new(t, group_ratings));
         let list = t.list();
         let (n, k) = (svd.n_factors, svd.n_factors.next_multiple_of(Isa::Baseline.lanes()));
         let (pu64, qi64) = svd.init_factors(t.n_users(), t.n_items());
@@ -913,12 +984,12 @@ mod tests {
         let [reg_bu, reg_bi, reg_pu, reg_qi] = svd.reg.map(|x| x as f32);
         let mu = t.global_mean() as f32;
         let mut blocks = Vec::new();
-        for g in 0..grid.user_start.len() - 1 {
+        for g in 0..grid.layout.user_start.len() - 1 {
             for j in 0..grid.n_item_groups() {
-                let block: Vec<(usize, usize, f32)> = (grid.user_start[g]..grid.user_start[g + 1])
+                let block: Vec<(usize, usize, f32)> = (grid.layout.user_start[g]..grid.layout.user_start[g + 1])
                     .flat_map(|u| t.user_rows(u).iter().map(move |&row| (u, row as usize)))
                     .map(|(u, row)| (u, list.movie()[row].get(), list.score()[row] as f32))
-                    .filter(|&(_, i, _)| grid.item_group[i] as usize == grid.turn(g, j))
+                    .filter(|&(_, i, _)| grid.layout.item_group[i] as usize == grid.turn(g, j))
                     .collect();
                 blocks.push(in_turns(&block));
             }
