@@ -31,6 +31,12 @@ impl std::fmt::Debug for RandomState {
     }
 }
 
+/// `random_sample()` from its two 32-bit draws.
+#[inline(always)]
+fn uniform(a: u32, b: u32) -> f64 {
+    (f64::from(a >> 5) * 67_108_864.0 + f64::from(b >> 6)) / 9_007_199_254_740_992.0
+}
+
 /// Whether the polar method keeps a pair of squared norm `r2`: inside the unit circle, not at
 /// its centre.
 #[inline(always)]
@@ -97,9 +103,8 @@ impl RandomState {
 
     /// `random_sample()`: a double in `[0, 1)` from two 32-bit draws (53 random bits).
     pub fn random_sample(&mut self) -> f64 {
-        let a = self.next_u32() >> 5;
-        let b = self.next_u32() >> 6;
-        (f64::from(a) * 67_108_864.0 + f64::from(b)) / 9_007_199_254_740_992.0
+        let a = self.next_u32();
+        uniform(a, self.next_u32())
     }
 
     /// `standard_normal()` as the legacy generator draws it: polar Box–Muller, returning the
@@ -148,12 +153,7 @@ impl RandomState {
         // Accepted pairs (x1, x2, r2); each gives two values, x2's first.
         let mut pairs = [(0.0f64, 0.0f64, 0.0f64); BATCH];
         for chunk in out.chunks_mut(2 * BATCH) {
-            let n_pairs = chunk.len().div_ceil(2);
-            let mut n = 0;
-            while n < n_pairs {
-                pairs[n] = self.polar_candidate();
-                n += usize::from(polar_accepts(pairs[n].2));
-            }
+            self.accepted_pairs(&mut pairs[..chunk.len().div_ceil(2)]);
             for (two, &(x1, x2, r2)) in chunk.chunks_mut(2).zip(&pairs) {
                 let f = polar_factor(r2);
                 two[0] = loc + scale * (f * x2);
@@ -162,6 +162,37 @@ impl RandomState {
                     None => self.gauss = Some(f * x1),
                 }
             }
+        }
+    }
+
+    /// The polar method's next `pairs.len()` accepted candidates, in order. Each candidate
+    /// takes four 32-bit draws: those left in the generator's block are turned into candidates
+    /// all at once (a loop the compiler vectorises), and the accepted ones kept in order until
+    /// there are enough; the generator then stands after the last one kept.
+    fn accepted_pairs(&mut self, pairs: &mut [(f64, f64, f64)]) {
+        let mut n = 0;
+        while n < pairs.len() {
+            if self.pos + 4 > N {
+                // A candidate across a twist, or the block's first: one at a time.
+                pairs[n] = self.polar_candidate();
+                n += usize::from(polar_accepts(pairs[n].2));
+                continue;
+            }
+            let words = &self.out[self.pos..];
+            let m = words.len() / 4;
+            let (mut x1, mut x2, mut r2) = ([0.0f64; N / 4], [0.0f64; N / 4], [0.0f64; N / 4]);
+            for (c, w) in words.chunks_exact(4).enumerate() {
+                x1[c] = 2.0 * uniform(w[0], w[1]) - 1.0;
+                x2[c] = 2.0 * uniform(w[2], w[3]) - 1.0;
+                r2[c] = x1[c] * x1[c] + x2[c] * x2[c];
+            }
+            let mut used = 0;
+            while used < m && n < pairs.len() {
+                pairs[n] = (x1[used], x2[used], r2[used]);
+                n += usize::from(polar_accepts(r2[used]));
+                used += 1;
+            }
+            self.pos += 4 * used;
         }
     }
 
@@ -279,20 +310,28 @@ mod tests {
 
     #[test]
     fn fill_normal_draws_what_normal_draws_one_by_one() {
-        // Lengths around the batch of 256 pairs, odd and even, from a fresh generator and
-        // from one holding the second value of a pair.
-        for n in [0, 1, 2, 3, 511, 512, 513, 1500] {
-            for cached in [false, true] {
+        // Lengths around the batch of 256 pairs, odd and even, over several of the generator's
+        // blocks, from a fresh generator, from one holding the second value of a pair, and from
+        // ones whose next candidate starts 1 or 3 words into a group of four.
+        for n in [0, 1, 2, 3, 511, 512, 513, 1500, 5000] {
+            for (cached, words) in [(false, 0), (true, 0), (false, 1), (false, 3)] {
                 let (mut a, mut b) = (RandomState::new(7), RandomState::new(7));
                 if cached {
                     assert_eq!(a.gauss(), b.gauss());
                 }
+                for _ in 0..words {
+                    assert_eq!(a.next_u32(), b.next_u32());
+                }
                 let one_by_one: Vec<f64> = (0..n).map(|_| a.normal(0.1, 0.3)).collect();
                 let mut batch = vec![0.0; n];
                 b.fill_normal(0.1, 0.3, &mut batch);
-                assert_eq!(one_by_one, batch, "{n} draws, cached {cached}");
+                assert_eq!(one_by_one, batch, "{n} draws, cached {cached}, {words} words");
                 // The generators are left in the same state, a cached value included.
-                assert_eq!((a.gauss(), a.next_u32()), (b.gauss(), b.next_u32()), "{n} draws, cached {cached}");
+                assert_eq!(
+                    (a.gauss(), a.next_u32()),
+                    (b.gauss(), b.next_u32()),
+                    "{n} draws, cached {cached}, {words} words"
+                );
             }
         }
     }

@@ -646,14 +646,6 @@ fn pad_row(row: &mut [f32], from: &[f64]) {
     }
 }
 
-/// The first `k` values of each row of `padded` values, appended to `out` (a row at a time: a
-/// copy the compiler vectorises).
-fn unpad_into(out: &mut Vec<f32>, x: &[f32], padded: usize, k: usize) {
-    for row in x.chunks_exact(padded) {
-        out.extend_from_slice(&row[..k]);
-    }
-}
-
 impl Svd {
     /// Fits in the `fast` mode on `threads` threads (0: all available cores), on the CPU's
     /// best vector instructions (unless `MOVIEREC_SIMD=baseline`: [`Isa`]). The model is the
@@ -801,23 +793,28 @@ impl Svd {
             first_not_finite(&users, &items, squared)
                 .map_err(|what| self.diverged(epoch_number, what, list.scale()))?;
             let epoch = Epoch { epoch: epoch_number, train_rmse: (squared / t.n_ratings() as f64).sqrt() };
-            on_epoch(Progress { epoch, model: &|| self.model_of(epoch_number, t, &grid, &users, &items, k) });
+            on_epoch(Progress {
+                epoch,
+                model: &|| self.model_of(epoch_number, t, &sweep, &users, &items, pool.as_ref()),
+            });
         }
-        Ok(self.model_of(self.n_epochs, t, &grid, &unlocked(&mut users), &unlocked(&mut items), k))
+        Ok(self.model_of(self.n_epochs, t, &sweep, &unlocked(&mut users), &unlocked(&mut items), pool.as_ref()))
     }
 
     /// The model after `epoch` epochs: the rows without their padding, the movies back in
-    /// their own order, in the model's layout.
+    /// their own order, in the model's layout; the users' rows copied on `pool`'s threads if
+    /// any.
     fn model_of(
         &self,
         epoch: usize,
         t: &Trainset<'_>,
-        grid: &Grid,
+        sweep: &Sweep<'_>,
         users: &[&UserRows],
         items: &[&ItemRows],
-        k: usize,
+        pool: Option<&rayon::ThreadPool>,
     ) -> SvdModel {
-        let (n_users, n_items, n_factors) = (t.n_users(), t.n_items(), self.n_factors);
+        let (grid, k) = (sweep.grid, sweep.k);
+        let (n_items, n_factors) = (t.n_items(), self.n_factors);
         let mut qi = Vec::with_capacity(n_items * n_factors);
         let mut bi = Vec::with_capacity(n_items);
         for i in 0..n_items {
@@ -825,10 +822,27 @@ impl Svd {
             qi.extend_from_slice(&items[h].qi.get()[j * k..j * k + n_factors]);
             bi.push(f64::from(items[h].bi.get()[j]));
         }
-        let (mut pu, mut bu) = (Vec::with_capacity(n_users * n_factors), Vec::with_capacity(n_users));
+        let bu = users.iter().flat_map(|x| x.bu.get().iter().map(|&b| f64::from(b))).collect();
+        // Each user group's rows into its part of `pu`.
+        let mut pu = vec![0.0f32; t.n_users() * n_factors];
+        let mut parts = Vec::with_capacity(users.len());
+        let mut rest = &mut pu[..];
         for x in users {
-            unpad_into(&mut pu, x.pu.get(), k, n_factors);
-            bu.extend(x.bu.get().iter().map(|&b| f64::from(b)));
+            let (part, after) = std::mem::take(&mut rest).split_at_mut(x.pu.get().len() / k * n_factors);
+            parts.push((part, x));
+            rest = after;
+        }
+        let unpad = |(part, x): (&mut [f32], &&UserRows)| {
+            for (to, row) in part.chunks_exact_mut(n_factors).zip(x.pu.get().chunks_exact(k)) {
+                to.copy_from_slice(&row[..n_factors]);
+            }
+        };
+        match pool {
+            Some(pool) => pool.install(|| {
+                use rayon::prelude::*;
+                parts.into_par_iter().for_each(unpad);
+            }),
+            None => parts.into_iter().for_each(unpad),
         }
         self.model_after(epoch, TrainMode::Fast, t, [bu, bi], Factors::F32 { pu, qi })
     }
@@ -853,9 +867,7 @@ mod tests {
 
     /// The first `k` values of each row of `padded` values.
     fn unpadded(x: &[f32], padded: usize, k: usize) -> Vec<f32> {
-        let mut out = Vec::new();
-        unpad_into(&mut out, x, padded, k);
-        out
+        x.chunks_exact(padded).flat_map(|row| &row[..k]).copied().collect()
     }
 
     #[test]
