@@ -199,7 +199,7 @@ impl Default for PrepareParams {
 /// | Name | Default | Purpose |
 /// |---|---|---|
 /// | `mode` | `fast` | `fast` (single precision, parallel, deterministic) or `surprise` (scikit-surprise's exact results) |
-/// | `threads` | 0 | threads of the `fast` mode; 0: all cores. The model does not depend on it |
+/// | `threads` | 0 | threads of the fit; 0: all cores (the `fast` mode at most one per 131,072 training ratings). The model does not depend on it |
 /// | `svd` | Surprise's defaults | SVD's hyper-parameters, with Surprise's names (`n_factors`, `lr_all`, ...) |
 /// | `ranking` | `kind: ease` | what orders each user's list (`svd`, `popularity`, `ease`, `ials`), `rerank`, and each kind's parameters |
 /// | `algorithm` | `svd` | the rating model, whose predicted relevance every list shows: `svd` (`mode`, `svd`) or another of Surprise's algorithms (`knn_baseline`, `svdpp`, …) |

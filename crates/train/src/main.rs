@@ -10,6 +10,7 @@ use clap::Parser;
 use movierec_core::data::trainset::Trainset;
 use movierec_core::models::Recommender;
 use movierec_core::models::artifact::{self, Provenance};
+use movierec_core::models::fast;
 use movierec_core::models::rating::RatingModel;
 use movierec_core::models::simd::Isa;
 use movierec_core::models::svd::{Epoch, Svd, TrainMode};
@@ -117,6 +118,8 @@ fn train(args: &Args, p: &TrainParams, tracker: &mut Tracker) -> anyhow::Result<
 
     let threads = match p.mode {
         TrainMode::Surprise if algorithm.is_none() => 1,
+        // SVD's fast fit: no more threads than the data keeps busy.
+        TrainMode::Fast if algorithm.is_none() && p.threads == 0 => fast::threads_for(t.n_ratings()),
         _ if p.threads == 0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         _ => p.threads,
     };

@@ -51,6 +51,17 @@ pub const ITEM_GROUPS: usize = 32;
 /// movie group (at the seed's 24 ratings a user, 340 users: 140 KB of factors), and a block
 /// (256 ratings) is worth the movie group's trip from another core. The model depends on it.
 pub const GROUP_RATINGS: usize = 8192;
+/// Training ratings per thread, at least, when the number of threads is left to the fit: on
+/// MovieLens-100k (80,000) two threads were slower than one, on the seed's 326,088 1.75 times
+/// faster. The model does not depend on it.
+pub const RATINGS_PER_THREAD: usize = 131_072;
+/// The threads a fast fit of `n_ratings` training ratings takes when left to choose: the
+/// machine's cores, but no more than one per [`RATINGS_PER_THREAD`] (at least one).
+pub fn threads_for(n_ratings: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    cores.min(n_ratings / RATINGS_PER_THREAD).max(1)
+}
+
 /// Consecutive user groups one thread takes at a time on several threads, their blocks
 /// interleaved, so a movie group's rows go from one group to the next within the core's cache
 /// (half the trips from core to core of one group at a time; 10% faster on two threads here,
@@ -68,7 +79,7 @@ struct Run {
     /// Ratings per user group, about: [`GROUP_RATINGS`] but in the tests, which need many
     /// groups of small data (the model depends on it).
     group_ratings: usize,
-    /// Threads (0: all available cores); the model does not depend on it.
+    /// Threads (0: [`threads_for`] the data); the model does not depend on it.
     threads: usize,
 }
 
@@ -647,7 +658,7 @@ fn pad_row(row: &mut [f32], from: &[f64]) {
 }
 
 impl Svd {
-    /// Fits in the `fast` mode on `threads` threads (0: all available cores), on the CPU's
+    /// Fits in the `fast` mode on `threads` threads (0: [`threads_for`] the data), on the CPU's
     /// best vector instructions (unless `MOVIEREC_SIMD=baseline`: [`Isa`]). The model is the
     /// same, bit for bit, for any number of threads.
     ///
@@ -756,9 +767,14 @@ impl Svd {
         let n_factors = self.n_factors;
         let list = t.list();
         // One thread runs the blocks on the caller's thread: no pool, so a fit can itself be
-        // one task of a parallel search. More enter their pool once an epoch.
-        let pool = (run.threads != 1)
-            .then(|| rayon::ThreadPoolBuilder::new().num_threads(run.threads).build().expect("a thread pool"));
+        // one task of a parallel search. More enter their pool once an epoch. Left to choose
+        // (0), no more threads than the data keeps busy ([`RATINGS_PER_THREAD`]).
+        let threads = match run.threads {
+            0 => threads_for(t.n_ratings()),
+            n => n,
+        };
+        let pool = (threads != 1)
+            .then(|| rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a thread pool"));
         // The groups, then the grid and the rows (the initial factors the same as the
         // `surprise` mode's, drawn in order from one generator) side by side on two threads or
         // more. Rows are in single precision, padded with zeros to whole vectors (the zeros
