@@ -22,6 +22,12 @@
 //! neither users nor movies, each updates its rows in place, there is nothing to merge and
 //! nothing depends on the number of threads. About `ITEM_GROUPS / 2` threads can work at once.
 //!
+//! Unless the caller asks for the model after each epoch (`optimize`'s shared fits), the
+//! epochs overlap: with no barrier between them, a thread goes on to the next epoch's groups
+//! as soon as their rows and movie groups are free, so the threads' drift from each other is
+//! paid once a fit rather than once an epoch. Each epoch's training error and finiteness
+//! checks are left by the blocks that complete them and reported in order.
+//!
 //! The initial factors are drawn as the `surprise` mode draws them, straight into the groups'
 //! single-precision rows, beside the grid's construction on a second thread.
 //!
@@ -37,7 +43,7 @@
 //! never write to one line.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
 use crate::data::trainset::Trainset;
 use crate::models::simd::{Isa, Vectorized, dot, madd, madd1};
@@ -81,6 +87,9 @@ struct Run {
     group_ratings: usize,
     /// Threads (0: [`threads_for`] the data); the model does not depend on it.
     threads: usize,
+    /// Whether, on several threads, an epoch may start before the one before has ended (no
+    /// barrier between epochs; the caller then never asks for the model after an epoch).
+    overlap: bool,
 }
 
 /// Learning rates and regularisation in single precision: `bu`, `bi`, `pu`, `qi`.
@@ -241,6 +250,13 @@ impl Grid {
     fn needed(&self, g: usize, j: usize) -> usize {
         let n_h = self.n_item_groups();
         (j + 1 + (self.first(g) + n_h - self.first(g - 1)) % n_h).min(n_h)
+    }
+
+    /// Blocks the last user group must have done in an epoch before the first group's `j`-th
+    /// in the next: [`Grid::needed`] across the epochs' boundary.
+    fn needed_across(&self, j: usize) -> usize {
+        let (n_h, last) = (self.n_item_groups(), self.layout.user_start.len() - 2);
+        (j + 1 + (self.first(0) + n_h - self.first(last)) % n_h).min(n_h)
     }
 
     /// Block `(g, h)`'s ratings.
@@ -576,6 +592,181 @@ impl Sweep<'_> {
     }
 }
 
+/// What each epoch leaves behind when epochs overlap: flags and sums written by the blocks
+/// that complete them, read on the caller's thread once the epoch is done.
+struct Marks {
+    n_epochs: usize,
+    n_g: usize,
+    n_h: usize,
+    /// Set when the caller stops the fit (an epoch diverged): the threads return.
+    abort: AtomicBool,
+    /// Per (epoch, user group): bit 0 set when `bu` is all finite, bit 1 `pu`.
+    users: Vec<AtomicU8>,
+    /// Per (epoch, movie group): bit 0 `bi`, bit 1 `qi`.
+    items: Vec<AtomicU8>,
+    /// Per (epoch, movie group): its sum of squared errors, as bits.
+    squared: Vec<AtomicU64>,
+    /// Per epoch: user groups done.
+    groups_done: Vec<AtomicUsize>,
+}
+
+impl Marks {
+    fn new(n_epochs: usize, n_g: usize, n_h: usize) -> Marks {
+        let atomic8 = |n| (0..n).map(|_| AtomicU8::new(0)).collect();
+        Marks {
+            n_epochs,
+            n_g,
+            n_h,
+            abort: AtomicBool::new(false),
+            users: atomic8(n_epochs * n_g),
+            items: atomic8(n_epochs * n_h),
+            squared: (0..n_epochs * n_h).map(|_| AtomicU64::new(0)).collect(),
+            groups_done: (0..n_epochs).map(|_| AtomicUsize::new(0)).collect(),
+        }
+    }
+
+    /// Epoch `e`'s sum of squared errors, added as [`Sweep::epoch`] adds them, and its first
+    /// parameter that is not finite, in [`first_not_finite`]'s order.
+    fn epoch(&self, e: usize) -> (f64, Result<(), &'static str>) {
+        let squared: f64 =
+            (0..self.n_h).map(|h| f64::from_bits(self.squared[e * self.n_h + h].load(Ordering::Acquire))).sum();
+        let all = |flags: &[AtomicU8], bit: u8| flags.iter().all(|f| f.load(Ordering::Acquire) & bit != 0);
+        let (users, items) =
+            (&self.users[e * self.n_g..(e + 1) * self.n_g], &self.items[e * self.n_h..(e + 1) * self.n_h]);
+        let finite = if !squared.is_finite() {
+            Err("the training error")
+        } else if !all(users, 1) {
+            Err("bu")
+        } else if !all(items, 1) {
+            Err("bi")
+        } else if !all(users, 2) {
+            Err("pu")
+        } else if !all(items, 2) {
+            Err("qi")
+        } else {
+            Ok(())
+        };
+        (squared, finite)
+    }
+}
+
+/// Two finiteness flags as [`Marks`] keeps them.
+fn flags(a: &[f32], b: &[f32]) -> u8 {
+    u8::from(all_finite(a)) | (u8::from(all_finite(b)) << 1)
+}
+
+impl Sweep<'_> {
+    /// Every epoch's blocks on thread `index` of `threads`, the epochs one after the other
+    /// without a barrier: the same model as [`Sweep::blocks_parallel`] epoch by epoch. The
+    /// turns of all epochs are dealt to the threads in turn; a user group's progress counts on
+    /// from epoch to epoch (`done[g]`: `e · n_h` plus its blocks of epoch `e`), the first group
+    /// of an epoch follows the last of the epoch before ([`Grid::needed_across`]), and a turn
+    /// takes its groups' rows only once the epoch before has done all their blocks: every wait
+    /// is on an earlier turn, so the earliest unfinished turn can always go on. The last group's block
+    /// on a movie group completes the movie group's epoch: it leaves its flags and sum in
+    /// `marks`; the thread that completes an epoch's last group sends the epoch on `epochs`.
+    /// Returns early once `marks.abort` is set.
+    fn blocks_overlapped(
+        &self,
+        (index, threads): (usize, usize),
+        users: &[Mutex<UserRows>],
+        items: &[Mutex<ItemRows>],
+        done: &[Done],
+        marks: &Marks,
+        epochs: &std::sync::mpsc::Sender<usize>,
+    ) {
+        let (n_h, n_g, per, n_epochs, abort) =
+            (self.grid.n_item_groups(), users.len(), GROUPS_PER_TURN, marks.n_epochs, &marks.abort);
+        let turns = n_g.div_ceil(per);
+        for turn in (index..n_epochs * turns).step_by(threads) {
+            let (e, first) = (turn / turns, turn % turns * per);
+            let groups = first..(first + per).min(n_g);
+            // The groups' rows once the epoch before has left them: waiting on the lock alone
+            // could let a later epoch's turn take them first, and wait on this one forever.
+            if !groups.clone().all(|g| wait_until(&done[g].0, e * n_h, abort)) {
+                return;
+            }
+            // Lets no other thread wait forever on these groups if a block panics.
+            let _guards: Vec<OnPanic<'_>> = groups.clone().map(|g| OnPanic(&done[g].0)).collect();
+            let mut rows: Vec<_> = groups.clone().map(|g| lock(&users[g])).collect();
+            let mut progress = vec![0usize; groups.len()];
+            let mut left = groups.len() * n_h;
+            while left > 0 {
+                for (r, g) in groups.clone().enumerate() {
+                    let j = progress[r];
+                    if j == n_h {
+                        continue;
+                    }
+                    let ready = if r > 0 {
+                        progress[r - 1] >= self.grid.needed(g, j)
+                    } else if g > 0 {
+                        wait_until(&done[g - 1].0, e * n_h + self.grid.needed(g, j), abort)
+                    } else if e > 0 {
+                        wait_until(&done[n_g - 1].0, (e - 1) * n_h + self.grid.needed_across(j), abort)
+                    } else {
+                        true
+                    };
+                    if abort.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    if !ready {
+                        continue;
+                    }
+                    let h = self.grid.turn(g, j);
+                    let mut item = lock(&items[h]);
+                    self.pass(g, h, &mut rows[r], &mut item, r == 0);
+                    if g == n_g - 1 {
+                        let at = e * n_h + h;
+                        marks.items[at].store(flags(item.bi.get(), item.qi.get()), Ordering::Release);
+                        marks.squared[at].store(std::mem::take(&mut item.squared).to_bits(), Ordering::Release);
+                    }
+                    drop(item);
+                    progress[r] = j + 1;
+                    done[g].0.store(e * n_h + j + 1, Ordering::Release);
+                    left -= 1;
+                    if j + 1 == n_h {
+                        let x = &rows[r];
+                        marks.users[e * n_g + g].store(flags(x.bu.get(), x.pu.get()), Ordering::Release);
+                        if marks.groups_done[e].fetch_add(1, Ordering::AcqRel) + 1 == n_g {
+                            // The caller may have stopped listening after a divergence.
+                            let _ = epochs.send(e);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Sets `done` past every count if its thread panics, so that no other thread waits on it
+/// forever (the pool then hands the panic to the caller).
+struct OnPanic<'a>(&'a AtomicUsize);
+
+impl Drop for OnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(usize::MAX / 2, Ordering::Release);
+        }
+    }
+}
+
+/// [`wait_for`], or until `abort` is set: whether `done` reached `n`.
+fn wait_until(done: &AtomicUsize, n: usize, abort: &AtomicBool) -> bool {
+    let mut spins = 0u32;
+    while done.load(Ordering::Acquire) < n {
+        if abort.load(Ordering::Relaxed) {
+            return false;
+        }
+        if spins < 64 {
+            std::hint::spin_loop();
+            spins += 1;
+        } else {
+            std::thread::yield_now();
+        }
+    }
+    true
+}
+
 /// How many blocks a user group has done this epoch, on a cache line of its own (its
 /// neighbours are written by other threads).
 #[repr(align(64))]
@@ -684,7 +875,7 @@ impl Svd {
         threads: usize,
         on_epoch: impl FnMut(Progress<'_>),
     ) -> Result<SvdModel, Diverged> {
-        self.fit_grid(t, Run { isa, group_ratings: GROUP_RATINGS, threads }, on_epoch)
+        self.fit_grid(t, Run { isa, group_ratings: GROUP_RATINGS, threads, overlap: false }, on_epoch)
     }
 
     /// [`Svd::fit_fast`] on the instructions `isa`.
@@ -701,7 +892,8 @@ impl Svd {
         threads: usize,
         mut on_epoch: impl FnMut(Epoch),
     ) -> Result<SvdModel, Diverged> {
-        self.fit_fast_with(isa, t, threads, |p| on_epoch(p.epoch))
+        // No model is asked for between epochs: they may overlap.
+        self.fit_grid(t, Run { isa, group_ratings: GROUP_RATINGS, threads, overlap: true }, |p| on_epoch(p.epoch))
     }
 
     /// AdaGrad's sums of squared gradients for `n` rows, each `[bias, factors]` starting at 1
@@ -798,6 +990,44 @@ impl Svd {
         };
         let done: Vec<Done> = users.iter().map(|_| Done(AtomicUsize::new(0))).collect();
         let sweep = Sweep { grid: &grid, isa: run.isa, rates, k };
+        if let Some(pool) = pool.as_ref().filter(|_| run.overlap) {
+            // The epochs without a barrier between them; each reported here, in order, as it
+            // ends.
+            let n_epochs = self.n_epochs;
+            let marks = Marks::new(n_epochs, users.len(), grid.n_item_groups());
+            let (tx, rx) = std::sync::mpsc::channel();
+            let diverged = pool.in_place_scope(|s| {
+                let (sweep, users, items, done, marks) = (&sweep, &users, &items, &done, &marks);
+                s.spawn_broadcast(move |_, ctx| {
+                    sweep.blocks_overlapped((ctx.index(), ctx.num_threads()), users, items, done, marks, &tx);
+                });
+                let (mut ended, mut next) = (vec![false; n_epochs], 0);
+                for e in rx.iter() {
+                    ended[e] = true;
+                    while next < n_epochs && ended[next] {
+                        let (squared, finite) = marks.epoch(next);
+                        if let Err(what) = finite {
+                            marks.abort.store(true, Ordering::Relaxed);
+                            return Some(self.diverged(next + 1, what, list.scale()));
+                        }
+                        let epoch = Epoch { epoch: next + 1, train_rmse: (squared / t.n_ratings() as f64).sqrt() };
+                        on_epoch(Progress {
+                            epoch,
+                            model: &|| unreachable!("no model is kept between overlapping epochs"),
+                        });
+                        next += 1;
+                    }
+                    if next == n_epochs {
+                        break;
+                    }
+                }
+                None
+            });
+            if let Some(diverged) = diverged {
+                return Err(diverged);
+            }
+            return Ok(self.model_of(n_epochs, t, &sweep, &unlocked(&mut users), &unlocked(&mut items), Some(pool)));
+        }
         for epoch_number in 1..=self.n_epochs {
             let squared = match &pool {
                 Some(pool) => {
@@ -1068,11 +1298,56 @@ mod tests {
                 SvdParams { n_factors: 20, n_epochs: 3, lr_all, adagrad, ..SvdParams::default() }.check().unwrap();
             let (bu, bi, pu, qi) = reference(&svd, &t, 500);
             for threads in [1, 3] {
-                let m = svd.fit_grid(&t, Run { isa: Isa::Baseline, group_ratings: 500, threads }, |_| {}).unwrap();
-                let Factors::F32 { pu: mpu, qi: mqi } = &m.factors else { panic!("single precision") };
-                let f32s = |x: &[f64]| x.iter().map(|&v| v as f32).collect::<Vec<_>>();
-                assert!(f32s(&m.bu) == bu && f32s(&m.bi) == bi, "adagrad {adagrad}, {threads} threads: biases");
-                assert!(*mpu == pu && *mqi == qi, "adagrad {adagrad}, {threads} threads: factors");
+                for overlap in [false, true] {
+                    let run = Run { isa: Isa::Baseline, group_ratings: 500, threads, overlap };
+                    let m = svd.fit_grid(&t, run, |_| {}).unwrap();
+                    let Factors::F32 { pu: mpu, qi: mqi } = &m.factors else { panic!("single precision") };
+                    let f32s = |x: &[f64]| x.iter().map(|&v| v as f32).collect::<Vec<_>>();
+                    let case = format!("adagrad {adagrad}, {threads} threads, overlap {overlap}");
+                    assert!(f32s(&m.bu) == bu && f32s(&m.bi) == bi, "{case}: biases");
+                    assert!(*mpu == pu && *mqi == qi, "{case}: factors");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn overlapping_epochs_with_fewer_turns_than_threads_give_the_same_model() {
+        // Four user groups: two turns an epoch, so threads hold turns of several epochs at
+        // once, and a later epoch's turn must not take rows an earlier one still needs.
+        let data = small();
+        let t = Trainset::new(&data.ratings);
+        let svd = SvdParams { n_factors: 20, n_epochs: 12, ..SvdParams::default() }.check().unwrap();
+        let group_ratings = t.n_ratings().div_ceil(4);
+        let run = Run { isa: Isa::Baseline, group_ratings, threads: 1, overlap: false };
+        let one = svd.fit_grid(&t, run, |_| {}).unwrap();
+        for threads in [2, 3, 5, 8, 16] {
+            for _ in 0..3 {
+                let other = svd.fit_grid(&t, Run { threads, overlap: true, ..run }, |_| {}).unwrap();
+                assert!(one == other, "{threads} threads give another model than one");
+            }
+        }
+    }
+
+    #[test]
+    fn a_diverging_fit_stops_at_the_same_epoch_on_any_number_of_threads() {
+        let data = small();
+        let t = Trainset::new(&data.ratings);
+        // Rates that diverge in the fifth epoch, the third and the first: the overlapping
+        // epochs run ahead of the one that fails.
+        for (lr_all, epoch) in [(0.012, 5), (0.013, 3), (0.5, 1)] {
+            let svd = SvdParams { n_factors: 20, n_epochs: 30, lr_all, ..SvdParams::default() }.check().unwrap();
+            let run = Run { isa: Isa::Baseline, group_ratings: 300, threads: 1, overlap: false };
+            let mut seen = Vec::new();
+            let one = svd.fit_grid(&t, run, |p| seen.push(p.epoch.epoch)).unwrap_err();
+            assert_eq!(one.epoch, epoch, "lr_all {lr_all}");
+            assert_eq!(seen, (1..one.epoch).collect::<Vec<_>>(), "lr_all {lr_all}: epochs reported before");
+            for threads in [2, 3, 8] {
+                let mut reported = Vec::new();
+                let run = Run { threads, overlap: true, ..run };
+                let other = svd.fit_grid(&t, run, |p| reported.push(p.epoch.epoch)).unwrap_err();
+                assert_eq!((other.epoch, other.what), (one.epoch, one.what), "lr_all {lr_all}, {threads} threads");
+                assert_eq!(reported, seen, "lr_all {lr_all}, {threads} threads: epochs reported");
             }
         }
     }
@@ -1091,16 +1366,17 @@ mod tests {
         for (isa, svd) in [(Isa::Best, svd), (Isa::Baseline, svd), (Isa::Best, adagrad), (Isa::Avx2, svd)] {
             // Groups of 300 ratings: about 70 user groups, so threads wait on each other.
             let mut last = Vec::new();
-            let one = svd
-                .fit_grid(&t, Run { isa, group_ratings: 300, threads: 1 }, |p| last.push(p.epoch.train_rmse))
-                .unwrap();
+            let run = Run { isa, group_ratings: 300, threads: 1, overlap: false };
+            let one = svd.fit_grid(&t, run, |p| last.push(p.epoch.train_rmse)).unwrap();
             for threads in [2, 3, 8, 16] {
-                let mut other_rmse = Vec::new();
-                let other = svd
-                    .fit_grid(&t, Run { isa, group_ratings: 300, threads }, |p| other_rmse.push(p.epoch.train_rmse))
-                    .unwrap();
-                assert!(one == other, "{isa:?}: {threads} threads give another model than one");
-                assert_eq!(last, other_rmse, "{isa:?}: {threads} threads report other training errors");
+                for overlap in [false, true] {
+                    let mut other_rmse = Vec::new();
+                    let run = Run { isa, group_ratings: 300, threads, overlap };
+                    let other = svd.fit_grid(&t, run, |p| other_rmse.push(p.epoch.train_rmse)).unwrap();
+                    let case = format!("{isa:?}, {threads} threads, overlap {overlap}");
+                    assert!(one == other, "{case}: another model than one thread's");
+                    assert_eq!(last, other_rmse, "{case}: other training errors");
+                }
             }
             rmse.push(last[last.len() - 1]);
             models.push(one);
