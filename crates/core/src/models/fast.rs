@@ -42,8 +42,10 @@
 //! of their own: no vector straddles two lines, no row ends in a scalar tail, and two threads
 //! never write to one line.
 
+use std::ops::Range;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::Sender;
 
 use crate::data::trainset::Trainset;
 use crate::models::simd::{Isa, Vectorized, dot, madd, madd1};
@@ -536,66 +538,11 @@ impl Sweep<'_> {
             user.check_finite();
         }
     }
-
-    /// One epoch's blocks on every thread of the current pool: the same model as
-    /// [`Sweep::blocks`].
-    ///
-    /// User group `g` meets its movie groups in its order ([`Grid::turn`]); block `(g, h)` must
-    /// come after `(g - 1, h)`, which is the group before's next block in its own order. So
-    /// each thread runs every `n`-th turn of [`GROUPS_PER_TURN`] consecutive user groups, a
-    /// block of each in turn, and before each block the group before must have done the blocks
-    /// it needs ([`Grid::needed`]): the turn's first group waits for it (it ran on another
-    /// thread), a later one lets the groups before it go first. Blocks running at once never
-    /// share a user group nor a movie group: the locks only hand the rows from thread to
-    /// thread, they never wait.
-    fn blocks_parallel(&self, users: &[Mutex<UserRows>], items: &[Mutex<ItemRows>], done: &[Done]) {
-        let n_h = self.grid.n_item_groups();
-        for d in done {
-            d.0.store(0, Ordering::Relaxed);
-        }
-        let (n_g, per) = (users.len(), GROUPS_PER_TURN);
-        rayon::broadcast(|ctx| {
-            for first in (ctx.index() * per..n_g).step_by(ctx.num_threads() * per) {
-                let groups = first..(first + per).min(n_g);
-                // Marks the groups done even if a block panics, so no other thread waits forever.
-                let _finish: Vec<Finish<'_>> = groups.clone().map(|g| Finish { done: &done[g].0, all: n_h }).collect();
-                let mut rows: Vec<_> = groups.clone().map(|g| lock(&users[g])).collect();
-                let mut progress = vec![0usize; groups.len()];
-                let mut left = groups.len() * n_h;
-                while left > 0 {
-                    for (r, g) in groups.clone().enumerate() {
-                        let j = progress[r];
-                        if j == n_h {
-                            continue;
-                        }
-                        if r == 0 {
-                            if g > 0 {
-                                wait_for(&done[g - 1].0, self.grid.needed(g, j));
-                            }
-                        } else if progress[r - 1] < self.grid.needed(g, j) {
-                            continue;
-                        }
-                        // The movie group's rows come from another core for the turn's first
-                        // group only.
-                        let h = self.grid.turn(g, j);
-                        self.pass(g, h, &mut rows[r], &mut lock(&items[h]), r == 0);
-                        progress[r] = j + 1;
-                        done[g].0.store(j + 1, Ordering::Release);
-                        left -= 1;
-                        if j + 1 == n_h {
-                            rows[r].check_finite();
-                        }
-                    }
-                }
-            }
-        });
-    }
 }
 
-/// What each epoch leaves behind when epochs overlap: flags and sums written by the blocks
+/// What each epoch leaves behind on several threads: flags and sums written by the blocks
 /// that complete them, read on the caller's thread once the epoch is done.
 struct Marks {
-    n_epochs: usize,
     n_g: usize,
     n_h: usize,
     /// Set when the caller stops the fit (an epoch diverged): the threads return.
@@ -614,7 +561,6 @@ impl Marks {
     fn new(n_epochs: usize, n_g: usize, n_h: usize) -> Marks {
         let atomic8 = |n| (0..n).map(|_| AtomicU8::new(0)).collect();
         Marks {
-            n_epochs,
             n_g,
             n_h,
             abort: AtomicBool::new(false),
@@ -656,29 +602,38 @@ fn flags(a: &[f32], b: &[f32]) -> u8 {
 }
 
 impl Sweep<'_> {
-    /// Every epoch's blocks on thread `index` of `threads`, the epochs one after the other
-    /// without a barrier: the same model as [`Sweep::blocks_parallel`] epoch by epoch. The
-    /// turns of all epochs are dealt to the threads in turn; a user group's progress counts on
-    /// from epoch to epoch (`done[g]`: `e · n_h` plus its blocks of epoch `e`), the first group
-    /// of an epoch follows the last of the epoch before ([`Grid::needed_across`]), and a turn
-    /// takes its groups' rows only once the epoch before has done all their blocks: every wait
-    /// is on an earlier turn, so the earliest unfinished turn can always go on. The last group's block
-    /// on a movie group completes the movie group's epoch: it leaves its flags and sum in
-    /// `marks`; the thread that completes an epoch's last group sends the epoch on `epochs`.
-    /// Returns early once `marks.abort` is set.
-    fn blocks_overlapped(
+    /// The blocks of epochs `epochs` (from 0) on thread `index` of `threads`: the same model
+    /// as [`Sweep::blocks`], on any number of threads, one epoch at a time or several
+    /// overlapping.
+    ///
+    /// User group `g` meets its movie groups in its order ([`Grid::turn`]); block `(g, h)` must
+    /// come after `(g - 1, h)`, which is the group before's next block in its own order. So
+    /// the threads take turns of [`GROUPS_PER_TURN`] consecutive user groups, a block of each
+    /// in turn, and before each block the group before must have done the blocks it needs
+    /// ([`Grid::needed`]): the turn's first group waits for it (it ran on another thread), a
+    /// later one lets the groups before it go first. Blocks running at once never share a user
+    /// group nor a movie group: the locks only hand the rows from thread to thread.
+    ///
+    /// The turns of all the epochs are dealt to the threads in turn, with no barrier between
+    /// epochs; a user group's progress counts on from epoch to epoch (`done[g]`: `e · n_h`
+    /// plus its blocks of epoch `e`), the first group of an epoch follows the last of the
+    /// epoch before ([`Grid::needed_across`]), and a turn takes its groups' rows only once the
+    /// epoch before has done all their blocks: every wait is on an earlier turn, so the
+    /// earliest unfinished turn can always go on. The last group's block on a movie group
+    /// completes the movie group's epoch: it leaves its flags and sum in `marks`; the thread
+    /// that completes an epoch's last group sends the epoch on `ended`, if any. Returns early
+    /// once `marks.abort` is set.
+    fn blocks_parallel(
         &self,
         (index, threads): (usize, usize),
         users: &[Mutex<UserRows>],
         items: &[Mutex<ItemRows>],
         done: &[Done],
-        marks: &Marks,
-        epochs: &std::sync::mpsc::Sender<usize>,
+        (marks, epochs, ended): (&Marks, Range<usize>, Option<&Sender<usize>>),
     ) {
-        let (n_h, n_g, per, n_epochs, abort) =
-            (self.grid.n_item_groups(), users.len(), GROUPS_PER_TURN, marks.n_epochs, &marks.abort);
+        let (n_h, n_g, per, abort) = (self.grid.n_item_groups(), users.len(), GROUPS_PER_TURN, &marks.abort);
         let turns = n_g.div_ceil(per);
-        for turn in (index..n_epochs * turns).step_by(threads) {
+        for turn in (epochs.start * turns + index..epochs.end * turns).step_by(threads) {
             let (e, first) = (turn / turns, turn % turns * per);
             let groups = first..(first + per).min(n_g);
             // The groups' rows once the epoch before has left them: waiting on the lock alone
@@ -729,7 +684,9 @@ impl Sweep<'_> {
                         marks.users[e * n_g + g].store(flags(x.bu.get(), x.pu.get()), Ordering::Release);
                         if marks.groups_done[e].fetch_add(1, Ordering::AcqRel) + 1 == n_g {
                             // The caller may have stopped listening after a divergence.
-                            let _ = epochs.send(e);
+                            if let Some(ended) = ended {
+                                let _ = ended.send(e);
+                            }
                         }
                     }
                 }
@@ -750,7 +707,9 @@ impl Drop for OnPanic<'_> {
     }
 }
 
-/// [`wait_for`], or until `abort` is set: whether `done` reached `n`.
+/// Waits until `done` reaches `n`, or until `abort` is set: whether it did. Spins a little
+/// (a block takes microseconds), then lets other threads run (there may be more threads than
+/// cores).
 fn wait_until(done: &AtomicUsize, n: usize, abort: &AtomicBool) -> bool {
     let mut spins = 0u32;
     while done.load(Ordering::Acquire) < n {
@@ -771,32 +730,6 @@ fn wait_until(done: &AtomicUsize, n: usize, abort: &AtomicBool) -> bool {
 /// neighbours are written by other threads).
 #[repr(align(64))]
 struct Done(AtomicUsize);
-
-/// Sets `done` to `all` when dropped.
-struct Finish<'a> {
-    done: &'a AtomicUsize,
-    all: usize,
-}
-
-impl Drop for Finish<'_> {
-    fn drop(&mut self) {
-        self.done.store(self.all, Ordering::Release);
-    }
-}
-
-/// Waits until `done` reaches `n`: spins a little (a block takes microseconds), then lets
-/// other threads run (there may be more threads than cores).
-fn wait_for(done: &AtomicUsize, n: usize) {
-    let mut spins = 0u32;
-    while done.load(Ordering::Acquire) < n {
-        if spins < 64 {
-            std::hint::spin_loop();
-            spins += 1;
-        } else {
-            std::thread::yield_now();
-        }
-    }
-}
 
 /// The value behind a lock no thread holds (a panic in a block is propagated by the pool
 /// first, so a poisoned lock only means its rows are discarded with the fit).
@@ -999,7 +932,8 @@ impl Svd {
             let diverged = pool.in_place_scope(|s| {
                 let (sweep, users, items, done, marks) = (&sweep, &users, &items, &done, &marks);
                 s.spawn_broadcast(move |_, ctx| {
-                    sweep.blocks_overlapped((ctx.index(), ctx.num_threads()), users, items, done, marks, &tx);
+                    let at = (ctx.index(), ctx.num_threads());
+                    sweep.blocks_parallel(at, users, items, done, (marks, 0..n_epochs, Some(&tx)));
                 });
                 let (mut ended, mut next) = (vec![false; n_epochs], 0);
                 for e in rx.iter() {
@@ -1028,16 +962,29 @@ impl Svd {
             }
             return Ok(self.model_of(n_epochs, t, &sweep, &unlocked(&mut users), &unlocked(&mut items), Some(pool)));
         }
+        // Otherwise epoch by epoch (on several threads, the overlapping epochs' schedule one
+        // epoch at a time), with the model on hand after each.
+        let marks = Marks::new(self.n_epochs, users.len(), grid.n_item_groups());
         for epoch_number in 1..=self.n_epochs {
-            let squared = match &pool {
+            let e = epoch_number - 1;
+            let (squared, finite) = match &pool {
                 Some(pool) => {
-                    sweep.epoch(&mut items, |items| pool.install(|| sweep.blocks_parallel(&users, items, &done)))
+                    let (users, items, done, marks) = (&users, &items, &done, &marks);
+                    pool.install(|| {
+                        rayon::broadcast(|ctx| {
+                            let at = (ctx.index(), ctx.num_threads());
+                            sweep.blocks_parallel(at, users, items, done, (marks, e..e + 1, None));
+                        })
+                    });
+                    marks.epoch(e)
                 }
-                None => sweep.epoch(&mut items, |items| sweep.blocks(&mut users, items)),
+                None => {
+                    let squared = sweep.epoch(&mut items, |items| sweep.blocks(&mut users, items));
+                    (squared, first_not_finite(&unlocked(&mut users), &unlocked(&mut items), squared))
+                }
             };
+            finite.map_err(|what| self.diverged(epoch_number, what, list.scale()))?;
             let (users, items) = (unlocked(&mut users), unlocked(&mut items));
-            first_not_finite(&users, &items, squared)
-                .map_err(|what| self.diverged(epoch_number, what, list.scale()))?;
             let epoch = Epoch { epoch: epoch_number, train_rmse: (squared / t.n_ratings() as f64).sqrt() };
             on_epoch(Progress {
                 epoch,
