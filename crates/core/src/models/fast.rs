@@ -726,8 +726,9 @@ fn wait_until(done: &AtomicUsize, n: usize, abort: &AtomicBool) -> bool {
     true
 }
 
-/// How many blocks a user group has done this epoch, on a cache line of its own (its
-/// neighbours are written by other threads).
+/// How many blocks a user group has done since the fit began: `e · n_h + j` once it has done
+/// `j` of epoch `e`'s `n_h` blocks. On a cache line of its own (its neighbours are written by
+/// other threads).
 #[repr(align(64))]
 struct Done(AtomicUsize);
 
