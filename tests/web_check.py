@@ -20,7 +20,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 BASE, TOKEN, AXE, SHOTS = sys.argv[1], sys.argv[2], Path(sys.argv[3]).read_text(), Path(sys.argv[4])
 SHOTS.mkdir(parents=True, exist_ok=True)
@@ -137,7 +137,6 @@ try:
             th = driver.find_element(By.XPATH, "//th[.//button[contains(@aria-label, 'Title')]]")
             assert th.get_attribute("aria-sort") == "ascending", th.get_attribute("aria-sort")
         else:
-            from selenium.webdriver.support.ui import Select
             Select(driver.find_element(By.ID, "rating-sort")).select_by_value("title:ascending")
         titles = [r.find_elements(By.TAG_NAME, "td")[0].text for r in rows("#rated-h ~ div")]
         assert len(titles) >= 2 and titles == sorted(titles, key=collation_key), titles[:8]
@@ -207,6 +206,17 @@ try:
             progress = driver.find_element(By.CSS_SELECTOR, ".panel progress")
             assert progress.get_attribute("value") == progress.get_attribute("max") == "4", progress.get_attribute("value")
             ok("desktop: a grid search started from the page runs to the end, its progress shown")
+            # Another of Surprise's algorithms: the same box holds its param_grid.
+            first = status.split(":")[0]
+            Select(driver.find_element(By.ID, "algorithm")).select_by_value("knn_basic")
+            space.clear()
+            space.send_keys('{"k": [5, 10], "sim_options": {"user_based": [false]}}')
+            driver.find_element(By.ID, "gridsearch").click()
+            wait.until(lambda d: (lambda s: not s.startswith(first + ":") and "succeeded" in s)(
+                d.find_element(By.CSS_SELECTOR, ".panel [role=status]").text))
+            status = driver.find_element(By.CSS_SELECTOR, ".panel [role=status]").text
+            assert "(4/4)" in status and "rmse" in status, status
+            ok("desktop: a grid search of the item-based k-NN (its param_grid) runs to the end from the page")
         no_overflow(f"model page ({size_name})")
         axe(f"model page ({size_name})")
 

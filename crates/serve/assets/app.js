@@ -28,7 +28,7 @@ const TEXT = {
     "model.metrics": "Evaluation", "model.none": "No model is loaded yet.",
     "ops.title": "Operations", "ops.token": "API token (kept for this tab only)", "ops.refresh": "Reload the model",
     "ops.refreshed": "Reloaded: {users} users, {movies} movies.", "ops.grid": "Start a grid search",
-    "ops.space": "Search space (JSON; empty: params.yaml's)", "ops.cv": "Folds", "ops.promote": "Serve the best model when done", "ops.progress": "Grid search {id}: {state}",
+    "ops.space": "Search space (JSON; empty: params.yaml's)", "ops.cv": "Folds", "ops.algorithm": "Algorithm", "ops.promote": "Serve the best model when done", "ops.progress": "Grid search {id}: {state}",
     "hours": "{h} h", "days": "{d} days",
   },
   fr: {
@@ -54,7 +54,7 @@ const TEXT = {
     "model.metrics": "Évaluation", "model.none": "Aucun modèle n’est encore chargé.",
     "ops.title": "Opérations", "ops.token": "Jeton de l’API (gardé pour cet onglet seulement)", "ops.refresh": "Recharger le modèle",
     "ops.refreshed": "Rechargé : {users} utilisateurs, {movies} films.", "ops.grid": "Lancer une recherche sur grille",
-    "ops.space": "Espace de recherche (JSON ; vide : celui de params.yaml)", "ops.cv": "Plis", "ops.promote": "Servir le meilleur modèle à la fin", "ops.progress": "Recherche {id} : {state}",
+    "ops.space": "Espace de recherche (JSON ; vide : celui de params.yaml)", "ops.cv": "Plis", "ops.algorithm": "Algorithme", "ops.promote": "Servir le meilleur modèle à la fin", "ops.progress": "Recherche {id} : {state}",
     "hours": "{h} h", "days": "{d} jours",
   },
 };
@@ -362,11 +362,16 @@ function operationsPanel() {
   const cv = h("input", { type: "number", id: "cv", min: 2, max: 10, value: 3, style: "width:5rem" });
   const space = h("textarea", { id: "space", rows: 2, cols: 40, spellcheck: "false", placeholder: '{"n_factors": [50, 100], "lr_all": [0.003, 0.005]}' });
   const promote = h("input", { type: "checkbox", id: "promote" });
+  // SVD's space, or another algorithm's param_grid (Surprise's GridSearchCV's).
+  const algorithm = h("select", { id: "algorithm" }, ...["svd", "svdpp", "nmf", "slope_one", "co_clustering", "baseline_only",
+    "normal_predictor", "knn_basic", "knn_with_means", "knn_with_zscore", "knn_baseline"].map((a) => h("option", { value: a }, a)));
   const grid = async () => {
     try {
-      const body = { cv: Number(cv.value), promote: promote.checked };
+      const body = { algorithm: algorithm.value, cv: Number(cv.value), promote: promote.checked };
       if (space.value.trim()) {
-        try { body.space = JSON.parse(space.value); } catch (e) { throw new Error(`${t("ops.space")}: ${e.message}`); }
+        let parsed;
+        try { parsed = JSON.parse(space.value); } catch (e) { throw new Error(`${t("ops.space")}: ${e.message}`); }
+        body[algorithm.value === "svd" ? "space" : "param_grid"] = parsed;
       }
       let job = await api("/gridsearch", { method: "POST", headers: auth(), body });
       const bar = h("progress", { "aria-label": t("ops.grid") });
@@ -391,6 +396,7 @@ function operationsPanel() {
     h("form", { class: "inline", onsubmit: (e) => e.preventDefault() }, h("label", { for: "token" }, t("ops.token"), token)),
     h("p", {}, h("button", { type: "button", id: "refresh", onclick: refresh }, t("ops.refresh"))),
     h("form", { class: "inline", onsubmit: (e) => { e.preventDefault(); grid(); } },
+      h("label", { for: "algorithm" }, t("ops.algorithm"), algorithm),
       h("label", { for: "space" }, t("ops.space"), space),
       h("label", { for: "cv" }, t("ops.cv"), cv),
       h("label", { for: "promote", style: "flex-direction:row;align-items:center" }, promote, t("ops.promote")),

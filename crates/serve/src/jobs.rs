@@ -26,10 +26,20 @@ const KEPT: usize = 20;
 #[derive(Clone, Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GridsearchRequest {
-    /// Searched parameters: lists of values, or `{min, max, log}` ranges for the random search.
+    /// The rating algorithm searched: `svd` (the default), or another of Surprise's
+    /// (`knn_baseline`, `svdpp`, `nmf`, …), searched by `param_grid`.
+    #[schema(example = "svd")]
+    pub algorithm: Option<String>,
+    /// For an algorithm other than SVD: Surprise's `GridSearchCV` `param_grid` (each parameter
+    /// a list of values; `sim_options` and `bsl_options` dicts of lists). Default: the
+    /// algorithm's grid in `optimize.algorithms`, or its defaults alone.
+    #[schema(value_type = Option<Object>, example = json!({"k": [20, 40], "sim_options": {"name": ["msd", "pearson_baseline"], "user_based": [false]}}))]
+    pub param_grid: Option<serde_json::Map<String, serde_json::Value>>,
+    /// SVD's searched parameters: lists of values, or `{min, max, log}` ranges for the random
+    /// search.
     #[schema(value_type = Option<Object>, example = json!({"n_factors": [50, 100], "lr_all": [0.003, 0.005]}))]
     pub space: Option<BTreeMap<String, Values>>,
-    /// `grid` or `random`.
+    /// `grid` or `random` (SVD only: the other algorithms' grids are searched whole).
     #[schema(value_type = Option<String>, example = "grid")]
     pub method: Option<Method>,
     /// Draws of the random search.
@@ -40,10 +50,10 @@ pub struct GridsearchRequest {
     /// Seed of the folds and the draws.
     pub seed: Option<u32>,
     /// `rmse` or `mae` (default: `mae` if `optimize.measure` is, else `rmse`), or a ranking
-    /// measure of SVD's own order such as `ndcg@10`.
+    /// measure of the rating model's own order such as `ndcg@10`.
     #[schema(value_type = Option<String>, example = "rmse")]
     pub measure: Option<Measure>,
-    /// `fast` or `surprise`.
+    /// SVD's training mode, `fast` or `surprise`.
     #[schema(value_type = Option<String>, example = "fast")]
     pub mode: Option<TrainMode>,
     /// Fit the best candidate on all ratings and serve it when the job succeeds.
@@ -54,8 +64,13 @@ pub struct GridsearchRequest {
 /// A job's settings, with the defaults resolved.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Resolved {
+    algorithm: String,
+    /// SVD's space (empty for another algorithm).
     #[schema(value_type = Object)]
     space: BTreeMap<String, Values>,
+    /// Another algorithm's grid (empty for SVD).
+    #[schema(value_type = Object)]
+    param_grid: serde_json::Map<String, serde_json::Value>,
     #[schema(value_type = String)]
     method: Method,
     n_iter: usize,
@@ -86,9 +101,10 @@ pub enum JobState {
 pub struct JobResult {
     /// The best candidate's position in `cv_results`.
     best_index: usize,
-    /// Its full SVD parameters.
+    /// Its full parameters: SVD's, or the algorithm's as its model file has them (with
+    /// `algorithm`).
     #[schema(value_type = Object)]
-    best_params: SvdParams,
+    best_params: serde_json::Value,
     /// Its mean cross-validated rmse and mae.
     best_rmse: f64,
     best_mae: f64,
@@ -199,44 +215,71 @@ pub fn start(
     request: GridsearchRequest,
 ) -> Result<JobReport, ApiError> {
     let d = state.optimize();
-    let space = request.space.unwrap_or(d.space);
-    let method = request.method.unwrap_or(d.method);
+    let algorithm = request.algorithm.unwrap_or_else(|| "svd".to_owned());
+    let is_svd = algorithm == "svd";
+    if is_svd && request.param_grid.is_some() {
+        return Err(ApiError::unprocessable("param_grid is for the other algorithms; SVD's parameters are in space"));
+    }
+    if !is_svd && request.space.is_some() {
+        return Err(ApiError::unprocessable(format!(
+            "space is SVD's; {algorithm}'s parameters are in param_grid (Surprise's GridSearchCV param_grid)"
+        )));
+    }
+    if !is_svd && request.method == Some(Method::Random) {
+        return Err(ApiError::unprocessable(format!("{algorithm}'s param_grid is searched whole: method grid only")));
+    }
+    let space = if is_svd { request.space.unwrap_or(d.space) } else { BTreeMap::new() };
+    let param_grid = match &request.param_grid {
+        Some(grid) => grid.clone(),
+        None if is_svd => serde_json::Map::new(),
+        None => d.algorithms.get(&algorithm).cloned().unwrap_or_default(),
+    };
+    let method = if is_svd { request.method.unwrap_or(d.method) } else { Method::Grid };
     let n_iter = request.n_iter.unwrap_or(d.n_iter);
     let cv = request.cv.unwrap_or(d.cv);
     let seed = request.seed.unwrap_or(d.seed);
     // The job tunes the rating model: by rmse unless `optimize.measure` is mae, or the request
-    // asks for a ranking measure (of SVD's own order).
+    // asks for a ranking measure (of the rating model's own order).
     let measure = request.measure.unwrap_or(if d.measure == Measure::Mae { Measure::Mae } else { Measure::Rmse });
     let mode = request.mode.unwrap_or(d.mode);
-    let candidates = search::candidates(Kind::Svd, &space, method, n_iter, seed)
-        .map_err(|e| ApiError::unprocessable(e.to_string()))?;
-    if candidates.is_empty() {
+    let checked: Vec<(Candidate, Spec)> = if is_svd {
+        search::candidates(Kind::Svd, &space, method, n_iter, seed)
+            .map_err(|e| ApiError::unprocessable(e.to_string()))?
+            .into_iter()
+            .map(|c| {
+                let svd = search::apply(&d.base, &c).map_err(|e| ApiError::unprocessable(e.to_string()))?;
+                let svd = svd.check().map_err(|e| ApiError::unprocessable(e.to_string()))?;
+                svd.check_mode(mode).map_err(|e| ApiError::unprocessable(e.to_string()))?;
+                Ok((c, Spec::Svd(svd)))
+            })
+            .collect::<Result<_, ApiError>>()?
+    } else {
+        search::algorithm_candidates(&algorithm, &param_grid)
+            .map_err(|e| ApiError::unprocessable(e.to_string()))?
+            .into_iter()
+            .map(|spec| (Candidate::new(), spec))
+            .collect()
+    };
+    if checked.is_empty() {
         return Err(ApiError::unprocessable("the search has no candidate (random search with n_iter 0?)"));
     }
     let n_ratings = snapshot.data.ratings.len();
     if cv < 2 || cv > n_ratings {
         return Err(ApiError::unprocessable(format!("invalid cv {cv}: expected from 2 to {n_ratings} (the ratings)")));
     }
-    let fits = candidates.len() * cv;
+    let fits = checked.len() * cv;
     if fits > state.config.gridsearch_max_fits {
         return Err(ApiError::unprocessable(format!(
             "the search asks for {fits} fits ({} candidates x {cv} folds); this service allows {} \
              (--gridsearch-max-fits)",
-            candidates.len(),
+            checked.len(),
             state.config.gridsearch_max_fits
         )));
     }
-    let checked: Vec<(Candidate, Spec)> = candidates
-        .into_iter()
-        .map(|c| {
-            let svd = search::apply(&d.base, &c).map_err(|e| ApiError::unprocessable(e.to_string()))?;
-            let svd = svd.check().map_err(|e| ApiError::unprocessable(e.to_string()))?;
-            svd.check_mode(mode).map_err(|e| ApiError::unprocessable(e.to_string()))?;
-            Ok((c, Spec::Svd(svd)))
-        })
-        .collect::<Result<_, ApiError>>()?;
     let settings = Resolved {
+        algorithm,
         space,
+        param_grid,
         method,
         n_iter,
         cv,
@@ -366,8 +409,12 @@ fn run(
             cv_results[0].reason.as_deref().unwrap_or("no reason recorded")
         ));
     };
-    let Spec::Svd(svd) = fits[best].1 else { unreachable!("a grid search job fits SVD only") };
-    let best_params = search::apply(&plan.base, &fits[best].0).map_err(|e| e.to_string())?;
+    let best_params = match &fits[best].1 {
+        Spec::Svd(_) => serde_json::to_value(search::apply(&plan.base, &fits[best].0).map_err(|e| e.to_string())?),
+        Spec::Rating(algorithm, _) => serde_json::to_value(algorithm),
+        Spec::TopN(_) => unreachable!("a grid search job fits rating models only"),
+    }
+    .map_err(|e| format!("the best parameters: {e}"))?;
     let result = JobResult {
         best_index: best,
         best_params,
@@ -380,15 +427,20 @@ fn run(
         return Ok((result, false, None));
     }
     let t0 = std::time::Instant::now();
+    let t = Trainset::new(ratings);
     let model = pool
-        .install(|| svd.fit(mode, threads, &Trainset::new(ratings), |_| {}).map(RatingModel::from))
+        .install(|| match &fits[best].1 {
+            Spec::Svd(svd) => svd.fit(mode, threads, &t, |_| {}).map(RatingModel::from).map_err(|e| e.to_string()),
+            Spec::Rating(algorithm, _) => RatingModel::fit(algorithm, &t, threads).map_err(|e| e.to_string()),
+            Spec::TopN(_) => unreachable!("a grid search job fits rating models only"),
+        })
         .map_err(|e| format!("fitting the best candidate on all ratings: {e}"))?;
     let provenance = Provenance {
         data_fingerprint: artifact::fingerprint(ratings),
         n_ratings: ratings.len() as u64,
         created_at: artifact::now_rfc3339(),
         training_seconds: t0.elapsed().as_secs_f64(),
-        threads: if mode == TrainMode::Fast { threads } else { 1 },
+        threads: if matches!(fits[best].1, Spec::Svd(_)) && mode == TrainMode::Surprise { 1 } else { threads },
     };
     let id = &plan.id;
     // The rating model changes; the served ranking, fitted on the same ratings, stays.

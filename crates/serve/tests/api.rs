@@ -664,6 +664,61 @@ async fn one_grid_search_at_a_time_and_promotion_on_request() {
     assert_eq!(s.get("/").await.1["model"]["params"]["n_factors"], 10);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grid_search_of_another_algorithm_follows_its_param_grid() {
+    let s = Service::with_token();
+    let grid = json!({"k": [3, 30], "sim_options": {"name": ["msd", "pearson_baseline"], "user_based": [false]}});
+    let body = json!({"algorithm": "knn_baseline", "param_grid": grid, "cv": 2, "promote": true});
+    let (status, v) = s.post("/gridsearch", Some(TOKEN), &body.to_string()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    assert_eq!(v["settings"]["algorithm"], "knn_baseline");
+    assert_eq!(v["settings"]["param_grid"], grid);
+    assert_eq!((v["settings"]["candidates"].as_u64(), v["progress"]["total"].as_u64()), (Some(4), Some(8)));
+    let id = v["id"].as_str().unwrap().to_owned();
+    let done = wait_for_job(&s, &id).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    // GridSearchCV's order: parameters by name, the last varying fastest.
+    let results = done["result"]["cv_results"].as_array().unwrap();
+    let searched: Vec<(u64, &str)> = results
+        .iter()
+        .map(|r| {
+            assert_eq!(r["algorithm"], "knn_baseline");
+            assert_eq!(r["params"]["sim_options.user_based"], false);
+            (r["params"]["k"].as_u64().unwrap(), r["params"]["sim_options.name"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(searched, [(3, "msd"), (3, "pearson_baseline"), (30, "msd"), (30, "pearson_baseline")]);
+    // Every candidate fitted as asked: four different models, four different scores.
+    let rmse: Vec<f64> = results.iter().map(|r| r["mean_test_rmse"].as_f64().unwrap()).collect();
+    for (i, a) in rmse.iter().enumerate() {
+        assert!(rmse[i + 1..].iter().all(|b| b != a), "{rmse:?}");
+    }
+    let best = done["result"]["best_index"].as_u64().unwrap() as usize;
+    assert_eq!(results[best]["rank"], 1);
+    assert!(rmse.iter().all(|&r| r >= rmse[best]), "{rmse:?}");
+    let params = &done["result"]["best_params"];
+    assert_eq!(params["algorithm"], "knn_baseline");
+    assert_eq!(params["k"].as_u64(), Some(searched[best].0));
+    assert_eq!(params["sim_options"]["name"], searched[best].1);
+    // Promoted: the service now serves that model.
+    assert_eq!(done["promoted"], true);
+    let (_, root) = s.get("/").await;
+    assert_eq!(root["model"]["algorithm"], "knn_baseline");
+    assert_eq!(root["model"]["source"], format!("grid search job {id}"));
+    assert_eq!(root["model"]["params"]["k"].as_u64(), Some(searched[best].0));
+    let (status, v) = s.get(&format!("/users/{}/recommendations?n=3", s.user(1))).await;
+    assert_eq!((status, v["recommendations"].as_array().unwrap().len()), (StatusCode::OK, 3));
+
+    // Without a param_grid: the algorithm's in optimize.algorithms, here none: its defaults.
+    let (status, v) = s.post("/gridsearch", Some(TOKEN), &json!({"algorithm": "slope_one", "cv": 2}).to_string()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    assert_eq!(v["settings"]["candidates"], 1);
+    let done = wait_for_job(&s, v["id"].as_str().unwrap()).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(done["result"]["best_params"]["algorithm"], "slope_one");
+    assert_eq!(done["promoted"], false);
+}
+
 #[tokio::test]
 async fn grid_search_errors() {
     let s = Service::new(Config { token: Some(TOKEN.to_owned()), gridsearch_max_fits: 10, ..Config::default() });
@@ -676,6 +731,13 @@ async fn grid_search_errors() {
         (json!({"space": {"adagrad": [1]}, "mode": "surprise"}), "adagrad is an option of the fast training mode"),
         (json!({"space": {"n_factors": [4]}, "cv": 1}), "invalid cv 1"),
         (json!({"space": {"n_factors": [4, 5, 6, 7]}, "cv": 3}), "12 fits"),
+        (json!({"algorithm": "knn_basic", "param_grid": {"k": [1, 2, 3, 4]}, "cv": 3}), "12 fits"),
+        (json!({"algorithm": "knn_basic", "space": {"k": [10]}}), "param_grid"),
+        (json!({"param_grid": {"k": [10]}}), "SVD's parameters are in space"),
+        (json!({"algorithm": "knn_basic", "method": "random"}), "method grid only"),
+        (json!({"algorithm": "knn_basics"}), "expected one of"),
+        (json!({"algorithm": "knn_basic", "param_grid": {"kk": [10]}}), "kk"),
+        (json!({"algorithm": "knn_basic", "param_grid": {"k": []}}), "no value to search"),
     ];
     for (body, expected) in cases {
         let msg = error(
