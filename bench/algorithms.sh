@@ -4,7 +4,7 @@
 # (fit and test timed apart, medians of RUNS runs), then MovieLens-100k in 5-fold
 # cross-validation as Surprise's own benchmark table. Defaults everywhere; the k-NN family is
 # item-based on the synthetic data (13,373 users). One thread on our side, as Surprise (the fit
-# also on two).
+# also on two). Each algorithm runs on our side then on Surprise's, before the next one.
 # Prints a Markdown table per part. Usage: bench/algorithms.sh [RUNS] (default 3).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,11 +20,21 @@ python=$root/.venv-bench/bin/python
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# The algorithms, in Surprise's side's order.
+names=$(cd "$root/bench" && "$python" -c 'from surprise_algorithms import NAMES; print(*NAMES)')
 side_by_side() { # DATA MODE LOW HIGH ITEM_BASED
-    local data=$1 mode=$2 low=$3 high=$4 item_based=$5
-    "$bench" "$data" "$mode" "$runs" --tsv "$work/ratings.tsv" >"$work/ours.jsonl"
-    "$python" "$root/bench/surprise_algorithms.py" "$work/ratings.tsv" "$low" "$high" "$mode" "$runs" "$item_based" \
-        >"$work/theirs.jsonl"
+    local data=$1 mode=$2 low=$3 high=$4 item_based=$5 name
+    # The ratings for the Python side (no algorithm runs), then each algorithm on our side and
+    # on Surprise's one after the other, so both sides of a row are measured within seconds of
+    # each other (this machine's speed drifts over minutes).
+    "$bench" "$data" "$mode" 1 none --tsv "$work/ratings.tsv"
+    : >"$work/ours.jsonl"
+    : >"$work/theirs.jsonl"
+    for name in $names; do
+        "$bench" "$data" "$mode" "$runs" "$name" >>"$work/ours.jsonl"
+        "$python" "$root/bench/surprise_algorithms.py" "$work/ratings.tsv" "$low" "$high" "$mode" "$runs" \
+            "$item_based" "$name" >>"$work/theirs.jsonl"
+    done
     python3 - "$work/ours.jsonl" "$work/theirs.jsonl" <<'PY'
 import json, sys
 ours = [json.loads(l) for l in open(sys.argv[1])]
