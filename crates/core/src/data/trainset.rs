@@ -152,15 +152,17 @@ impl Rows {
 
     /// The same rows, each sorted by id (ids below `n`), entries of the same id in their
     /// order here: what [`Rows::transpose`] twice gives. Rows are sorted in chunks of about
-    /// 4,096 entries (more when `n` is larger), each chunk by two stable counting sorts in
-    /// buffers small enough to stay in the core's cache; chunks run in parallel on the
-    /// current rayon pool.
+    /// 4,096 entries (more when `n` is larger), in buffers small enough to stay in the core's
+    /// cache: up to [`BITMAP_MAX`] ids, each row through a bitmap of its ids (a row that
+    /// repeats one by two stable counting sorts); above, each chunk by two stable counting
+    /// sorts. Chunks run in parallel on the current rayon pool.
     pub fn sorted(&self, n: usize) -> Rows {
-        self.sorted_in_chunks(n, SORT_CHUNK.max(2 * n))
+        self.sorted_in_chunks(n, SORT_CHUNK.max(2 * n), n <= BITMAP_MAX)
     }
 
-    /// [`Rows::sorted`] in chunks of whole rows of at most `chunk` entries (or one row).
-    fn sorted_in_chunks(&self, n: usize, chunk: usize) -> Rows {
+    /// [`Rows::sorted`] in chunks of whole rows of at most `chunk` entries (or one row),
+    /// through bitmaps if `bitmaps`.
+    fn sorted_in_chunks(&self, n: usize, chunk: usize, bitmaps: bool) -> Rows {
         let len = self.id.len();
         let (mut id, mut score) = (vec![0u32; len], vec![0.0; len]);
         // Each chunk's rows, and its part of the output.
@@ -178,7 +180,11 @@ impl Rows {
             x = end;
         }
         parts.into_par_iter().for_each_init(ChunkSort::default, |buf, (rows, ids, scores)| {
-            buf.sort(self, n, rows, ids, scores);
+            if bitmaps {
+                buf.bitmaps(self, n, rows, ids, scores);
+            } else {
+                buf.counting(self, n, rows, ids, scores);
+            }
         });
         Rows { start: self.start.clone(), id, score }
     }
@@ -216,11 +222,56 @@ struct ChunkSort {
     row_of: Vec<u32>,
     /// Per row: where its next entry goes.
     row_next: Vec<u32>,
+    /// The ids of a row, a bit each (rows of distinct ids, `n` up to [`BITMAP_MAX`]).
+    bits: Vec<u64>,
+    /// The score of each id of the row.
+    at: Vec<f64>,
 }
 
+/// Up to this many ids, rows of distinct ids are sorted through a bitmap of their ids.
+const BITMAP_MAX: usize = 8192;
+
 impl ChunkSort {
-    /// Rows `rows` of `from` sorted by id into `ids` and `scores` (their entries' room).
-    fn sort(&mut self, from: &Rows, n: usize, rows: Range<usize>, ids: &mut [u32], scores: &mut [f64]) {
+    /// Rows `rows` of `from` sorted by id into `ids` and `scores` (their entries' room): each
+    /// row's ids as bits, then read in order with their scores; a row that repeats an id by
+    /// the counting sorts, alone.
+    fn bitmaps(&mut self, from: &Rows, n: usize, rows: Range<usize>, ids: &mut [u32], scores: &mut [f64]) {
+        let first = from.start[rows.start];
+        self.bits.resize(n.div_ceil(64), 0);
+        self.at.resize(n, 0.0);
+        for x in rows {
+            let r = from.start[x]..from.start[x + 1];
+            let (row_ids, row_scores) = (&from.id[r.clone()], &from.score[r.clone()]);
+            let (mut lo, mut hi, mut repeated) = (usize::MAX, 0, false);
+            for (&i, &s) in row_ids.iter().zip(row_scores) {
+                let (w, bit) = (i as usize / 64, 1u64 << (i % 64));
+                repeated |= self.bits[w] & bit != 0;
+                self.bits[w] |= bit;
+                self.at[i as usize] = s;
+                (lo, hi) = (lo.min(w), hi.max(w + 1));
+            }
+            let out = r.start - first..r.end - first;
+            if repeated {
+                self.bits[lo.min(hi)..hi].fill(0);
+                self.counting(from, n, x..x + 1, &mut ids[out.clone()], &mut scores[out]);
+                continue;
+            }
+            let mut o = out.start;
+            for w in lo.min(hi)..hi {
+                let mut word = std::mem::take(&mut self.bits[w]);
+                while word != 0 {
+                    let i = w * 64 + word.trailing_zeros() as usize;
+                    (ids[o], scores[o]) = (i as u32, self.at[i]);
+                    o += 1;
+                    word &= word - 1;
+                }
+            }
+        }
+    }
+
+    /// Rows `rows` of `from` sorted by id into `ids` and `scores` (their entries' room), by
+    /// two stable counting sorts: by id, then by row.
+    fn counting(&mut self, from: &Rows, n: usize, rows: Range<usize>, ids: &mut [u32], scores: &mut [f64]) {
         let first = from.start[rows.start];
         let (src_id, src_score) = (&from.id[first..first + ids.len()], &from.score[first..first + ids.len()]);
         // By id, stably: the positions of each id in order.
@@ -302,10 +353,14 @@ mod tests {
             id: vec![3, 1, 3, 0, 1, 2, 0, 1],
             score: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0],
         };
-        let sorted = rows.sorted(4);
-        assert_eq!(sorted.row(0), (&[0u32, 1, 1, 3, 3][..], &[4.0, 2.0, 5.0, 1.0, 3.0][..]));
-        assert_eq!(sorted.count(1), 0);
-        assert_eq!(sorted, rows.transpose(4).transpose(3));
+        for bitmaps in [false, true] {
+            let sorted = rows.sorted_in_chunks(4, 4096, bitmaps);
+            assert_eq!(sorted.row(0), (&[0u32, 1, 1, 3, 3][..], &[4.0, 2.0, 5.0, 1.0, 3.0][..]));
+            assert_eq!(sorted.count(1), 0);
+            assert_eq!(sorted.row(2), (&[0u32, 1, 2][..], &[7.0, 8.0, 6.0][..]));
+            assert_eq!(sorted, rows.transpose(4).transpose(3));
+        }
+        assert_eq!(rows.sorted(4), rows.transpose(4).transpose(3));
         use crate::data::synthetic::{SyntheticConfig, generate};
         let data = generate(&SyntheticConfig { seed: 3, scale: 0.01, ..SyntheticConfig::default() }, RatingScale::SEED)
             .unwrap();
@@ -313,11 +368,12 @@ mod tests {
         for (rows, other) in [(t.ur(), t.n_items()), (t.ir(), t.n_users())] {
             let expected = rows.transpose(other).transpose(rows.len());
             assert_eq!(rows.sorted(other), expected);
-            // Chunks of one row, a few rows, rows longer than a chunk; on 1 and 3 threads.
+            // Chunks of one row, a few rows, rows longer than a chunk; on 1 and 3 threads,
+            // through bitmaps or not.
             for chunk in [1, 7, 100] {
-                for threads in [1, 3] {
-                    let sorted = crate::models::install(threads, || rows.sorted_in_chunks(other, chunk));
-                    assert_eq!(sorted, expected, "chunks of {chunk} on {threads} threads");
+                for (threads, bitmaps) in [(1, false), (3, false), (1, true), (3, true)] {
+                    let sorted = crate::models::install(threads, || rows.sorted_in_chunks(other, chunk, bitmaps));
+                    assert_eq!(sorted, expected, "chunks of {chunk} on {threads} threads, bitmaps {bitmaps}");
                 }
             }
         }
