@@ -328,6 +328,8 @@ async function modelView() {
   show(h("h1", {}, t("model.title")), info, ops);
   try {
     const root = await api("/");
+    const select = ops.querySelector("#algorithm");
+    for (const a of root.algorithms || []) if (a !== "svd") select.append(h("option", { value: a }, a));
     const m = root.model;
     if (!m) { info.replaceChildren(h("p", {}, t("model.none"))); return; }
     const metrics = m.metrics || {};
@@ -362,9 +364,9 @@ function operationsPanel() {
   const cv = h("input", { type: "number", id: "cv", min: 2, max: 10, value: 3, style: "width:5rem" });
   const space = h("textarea", { id: "space", rows: 2, cols: 40, spellcheck: "false", placeholder: '{"n_factors": [50, 100], "lr_all": [0.003, 0.005]}' });
   const promote = h("input", { type: "checkbox", id: "promote" });
-  // SVD's space, or another algorithm's param_grid (Surprise's GridSearchCV's).
-  const algorithm = h("select", { id: "algorithm" }, ...["svd", "svdpp", "nmf", "slope_one", "co_clustering", "baseline_only",
-    "normal_predictor", "knn_basic", "knn_with_means", "knn_with_zscore", "knn_baseline"].map((a) => h("option", { value: a }, a)));
+  // SVD's space, or another algorithm's param_grid (Surprise's GridSearchCV's); the others
+  // come with the root (modelView).
+  const algorithm = h("select", { id: "algorithm" }, h("option", { value: "svd" }, "svd"));
   const grid = async () => {
     try {
       const body = { algorithm: algorithm.value, cv: Number(cv.value), promote: promote.checked };

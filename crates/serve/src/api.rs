@@ -135,6 +135,9 @@ pub struct RootInfo {
     /// Users and movies in the data.
     users: usize,
     movies: usize,
+    /// The rating algorithms a grid search can search (`POST /gridsearch`'s `algorithm`).
+    #[schema(example = json!(["svd", "knn_baseline"]))]
+    algorithms: &'static [&'static str],
     /// The other routes.
     links: BTreeMap<&'static str, &'static str>,
 }
@@ -178,6 +181,7 @@ fn root_info(state: &AppState) -> Json<RootInfo> {
         model: s.as_deref().map(model_info),
         users: s.as_ref().map_or(0, |s| s.data.user_ids.len()),
         movies: s.as_ref().map_or(0, |s| s.data.movie_ids.len()),
+        algorithms: &movierec_core::models::predictor::Algorithm::NAMES,
         links,
     })
 }

@@ -78,8 +78,9 @@ pub struct Resolved {
     seed: u32,
     #[schema(value_type = String)]
     measure: Measure,
-    #[schema(value_type = String)]
-    mode: TrainMode,
+    /// SVD's training mode (none for another algorithm).
+    #[schema(value_type = Option<String>)]
+    mode: Option<TrainMode>,
     promote: bool,
     candidates: usize,
 }
@@ -285,7 +286,7 @@ pub fn start(
         cv,
         seed,
         measure,
-        mode,
+        mode: is_svd.then_some(mode),
         promote: request.promote,
         candidates: checked.len(),
     };
@@ -386,6 +387,8 @@ fn run(
     plan: &Plan,
 ) -> Result<(JobResult, bool, Option<String>), String> {
     let Resolved { mode, cv, seed, measure, promote, .. } = plan.settings;
+    // SVD's mode; another algorithm's fits do not read it.
+    let mode = mode.unwrap_or(TrainMode::Fast);
     let fits = &plan.fits;
     let threads = state.config.gridsearch_threads.max(1);
     let pool = rayon::ThreadPoolBuilder::new()

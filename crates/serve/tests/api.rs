@@ -94,6 +94,9 @@ async fn root_describes_the_model_and_links_the_routes() {
     for route in ["/users", "/movies", "/metrics", "/openapi.json", "/refresh", "/gridsearch"] {
         assert!(v["links"].as_object().unwrap().values().any(|l| l == route), "{route}");
     }
+    // What a grid search can search: every one of Surprise's algorithms.
+    let algorithms: Vec<&str> = v["algorithms"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    assert_eq!(algorithms, movierec_core::models::predictor::Algorithm::NAMES);
 }
 
 /// A browser asking for `/` gets the web page and its two files; an API client, the JSON.
@@ -617,6 +620,7 @@ async fn a_grid_search_runs_in_the_background() {
     assert_eq!(v["progress"]["total"], 8);
     assert_eq!(v["settings"]["candidates"], 4);
     assert_eq!(v["settings"]["measure"], "rmse", "defaults filled in");
+    assert_eq!((&v["settings"]["algorithm"], &v["settings"]["mode"]), (&json!("svd"), &json!("fast")));
     let id = v["id"].as_str().unwrap().to_owned();
     let done = wait_for_job(&s, &id).await;
     assert_eq!(done["state"], "succeeded", "{done}");
@@ -672,6 +676,7 @@ async fn a_grid_search_of_another_algorithm_follows_its_param_grid() {
     let (status, v) = s.post("/gridsearch", Some(TOKEN), &body.to_string()).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{v}");
     assert_eq!(v["settings"]["algorithm"], "knn_baseline");
+    assert_eq!(v["settings"]["mode"], Value::Null, "SVD's training mode is not this job's");
     assert_eq!(v["settings"]["param_grid"], grid);
     assert_eq!((v["settings"]["candidates"].as_u64(), v["progress"]["total"].as_u64()), (Some(4), Some(8)));
     let id = v["id"].as_str().unwrap().to_owned();
