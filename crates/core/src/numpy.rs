@@ -54,7 +54,13 @@ fn polar_accepts(r2: f64) -> bool {
 /// What the polar method multiplies a kept pair by to make two standard normals.
 #[inline(always)]
 fn polar_factor(r2: f64) -> f64 {
-    (-2.0 * r2.ln() / r2).sqrt()
+    polar_root(r2.ln(), r2)
+}
+
+/// [`polar_factor`] of `r2` from its logarithm `ln_r2`.
+#[inline(always)]
+fn polar_root(ln_r2: f64, r2: f64) -> f64 {
+    (-2.0 * ln_r2 / r2).sqrt()
 }
 
 impl RandomState {
@@ -192,13 +198,13 @@ impl RandomState {
         for chunk in out.chunks_mut(2 * BATCH) {
             let n = chunk.len().div_ceil(2);
             self.accepted_pairs(&mut pairs, n);
-            // `polar_factor` in two loops: the logarithms (libm's, one call each), then the
-            // rest, which vectorises.
+            // `polar_factor` in two loops: the logarithms (libm's, one call each), then
+            // `polar_root`, which vectorises.
             for (f, &r2) in f[..n].iter_mut().zip(&pairs.r2) {
                 *f = r2.ln();
             }
             for (f, &r2) in f[..n].iter_mut().zip(&pairs.r2) {
-                *f = (-2.0 * *f / r2).sqrt();
+                *f = polar_root(*f, r2);
             }
             let whole = chunk.len() / 2;
             for (j, two) in chunk.chunks_exact_mut(2).enumerate() {
