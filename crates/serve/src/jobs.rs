@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use movierec_core::data::trainset::Trainset;
 use movierec_core::evaluation::search::{self, Candidate, CandidateResult, Measure, Method, Spec, Values};
 use movierec_core::models::artifact::{self, Provenance};
-use movierec_core::models::rating::RatingModel;
 use movierec_core::models::svd::{SvdParams, TrainMode};
 use movierec_core::models::{Kind, Recommender};
 use serde::{Deserialize, Serialize};
@@ -325,7 +324,8 @@ pub fn start(
     state.metrics.gridsearch_started.fetch_add(1, Ordering::Relaxed);
     let report = snapshot_report(&job);
 
-    let plan = Plan { id: id.to_string(), base: d.base, fits: checked, settings, threshold: d.relevance_threshold };
+    let plan =
+        Plan { id: id.to_string(), base: d.base, fits: checked, mode, settings, threshold: d.relevance_threshold };
     let state = Arc::clone(state);
     let spawned = std::thread::Builder::new().name(format!("gridsearch-{id}")).spawn({
         let job = Arc::clone(&job);
@@ -374,6 +374,8 @@ struct Plan {
     id: String,
     base: SvdParams,
     fits: Vec<(Candidate, Spec)>,
+    /// SVD's training mode (another algorithm's fits do not read it).
+    mode: TrainMode,
     settings: Resolved,
     /// The relevance threshold of ranking measures.
     threshold: f64,
@@ -386,10 +388,8 @@ fn run(
     snapshot: &Snapshot,
     plan: &Plan,
 ) -> Result<(JobResult, bool, Option<String>), String> {
-    let Resolved { mode, cv, seed, measure, promote, .. } = plan.settings;
-    // SVD's mode; another algorithm's fits do not read it.
-    let mode = mode.unwrap_or(TrainMode::Fast);
-    let fits = &plan.fits;
+    let Resolved { cv, seed, measure, promote, .. } = plan.settings;
+    let (fits, mode) = (&plan.fits, plan.mode);
     let threads = state.config.gridsearch_threads.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -432,11 +432,8 @@ fn run(
     let t0 = std::time::Instant::now();
     let t = Trainset::new(ratings);
     let model = pool
-        .install(|| match &fits[best].1 {
-            Spec::Svd(svd) => svd.fit(mode, threads, &t, |_| {}).map(RatingModel::from).map_err(|e| e.to_string()),
-            Spec::Rating(algorithm, _) => RatingModel::fit(algorithm, &t, threads).map_err(|e| e.to_string()),
-            Spec::TopN(_) => unreachable!("a grid search job fits rating models only"),
-        })
+        .install(|| fits[best].1.fit_rating(mode, threads, &t))
+        .expect("a grid search job fits rating models only")
         .map_err(|e| format!("fitting the best candidate on all ratings: {e}"))?;
     let provenance = Provenance {
         data_fingerprint: artifact::fingerprint(ratings),

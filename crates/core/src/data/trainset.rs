@@ -1,6 +1,7 @@
 //! Surprise's `Trainset`: a rating list seen user by user, with the global mean.
 
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
@@ -18,6 +19,10 @@ pub struct Trainset<'a> {
     /// `order[user_start[u]..user_start[u + 1]]` are user `u`'s rows.
     user_start: Vec<usize>,
     global_mean: f64,
+    /// Surprise's `ur` and `ir`, grouped on first use and kept (as Surprise keeps them), so
+    /// that the fits on one training set share them.
+    ur: OnceLock<Rows>,
+    ir: OnceLock<Rows>,
 }
 
 impl<'a> Trainset<'a> {
@@ -30,7 +35,7 @@ impl<'a> Trainset<'a> {
         let (order, user_start) = list.rows_by_user();
         let scores: Vec<f64> = order.iter().map(|&r| list.score()[r as usize]).collect();
         let global_mean = numpy::mean(&scores);
-        Trainset { list, order, user_start, global_mean }
+        Trainset { list, order, user_start, global_mean, ur: OnceLock::new(), ir: OnceLock::new() }
     }
 
     /// The underlying list.
@@ -77,37 +82,32 @@ impl<'a> Trainset<'a> {
     }
 
     /// Each user's `(movie, score)` pairs in list order: Surprise's `ur`.
-    pub fn ur(&self) -> Rows {
-        let list = self.list;
-        Rows {
-            start: self.user_start.clone(),
-            id: self.order.iter().map(|&r| list.movie()[r as usize].0).collect(),
-            score: self.order.iter().map(|&r| list.score()[r as usize]).collect(),
-        }
+    pub fn ur(&self) -> &Rows {
+        self.ur.get_or_init(|| {
+            let list = self.list;
+            Rows {
+                start: self.user_start.clone(),
+                id: self.order.iter().map(|&r| list.movie()[r as usize].0).collect(),
+                score: self.order.iter().map(|&r| list.score()[r as usize]).collect(),
+            }
+        })
     }
 
     /// Each movie's `(user, score)` pairs in list order: Surprise's `ir`.
-    pub fn ir(&self) -> Rows {
-        let list = self.list;
-        let start = group_starts(self.n_items(), list.movie().iter().map(|m| m.get()));
-        let mut next = start.clone();
-        let (mut id, mut score) = (vec![0u32; list.len()], vec![0.0; list.len()]);
-        for r in 0..list.len() {
-            let slot = &mut next[list.movie()[r].get()];
-            id[*slot] = list.user()[r].0;
-            score[*slot] = list.score()[r];
-            *slot += 1;
-        }
-        Rows { start, id, score }
-    }
-
-    /// For each item, its `(user, score)` pairs in list order: Surprise's `ir`.
-    pub fn item_ratings(&self) -> Vec<Vec<(u32, f64)>> {
-        let mut ir: Vec<Vec<(u32, f64)>> = vec![Vec::new(); self.n_items()];
-        for r in 0..self.list.len() {
-            ir[self.list.movie()[r].get()].push((self.list.user()[r].0, self.list.score()[r]));
-        }
-        ir
+    pub fn ir(&self) -> &Rows {
+        self.ir.get_or_init(|| {
+            let list = self.list;
+            let start = group_starts(self.n_items(), list.movie().iter().map(|m| m.get()));
+            let mut next = start.clone();
+            let (mut id, mut score) = (vec![0u32; list.len()], vec![0.0; list.len()]);
+            for r in 0..list.len() {
+                let slot = &mut next[list.movie()[r].get()];
+                id[*slot] = list.user()[r].0;
+                score[*slot] = list.score()[r];
+                *slot += 1;
+            }
+            Rows { start, id, score }
+        })
     }
 }
 
@@ -334,8 +334,10 @@ mod tests {
         assert_eq!(t.all_ratings().collect::<Vec<_>>(), [(0, 0, 1.0), (0, 1, 3.0), (1, 1, 2.0), (1, 0, 4.0)]);
         assert_eq!(t.global_mean(), 2.5);
         assert_eq!(t.user_rows(1), [1, 3]);
-        assert_eq!(t.item_ratings()[0], [(0, 1.0), (1, 4.0)]);
         let (ur, ir) = (t.ur(), t.ir());
+        assert_eq!(ir.row(0), (&[0u32, 1][..], &[1.0, 4.0][..]));
+        // Grouped once, then kept.
+        assert!(std::ptr::eq(ur, t.ur()) && std::ptr::eq(ir, t.ir()));
         assert_eq!(ur.row(0), (&[0u32, 1][..], &[1.0, 3.0][..]));
         assert_eq!(ir.row(1), (&[1u32, 0][..], &[2.0, 3.0][..]));
         assert_eq!((ur.len(), ir.count(0)), (2, 2));

@@ -399,11 +399,19 @@ impl Spec {
         }
     }
 
-    /// Fits the rating model of a rating candidate (SVD in `mode` on one thread; the others'
-    /// parallel parts on the current pool), or `None` for a top-N kind.
-    pub fn fit_rating(&self, mode: TrainMode, t: &Trainset<'_>) -> Option<Result<RatingModel, String>> {
+    /// Fits the rating model of a rating candidate (SVD in `mode` on `svd_threads` threads, 1
+    /// for a fit that is itself one task of a parallel search; the others' parallel parts on
+    /// the current pool), or `None` for a top-N kind.
+    pub fn fit_rating(
+        &self,
+        mode: TrainMode,
+        svd_threads: usize,
+        t: &Trainset<'_>,
+    ) -> Option<Result<RatingModel, String>> {
         match self {
-            Spec::Svd(svd) => Some(svd.fit(mode, 1, t, |_| {}).map(RatingModel::Svd).map_err(|e| e.to_string())),
+            Spec::Svd(svd) => {
+                Some(svd.fit(mode, svd_threads, t, |_| {}).map(RatingModel::Svd).map_err(|e| e.to_string()))
+            }
             Spec::Rating(a, _) => Some(RatingModel::fit(a, t, 0).map_err(|e| e.to_string())),
             Spec::TopN(_) => None,
         }
@@ -627,7 +635,9 @@ pub fn cross_validate(
         .collect();
     let reranks = fits.iter().any(|(_, s)| matches!(s, Spec::TopN(p) if p.rerank > 0));
     let fold_ratings: Vec<Option<RatingModel>> = match rating {
-        Some(spec) if reranks => fold_sets.par_iter().map(|t| spec.fit_rating(mode, t).and_then(Result::ok)).collect(),
+        Some(spec) if reranks => {
+            fold_sets.par_iter().map(|t| spec.fit_rating(mode, 1, t).and_then(Result::ok)).collect()
+        }
         _ => vec![None; folds.len()],
     };
     let k = match measure {
@@ -673,7 +683,7 @@ pub fn cross_validate(
                     .collect();
                 }
                 spec @ Spec::Rating(..) => spec
-                    .fit_rating(mode, &fold_sets[f])
+                    .fit_rating(mode, 1, &fold_sets[f])
                     .expect("a rating candidate")
                     .map(|model| rating_scores(model, f, t0.elapsed().as_secs_f64())),
                 Spec::TopN(p) => p.fit(&fold_sets[f], 0).map_err(|e| e.to_string()).and_then(|ranking| {
@@ -1016,7 +1026,7 @@ mod tests {
         let folds = kfold(data.len(), 3, 1).unwrap();
         for (f, fold) in folds.iter().enumerate() {
             let train = data.select(&fold.train);
-            let model = fits[0].1.fit_rating(TrainMode::Fast, &Trainset::new(&train)).unwrap().unwrap();
+            let model = fits[0].1.fit_rating(TrainMode::Fast, 1, &Trainset::new(&train)).unwrap().unwrap();
             let (rmse, _) = score(&model, &data, fold.test.iter().map(|&r| r as usize));
             assert_eq!(r[0].split_test_rmse[f], rmse, "fold {f}");
         }

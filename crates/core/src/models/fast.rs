@@ -964,13 +964,13 @@ impl Svd {
             return Ok(self.model_of(n_epochs, t, &sweep, &unlocked(&mut users), &unlocked(&mut items), Some(pool)));
         }
         // Otherwise epoch by epoch (on several threads, the overlapping epochs' schedule one
-        // epoch at a time), with the model on hand after each.
-        let marks = Marks::new(self.n_epochs, users.len(), grid.n_item_groups());
+        // epoch at a time, with the marks the threads leave), with the model on hand after each.
+        let pooled = pool.as_ref().map(|pool| (pool, Marks::new(self.n_epochs, users.len(), grid.n_item_groups())));
         for epoch_number in 1..=self.n_epochs {
             let e = epoch_number - 1;
-            let (squared, finite) = match &pool {
-                Some(pool) => {
-                    let (users, items, done, marks) = (&users, &items, &done, &marks);
+            let (squared, finite) = match &pooled {
+                Some((pool, marks)) => {
+                    let (users, items, done) = (&users, &items, &done);
                     pool.install(|| {
                         rayon::broadcast(|ctx| {
                             let at = (ctx.index(), ctx.num_threads());

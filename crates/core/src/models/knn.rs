@@ -171,7 +171,7 @@ impl KnnParams {
             let (x, y) = if ub { (&bu[..], &bi[..]) } else { (&bi[..], &bu[..]) };
             Biases { global_mean: t.global_mean(), x, y }
         });
-        let sim = install(threads, || similarity::compute(&self.sim_options, n, &yr, biases));
+        let sim = install(threads, || similarity::compute(&self.sim_options, n, yr, biases));
         // Kept for KNNBaseline's estimates and for pearson_baseline's similarities of a new user.
         let keep_biases = needs_biases;
         Ok(Knn {
@@ -182,7 +182,7 @@ impl KnnParams {
             sim_options: self.sim_options,
             global_mean: t.global_mean(),
             scale: t.list().scale(),
-            yr,
+            yr: yr.clone(),
             sim,
             means,
             sigmas,

@@ -488,7 +488,7 @@ mod tests {
             l.push(u, m, s);
         }
         let t = Trainset::new(&l);
-        (t.ur(), t.ir())
+        (t.ur().clone(), t.ir().clone())
     }
 
     #[test]

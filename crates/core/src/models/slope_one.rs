@@ -110,7 +110,15 @@ impl SlopeOneParams {
             freq.extend(f);
         }
         let user_mean = (0..t.n_users()).map(|u| numpy::mean(ur.scores(u))).collect();
-        Ok(SlopeOne { n_items: n, global_mean: t.global_mean(), scale: t.list().scale(), dev, freq, ur, user_mean })
+        Ok(SlopeOne {
+            n_items: n,
+            global_mean: t.global_mean(),
+            scale: t.list().scale(),
+            dev,
+            freq,
+            ur: ur.clone(),
+            user_mean,
+        })
     }
 }
 
