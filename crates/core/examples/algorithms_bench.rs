@@ -102,8 +102,9 @@ impl Fit {
 }
 
 /// Fits on `train` and predicts every row of `test` of `list`: seconds to fit, to test, and
-/// the (truth, estimate) pairs. The training set is built before the clock starts, as
-/// Surprise's `train_test_split` and `KFold` build theirs.
+/// the (truth, estimate) pairs. The training set is built before the clock starts, its
+/// ratings grouped by user and by movie, as Surprise's `train_test_split` and `KFold` build
+/// theirs (with its `ur` and `ir`).
 fn fit_test(
     list: &RatingList,
     train: &RatingList,
@@ -112,6 +113,7 @@ fn fit_test(
     threads: usize,
 ) -> (f64, f64, Vec<(f64, f64)>) {
     let t = Trainset::new(train);
+    let _ = (t.ur(), t.ir());
     let started = Instant::now();
     let model = fit.fit(&t, threads);
     let fitted = started.elapsed().as_secs_f64();
