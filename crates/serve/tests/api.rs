@@ -831,35 +831,55 @@ async fn a_refresh_swaps_in_new_artifacts_or_keeps_the_old() {
     assert!(text.contains("movierec_refresh_total{result=\"failure\"} 3\n"), "{text}");
 }
 
-/// Requests running while the model is swapped again and again all succeed.
+/// Requests running while the model is swapped again and again all succeed: every client
+/// answered before the first swap and again after each one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refreshing_under_load_fails_no_request() {
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    const CLIENTS: usize = 4;
     let s = Arc::new(Service::with_token());
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let answered: Arc<Vec<AtomicU32>> = Arc::new((0..CLIENTS).map(|_| AtomicU32::new(0)).collect());
     let mut clients = Vec::new();
-    for c in 0..4u32 {
-        let (s, stop) = (Arc::clone(&s), Arc::clone(&stop));
+    for c in 0..CLIENTS {
+        let (s, stop, answered) = (Arc::clone(&s), Arc::clone(&stop), Arc::clone(&answered));
         clients.push(tokio::spawn(async move {
-            let mut answered = 0u32;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let uri = format!("/users/{}/recommendations?n=5", s.user((c * 37 + answered) % 200));
+            while !stop.load(Ordering::Relaxed) {
+                let k = answered[c].load(Ordering::Relaxed);
+                let uri = format!("/users/{}/recommendations?n=5", s.user((c as u32 * 37 + k) % 200));
                 let (status, v) = s.get(&uri).await;
                 assert_eq!(status, StatusCode::OK, "{v}");
                 assert_eq!(v["recommendations"].as_array().unwrap().len(), 5);
-                answered += 1;
+                answered[c].fetch_add(1, Ordering::Relaxed);
                 tokio::task::yield_now().await;
             }
-            answered
         }));
     }
+    // Until every client has answered once more than `before`, or one of them has stopped
+    // (its failed assertion is then reported when it is joined).
+    let each_answers_again = |clients: &[tokio::task::JoinHandle<()>], before: Vec<u32>| {
+        let answered = Arc::clone(&answered);
+        let stopped = clients.iter().map(|c| c.abort_handle()).collect::<Vec<_>>();
+        async move {
+            while answered.iter().zip(&before).any(|(a, &b)| a.load(Ordering::Relaxed) <= b)
+                && !stopped.iter().any(|c| c.is_finished())
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        }
+    };
+    let counts = || answered.iter().map(|a| a.load(Ordering::Relaxed)).collect::<Vec<_>>();
+    each_answers_again(&clients, vec![0; CLIENTS]).await;
     for _ in 0..5 {
+        let before = counts();
         assert_eq!(s.post("/refresh", Some(TOKEN), "").await.0, StatusCode::OK);
+        each_answers_again(&clients, before).await;
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
     for c in clients {
-        let answered = c.await.unwrap();
-        assert!(answered > 0, "a client got no answer during the refreshes");
+        c.await.unwrap();
     }
+    assert!(counts().iter().all(|&n| n > 5), "every client answered after each refresh");
     let text = String::from_utf8(s.send(Request::get("/metrics").body(Body::empty()).unwrap()).await.2).unwrap();
     assert!(text.contains("movierec_refresh_total{result=\"success\"} 5\n"));
     assert!(!text.contains("status=\"5"), "no 5xx answer: {text}");
