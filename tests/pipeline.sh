@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The DVC pipeline, end to end, in a fresh copy of the working tree (a new git repository,
 # source mtimes kept): `dvc repro` runs every stage and reproduces the committed results
-# (load's and prepare's dvc.lock entries, the evaluation, the search); a second run skips; a
+# (load's and prepare's dvc.lock entries, the evaluation, the search), and so does every
+# instruction set the CPU runs (MOVIEREC_SIMD: avx512, avx2, baseline); a second run skips; a
 # parameter change reruns exactly the stages that depend on it; the surprise training mode
 # gives scikit-surprise's numbers; missing or stale binaries are clear errors.
 #
@@ -74,6 +75,57 @@ for key in ("best_index", "best_params", "best_score", "test_score", "candidates
 strip = lambda rs: [{k: v for k, v in r.items() if "fit_time" not in k} for r in rs]
 assert strip(old["cv_results"]) == strip(new["cv_results"])
 PY
+# The same outputs on every instruction set this CPU runs: train, evaluate, optimize and predict
+# run again under each path MOVIEREC_SIMD forces give the bytes of the run above but for what
+# records a time (tests/same_outputs.py), and dvc.lock changes only for the outputs that do.
+stages_outputs() {
+    python3 - <<'PY'
+import yaml
+stages = yaml.safe_load(open("dvc.yaml"))["stages"]
+for s in ("train", "evaluate", "optimize", "predict"):
+    for kind in ("outs", "metrics", "plots"):
+        for o in stages[s].get(kind, []):
+            print(o if isinstance(o, str) else next(iter(o)))
+PY
+}
+mapfile -t outputs < <(stages_outputs)
+reference=$work/reference
+for o in "${outputs[@]}" dvc.lock; do
+    mkdir -p "$reference/$(dirname "$o")" && cp "$o" "$reference/$o"
+done
+ran_on=$(python3 -c 'import json; print(json.load(open("metrics/train.json"))["instructions"])')
+for isa in avx512 avx2 baseline; do
+    [[ ${ran_on%+fma} == "$isa" ]] && continue
+    # Whether this CPU runs it, asked of the binary outside DVC (which would remove the
+    # stage's outputs before the binary refuses).
+    if ! MOVIEREC_SIMD=$isa scripts/stage train --train data/prepared/train.parquet --model "$work/probe.bin" \
+        --report "$work/probe.json" --loss "$work/probe.csv" >"$work/out" 2>&1; then
+        grep -q "this CPU has no" "$work/out" && { echo "skipped: MOVIEREC_SIMD=$isa (this CPU cannot run it)"; continue; }
+    fi
+    forced() {
+        local s
+        for s in train evaluate optimize predict; do
+            MOVIEREC_SIMD=$isa dvc repro --single-item --force "$s" >"$work/out" 2>&1 || return 1
+        done
+    }
+    check "MOVIEREC_SIMD=$isa: dvc repro runs train, evaluate, optimize and predict again" forced
+    check "MOVIEREC_SIMD=$isa: train, evaluate, optimize and predict write the same outputs (times aside)" \
+        python3 tests/same_outputs.py "$reference" . "${outputs[@]}"
+    check "MOVIEREC_SIMD=$isa: dvc.lock changes only for the files that record a time" python3 - "$reference/dvc.lock" <<'PY'
+import sys, yaml
+timed = {"models/model.bin", "metrics/train.json", "metrics/evaluate.json", "models/serve.bin",
+         "metrics/optimize.json", "metrics/optimize_candidates.csv"}
+old, new = (yaml.safe_load(open(p))["stages"] for p in (sys.argv[1], "dvc.lock"))
+assert old.keys() == new.keys()
+for stage in old:
+    assert old[stage].get("params") == new[stage].get("params"), stage
+    for kind in ("deps", "outs"):
+        changed = {o["path"] for o, n in zip(old[stage][kind], new[stage][kind]) if o != n}
+        assert changed <= timed, (stage, kind, changed - timed)
+PY
+    check "MOVIEREC_SIMD=$isa ran its instructions" grep -q "\"instructions\": \"${isa}" metrics/train.json
+done
+
 check "predict ranks up to n movies for every user" python3 - <<'PY'
 import collections, csv, json
 report = json.load(open("metrics/predict.json"))

@@ -1,7 +1,8 @@
 //! Benchmark of SVD training: `cargo run --release -p movierec-core --example fit_bench --
 //! SCALE MODES...` generates the synthetic data at SCALE, splits it 80/20 as Surprise does
 //! (seed 42), fits SVD with the default parameters in each mode (`surprise`, `fast1`,
-//! `fast2`: the fast mode on 1 or 2 threads) and prints one JSON line per mode: wall
+//! `fast2`: the fast mode on 1 or 2 threads; `native1`, `native2`: the same in the native
+//! arithmetic instead of the portable one) and prints one JSON line per mode: wall
 //! seconds, rating updates per second per thread, test RMSE and MAE; `adagrad:LR[:REG[:LRB]]`
 //! is the fast mode on 1 thread with AdaGrad's step, `lr_all` LR, `reg_all` REG and the
 //! biases' `lr_bu` and `lr_bi` LRB. SCALE may instead be a MovieLens-100k folder. With
@@ -14,6 +15,7 @@ use movierec_core::data::split::train_test_split;
 use movierec_core::data::synthetic::{SyntheticConfig, generate};
 use movierec_core::data::trainset::Trainset;
 use movierec_core::evaluation::accuracy;
+use movierec_core::models::simd::Simd;
 use movierec_core::models::svd::SvdParams;
 
 fn main() {
@@ -46,12 +48,15 @@ fn main() {
     let train = data.ratings.select(&split.train);
     let t = Trainset::new(&train);
     let svd = SvdParams { seed: 42, ..SvdParams::default() }.check().unwrap();
+    let native = SvdParams { seed: 42, simd: Simd::Native, ..SvdParams::default() }.check().unwrap();
     for mode in modes {
         let start = Instant::now();
         let (model, threads) = match mode.as_str() {
             "surprise" => (svd.fit_surprise(&t, |_| {}).unwrap(), 1),
             "fast1" => (svd.fit_fast(&t, 1, |_| {}).unwrap(), 1),
             "fast2" => (svd.fit_fast(&t, 2, |_| {}).unwrap(), 2),
+            "native1" => (native.fit_fast(&t, 1, |_| {}).unwrap(), 1),
+            "native2" => (native.fit_fast(&t, 2, |_| {}).unwrap(), 2),
             other => {
                 let values = other.strip_prefix("adagrad:").unwrap_or_else(|| panic!("unknown mode {other}"));
                 let v: Vec<f64> = values.split(':').map(|x| x.parse().expect("a number")).collect();

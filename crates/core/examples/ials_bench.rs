@@ -4,7 +4,8 @@
 //! Generates the synthetic data (`scale=`, `movies=`, `ratings_per_user=`; MovieLens-32M's
 //! shape is `scale=14.955 movies=87000 ratings_per_user=160`), splits it 80/20 as `prepare`
 //! does (seed 42), fits our implicit ALS (`factors=`, `iterations=`, `alpha=`,
-//! `regularization=`, `cg_steps=`, `threads=`) and prints one JSON line: fit seconds, rating
+//! `regularization=`, `cg_steps=`, `threads=`, `simd=portable|native`) and prints one JSON
+//! line: fit seconds, rating
 //! updates per second, and NDCG@10 and precision@10 on the held-out ratings (relevant: a score
 //! of at least 60) of every `sample=`-th measured user (default 100).
 //!
@@ -25,6 +26,7 @@ use movierec_core::data::synthetic::{SyntheticConfig, generate};
 use movierec_core::data::trainset::Trainset;
 use movierec_core::evaluation::ranking::Heldout;
 use movierec_core::models::ials::{Ials, IalsParams};
+use movierec_core::models::simd::Simd;
 use movierec_core::models::{Fit, Interactions};
 
 fn main() {
@@ -41,6 +43,11 @@ fn main() {
     params.cg_steps = num("cg_steps").map_or(params.cg_steps, |v| v as usize);
     params.alpha = num("alpha").unwrap_or(params.alpha);
     params.regularization = num("regularization").unwrap_or(params.regularization);
+    params.simd = match kv.get("simd").map(String::as_str) {
+        None | Some("portable") => Simd::Portable,
+        Some("native") => Simd::Native,
+        Some(other) => panic!("simd={other}: portable or native"),
+    };
     let threads = num("threads").map_or(2, |t| t as usize);
     let sample = num("sample").map_or(100, |s| s as usize).max(1);
 
@@ -94,8 +101,9 @@ fn main() {
 fn report(name: &str, model: &Ials, h: &Heldout, seconds: f64, n_ratings: usize, p: &IalsParams, threads: usize) {
     let (row, _) = h.measure_top_n(model, 10, 10);
     println!(
-        "{{\"library\": \"{name}\", \"factors\": {}, \"iterations\": {}, \"threads\": {threads}, \"fit_seconds\": {seconds:.2}, \
+        "{{\"library\": \"{name}\", \"simd\": \"{}\", \"factors\": {}, \"iterations\": {}, \"threads\": {threads}, \"fit_seconds\": {seconds:.3}, \
          \"rating_updates_per_second\": {:.0}, \"ndcg@10\": {:.4}, \"precision@10\": {:.4}, \"users_measured\": {}}}",
+        p.simd.name(),
         p.factors,
         p.iterations,
         (2 * n_ratings * p.iterations) as f64 / seconds,

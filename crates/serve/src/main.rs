@@ -104,7 +104,7 @@ fn main() -> ExitCode {
         return movierec_stage::cli::exit(health_check(args.addr));
     }
     init_logging(&args);
-    movierec_stage::cli::exit(run(args))
+    movierec_stage::cli::exit(movierec_stage::cli::check_env().and_then(|()| run(args)))
 }
 
 fn init_logging(args: &Args) {

@@ -39,11 +39,20 @@ impl Common {
     }
 }
 
-/// Runs a stage: sets up logging from `common`, calls `run`, and on error prints the error
-/// and its causes to stderr and exits with code 1.
+/// Runs a stage: sets up logging from `common`, checks the environment, calls `run`, and on
+/// error prints the error and its causes to stderr and exits with code 1.
 pub fn main<A>(args: A, common: impl FnOnce(&A) -> &Common, run: impl FnOnce(A) -> anyhow::Result<()>) -> ExitCode {
     common(&args).init_logging();
-    exit(run(args))
+    exit(check_env().and_then(|()| run(args)))
+}
+
+/// Refuses a value of `MOVIEREC_SIMD` that names no instruction set of this CPU, before any
+/// work (the fits would otherwise take the CPU's best).
+///
+/// # Errors
+/// The value, and the values this CPU accepts.
+pub fn check_env() -> anyhow::Result<()> {
+    movierec_core::models::simd::Isa::from_env().map(|_| ()).map_err(anyhow::Error::msg)
 }
 
 /// The exit of a binary: success, or the error and its causes on stderr and code 1.

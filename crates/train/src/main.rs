@@ -64,7 +64,8 @@ struct Report {
     threads: usize,
     /// The vector instructions of the `fast` SVD's and implicit ALS's loops on this machine
     /// (`avx512`, `avx2+fma`, or `baseline` where the CPU lacks them or `MOVIEREC_SIMD=baseline`;
-    /// `MOVIEREC_SIMD=avx2`: at most `avx2+fma`).
+    /// `MOVIEREC_SIMD=avx2`: at most `avx2+fma`). In the portable arithmetic (each model's
+    /// `simd`, in `params`), they change nothing but the speed.
     instructions: &'static str,
     training_time: f64,
     n_ratings: usize,
@@ -155,7 +156,7 @@ fn train(args: &Args, p: &TrainParams, tracker: &mut Tracker) -> anyhow::Result<
         params: model.rating.params(),
         mode: model.rating.mode(),
         threads,
-        instructions: Isa::from_env().name(),
+        instructions: Isa::current().name(),
         training_time: seconds,
         n_ratings: t.n_ratings(),
         n_users: t.n_users(),

@@ -79,6 +79,16 @@ impl Project {
         }
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
+
+    /// Runs with `env`, which must fail, and leaves the outputs of the run before as they were.
+    fn fails_env(&self, params: &str, env: &[(&str, &str)]) -> String {
+        let before: Vec<Option<Vec<u8>>> = OUTPUTS.iter().map(|o| std::fs::read(self.path(o)).ok()).collect();
+        let out = self.train_env(params, env);
+        assert!(!out.status.success(), "train succeeded with {env:?}");
+        let after: Vec<Option<Vec<u8>>> = OUTPUTS.iter().map(|o| std::fs::read(self.path(o)).ok()).collect();
+        assert!(before == after, "a failing run changed the outputs");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
 }
 
 #[test]
@@ -109,26 +119,45 @@ fn the_model_does_not_depend_on_the_threads() {
     assert!(one == two, "the model changed with the number of threads");
 }
 
-/// The binary runs on CPUs without AVX-512 or AVX2: `MOVIEREC_SIMD=avx2` or
-/// `MOVIEREC_SIMD=baseline` forces the narrower paths on any CPU, which fit the same model up
-/// to rounding.
+/// `MOVIEREC_SIMD` forces the instruction sets other CPUs run (`avx512`, `avx2`, `baseline`):
+/// in the portable arithmetic (the default) every one fits the same model, bit for bit; in the
+/// native one, the same up to rounding, with other bits where the CPU fuses multiply-adds. A
+/// value this CPU cannot run is refused before anything is fitted.
 #[test]
-fn the_narrower_instructions_can_be_forced() {
+fn every_instruction_set_fits_the_portable_model() {
     let p = Project::new();
-    let params = "train: {svd: {n_factors: 20, n_epochs: 3}}\n";
-    let (best, rb) = p.ok_env(params, &[]);
-    let chosen = rb["instructions"].as_str().unwrap();
-    assert!(["avx512", "avx2+fma", "best", "baseline"].contains(&chosen), "{chosen}");
-    let rmse = |r: &serde_json::Value| r["final_train_rmse"].as_f64().unwrap();
-    for (forced, names) in [("avx2", &["avx2+fma", "best", "baseline"][..]), ("baseline", &["baseline"][..])] {
-        let (other, r) = p.ok_env(params, &[("MOVIEREC_SIMD", forced)]);
-        let ran = r["instructions"].as_str().unwrap();
-        assert!(names.contains(&ran), "{forced}: {ran}");
-        assert!((rmse(&rb) - rmse(&r)).abs() < 1e-4 * rmse(&r), "{forced}: {} against {}", rmse(&r), rmse(&rb));
-        if ran != chosen {
-            assert!(best.rating.as_svd() != other.rating.as_svd(), "{forced} gave the best path's bits");
+    let available = movierec_core::models::simd::Isa::available();
+    for simd in ["portable", "native"] {
+        let params = format!("train: {{svd: {{n_factors: 20, n_epochs: 3, simd: {simd}}}}}\n");
+        let (best, rb) = p.ok_env(&params, &[]);
+        let chosen = rb["instructions"].as_str().unwrap();
+        assert!(["avx512", "avx2+fma", "best", "baseline"].contains(&chosen), "{chosen}");
+        assert_eq!(rb["params"]["simd"], simd);
+        let rmse = |r: &serde_json::Value| r["final_train_rmse"].as_f64().unwrap();
+        for (forced, names) in [
+            ("avx512", &["avx512"][..]),
+            ("avx2", &["avx2+fma", "best", "baseline"][..]),
+            ("baseline", &["baseline"][..]),
+        ] {
+            if !available.contains(&forced) {
+                continue;
+            }
+            let (other, r) = p.ok_env(&params, &[("MOVIEREC_SIMD", forced)]);
+            let ran = r["instructions"].as_str().unwrap();
+            assert!(names.contains(&ran), "{forced}: {ran}");
+            if simd == "portable" {
+                assert!(best.rating.as_svd() == other.rating.as_svd(), "{forced}: not the portable model");
+                assert_eq!(rmse(&rb).to_bits(), rmse(&r).to_bits(), "{forced}");
+            } else {
+                assert!((rmse(&rb) - rmse(&r)).abs() < 1e-4 * rmse(&r), "{forced}: {} against {}", rmse(&r), rmse(&rb));
+                if ran != chosen && ["avx512", "avx2+fma"].contains(&chosen) {
+                    assert!(best.rating.as_svd() != other.rating.as_svd(), "{forced} gave the fused path's bits");
+                }
+            }
         }
     }
+    let e = p.fails_env("train: {svd: {n_factors: 4, n_epochs: 1}}\n", &[("MOVIEREC_SIMD", "sse9")]);
+    assert!(e.contains("MOVIEREC_SIMD=\"sse9\" is not an instruction set") && e.contains("expected avx512"), "{e}");
 }
 
 #[test]

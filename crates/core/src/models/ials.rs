@@ -14,16 +14,17 @@
 //! Determinism: each user's (and movie's) solve is one sequential task; `YᵀY` is summed in
 //! blocks of fixed size added in block order. So the model is the same, bit for bit, for any
 //! number of threads. Factors are `f32`; each solve runs on the CPU's widest vector
-//! instructions, chosen at run time (`pulp`): on x86-64 with AVX2 and FMA, fused
-//! multiply-adds in eight lanes. Sums are written in a fixed order per instruction set, so the
-//! bits depend on the machine's instruction set only (by rounding), never on the threads.
+//! instructions, chosen at run time (`pulp`), in the arithmetic of `simd`
+//! ([`crate::models::simd`]): by default the portable one, the same bits on every CPU; the
+//! native one (fused multiply-adds in eight or sixteen lanes where the CPU has them) differs
+//! between CPUs by rounding.
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::trainset::Trainset;
 use crate::models::recommend::{solve_cholesky, top_unseen};
-use crate::models::simd::{self, Isa, Vectorized};
+use crate::models::simd::{self, Arith, Isa, Simd, Vectorized};
 use crate::models::{Fit, FitError, Interactions, TopN, Weighting, check, install};
 use crate::numpy::RandomState;
 
@@ -39,6 +40,7 @@ use crate::numpy::RandomState;
 /// | `cg_steps` | 3 | conjugate-gradient steps per solve (1 or more) |
 /// | `init_std_dev` | 0.01 | standard deviation of the initial factors (above 0) |
 /// | `seed` | 42 | the initial factors |
+/// | `simd` | `portable` | the solves' arithmetic ([`Simd`]): the same model on every CPU, or `native`, the CPU's fastest |
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct IalsParams {
@@ -58,6 +60,8 @@ pub struct IalsParams {
     pub init_std_dev: f64,
     /// Seed of the initial factors.
     pub seed: u32,
+    /// The arithmetic of the solves.
+    pub simd: Simd,
 }
 
 impl Default for IalsParams {
@@ -71,6 +75,7 @@ impl Default for IalsParams {
             cg_steps: 3,
             init_std_dev: 0.01,
             seed: 42,
+            simd: Simd::Portable,
         }
     }
 }
@@ -151,8 +156,14 @@ fn gram(y: &[f32], k: usize) -> Vec<f32> {
 /// One side's solves: for every row `u` of `x`, `cg_steps` conjugate-gradient steps on
 /// `(YᵀY + λI + Σ (c − 1) yᵢyᵢᵀ) x = Σ c yᵢ` over the row's rated `index[start[u]..start[u + 1]]`
 /// with their confidences. Each row's solve runs on the widest vector instructions the CPU
-/// has, chosen at run time (see [`Isa`]).
-fn solve_side(x: &mut [f32], y: &[f32], k: usize, lambda: f32, steps: usize, rated: Rated<'_>, isa: Isa) {
+/// has, chosen at run time (see [`Isa`]), in the arithmetic `simd`.
+fn solve_side(
+    x: &mut [f32],
+    y: &[f32],
+    (k, lambda, steps): (usize, f32, usize),
+    rated: Rated<'_>,
+    (isa, simd): (Isa, Simd),
+) {
     let yty = gram(y, k);
     x.par_chunks_mut(k).enumerate().for_each_init(
         || (vec![0.0f32; 3 * k], Vec::new()),
@@ -169,7 +180,7 @@ fn solve_side(x: &mut [f32], y: &[f32], k: usize, lambda: f32, steps: usize, rat
                 scratch,
                 rows,
             };
-            isa.run(solve);
+            isa.run(simd, solve);
         },
     );
 }
@@ -198,12 +209,12 @@ struct SolveRow<'a> {
 
 /// `out = (YᵀY + λI) v`, as a sum of `YᵀY`'s rows (it is symmetric), so with no reductions.
 #[inline(always)]
-fn gram_times<S: pulp::Simd, const FUSED: bool>(s: S, yty: &[f32], lambda: f32, v: &[f32], out: &mut [f32]) {
+fn gram_times<S: pulp::Simd, A: Arith>(s: S, yty: &[f32], lambda: f32, v: &[f32], out: &mut [f32]) {
     for (o, &vv) in out.iter_mut().zip(v) {
         *o = lambda * vv;
     }
     for (g, &va) in yty.chunks_exact(v.len()).zip(v) {
-        simd::axpy::<S, FUSED>(s, va, g, out);
+        simd::axpy::<S, A>(s, va, g, out);
     }
 }
 
@@ -211,13 +222,13 @@ impl Vectorized for SolveRow<'_> {
     type Output = ();
 
     #[inline(always)]
-    fn run<S: pulp::Simd, const FUSED: bool>(self, s: S) {
+    fn run<S: pulp::Simd, A: Arith>(self, s: S) {
         let SolveRow { xu, y, yty, lambda, steps, index, confidence, scratch, rows } = self;
         let k = xu.len();
         // Plain functions, not closures: closures would not inherit the instruction set
         // `pulp` compiles this function for, and every vector operation would become a call.
-        let dot = simd::dot::<S, FUSED>;
-        let axpy = simd::axpy::<S, FUSED>;
+        let dot = A::dot::<S>;
+        let axpy = simd::axpy::<S, A>;
         let (r, rest) = scratch.split_at_mut(k);
         let (p, ap) = rest.split_at_mut(k);
         rows.clear();
@@ -225,7 +236,7 @@ impl Vectorized for SolveRow<'_> {
             rows.extend_from_slice(&y[i as usize * k..(i as usize + 1) * k]);
         }
         let rows: &[f32] = rows;
-        let gram_times = gram_times::<S, FUSED>; // (the function below, its types fixed)
+        let gram_times = gram_times::<S, A>; // (the function below, its types fixed)
         // r = b − A x = −(YᵀY + λI) x + Σ (c − (c − 1)(yᵢ·x)) yᵢ: one pass over the rows.
         gram_times(s, yty, lambda, xu, r);
         for rv in r.iter_mut() {
@@ -262,7 +273,7 @@ impl Fit for IalsParams {
     type Model = Ials;
 
     fn fit(&self, t: &Trainset<'_>, threads: usize) -> Result<Ials, FitError> {
-        self.fit_with(t, threads, Isa::from_env())
+        self.fit_with(t, threads, Isa::current())
     }
 }
 
@@ -289,9 +300,9 @@ impl IalsParams {
         install(threads, || {
             for _ in 0..p.iterations {
                 let by_user = Rated { start: &x.user_start, index: &x.items, confidence: &user_conf };
-                solve_side(&mut users, &items, k, lambda, p.cg_steps, by_user, isa);
+                solve_side(&mut users, &items, (k, lambda, p.cg_steps), by_user, (isa, p.simd));
                 let by_item = Rated { start: &x.item_start, index: &x.users, confidence: &item_conf };
-                solve_side(&mut items, &users, k, lambda, p.cg_steps, by_item, isa);
+                solve_side(&mut items, &users, (k, lambda, p.cg_steps), by_item, (isa, p.simd));
             }
         });
         Ok(Ials::new(*p, scale, users, items))
@@ -390,25 +401,58 @@ mod tests {
         }
     }
 
-    /// The solves on the CPU's best instructions (fused multiply-adds where it has them) and
-    /// on the baseline's differ by rounding only: the same factors to a few parts in a
-    /// thousand, and each the same bits on any number of threads.
+    /// Every instruction set this CPU runs.
+    fn isas() -> Vec<Isa> {
+        let mut isas = vec![Isa::Best, Isa::Avx2, Isa::Baseline];
+        if Isa::available().contains(&"avx512") {
+            isas.push(Isa::Avx512);
+        }
+        isas
+    }
+
+    /// The portable arithmetic gives the same model, bit for bit, on every instruction set
+    /// and any number of threads; 20 factors, so that each row has a tail past its sixteen
+    /// lanes.
     #[test]
-    fn every_instruction_set_gives_nearly_the_same_model() {
+    fn the_portable_solves_give_the_same_model_on_every_instruction_set() {
+        let l = small();
+        let t = Trainset::new(&l);
+        let p = IalsParams { factors: 20, iterations: 3, ..IalsParams::default() };
+        let baseline = p.fit_with(&t, 1, Isa::Baseline).unwrap();
+        for isa in isas() {
+            for threads in [1, 3] {
+                assert!(p.fit_with(&t, threads, isa).unwrap() == baseline, "{isa:?}, {threads} threads");
+            }
+        }
+    }
+
+    /// The native arithmetic (fused multiply-adds where the CPU has them) differs from the
+    /// portable one by rounding only: the same factors to a few parts in a thousand, and each
+    /// the same bits on any number of threads.
+    #[test]
+    fn the_native_solves_give_nearly_the_portable_model() {
         let l = small();
         let t = Trainset::new(&l);
         let p = IalsParams { factors: 24, iterations: 3, ..IalsParams::default() };
-        let best = p.fit_with(&t, 2, Isa::Best).unwrap();
-        let baseline = p.fit_with(&t, 2, Isa::Baseline).unwrap();
-        assert!(baseline == p.fit_with(&t, 1, Isa::Baseline).unwrap());
-        assert!(baseline == p.fit_with(&t, 3, Isa::Baseline).unwrap());
-        let gap = |a: &[f32], b: &[f32]| {
-            let norm = a.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>().sqrt();
-            a.iter().zip(b).map(|(x, y)| f64::from(x - y).powi(2)).sum::<f64>().sqrt() / norm
-        };
-        for (a, b) in [(&best.user_factors, &baseline.user_factors), (&best.item_factors, &baseline.item_factors)] {
-            let g = gap(a, b);
-            assert!(g < 1e-3, "relative difference {g}");
+        let portable = p.fit_with(&t, 2, Isa::Best).unwrap();
+        let native = IalsParams { simd: Simd::Native, ..p };
+        for isa in isas() {
+            let fitted = native.fit_with(&t, 2, isa).unwrap();
+            assert!(fitted == native.fit_with(&t, 1, isa).unwrap(), "{isa:?}");
+            assert!(fitted == native.fit_with(&t, 3, isa).unwrap(), "{isa:?}");
+            if ["avx512", "avx2+fma"].contains(&isa.name()) {
+                assert!(fitted != portable, "{isa:?}: the fused path gave the portable bits");
+            }
+            let gap = |a: &[f32], b: &[f32]| {
+                let norm = a.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>().sqrt();
+                a.iter().zip(b).map(|(x, y)| f64::from(x - y).powi(2)).sum::<f64>().sqrt() / norm
+            };
+            for (a, b) in
+                [(&fitted.user_factors, &portable.user_factors), (&fitted.item_factors, &portable.item_factors)]
+            {
+                let g = gap(a, b);
+                assert!(g < 1e-3, "{isa:?}: relative difference {g}");
+            }
         }
     }
 

@@ -104,7 +104,7 @@ impl RatingModel {
                     "init_mean": svd.init_mean, "init_std_dev": svd.init_std_dev,
                     "lr_bu": lr_bu, "lr_bi": lr_bi, "lr_pu": lr_pu, "lr_qi": lr_qi,
                     "reg_bu": reg_bu, "reg_bi": reg_bi, "reg_pu": reg_pu, "reg_qi": reg_qi,
-                    "seed": svd.seed, "adagrad": svd.adagrad,
+                    "seed": svd.seed, "adagrad": svd.adagrad, "simd": svd.simd,
                 })
             }
             RatingModel::Other(f) => f.algorithm.params(),

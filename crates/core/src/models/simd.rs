@@ -1,26 +1,63 @@
 //! Vector instructions chosen at run time, for the loops over factor vectors (implicit ALS's
 //! solves, the `fast` SVD's updates), through `pulp`: no `unsafe` here.
 //!
-//! [`Isa::Best`]: on x86-64 CPUs with AVX-512 (most servers since 2017), sixteen lanes with
-//! fused multiply-adds; with AVX2 and FMA (most CPUs since 2013), eight; elsewhere the widest
-//! the CPU has (`pulp`'s dispatch: the baseline's SSE2 on the oldest x86-64, NEON on aarch64)
-//! with separate multiplies and adds. [`Isa::Avx2`]: at most AVX2 and FMA. [`Isa::Baseline`]:
-//! the portable path on every CPU. `MOVIEREC_SIMD=avx2` or `MOVIEREC_SIMD=baseline` in the
-//! environment chooses the latter two (to check a model on a machine without AVX-512 or AVX2,
-//! or to compare bits between machines). The order of every sum is fixed per instruction set,
-//! so on one machine a model is the same bits for any number of threads; between instruction
-//! sets it differs by rounding (the tests bound it).
+//! Two arithmetics ([`Simd`], a parameter of each model that vectorises):
+//!
+//! - [`Simd::Portable`] (the default) gives the same bits on every CPU. Its loops are written
+//!   for sixteen logical lanes, whatever the registers: one AVX-512 register, two of AVX2, four
+//!   of SSE2 or NEON, or sixteen scalars. Every sum adds its terms in the same order on each
+//!   (lane `l` of a sum takes the elements `l`, `l + 16`, … in order, and the lanes meet in one
+//!   fixed tree: `l + (l + 8)`, then `+ 4`, `+ 2`, `+ 1`), and nothing is fused, so neither the
+//!   width nor the compiler can change a rounding. It pads the `fast` SVD's rows to sixteen.
+//! - [`Simd::Native`] takes each instruction set's own width and fused multiply-adds (where the
+//!   CPU has them): faster, and the bits differ between instruction sets by rounding.
+//!
+//! Which instructions run ([`Isa`]): the CPU's best (AVX-512, else AVX2 with FMA, else the
+//! baseline's), unless `MOVIEREC_SIMD` in the environment forces `avx512`, `avx2` or `baseline`
+//! (to check on one machine what another CPU computes). Whatever runs, each fit is the same
+//! bits for any number of threads; under the portable arithmetic it is the same bits on every
+//! instruction set as well.
+
+use serde::{Deserialize, Serialize};
+
+/// The arithmetic of the vector loops: the same bits on every CPU, or the CPU's fastest.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Simd {
+    /// Sixteen logical lanes on every instruction set, sums in one fixed order, nothing fused:
+    /// the same model, bit for bit, on every CPU.
+    #[default]
+    Portable,
+    /// The instruction set's own width and fused multiply-adds: faster where the CPU has them,
+    /// and the model differs between CPUs by rounding.
+    Native,
+}
+
+impl Simd {
+    /// The name used in `params.yaml` and the reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Simd::Portable => "portable",
+            Simd::Native => "native",
+        }
+    }
+}
 
 /// Which instructions the vector loops use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Isa {
     /// The CPU's best: AVX-512, or AVX2 with fused multiply-adds, where present.
     Best,
-    /// At most AVX2 with fused multiply-adds (the portable path on CPUs without them).
+    /// AVX-512 (`MOVIEREC_SIMD=avx512`; [`Isa::from_env`] refuses it on a CPU without).
+    Avx512,
+    /// At most AVX2 with fused multiply-adds (the baseline's instructions on CPUs without).
     Avx2,
     /// The baseline instructions, without fused multiply-adds, on every CPU.
     Baseline,
 }
+
+/// The environment variable that forces an instruction set.
+pub const ISA_VARIABLE: &str = "MOVIEREC_SIMD";
 
 /// What an [`Isa`] runs on this machine.
 enum Chosen {
@@ -34,14 +71,70 @@ enum Chosen {
 }
 
 impl Isa {
-    /// `Baseline` or `Avx2` when the environment has `MOVIEREC_SIMD=baseline` or
-    /// `MOVIEREC_SIMD=avx2`, else `Best`.
-    pub fn from_env() -> Isa {
-        match std::env::var("MOVIEREC_SIMD").as_deref() {
-            Ok("baseline") => Isa::Baseline,
-            Ok("avx2") => Isa::Avx2,
-            _ => Isa::Best,
+    /// The instructions `MOVIEREC_SIMD` asks for: `avx512`, `avx2`, `baseline`, or unset (or
+    /// empty) for the CPU's best.
+    ///
+    /// # Errors
+    /// Another value, or an instruction set this CPU does not have, named.
+    pub fn from_env() -> Result<Isa, String> {
+        Isa::parse(&std::env::var(ISA_VARIABLE).unwrap_or_default())
+    }
+
+    /// The instructions a value of `MOVIEREC_SIMD` asks for ([`Isa::from_env`]).
+    ///
+    /// # Errors
+    /// As [`Isa::from_env`].
+    pub fn parse(value: &str) -> Result<Isa, String> {
+        let isa = match value {
+            "" => return Ok(Isa::Best),
+            "avx512" => Isa::Avx512,
+            "avx2" => Isa::Avx2,
+            "baseline" => return Ok(Isa::Baseline),
+            other => {
+                return Err(format!(
+                    "{ISA_VARIABLE}={} is not an instruction set: expected avx512, avx2 or baseline (or unset: the \
+                     CPU's best)",
+                    crate::quote::quote(other)
+                ));
+            }
+        };
+        let has = match isa.chosen() {
+            #[cfg(target_arch = "x86_64")]
+            Chosen::V4(_) => true,
+            #[cfg(target_arch = "x86_64")]
+            Chosen::V3(_) => isa == Isa::Avx2,
+            _ => false,
+        };
+        if !has {
+            return Err(format!(
+                "{ISA_VARIABLE}={value}, but this CPU has no {}: expected one it has ({})",
+                if isa == Isa::Avx512 { "AVX-512" } else { "AVX2 with FMA" },
+                Isa::available().join(", ")
+            ));
         }
+        Ok(isa)
+    }
+
+    /// [`Isa::from_env`], or the CPU's best when the variable is not valid (the binaries
+    /// refuse such a value at start-up, before anything is fitted).
+    pub fn current() -> Isa {
+        Isa::from_env().unwrap_or(Isa::Best)
+    }
+
+    /// The values of `MOVIEREC_SIMD` this CPU can run.
+    pub fn available() -> Vec<&'static str> {
+        let mut names = Vec::new();
+        #[cfg(target_arch = "x86_64")]
+        {
+            if pulp::x86::V4::try_new().is_some() {
+                names.push("avx512");
+            }
+            if pulp::x86::V3::try_new().is_some() {
+                names.push("avx2");
+            }
+        }
+        names.push("baseline");
+        names
     }
 
     /// The one place the choice is made.
@@ -49,7 +142,7 @@ impl Isa {
     fn chosen(self) -> Chosen {
         #[cfg(target_arch = "x86_64")]
         {
-            if self == Isa::Best
+            if matches!(self, Isa::Best | Isa::Avx512)
                 && let Some(simd) = pulp::x86::V4::try_new()
             {
                 return Chosen::V4(simd);
@@ -80,101 +173,292 @@ impl Isa {
         }
     }
 
-    /// Lanes of the widest vectors `self` runs here, at least 8: rows padded to a multiple
-    /// of it are whole vectors on every path (the narrower ones have 4 lanes or 1).
-    pub(crate) fn lanes(self) -> usize {
-        match self.chosen() {
+    /// What runs for `self` in the arithmetic `simd`, as the reports say it: the instruction
+    /// set, and `portable` when the arithmetic is (`avx512 portable`, `avx2+fma native`).
+    pub fn describe(self, simd: Simd) -> String {
+        format!("{} {}", self.name(), simd.name())
+    }
+
+    /// Floats a factor row is padded to, so that it is whole vectors on every path of
+    /// `simd`: sixteen for the portable arithmetic (its logical vectors); for the native one,
+    /// the widest vectors `self` runs here, at least 8 (the narrower ones have 4 lanes or 1).
+    pub(crate) fn lanes(self, simd: Simd) -> usize {
+        match (simd, self.chosen()) {
+            (Simd::Portable, _) => LANES,
             #[cfg(target_arch = "x86_64")]
-            Chosen::V4(_) => 16,
-            _ => 8,
+            (Simd::Native, Chosen::V4(_)) => 16,
+            (Simd::Native, _) => 8,
         }
     }
 
-    /// Runs `op` on these instructions.
+    /// Runs `op` on these instructions, in the arithmetic `simd`.
     #[inline(always)]
-    pub(crate) fn run<Op: Vectorized>(self, op: Op) -> Op::Output {
-        match self.chosen() {
-            #[cfg(target_arch = "x86_64")]
-            Chosen::V4(simd) => pulp::Simd::vectorize(simd, Lanes::<Op, true>(op)),
-            #[cfg(target_arch = "x86_64")]
-            Chosen::V3(simd) => pulp::Simd::vectorize(simd, Lanes::<Op, true>(op)),
-            Chosen::Portable => pulp::Arch::new().dispatch(Lanes::<Op, false>(op)),
-            Chosen::Baseline => pulp::WithSimd::with_simd(Lanes::<Op, false>(op), pulp::Scalar),
+    pub(crate) fn run<Op: Vectorized>(self, simd: Simd, op: Op) -> Op::Output {
+        match simd {
+            Simd::Portable => match self.chosen() {
+                #[cfg(target_arch = "x86_64")]
+                Chosen::V4(s) => pulp::Simd::vectorize(s, Lanes::<Op, Portable>::new(op)),
+                #[cfg(target_arch = "x86_64")]
+                Chosen::V3(s) => pulp::Simd::vectorize(s, Lanes::<Op, Portable>::new(op)),
+                Chosen::Portable => pulp::Arch::new().dispatch(Lanes::<Op, Portable>::new(op)),
+                Chosen::Baseline => pulp::WithSimd::with_simd(Lanes::<Op, Portable>::new(op), pulp::Scalar),
+            },
+            Simd::Native => match self.chosen() {
+                #[cfg(target_arch = "x86_64")]
+                Chosen::V4(s) => pulp::Simd::vectorize(s, Lanes::<Op, Native<true>>::new(op)),
+                #[cfg(target_arch = "x86_64")]
+                Chosen::V3(s) => pulp::Simd::vectorize(s, Lanes::<Op, Native<true>>::new(op)),
+                Chosen::Portable => pulp::Arch::new().dispatch(Lanes::<Op, Native<false>>::new(op)),
+                Chosen::Baseline => pulp::WithSimd::with_simd(Lanes::<Op, Native<false>>::new(op), pulp::Scalar),
+            },
         }
     }
 }
 
-/// A loop written once for any vector width `S`, with fused multiply-adds or not.
+/// A loop written once for any vector width `S` and either arithmetic `A`.
 pub(crate) trait Vectorized {
     type Output;
 
     /// Runs on `s`. Must be `#[inline(always)]`, as every function it calls with `S`: only
     /// inlined code is compiled for the instruction set `pulp` chose.
-    fn run<S: pulp::Simd, const FUSED: bool>(self, s: S) -> Self::Output;
+    fn run<S: pulp::Simd, A: Arith>(self, s: S) -> Self::Output;
 }
 
-/// A [`Vectorized`] operation as a [`pulp::WithSimd`] one.
-struct Lanes<Op, const FUSED: bool>(Op);
+/// A [`Vectorized`] operation in the arithmetic `A`, as a [`pulp::WithSimd`] one.
+struct Lanes<Op, A>(Op, std::marker::PhantomData<A>);
 
-impl<Op: Vectorized, const FUSED: bool> pulp::WithSimd for Lanes<Op, FUSED> {
+impl<Op, A> Lanes<Op, A> {
+    #[inline(always)]
+    fn new(op: Op) -> Lanes<Op, A> {
+        Lanes(op, std::marker::PhantomData)
+    }
+}
+
+impl<Op: Vectorized, A: Arith> pulp::WithSimd for Lanes<Op, A> {
     type Output = Op::Output;
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, s: S) -> Op::Output {
-        self.0.run::<S, FUSED>(s)
+        self.0.run::<S, A>(s)
     }
 }
 
-/// `a·b + c`, rounded once if `FUSED`.
-#[inline(always)]
-pub(crate) fn madd<S: pulp::Simd, const FUSED: bool>(s: S, a: S::f32s, b: S::f32s, c: S::f32s) -> S::f32s {
-    if FUSED { s.mul_add_f32s(a, b, c) } else { s.add_f32s(s.mul_f32s(a, b), c) }
+/// The logical lanes of the portable arithmetic.
+const LANES: usize = 16;
+
+/// The operations whose rounding depends on the arithmetic: multiply-adds, dot products, and
+/// sums of squares kept lane by lane ([`Arith::Sum`]).
+pub(crate) trait Arith {
+    /// A sum kept lane by lane, as the arithmetic keeps it: one register (native), or sixteen
+    /// logical lanes (portable).
+    type Sum<S: pulp::Simd>: Copy;
+
+    /// Registers of `S` a sum takes at once: a row's registers are visited in groups of this
+    /// many, the `r`-th of a group adding to the sum's `r`-th part ([`Arith::add_square`]).
+    fn group<S: pulp::Simd>() -> usize;
+
+    /// `a·b + c`, rounded once if fused.
+    fn madd<S: pulp::Simd>(s: S, a: S::f32s, b: S::f32s, c: S::f32s) -> S::f32s;
+
+    /// `a·b + c` on one lane, rounded once if fused.
+    fn madd1(a: f32, b: f32, c: f32) -> f32;
+
+    /// The dot product of two slices of equal length.
+    fn dot<S: pulp::Simd>(s: S, a: &[f32], b: &[f32]) -> f32;
+
+    /// A sum of zeros.
+    fn zero<S: pulp::Simd>(s: S) -> Self::Sum<S>;
+
+    /// Adds `x·x` to `sum`, `x` the `r`-th register of its group.
+    fn add_square<S: pulp::Simd>(s: S, sum: &mut Self::Sum<S>, r: usize, x: S::f32s);
+
+    /// The lanes of `sum` added together.
+    fn total<S: pulp::Simd>(s: S, sum: Self::Sum<S>) -> f32;
 }
 
-/// `a·b + c` on one lane, rounded once if `FUSED`.
-#[inline(always)]
-pub(crate) fn madd1<const FUSED: bool>(a: f32, b: f32, c: f32) -> f32 {
-    if FUSED { a.mul_add(b, c) } else { a * b + c }
+/// Each instruction set's own width, fused if `FUSED`.
+pub(crate) struct Native<const FUSED: bool>;
+
+/// Sixteen logical lanes on every width, nothing fused.
+pub(crate) struct Portable;
+
+impl<const FUSED: bool> Arith for Native<FUSED> {
+    type Sum<S: pulp::Simd> = S::f32s;
+
+    #[inline(always)]
+    fn group<S: pulp::Simd>() -> usize {
+        1
+    }
+
+    #[inline(always)]
+    fn madd<S: pulp::Simd>(s: S, a: S::f32s, b: S::f32s, c: S::f32s) -> S::f32s {
+        if FUSED { s.mul_add_f32s(a, b, c) } else { s.add_f32s(s.mul_f32s(a, b), c) }
+    }
+
+    #[inline(always)]
+    fn madd1(a: f32, b: f32, c: f32) -> f32 {
+        if FUSED { a.mul_add(b, c) } else { a * b + c }
+    }
+
+    /// `a·b` in four vector accumulators (so the additions do not wait on each other), added
+    /// in a fixed order; on the baseline's one-lane "vectors", in eight interleaved sums,
+    /// which the compiler turns into the baseline's own vectors.
+    #[inline(always)]
+    fn dot<S: pulp::Simd>(s: S, a: &[f32], b: &[f32]) -> f32 {
+        if S::IS_SCALAR {
+            return crate::models::svd::dot32(a, b);
+        }
+        let (ah, at) = S::as_simd_f32s(a);
+        let (bh, bt) = S::as_simd_f32s(b);
+        let zero = s.splat_f32s(0.0);
+        let mut acc = [zero; 4];
+        let (ac, bc) = (ah.chunks_exact(4), bh.chunks_exact(4));
+        for (l, (x, y)) in ac.remainder().iter().zip(bc.remainder()).enumerate() {
+            acc[l] = s.mul_f32s(*x, *y);
+        }
+        for (x, y) in ac.zip(bc) {
+            for l in 0..4 {
+                acc[l] = Self::madd(s, x[l], y[l], acc[l]);
+            }
+        }
+        let sum = s.add_f32s(s.add_f32s(acc[0], acc[1]), s.add_f32s(acc[2], acc[3]));
+        let tail: f32 = at.iter().zip(bt).map(|(x, y)| x * y).sum();
+        s.reduce_sum_f32s(sum) + tail
+    }
+
+    #[inline(always)]
+    fn zero<S: pulp::Simd>(s: S) -> S::f32s {
+        s.splat_f32s(0.0)
+    }
+
+    #[inline(always)]
+    fn add_square<S: pulp::Simd>(s: S, sum: &mut S::f32s, _: usize, x: S::f32s) {
+        *sum = Self::madd(s, x, x, *sum);
+    }
+
+    #[inline(always)]
+    fn total<S: pulp::Simd>(s: S, sum: S::f32s) -> f32 {
+        s.reduce_sum_f32s(sum)
+    }
 }
 
-/// `a·b` in four vector accumulators (so the additions do not wait on each other), added in
-/// a fixed order; on the baseline's one-lane "vectors", in eight interleaved sums, which the
-/// compiler turns into the baseline's own vectors.
+/// Sixteen logical lanes held in registers of `S`: the first `LANES / S::F32_LANES` of the
+/// array (the rest stay unused; the compiler drops them).
+type Logical<S> = [<S as pulp::Simd>::f32s; LANES];
+
+/// Registers of `S` per logical vector of sixteen lanes.
 #[inline(always)]
-pub(crate) fn dot<S: pulp::Simd, const FUSED: bool>(s: S, a: &[f32], b: &[f32]) -> f32 {
-    if S::IS_SCALAR {
-        return crate::models::svd::dot32(a, b);
-    }
-    let (ah, at) = S::as_simd_f32s(a);
-    let (bh, bt) = S::as_simd_f32s(b);
-    let zero = s.splat_f32s(0.0);
-    let mut acc = [zero; 4];
-    let (ac, bc) = (ah.chunks_exact(4), bh.chunks_exact(4));
-    for (l, (x, y)) in ac.remainder().iter().zip(bc.remainder()).enumerate() {
-        acc[l] = s.mul_f32s(*x, *y);
-    }
-    for (x, y) in ac.zip(bc) {
-        for l in 0..4 {
-            acc[l] = madd::<S, FUSED>(s, x[l], y[l], acc[l]);
+const fn registers<S: pulp::Simd>() -> usize {
+    LANES / S::F32_LANES
+}
+
+/// The sixteen lanes of `x` added in the portable tree: lane `l` and lane `l + 8`, then the
+/// eight sums' `l` and `l + 4`, then `+ 2`, then `+ 1`. Across registers first (register `r`
+/// and `r + n/2` hold lanes sixteen apart… down to one register), then within the register,
+/// which `pulp` reduces by the same halving on every instruction set (a test checks it).
+#[inline(always)]
+fn tree<S: pulp::Simd>(s: S, mut x: Logical<S>) -> f32 {
+    let mut n = registers::<S>();
+    while n > 1 {
+        n /= 2;
+        for r in 0..n {
+            x[r] = s.add_f32s(x[r], x[r + n]);
         }
     }
-    let sum = s.add_f32s(s.add_f32s(acc[0], acc[1]), s.add_f32s(acc[2], acc[3]));
-    let tail: f32 = at.iter().zip(bt).map(|(x, y)| x * y).sum();
-    s.reduce_sum_f32s(sum) + tail
+    s.reduce_sum_f32s(x[0])
+}
+
+impl Arith for Portable {
+    type Sum<S: pulp::Simd> = Logical<S>;
+
+    #[inline(always)]
+    fn group<S: pulp::Simd>() -> usize {
+        registers::<S>()
+    }
+
+    #[inline(always)]
+    fn madd<S: pulp::Simd>(s: S, a: S::f32s, b: S::f32s, c: S::f32s) -> S::f32s {
+        s.add_f32s(s.mul_f32s(a, b), c)
+    }
+
+    #[inline(always)]
+    fn madd1(a: f32, b: f32, c: f32) -> f32 {
+        a * b + c
+    }
+
+    /// `Σ aᵢbᵢ`: the first `16·⌊n/16⌋` elements in sixteen logical lanes (element `i` to lane
+    /// `i % 16`, each lane in order), the lanes added in the portable [`tree`]; then the rest,
+    /// one by one in order.
+    #[inline(always)]
+    fn dot<S: pulp::Simd>(s: S, a: &[f32], b: &[f32]) -> f32 {
+        let whole = a.len().min(b.len()) / LANES * LANES;
+        let (ah, _) = S::as_simd_f32s(&a[..whole]);
+        let (bh, _) = S::as_simd_f32s(&b[..whole]);
+        let mut sum = Self::zero(s);
+        for (x, y) in ah.chunks_exact(registers::<S>()).zip(bh.chunks_exact(registers::<S>())) {
+            for r in 0..registers::<S>() {
+                sum[r] = s.add_f32s(s.mul_f32s(x[r], y[r]), sum[r]);
+            }
+        }
+        let mut out = tree(s, sum);
+        for (x, y) in a[whole..].iter().zip(&b[whole..]) {
+            out += x * y;
+        }
+        out
+    }
+
+    #[inline(always)]
+    fn zero<S: pulp::Simd>(s: S) -> Logical<S> {
+        [s.splat_f32s(0.0); LANES]
+    }
+
+    /// As [`Portable::dot`] adds its products.
+    #[inline(always)]
+    fn add_square<S: pulp::Simd>(s: S, sum: &mut Logical<S>, r: usize, x: S::f32s) {
+        sum[r] = s.add_f32s(s.mul_f32s(x, x), sum[r]);
+    }
+
+    #[inline(always)]
+    fn total<S: pulp::Simd>(s: S, sum: Logical<S>) -> f32 {
+        tree(s, sum)
+    }
 }
 
 /// `y += a·x`.
 #[inline(always)]
-pub(crate) fn axpy<S: pulp::Simd, const FUSED: bool>(s: S, a: f32, x: &[f32], y: &mut [f32]) {
+pub(crate) fn axpy<S: pulp::Simd, A: Arith>(s: S, a: f32, x: &[f32], y: &mut [f32]) {
     let av = s.splat_f32s(a);
     let (xh, xt) = S::as_simd_f32s(x);
     let (yh, yt) = S::as_mut_simd_f32s(y);
     for (yv, xv) in yh.iter_mut().zip(xh) {
-        *yv = madd::<S, FUSED>(s, av, *xv, *yv);
+        *yv = A::madd(s, av, *xv, *yv);
     }
     for (yv, xv) in yt.iter_mut().zip(xt) {
-        *yv = madd1::<FUSED>(a, *xv, *yv);
+        *yv = A::madd1(a, *xv, *yv);
     }
+}
+
+/// The portable dot product by its definition, one element at a time: what every
+/// instruction set must compute, bit for bit.
+#[cfg(test)]
+pub(crate) fn portable_dot(a: &[f32], b: &[f32]) -> f32 {
+    let whole = a.len() / LANES * LANES;
+    let mut lanes = [0.0f32; LANES];
+    for i in 0..whole {
+        lanes[i % LANES] += a[i] * b[i];
+    }
+    let mut width = LANES / 2;
+    while width > 0 {
+        for l in 0..width {
+            lanes[l] += lanes[l + width];
+        }
+        width /= 2;
+    }
+    let mut out = lanes[0];
+    for i in whole..a.len() {
+        out += a[i] * b[i];
+    }
+    out
 }
 
 #[cfg(test)]
@@ -187,28 +471,138 @@ mod tests {
         type Output = f32;
 
         #[inline(always)]
-        fn run<S: pulp::Simd, const FUSED: bool>(self, s: S) -> f32 {
-            dot::<S, FUSED>(s, self.0, self.1)
+        fn run<S: pulp::Simd, A: Arith>(self, s: S) -> f32 {
+            A::dot(s, self.0, self.1)
+        }
+    }
+
+    /// The sum of `x`'s squares, kept as the arithmetic keeps it, `x` cut into registers.
+    struct Squares<'a>(&'a [f32]);
+
+    impl Vectorized for Squares<'_> {
+        type Output = f32;
+
+        #[inline(always)]
+        fn run<S: pulp::Simd, A: Arith>(self, s: S) -> f32 {
+            let (xh, _) = S::as_simd_f32s(self.0);
+            let mut sum = A::zero(s);
+            for group in xh.chunks_exact(A::group::<S>()) {
+                for (r, &x) in group.iter().enumerate() {
+                    A::add_square(s, &mut sum, r, x);
+                }
+            }
+            A::total(s, sum)
+        }
+    }
+
+    /// Every instruction set this CPU runs.
+    fn isas() -> Vec<Isa> {
+        let mut isas = vec![Isa::Best, Isa::Avx2, Isa::Baseline];
+        if Isa::available().contains(&"avx512") {
+            isas.push(Isa::Avx512);
+        }
+        isas
+    }
+
+    /// Values whose sums round differently in different orders: magnitudes from 1e-4 to 1e4.
+    fn awkward(n: usize, seed: f32) -> Vec<f32> {
+        (0..n).map(|x| ((x as f32 + seed) * 0.737).sin() * 10f32.powi((x % 9) as i32 - 4)).collect()
+    }
+
+    #[test]
+    fn the_portable_arithmetic_gives_its_definitions_bits_on_every_instruction_set() {
+        for n in [1, 7, 15, 16, 17, 20, 32, 33, 48, 100, 112, 160] {
+            let (a, b) = (awkward(n, 0.0), awkward(n, 3.0));
+            let expected = portable_dot(&a, &b);
+            for isa in isas() {
+                let d = isa.run(Simd::Portable, Dot(&a, &b));
+                assert_eq!(d.to_bits(), expected.to_bits(), "{isa:?} ({}), {n}: {d} against {expected}", isa.name());
+            }
+            if n % LANES == 0 {
+                // The squares' sum kept lane by lane: the dot product of `a` with itself.
+                let expected = portable_dot(&a, &a);
+                for isa in isas() {
+                    let d = isa.run(Simd::Portable, Squares(&a));
+                    assert_eq!(d.to_bits(), expected.to_bits(), "{isa:?}, {n}: squares");
+                }
+            }
         }
     }
 
     #[test]
-    fn both_instruction_sets_compute_the_same_sums_up_to_rounding() {
+    fn the_native_arithmetic_computes_the_same_sums_up_to_rounding() {
         for n in [1, 7, 8, 33, 100, 112] {
             let a: Vec<f32> = (0..n).map(|x| (x as f32 * 0.37).sin()).collect();
             let b: Vec<f32> = (0..n).map(|x| 1.0 - x as f32 * 0.01).collect();
             let exact: f64 = a.iter().zip(&b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
-            for isa in [Isa::Best, Isa::Avx2, Isa::Baseline] {
-                let d = isa.run(Dot(&a, &b));
-                assert!((f64::from(d) - exact).abs() < 1e-5, "{isa:?}, {n}: {d} against {exact}");
+            for isa in isas() {
+                for simd in [Simd::Native, Simd::Portable] {
+                    let d = isa.run(simd, Dot(&a, &b));
+                    assert!((f64::from(d) - exact).abs() < 1e-5, "{isa:?} {simd:?}, {n}: {d} against {exact}");
+                }
             }
+        }
+        // Where the CPU has fused multiply-adds, the native path uses them: other bits, for
+        // some operands at least.
+        if ["avx512", "avx2+fma"].contains(&Isa::Best.name()) {
+            let differ = (16..200)
+                .filter(|&n| {
+                    let (a, b) = (awkward(n, 0.0), awkward(n, 3.0));
+                    Isa::Best.run(Simd::Native, Dot(&a, &b)) != Isa::Best.run(Simd::Portable, Dot(&a, &b))
+                })
+                .count();
+            assert!(differ > 0, "the native dot products all had the portable bits");
         }
         assert!(["avx512", "avx2+fma", "best", "baseline"].contains(&Isa::Best.name()));
         assert!(["avx2+fma", "best", "baseline"].contains(&Isa::Avx2.name()));
         assert_eq!(Isa::Baseline.name(), "baseline");
-        // Sixteen lanes exactly where AVX-512 runs; rows of a multiple of it are whole vectors.
-        for isa in [Isa::Best, Isa::Avx2, Isa::Baseline] {
-            assert_eq!(isa.lanes(), if isa.name() == "avx512" { 16 } else { 8 }, "{isa:?}");
+        // Sixteen floats a row for the portable arithmetic everywhere; for the native one,
+        // sixteen exactly where AVX-512 runs.
+        for isa in isas() {
+            assert_eq!(isa.lanes(Simd::Portable), 16, "{isa:?}");
+            assert_eq!(isa.lanes(Simd::Native), if isa.name() == "avx512" { 16 } else { 8 }, "{isa:?}");
         }
+    }
+
+    #[test]
+    fn pulp_reduces_a_register_by_halves() {
+        // The portable tree relies on it within a register: lanes l and l + w/2 first.
+        struct Reduce<'a>(&'a [f32]);
+        impl Vectorized for Reduce<'_> {
+            type Output = (f32, f32);
+            #[inline(always)]
+            fn run<S: pulp::Simd, A: Arith>(self, s: S) -> (f32, f32) {
+                let w = S::F32_LANES;
+                let (x, _) = S::as_simd_f32s(&self.0[..w]);
+                let mut lanes = self.0[..w].to_vec();
+                let mut width = w / 2;
+                while width > 0 {
+                    for l in 0..width {
+                        lanes[l] += lanes[l + width];
+                    }
+                    width /= 2;
+                }
+                (s.reduce_sum_f32s(x[0]), lanes[0])
+            }
+        }
+        let x = awkward(16, 1.0);
+        for isa in isas() {
+            let (pulp, halves) = isa.run(Simd::Portable, Reduce(&x));
+            assert_eq!(pulp.to_bits(), halves.to_bits(), "{isa:?}");
+        }
+    }
+
+    #[test]
+    fn a_forced_instruction_set_must_be_one_the_cpu_has() {
+        assert_eq!(Isa::parse(""), Ok(Isa::Best));
+        assert_eq!(Isa::parse("baseline"), Ok(Isa::Baseline));
+        let avx2 = Isa::parse("avx2");
+        assert_eq!(avx2.is_ok(), Isa::available().contains(&"avx2"), "{avx2:?}");
+        match Isa::parse("avx512") {
+            Ok(isa) => assert_eq!(isa.name(), "avx512"),
+            Err(e) => assert!(e.contains("this CPU has no AVX-512") && e.contains("baseline"), "{e}"),
+        }
+        let e = Isa::parse("sse9").unwrap_err();
+        assert!(e.contains("\"sse9\"") && e.contains("expected avx512, avx2 or baseline"), "{e}");
     }
 }

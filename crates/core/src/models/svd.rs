@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::ids::IdMap;
 use crate::data::scale::RatingScale;
 use crate::data::trainset::Trainset;
-use crate::models::simd::Isa;
+use crate::models::simd::{Isa, Simd};
 use crate::numpy::RandomState;
 
 /// How `train` fits the model.
@@ -47,6 +47,7 @@ pub enum TrainMode {
 /// | `reg_bu`, `reg_bi`, `reg_pu`, `reg_qi` | none | override `reg_all` for one parameter | 0 or more |
 /// | `seed` | 0 | the factors' initialisation (Surprise's `random_state`) | 0 to 2^32 - 1 |
 /// | `adagrad` | false | movierec's own, `fast` mode only: AdaGrad's adaptive step, as LibMF's | |
+/// | `simd` | `portable` | movierec's own, `fast` mode only: the vector loops' arithmetic ([`Simd`]): the same model on every CPU, or `native`, the CPU's fastest | `portable`, `native` |
 ///
 /// With `adagrad`, each row of factors (a user's `pᵤ`, a movie's `qᵢ`) and each bias keeps
 /// the sum `G` of its squared gradients, starting at 1 (for a row, the mean over its factors
@@ -74,6 +75,7 @@ pub struct SvdParams {
     pub reg_qi: Option<f64>,
     pub seed: u32,
     pub adagrad: bool,
+    pub simd: Simd,
 }
 
 impl Default for SvdParams {
@@ -96,6 +98,7 @@ impl Default for SvdParams {
             reg_qi: None,
             seed: 0,
             adagrad: false,
+            simd: Simd::Portable,
         }
     }
 }
@@ -155,6 +158,16 @@ pub struct Svd {
     /// model files written before it.
     #[serde(default)]
     pub adagrad: bool,
+    /// The `fast` mode's arithmetic (the `surprise` mode computes in double precision, one
+    /// value at a time: the same on every CPU); absent from model files written before it,
+    /// which were fitted in the native one.
+    #[serde(default = "fitted_natively")]
+    pub simd: Simd,
+}
+
+/// The arithmetic of the fits whose model files do not say.
+fn fitted_natively() -> Simd {
+    Simd::Native
 }
 
 impl SvdParams {
@@ -203,6 +216,7 @@ impl SvdParams {
             ],
             seed: self.seed,
             adagrad: self.adagrad,
+            simd: self.simd,
         })
     }
 }
@@ -377,7 +391,7 @@ impl Svd {
     ) -> Result<SvdModel, Diverged> {
         match mode {
             TrainMode::Surprise => self.fit_surprise_with(t, on_epoch),
-            TrainMode::Fast => self.fit_fast_with(Isa::from_env(), t, threads, on_epoch),
+            TrainMode::Fast => self.fit_fast_with(Isa::current(), t, threads, on_epoch),
         }
     }
 
