@@ -90,20 +90,30 @@ PY
     echo "$dir"
 }
 
-# ensure_axe ROOT: axe-core's browser script (axe.min.js), the version pinned in
-# requirements/axe-core.txt, from the npm registry into the user's cache; prints its path.
+# ensure_axe ROOT: axe-core's browser script (axe.min.js), out of the wheel pinned (with its
+# hash) in requirements/axe.txt, from PyPI into the user's cache; prints its path. The wheel
+# carries axe-core's own file; nothing of the package is installed.
 ensure_axe() {
     local root=$1 spec
-    spec=$(cat "$root/requirements/axe-core.txt")
-    local dir=${XDG_CACHE_HOME:-$HOME/.cache}/movierec/${spec/@/-}
+    spec=$(sed -n 's/^\(axe-playwright-python==[^ ]*\).*/\1/p' "$root/requirements/axe.txt")
+    local dir=${XDG_CACHE_HOME:-$HOME/.cache}/movierec/${spec/==/-}
     if [[ ! -s $dir/axe.min.js ]]; then
-        echo "fetching $spec (npm)" >&2
-        mkdir -p "$dir"
-        local tarball
-        tarball=$(cd "$dir" && npm pack --silent "$spec")
-        tar -xzf "$dir/$tarball" -C "$dir" package/axe.min.js
-        mv "$dir/package/axe.min.js" "$dir/axe.min.js.tmp" && mv "$dir/axe.min.js.tmp" "$dir/axe.min.js"
-        rm -rf "$dir/package" "$dir/$tarball"
+        echo "fetching axe-core (inside $spec, PyPI)" >&2
+        mkdir -p "$dir/wheel"
+        python3 -m pip download --quiet --disable-pip-version-check --no-deps --require-hashes \
+            -r "$root/requirements/axe.txt" -d "$dir/wheel" >&2
+        python3 - "$dir" <<'PY'
+import pathlib, sys, zipfile
+out = pathlib.Path(sys.argv[1])
+wheel = sorted((out / "wheel").glob("axe_playwright_python-*.whl"))[-1]
+with zipfile.ZipFile(wheel) as z:
+    script = z.read("axe_playwright_python/axe.min.js")
+assert script.startswith(b"/*! axe v"), script[:40]
+tmp = out / "axe.min.js.tmp"
+tmp.write_bytes(script)
+tmp.replace(out / "axe.min.js")
+PY
+        rm -rf "$dir/wheel"
     fi
     echo "$dir/axe.min.js"
 }

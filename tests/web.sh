@@ -5,7 +5,7 @@
 # stage binaries). tests/web_check.py opens every page at 1280×800 and at phone width, finds
 # a user by name, checks the 10 recommendations shown against the API's, opens a movie, rates
 # three movies as a new visitor, refreshes the model with the token and is refused without
-# it, switches to French, and runs axe-core (pinned, requirements/axe-core.txt, from npm) in
+# it, switches to French, and runs axe-core (pinned, requirements/axe.txt, from PyPI) in
 # every page: no serious or critical violation. Screenshots go to $MOVIEREC_TEST_OUTPUT/web
 # (default: test-output/web in the clone; not committed). Needs the release binaries.
 # Usage: tests/web.sh
