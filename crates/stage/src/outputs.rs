@@ -1,6 +1,9 @@
 //! Atomic outputs: every file a stage writes goes to a temporary file beside its target and
 //! is renamed into place only when the whole stage has succeeded, so a failing stage leaves
-//! no output created or changed.
+//! no output created or changed. A stage killed before it renames leaves its temporary files
+//! behind (nothing runs on `kill -9`); each is named after its target and its process
+//! (`.NAME.PID.RANDOM.tmp`), and the next write of the target removes those whose process is
+//! gone.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -41,7 +44,8 @@ impl Outputs {
         };
         std::fs::create_dir_all(dir).with_context(context)?;
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let prefix = format!(".{name}.");
+        remove_stale(dir, &name);
+        let prefix = format!(".{name}.{}.", std::process::id());
         let mut builder = tempfile::Builder::new();
         builder.prefix(&prefix).suffix(".tmp");
         // Temporary files are private by default; outputs are ordinary files.
@@ -70,6 +74,12 @@ impl Outputs {
         })
     }
 
+    /// Where the future content of `path` is while it is pending (to read it before the
+    /// commit, as the tracking does); `path` itself when it was not written.
+    pub fn staged<'a>(&'a self, path: &'a Path) -> &'a Path {
+        self.pending.iter().find(|(_, target)| target == path).map_or(path, |(tmp, _)| tmp.path())
+    }
+
     /// Puts every pending file in place.
     ///
     /// # Errors
@@ -79,6 +89,31 @@ impl Outputs {
             tmp.persist(&path).with_context(|| format!("failed to move the new {} into place", path.display()))?;
         }
         Ok(())
+    }
+}
+
+/// Removes the temporary files of earlier writes of `name` in `dir` whose process is gone (a
+/// stage killed before its commit). Only on Linux, where `/proc` tells which processes live;
+/// a file that cannot be removed is left for the next run.
+fn remove_stale(dir: &Path, name: &str) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let prefix = format!(".{name}.");
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(rest) = file.to_str().and_then(|f| f.strip_prefix(&prefix)).and_then(|f| f.strip_suffix(".tmp"))
+        else {
+            continue;
+        };
+        let Some(pid) = rest.split('.').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => tracing::info!("removed {}, left by a run that was killed", entry.path().display()),
+                Err(e) => tracing::warn!("could not remove {}, left by a killed run: {e}", entry.path().display()),
+            }
+        }
     }
 }
 
@@ -109,5 +144,29 @@ mod tests {
         out.write_json(&a, &[1, 2]).unwrap();
         out.commit().unwrap();
         assert_eq!(std::fs::read_to_string(&a).unwrap(), "[\n  1,\n  2\n]\n");
+    }
+
+    #[test]
+    fn the_next_write_removes_what_a_killed_run_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.json");
+        // A process that is gone (PIDs above the kernel's maximum never live), one that lives
+        // (this one: a write in progress), another output's, and a file of the user's.
+        let dead = dir.path().join(".a.json.4294967295.x1y2z3.tmp");
+        let live = dir.path().join(format!(".a.json.{}.q7.tmp", std::process::id()));
+        let other = dir.path().join(".b.json.4294967295.k9.tmp");
+        let mine = dir.path().join(".a.json.notes");
+        for f in [&dead, &live, &other, &mine] {
+            std::fs::write(f, "x").unwrap();
+        }
+        let mut out = Outputs::new();
+        out.write_json(&a, &[1]).unwrap();
+        let staged = out.staged(&a).to_owned();
+        assert!(staged != a && staged.exists() && !a.exists());
+        assert_eq!(out.staged(&dir.path().join("unwritten")), dir.path().join("unwritten"));
+        out.commit().unwrap();
+        assert!(!dead.exists(), "a dead run's file was kept");
+        assert!(live.exists() && other.exists() && mine.exists());
+        assert!(!staged.exists() && a.exists());
     }
 }
