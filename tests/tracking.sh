@@ -6,8 +6,11 @@
 # REST (tests/tracking_check.py): the three experiments, their runs, params, metrics, the
 # training loss history, tags, the nested candidate runs, the registered model and its alias,
 # and the model artifacts byte-identical to the files. Then: a failing stage leaves a FAILED
-# run; with the server stopped, a stage completes with a warning (tracking.required false) or
-# fails with a clear message (true); and the outputs are the same with tracking as without.
+# run; with the server answering 500 or nothing from the middle of train, evaluate or optimize
+# (a fault-injecting proxy in front of it, tests/fault_proxy.py), the stage completes untracked
+# with an untracked run's outputs (tracking.required false) or fails changing no output (true);
+# with the server stopped, a stage completes with a warning (false) or fails with a clear
+# message (true); and the outputs are the same with tracking as without.
 # Last, a second server with MLflow's basic-auth app: the stages log with MLflow's own
 # credential variables, and a wrong password is refused with a clear message.
 # Needs the release binaries. Usage: tests/tracking.sh
@@ -98,6 +101,65 @@ assert "diverged" in tags["error"], tags
 PY
 ok "a failing stage leaves a FAILED run with the error"
 sed -i 's/n_epochs: 6, lr_all: 5.0}/n_epochs: 6}/' params.yaml
+
+# Faults in the middle of a stage: a proxy in front of the real server (tests/fault_proxy.py)
+# forwards the stage's first half of its calls, then answers every call 500, or stops
+# answering. With tracking.required false the stage completes with the outputs of an untracked
+# run; with true it fails, saying so, and every output it had before stays as it was.
+proxy_port=$(free_port)
+proxy=http://127.0.0.1:$proxy_port
+echo pass >"$work/fault"
+setsid python3 "$root/tests/fault_proxy.py" "$proxy_port" "$uri" "$work/fault" >"$work/proxy.log" 2>&1 </dev/null &
+stop_groups+=($!)
+for _ in $(seq 100); do curl -sf -o /dev/null "$proxy/health" && break; sleep 0.1; done
+cp params.yaml "$work/params.before"
+sed -i 's/^  registry: {name: movierec-test, alias: champion}/  registry: {name: movierec-test, alias: champion}\n  retries: 2\n  timeout_seconds: 2/' params.yaml
+# run_stage NAME DIR: the stage, its outputs in DIR (evaluate measures model.bin).
+run_stage() {
+    mkdir -p "$2"
+    case $1 in
+    train) "$bin/train" --train train.parquet --model "$2/model.bin" --report "$2/train.json" --loss "$2/loss.csv" ;;
+    evaluate) "$bin/evaluate" --model model.bin --train train.parquet --test test.parquet --report "$2/evaluate.json" \
+        --errors "$2/errors.csv" --ranking "$2/ranking.csv" --ndcg "$2/ndcg.csv" ;;
+    optimize) "$bin/optimize" --train train.parquet --test test.parquet --ratings r.parquet --model "$2/serve.bin" \
+        --report "$2/optimize.json" --candidates "$2/candidates.csv" ;;
+    esac
+}
+declare -A stage_outputs=([train]="model.bin train.json loss.csv" [evaluate]="evaluate.json errors.csv ranking.csv ndcg.csv"
+    [optimize]="serve.bin optimize.json candidates.csv")
+for stage in train evaluate optimize; do
+    run_stage "$stage" "$work/ref-$stage" 2>/dev/null
+    before=$(wc -l <"$work/proxy.log")
+    MLFLOW_TRACKING_URI=$proxy run_stage "$stage" "$work/counted-$stage" 2>/dev/null
+    calls=$(($(wc -l <"$work/proxy.log") - before))
+    for fault in error hang; do
+        for required in false true; do
+            dir=$work/fault-$stage-$fault-$required
+            mkdir -p "$dir"
+            for o in ${stage_outputs[$stage]}; do cp "$work/ref-$stage/$o" "$dir/$o"; done
+            (cd "$dir" && sha256sum ${stage_outputs[$stage]}) >"$work/before.sum"
+            sed -i "s/^  required: .*/  required: $required/" params.yaml
+            grep -q "^  required: $required" params.yaml || sed -i "s/^  retries: 2$/  retries: 2\n  required: $required/" params.yaml
+            echo "$fault $((calls / 2))" >"$work/fault"
+            if MLFLOW_TRACKING_URI=$proxy run_stage "$stage" "$dir" 2>"$work/fault.log"; then
+                [[ $required == false ]] || { cat "$work/fault.log"; echo "$stage completed though tracking is required"; exit 1; }
+                grep -q "goes on untracked" "$work/fault.log" || { cat "$work/fault.log"; exit 1; }
+                outs=(${stage_outputs[$stage]})
+                python3 "$root/tests/same_outputs.py" "$work/ref-$stage" "$dir" "${outs[@]}" >/dev/null ||
+                    { echo "$stage's outputs differ from an untracked run's after a fault"; exit 1; }
+            else
+                [[ $required == true ]] || { cat "$work/fault.log"; echo "$stage failed though tracking is not required"; exit 1; }
+                grep -q "tracking.required is true" "$work/fault.log" || { cat "$work/fault.log"; exit 1; }
+                (cd "$dir" && sha256sum --quiet --check "$work/before.sum") ||
+                    { echo "$stage changed an output though it failed"; exit 1; }
+                [[ -z $(find "$dir" -name '.*.tmp') ]] || { echo "temporary files left"; exit 1; }
+            fi
+            echo pass >"$work/fault"
+        done
+    done
+    ok "$stage, MLflow answering 500 or nothing after $((calls / 2)) of its $calls calls: not required, it completes untracked with an untracked run's outputs; required, it fails and changes no output"
+done
+cp "$work/params.before" params.yaml
 
 # The server stopped.
 kill -- "-$pid"

@@ -126,7 +126,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     tracker.finish(outcome)
 }
 
-fn evaluate(args: &Args, p: &EvaluateParams, tracker: &mut Tracker) -> anyhow::Result<()> {
+fn evaluate(args: &Args, p: &EvaluateParams, tracker: &mut Tracker) -> anyhow::Result<Outputs> {
     tracker.log(&tracking::params_of(&serde_json::to_value(p)?), &[], &[])?;
     anyhow::ensure!(p.k >= 1, "invalid evaluate.k 0: expected 1 or more");
     let phase = Phase::start("reading the model and the sets");
@@ -259,14 +259,16 @@ fn evaluate(args: &Args, p: &EvaluateParams, tracker: &mut Tracker) -> anyhow::R
         Ok(())
     })?;
     out.write_json(&args.report, &report)?;
-    out.commit()?;
 
+    // Logged before the outputs are put in place (the tracker's `finish` does it), so that a
+    // required tracking that fails changes no output.
     tracker.log(&[], &tracking::report_metrics(&serde_json::to_value(&report)?), &[])?;
-    tracker.upload("metrics/evaluate.json", &args.report)?;
-    tracker.upload("plots/evaluate_errors.csv", &args.errors)?;
-    tracker.upload("plots/precision_recall.csv", &args.ranking)?;
-    tracker.upload("plots/ranking_ndcg.csv", &args.ndcg)?;
-    tracker.upload("model/model.bin", &args.model)
+    tracker.upload("metrics/evaluate.json", out.staged(&args.report))?;
+    tracker.upload("plots/evaluate_errors.csv", out.staged(&args.errors))?;
+    tracker.upload("plots/precision_recall.csv", out.staged(&args.ranking))?;
+    tracker.upload("plots/ranking_ndcg.csv", out.staged(&args.ndcg))?;
+    tracker.upload("model/model.bin", &args.model)?;
+    Ok(out)
 }
 
 /// The rankings measured: the model's, then the others side by side.

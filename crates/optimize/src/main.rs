@@ -133,7 +133,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     tracker.finish(outcome)
 }
 
-fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut Tracker) -> anyhow::Result<()> {
+fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut Tracker) -> anyhow::Result<Outputs> {
     let mut logged = tracking::params_of(&serde_json::json!({
         "method": p.method, "n_iter": p.n_iter, "seed": p.seed, "cv": p.cv, "threads": p.threads,
         "mode": p.mode, "measure": p.measure, "relevance_threshold": p.relevance_threshold, "base": p.base,
@@ -311,12 +311,13 @@ fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut 
     out.write(&args.model, |w| artifact::write(&serve, &provenance, w))?;
     out.write(&args.candidates, |w| write_candidates(&report.cv_results, p.measure, w))?;
     out.write_json(&args.report, &report)?;
-    out.commit()?;
 
+    // Logged before the outputs are put in place (the tracker's `finish` does it), so that a
+    // required tracking that fails changes no output.
     if tracker.is_on() {
-        log_run(tracker, &report, &provenance, tp, args)?;
+        log_run(tracker, &report, &provenance, tp, args, &out)?;
     }
-    Ok(())
+    Ok(out)
 }
 
 /// The parent run's best params and scores, one child run per candidate, the artifacts, and
@@ -327,6 +328,7 @@ fn log_run(
     provenance: &Provenance,
     t: &TrackingParams,
     args: &Args,
+    out: &Outputs,
 ) -> anyhow::Result<()> {
     let steps = Steps::new(report.cv_results.len() as u64, "candidates logged to MLflow");
     let mut best_run = None;
@@ -364,9 +366,9 @@ fn log_run(
         m.remove("cv_results");
     }
     tracker.log(&params, &tracking::report_metrics(&summary), &tags)?;
-    tracker.upload("model/serve.bin", &args.model)?;
-    tracker.upload("metrics/optimize.json", &args.report)?;
-    tracker.upload("plots/optimize_candidates.csv", &args.candidates)?;
+    tracker.upload("model/serve.bin", out.staged(&args.model))?;
+    tracker.upload("metrics/optimize.json", out.staged(&args.report))?;
+    tracker.upload("plots/optimize_candidates.csv", out.staged(&args.candidates))?;
     if let Some(name) = &t.registry.name {
         tracker.register("model", name, t.registry.alias.as_deref())?;
     }

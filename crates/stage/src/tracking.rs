@@ -3,7 +3,9 @@
 //!
 //! Tracking is on when `MLFLOW_TRACKING_URI` or `tracking.uri` is set. A server that fails
 //! is, by `tracking.required`, a warning (the stage completes untracked) or the stage's
-//! failure. Tracking only reads what the stage wrote; it never changes it. A server that asks
+//! failure, before any output changes: everything is logged from the outputs as they wait to
+//! be put in place, and the run ends before they are. Tracking only reads what the stage
+//! wrote; it never changes it. A server that asks
 //! who is calling (MLflow's `basic-auth` app, DagsHub) gets MLflow's own variables:
 //! `MLFLOW_TRACKING_USERNAME` and `MLFLOW_TRACKING_PASSWORD`, or `MLFLOW_TRACKING_TOKEN`.
 
@@ -14,6 +16,7 @@ pub use movierec_tracking::Metric;
 use movierec_tracking::{Auth, Client, Run, RunStatus, TrackingError};
 use serde_json::Value;
 
+use crate::outputs::Outputs;
 use crate::params::TrackingParams;
 
 /// The environment variable MLflow's own clients read.
@@ -164,25 +167,31 @@ impl Tracker {
         Ok(())
     }
 
-    /// Ends the run with the stage's outcome and returns it: `FINISHED` after success,
-    /// `FAILED` after an error (whose message becomes the run's `error` tag).
+    /// Ends the run with the stage's outcome, then puts the stage's outputs in place: `FINISHED`
+    /// after success, `FAILED` after an error (whose message becomes the run's `error` tag).
+    /// The run ends before the outputs move, so that with tracking required a server that
+    /// fails leaves every output as it was; outputs that cannot be put in place turn the run
+    /// `FAILED`.
     ///
     /// # Errors
-    /// The stage's error; or, after a success, the server's if tracking is required.
-    pub fn finish(mut self, outcome: anyhow::Result<()>) -> anyhow::Result<()> {
-        let Some((client, run)) = self.active.take() else { return outcome };
+    /// The stage's error; or, after a success, the server's if tracking is required, or the
+    /// commit's.
+    pub fn finish(mut self, outcome: anyhow::Result<Outputs>) -> anyhow::Result<()> {
+        let Some((client, run)) = self.active.take() else { return outcome?.commit() };
+        let failed = |e: &anyhow::Error| {
+            let tag = [("error".to_owned(), format!("{e:#}").chars().take(5000).collect())];
+            if let Err(t) = client.log(&run, &[], &[], &tag).and_then(|()| client.end_run(&run, RunStatus::Failed)) {
+                tracing::warn!("could not mark the MLflow run FAILED: {t}");
+            }
+        };
         match outcome {
-            Ok(()) => {
-                let result = client.end_run(&run, RunStatus::Finished);
-                self.handle(result)?;
-                Ok(())
+            Ok(out) => {
+                let ended = client.end_run(&run, RunStatus::Finished);
+                self.handle(ended)?;
+                out.commit().inspect_err(|e| failed(e))
             }
             Err(e) => {
-                let tag = [("error".to_owned(), format!("{e:#}").chars().take(5000).collect())];
-                if let Err(t) = client.log(&run, &[], &[], &tag).and_then(|()| client.end_run(&run, RunStatus::Failed))
-                {
-                    tracing::warn!("could not mark the MLflow run FAILED: {t}");
-                }
+                failed(&e);
                 Err(e)
             }
         }
@@ -258,5 +267,7 @@ mod tests {
         let t = Tracker::start(&TrackingParams::default(), "train", "train").unwrap();
         assert!(!t.is_on());
         assert!(t.finish(Err(anyhow::anyhow!("boom"))).is_err());
+        let t = Tracker::start(&TrackingParams::default(), "train", "train").unwrap();
+        assert!(t.finish(Ok(Outputs::new())).is_ok());
     }
 }

@@ -97,7 +97,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     tracker.finish(outcome)
 }
 
-fn train(args: &Args, p: &TrainParams, tracker: &mut Tracker) -> anyhow::Result<()> {
+fn train(args: &Args, p: &TrainParams, tracker: &mut Tracker) -> anyhow::Result<Outputs> {
     tracker.log(
         &tracking::params_of(&serde_json::json!({
             "algorithm": p.algorithm, "mode": p.mode, "threads": p.threads, "svd": p.svd,
@@ -178,8 +178,9 @@ fn train(args: &Args, p: &TrainParams, tracker: &mut Tracker) -> anyhow::Result<
         Ok(())
     })?;
     out.write_json(&args.report, &report)?;
-    out.commit()?;
 
+    // Logged before the outputs are put in place (the tracker's `finish` does it), so that a
+    // required tracking that fails changes no output.
     let mut metrics = tracking::report_metrics(&serde_json::to_value(&report)?);
     metrics.extend(losses.iter().map(|e| Metric {
         key: "train_rmse".into(),
@@ -187,9 +188,10 @@ fn train(args: &Args, p: &TrainParams, tracker: &mut Tracker) -> anyhow::Result<
         step: e.epoch as u64,
     }));
     tracker.log(&[], &metrics, &[])?;
-    tracker.upload("model/model.bin", &args.model)?;
-    tracker.upload("metrics/train.json", &args.report)?;
-    tracker.upload("plots/train_loss.csv", &args.loss)
+    tracker.upload("model/model.bin", out.staged(&args.model))?;
+    tracker.upload("metrics/train.json", out.staged(&args.report))?;
+    tracker.upload("plots/train_loss.csv", out.staged(&args.loss))?;
+    Ok(out)
 }
 
 /// Fits SVD in `mode`, with a bar over the epochs: the model, the seconds, each epoch's loss.
