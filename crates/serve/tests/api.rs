@@ -782,6 +782,20 @@ async fn a_refresh_swaps_in_new_artifacts_or_keeps_the_old() {
     assert!(msg.contains("serve.bin") && msg.contains("previous model still serves"), "{msg}");
     assert_eq!(s.get(&format!("/users/{u}/recommendations")).await.1, before);
 
+    // A truncated model file, and another project's file in its place (a Parquet table, and
+    // a file of another program): refused, naming what is wrong; the old model still serves.
+    for (bytes, says) in [
+        (good[..good.len() / 2].to_vec(), "truncated"),
+        (std::fs::read(s.fixture.path("data/movies.parquet")).unwrap(), "not a movierec model file"),
+        (b"PK\x03\x04 another program's archive".to_vec(), "not a movierec model file"),
+    ] {
+        std::fs::write(s.fixture.path("serve.bin"), &bytes).unwrap();
+        let msg =
+            error(&s.post("/refresh", Some(TOKEN), "").await, StatusCode::INTERNAL_SERVER_ERROR, "refresh_failed");
+        assert!(msg.contains("serve.bin") && msg.contains(says), "{msg}");
+        assert_eq!(s.get(&format!("/users/{u}/recommendations")).await.1, before);
+    }
+
     // A missing table.
     std::fs::write(s.fixture.path("serve.bin"), &good).unwrap();
     std::fs::rename(s.fixture.path("data/movies.parquet"), s.fixture.path("movies.bak")).unwrap();
@@ -828,7 +842,7 @@ async fn a_refresh_swaps_in_new_artifacts_or_keeps_the_old() {
     let metrics = s.send(Request::get("/metrics").body(Body::empty()).unwrap()).await.2;
     let text = String::from_utf8(metrics).unwrap();
     assert!(text.contains("movierec_refresh_total{result=\"success\"} 3\n"), "{text}");
-    assert!(text.contains("movierec_refresh_total{result=\"failure\"} 3\n"), "{text}");
+    assert!(text.contains("movierec_refresh_total{result=\"failure\"} 6\n"), "{text}");
 }
 
 /// Requests running while the model is swapped again and again all succeed: every client
