@@ -17,7 +17,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody, Json, Path, Query};
 use crate::jobs::{self, GridsearchRequest, JobReport};
-use crate::metrics::ModelGauges;
+use crate::metrics::{Load, ModelGauges};
 use crate::snapshot::{Movie, Snapshot};
 
 type S = State<Arc<AppState>>;
@@ -428,6 +428,17 @@ pub struct Because {
     similarity: f64,
 }
 
+/// Runs `work` off the threads that answer requests (on tokio's blocking pool), so that they
+/// keep accepting, refusing and answering the cheap routes while it runs.
+async fn off_the_answering_threads<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        tracing::error!("a request's work failed: {e}");
+        ApiError::internal()
+    })
+}
+
 /// A recommender's list as (movie, predicted relevance) pairs.
 fn relevance_list(list: &[Recommendation]) -> Vec<(u32, f64)> {
     list.iter().map(|r| (r.movie, r.relevance)).collect()
@@ -506,16 +517,16 @@ pub async fn user_recommendations(
             quote(&id)
         )));
     };
-    let history = &s.view.history[mu as usize];
-    let user = User { id: Some(mu as usize), history };
-    let list = relevance_list(&s.view.model.recommend(user, &recommend::movies_of(history), n));
-    count_served(&state, list.len());
-    Ok(Json(UserRecommendations {
-        user_id: id,
-        user_name: s.data.user_names[u].clone(),
-        n,
-        recommendations: recommended(&s, &list, history, explain),
-    }))
+    let snapshot = Arc::clone(&s);
+    let recommendations = off_the_answering_threads(move || {
+        let history = &snapshot.view.history[mu as usize];
+        let user = User { id: Some(mu as usize), history };
+        let list = relevance_list(&snapshot.view.model.recommend(user, &recommend::movies_of(history), n));
+        recommended(&snapshot, &list, history, explain)
+    })
+    .await?;
+    count_served(&state, recommendations.len());
+    Ok(Json(UserRecommendations { user_id: id, user_name: s.data.user_names[u].clone(), n, recommendations }))
 }
 
 /// A rating of someone the model has never seen.
@@ -604,26 +615,17 @@ pub async fn fold_in_recommendations(
         pairs.push((item, r.score));
     }
     let snapshot = Arc::clone(&s);
-    let (profile, list, pairs) = tokio::task::spawn_blocking(move || {
+    let (bias, recommendations) = off_the_answering_threads(move || {
         let model = &snapshot.view.model;
         pairs.sort_unstable_by_key(|p| p.0);
         let user = User { id: None, history: &pairs };
         let profile = model.profile(user).expect("a new user is folded in");
         let list = relevance_list(&model.recommend_with(user, Some(&profile), &recommend::movies_of(&pairs), n));
-        (profile, list, pairs)
+        (profile.bias, recommended(&snapshot, &list, &pairs, explain))
     })
-    .await
-    .map_err(|e| {
-        tracing::error!("fold-in task failed: {e}");
-        ApiError::internal()
-    })?;
-    count_served(&state, list.len());
-    Ok(Json(FoldInRecommendations {
-        n,
-        folded_in: body.ratings.len(),
-        bias: profile.bias,
-        recommendations: recommended(&s, &list, &pairs, explain),
-    }))
+    .await?;
+    count_served(&state, recommendations.len());
+    Ok(Json(FoldInRecommendations { n, folded_in: body.ratings.len(), bias, recommendations }))
 }
 
 // ---- movies ----
@@ -742,15 +744,21 @@ pub async fn similar_movies(
     let Some(item) = s.view.item_of_movie[m] else {
         return Err(ApiError::not_found(format!("movie {} is in the data but not in the model", quote(&id))));
     };
-    let list = s.view.model.similar(item as usize, n);
-    let similar = list
-        .iter()
-        .enumerate()
-        .map(|(rank, &(j, similarity))| {
-            let other = &s.data.movies[s.view.movie_of_item[j as usize] as usize];
-            SimilarMovie { rank: rank + 1, movie_id: other.id.clone(), title: other.title.clone(), similarity }
-        })
-        .collect();
+    let snapshot = Arc::clone(&s);
+    let similar = off_the_answering_threads(move || {
+        let s = &snapshot;
+        s.view
+            .model
+            .similar(item as usize, n)
+            .iter()
+            .enumerate()
+            .map(|(rank, &(j, similarity))| {
+                let other = &s.data.movies[s.view.movie_of_item[j as usize] as usize];
+                SimilarMovie { rank: rank + 1, movie_id: other.id.clone(), title: other.title.clone(), similarity }
+            })
+            .collect::<Vec<_>>()
+    })
+    .await?;
     Ok(Json(SimilarMovies { movie_id: id, title: s.data.movies[m].title.clone(), n, similar }))
 }
 
@@ -858,7 +866,10 @@ pub async fn metrics(State(state): S) -> Response {
         users: s.view.model.rating.users().len(),
         movies: s.view.model.rating.n_items(),
     });
-    let text = state.metrics.render(gauges.as_ref(), state.jobs.running(), state.started);
+    let a = &state.admission;
+    let (max_in_flight, max_queue) = a.limits();
+    let load = Load { in_flight: a.in_flight(), queued: a.queued(), refused: a.refused(), max_in_flight, max_queue };
+    let text = state.metrics.render(gauges.as_ref(), &load, state.jobs.running(), state.started);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 

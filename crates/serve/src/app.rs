@@ -15,6 +15,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::admission::{self, Admission};
 use crate::api;
 use crate::error::ApiError;
 use crate::jobs::Jobs;
@@ -30,6 +31,10 @@ pub struct Config {
     pub max_page: usize,
     /// Requests taking longer are answered 503.
     pub request_timeout: Duration,
+    /// Requests worked on at once (0: one per core); more wait their turn.
+    pub max_in_flight: usize,
+    /// Requests waiting their turn, at most; more are answered 503 at once.
+    pub max_queue: usize,
     /// Request bodies larger than this are answered 413.
     pub body_limit: usize,
     /// Threads of a grid search job.
@@ -49,6 +54,8 @@ impl Default for Config {
             token: None,
             max_page: 1000,
             request_timeout: Duration::from_secs(10),
+            max_in_flight: 0,
+            max_queue: 64,
             body_limit: 64 * 1024,
             gridsearch_threads: 1,
             gridsearch_max_fits: 1000,
@@ -69,6 +76,8 @@ pub struct AppState {
     pub config: Config,
     /// The metrics.
     pub metrics: Metrics,
+    /// The requests being worked on and waiting.
+    pub admission: Arc<Admission>,
     /// The grid search jobs.
     pub jobs: Jobs,
     /// Serialises refreshes and promotions.
@@ -84,12 +93,16 @@ impl AppState {
     /// If the parameters file in `config` cannot be read.
     pub fn new(paths: Paths, config: Config, snapshot: Option<Snapshot>) -> anyhow::Result<Arc<AppState>> {
         let optimize = read_optimize(config.params.as_ref())?;
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let max_in_flight = if config.max_in_flight == 0 { cores } else { config.max_in_flight };
+        let admission = Arc::new(Admission::new(max_in_flight, config.max_queue));
         Ok(Arc::new(AppState {
             snapshot: RwLock::new(snapshot.map(Arc::new)),
             optimize: RwLock::new(optimize),
             paths,
             config,
             metrics: Metrics::default(),
+            admission,
             jobs: Jobs::default(),
             swap_lock: tokio::sync::Mutex::new(()),
             started: now(),
@@ -217,13 +230,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(SwaggerUi::new("/docs").url("/openapi.json", api::ApiDoc::openapi()))
         .fallback(api::no_route)
         .method_not_allowed_fallback(api::no_method)
+        .layer(middleware::from_fn_with_state(Arc::clone(&state.admission), admission::admit))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), move |s, r, n| observe(s, r, n, timeout)))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::custom(|_| ApiError::internal().into_response()))
         .with_state(state)
 }
 
-/// Times out slow requests, then records each in the metrics and the log.
+/// Times out slow requests (their wait for a turn included), then records each in the
+/// metrics and the log.
 async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Next, timeout: Duration) -> Response {
     let started = Instant::now();
     // The matched template, never the raw path, so the metrics' label values stay a fixed set.

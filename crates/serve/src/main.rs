@@ -60,6 +60,14 @@ struct Args {
     /// Seconds a request may take before it is answered 503.
     #[arg(long, env = "MOVIEREC_REQUEST_TIMEOUT", default_value_t = 10.0)]
     request_timeout: f64,
+    /// Requests worked on at once (0: one per core). More wait their turn, in order.
+    #[arg(long, env = "MOVIEREC_MAX_IN_FLIGHT", default_value_t = 0)]
+    max_in_flight: usize,
+    /// Requests waiting their turn, at most. Beyond them, a request is answered 503 at once,
+    /// with Retry-After, instead of waiting longer and longer (/health, /ready and /metrics
+    /// never wait).
+    #[arg(long, env = "MOVIEREC_MAX_QUEUE", default_value_t = 64)]
+    max_queue: usize,
     /// The largest request body, bytes (larger: 413).
     #[arg(long, env = "MOVIEREC_BODY_LIMIT", default_value_t = 65536)]
     body_limit: usize,
@@ -179,6 +187,8 @@ fn run(args: Args) -> anyhow::Result<()> {
         token: token(&args)?,
         max_page: args.max_page,
         request_timeout: Duration::from_secs_f64(args.request_timeout),
+        max_in_flight: args.max_in_flight,
+        max_queue: args.max_queue,
         body_limit: args.body_limit,
         gridsearch_threads: args.gridsearch_threads.max(1),
         gridsearch_max_fits: args.gridsearch_max_fits,

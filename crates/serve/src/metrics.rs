@@ -39,6 +39,21 @@ pub struct Metrics {
     pub gridsearch_failed: AtomicU64,
 }
 
+/// What `/metrics` shows of the requests being answered ([`crate::admission`]).
+#[derive(Debug, Default)]
+pub struct Load {
+    /// Requests being worked on now.
+    pub in_flight: usize,
+    /// Requests waiting their turn now.
+    pub queued: usize,
+    /// Requests refused (503) since the start, every place taken.
+    pub refused: u64,
+    /// The most worked on at once.
+    pub max_in_flight: usize,
+    /// The most waiting.
+    pub max_queue: usize,
+}
+
 /// What `/metrics` shows of the model being served.
 #[derive(Debug)]
 pub struct ModelGauges<'a> {
@@ -74,7 +89,13 @@ impl Metrics {
     }
 
     /// The exposition text.
-    pub fn render(&self, model: Option<&ModelGauges<'_>>, gridsearch_running: bool, started_seconds: u64) -> String {
+    pub fn render(
+        &self,
+        model: Option<&ModelGauges<'_>>,
+        load: &Load,
+        gridsearch_running: bool,
+        started_seconds: u64,
+    ) -> String {
         let mut out = String::with_capacity(8192);
         let map = self.requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         header(
@@ -115,6 +136,21 @@ impl Metrics {
             header(out, name, "counter", help);
             let _ = writeln!(out, "{name} {}", v.load(Ordering::Relaxed));
         };
+        let gauge = |out: &mut String, name: &str, help: &str, v: usize| {
+            header(out, name, "gauge", help);
+            let _ = writeln!(out, "{name} {v}");
+        };
+        gauge(&mut out, "movierec_http_requests_in_flight", "Requests being worked on now.", load.in_flight);
+        gauge(&mut out, "movierec_http_requests_queued", "Requests waiting their turn now.", load.queued);
+        gauge(&mut out, "movierec_http_max_in_flight", "The most requests worked on at once.", load.max_in_flight);
+        gauge(&mut out, "movierec_http_max_queue", "The most requests waiting their turn.", load.max_queue);
+        header(
+            &mut out,
+            "movierec_http_requests_refused_total",
+            "counter",
+            "Requests answered 503 at once because every place to work and to wait was taken.",
+        );
+        let _ = writeln!(out, "movierec_http_requests_refused_total {}", load.refused);
         counter(&mut out, "movierec_recommendations_total", "Recommendation lists served.", &self.recommendations);
         counter(&mut out, "movierec_recommended_movies_total", "Movies in the lists served.", &self.recommended_movies);
         header(&mut out, "movierec_refresh_total", "counter", "Model refreshes, by result.");
@@ -216,7 +252,7 @@ mod tests {
         m.observe("/users/{id}", "GET", 200, 0.0002);
         m.observe("/users/{id}", "GET", 200, 0.003);
         m.observe("/users/{id}", "GET", 404, 7.0);
-        let text = m.render(None, false, 1);
+        let text = m.render(None, &Load { refused: 3, ..Load::default() }, false, 1);
         let labels = r#"route="/users/{id}",method="GET",status="200""#;
         assert!(text.contains(&format!("movierec_http_requests_total{{{labels}}} 2\n")), "{text}");
         assert!(text.contains(&format!("movierec_http_request_duration_seconds_bucket{{{labels},le=\"0.0001\"}} 0\n")));
@@ -229,6 +265,10 @@ mod tests {
         assert!(text.contains(&format!("movierec_http_request_duration_seconds_bucket{{{slow},le=\"2.5\"}} 0\n")));
         assert!(text.contains(&format!("movierec_http_request_duration_seconds_bucket{{{slow},le=\"+Inf\"}} 1\n")));
         assert!(text.contains("movierec_model_loaded 0\n"));
+        assert!(
+            text.contains("movierec_http_requests_refused_total 3\n")
+                && text.contains("movierec_http_requests_queued 0\n")
+        );
     }
 
     #[test]

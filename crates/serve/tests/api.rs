@@ -980,3 +980,47 @@ async fn unknown_routes_and_methods_are_json_errors() {
     assert_eq!(headers[header::CONTENT_TYPE], "application/json");
     assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["error"]["code"], "method_not_allowed");
 }
+
+/// Past its places to work and to wait, the service refuses a request at once with 503,
+/// `Retry-After` and a JSON error, keeps answering its probes and metrics, and takes requests
+/// again as soon as places free up.
+#[tokio::test]
+async fn a_full_service_refuses_at_once_and_recovers() {
+    let s = Service::new(Config { max_in_flight: 1, max_queue: 1, ..Config::default() });
+    let path = format!("/users/{}/recommendations?n=3", s.user(0));
+    assert_eq!(s.get(&path).await.0, StatusCode::OK);
+    // Two requests' places taken: one working, one waiting.
+    let held: Vec<_> = (0..2).map(|_| s.state.admission.try_admit().expect("a place")).collect();
+    let (status, headers, body) = s.send(Request::get(&path).body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(headers[header::RETRY_AFTER], "1");
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    let message = error(&(status, v), StatusCode::SERVICE_UNAVAILABLE, "overloaded");
+    assert!(message.contains("1 at once, 1 waiting") && message.contains("retry after 1 s"), "{message}");
+    let (status, _) = s
+        .post("/recommendations", None, &format!(r#"{{"ratings": [{{"movie_id": "{}", "score": 80}}]}}"#, s.movie(0)))
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "every route but the probes and metrics waits its turn");
+    for probe in ["/health", "/ready"] {
+        assert_eq!(s.get(probe).await.0, StatusCode::OK, "{probe}");
+    }
+    let (status, _, body) = s.send(Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    let text = String::from_utf8(body).unwrap();
+    assert_eq!(status, StatusCode::OK);
+    for line in [
+        "movierec_http_requests_refused_total 2\n",
+        "movierec_http_requests_queued 2\n",
+        "movierec_http_max_in_flight 1\n",
+        "movierec_http_max_queue 1\n",
+        "movierec_http_requests_total{route=\"/users/{id}/recommendations\",method=\"GET\",status=\"503\"} 1\n",
+    ] {
+        assert!(text.contains(line), "{line} not in\n{text}");
+    }
+    drop(held);
+    assert_eq!(s.get(&path).await.0, StatusCode::OK);
+    let (_, _, body) = s.send(Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    let text = String::from_utf8(body).unwrap();
+    assert!(
+        text.contains("movierec_http_requests_queued 0\n") && text.contains("movierec_http_requests_in_flight 0\n")
+    );
+}
