@@ -8,7 +8,10 @@
 #   - a fresh clone's `dvc pull` (keys from the environment) brings them back, `dvc status` is
 #     clean, and `serve` answers from the pulled artifacts with no stage run;
 #   - a wrong key is refused with a clear message, and changes nothing locally;
-#   - no tracked file holds the secret.
+#   - no tracked file holds the secret;
+#   - the server killed in the middle of a push, then of a pull: the command fails, the
+#     workspace and the cache stay intact, the same command completes once the server is back,
+#     the remote holds no corrupt object and a fresh clone's pull is byte-identical.
 # Needs the release binaries and .venv (scripts/test.sh). Usage: tests/remote.sh
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,17 +40,28 @@ cat >"$work/s3.json" <<EOF
   "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}
 EOF
 mkdir -p "$work/weed"
-setsid "$root/.venv-s3/bin/weed" server -dir="$work/weed" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
-    -master.port="${ports[1]}" -volume.port="${ports[2]}" -filer.port="${ports[3]}" \
-    -s3 -s3.port="$s3_port" -s3.config="$work/s3.json" -s3.port.iceberg=0 -s3.port.lance=0 \
-    -master.volumeSizeLimitMB=64 >"$work/weed.log" 2>&1 &
-weed_pid=$!
-stop_groups+=("$weed_pid")
-for _ in $(seq 120); do
-    [[ $(curl -s -o /dev/null -w '%{http_code}' "$endpoint/" || true) =~ ^[234] ]] && break
-    kill -0 "$weed_pid" 2>/dev/null || { tail -n 30 "$work/weed.log"; exit 1; }
-    sleep 0.5
-done
+# start_weed: the server on its folder (kept from one start to the next), once it answers.
+start_weed() {
+    setsid "$root/.venv-s3/bin/weed" server -dir="$work/weed" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+        -master.port="${ports[1]}" -volume.port="${ports[2]}" -filer.port="${ports[3]}" \
+        -s3 -s3.port="$s3_port" -s3.config="$work/s3.json" -s3.port.iceberg=0 -s3.port.lance=0 \
+        -master.volumeSizeLimitMB=64 >>"$work/weed.log" 2>&1 &
+    weed_pid=$!
+    stop_groups+=("$weed_pid")
+    for _ in $(seq 120); do
+        [[ $(curl -s -o /dev/null -w '%{http_code}' "$endpoint/" || true) =~ ^[234] ]] && return 0
+        kill -0 "$weed_pid" 2>/dev/null || { tail -n 30 "$work/weed.log"; exit 1; }
+        sleep 0.5
+    done
+    echo "SeaweedFS did not answer in 60 s" >&2
+    exit 1
+}
+# stop_weed: the server gone at once, as a crash or a cut network leaves it (SIGKILL).
+stop_weed() {
+    kill -9 -- "-$weed_pid" 2>/dev/null || true
+    wait "$weed_pid" 2>/dev/null || true
+}
+start_weed
 # The bucket, made by a signed request (anonymous ones are refused).
 "$root/.venv/bin/python" - "$endpoint" "$key" "$secret" <<'PY'
 import sys, time
@@ -170,6 +184,128 @@ grep -Eq "failed to connect to s3 \(movierec/cache.*\(403\)|SignatureDoesNotMatc
 dvc push >"$work/push3.log" 2>&1 || { cat "$work/push3.log"; exit 1; }
 grep -q "Everything is up to date" "$work/push3.log" || { cat "$work/push3.log"; exit 1; }
 ok "a push with a wrong key is refused; the remote still holds exactly what the right key pushed"
+
+# ---- the server goes away in the middle of a push, then of a pull ----
+# A large input (incompressible, 384 MB), so that a transfer takes long enough to be cut: the
+# server is killed once it has received (or sent) 48 MB of it. Each time: the command fails
+# saying so, the workspace and the cache are intact (every cached object's content matches its
+# hash), and once the server is back the same command completes; the remote then holds no
+# object whose content does not match its hash, and a fresh clone pulls every byte back.
+cd "$project"
+mkdir -p data/archive && head -c 384M /dev/urandom >data/archive/big.bin
+dvc add data/archive/big.bin >"$work/add-big.log" 2>&1 || { cat "$work/add-big.log"; exit 1; }
+git add data/archive/big.bin.dvc data/archive/.gitignore
+git -c user.name=test -c user.email=test@localhost commit -qm "a large input"
+# cache_intact DIR: every object in DIR's DVC cache has the content its name says.
+cache_intact() {
+    python3 - "$1/.dvc/cache/files/md5" <<'PY'
+import hashlib, pathlib, sys
+bad = []
+for f in pathlib.Path(sys.argv[1]).glob("*/*"):
+    if f.name.endswith(".dir"):
+        continue
+    h = hashlib.md5()
+    with open(f, "rb") as data:
+        for block in iter(lambda: data.read(1 << 20), b""):
+            h.update(block)
+    if h.hexdigest() != f.parent.name + f.name:
+        bad.append(str(f))
+assert not bad, f"corrupt cache objects: {bad}"
+PY
+}
+# cut_when_grown DIR MB COMMAND...: runs COMMAND in the background and kills the server once
+# DIR has grown by MB megabytes; then waits for COMMAND, whose status it returns.
+cut_when_grown() {
+    local dir=$1 mb=$2 start pid
+    shift 2
+    start=$(du -sm "$dir" | cut -f1)
+    "$@" >"$work/cut.log" 2>&1 &
+    pid=$!
+    while kill -0 "$pid" 2>/dev/null; do
+        (($(du -sm "$dir" | cut -f1) - start >= mb)) && break
+        sleep 0.05
+    done
+    kill -0 "$pid" 2>/dev/null || { wait "$pid"; echo "the transfer ended before the cut" >&2; return 0; }
+    stop_weed
+    wait "$pid"
+}
+if cut_when_grown "$work/weed" 48 dvc push; then
+    cat "$work/cut.log"
+    echo "dvc push succeeded though the server went away" >&2
+    exit 1
+fi
+grep -Eiq "failed to (push|upload)|error" "$work/cut.log" || { cat "$work/cut.log"; exit 1; }
+cache_intact "$project"
+[[ $(dvc status --json) == "{}" && -z $(git status --porcelain) ]] || { dvc status; git status --porcelain; exit 1; }
+start_weed
+dvc push >"$work/push-again.log" 2>&1 || { cat "$work/push-again.log"; exit 1; }
+"$root/.venv/bin/python" - "$endpoint" "$key" "$secret" <<'PY'
+import hashlib, sys
+import botocore.session
+endpoint, key, secret = sys.argv[1:]
+s3 = botocore.session.get_session().create_client(
+    "s3", endpoint_url=endpoint, aws_access_key_id=key, aws_secret_access_key=secret, region_name="us-east-1")
+bad, n = [], 0
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket="movierec", Prefix="cache/files/md5/"):
+    for o in page.get("Contents", []):
+        if o["Key"].endswith(".dir"):
+            continue
+        n += 1
+        h = hashlib.md5()
+        for block in s3.get_object(Bucket="movierec", Key=o["Key"])["Body"].iter_chunks(1 << 20):
+            h.update(block)
+        parts = o["Key"].split("/")
+        if h.hexdigest() != parts[-2] + parts[-1]:
+            bad.append(o["Key"])
+assert n > 0 and not bad, (n, bad)
+print(f"{n} objects on the remote, each with the content its name says")
+PY
+said=$(grep -Eim1 "failed to (push|upload)|error" "$work/cut.log" | cut -c1-120)
+ok "the server killed in the middle of dvc push: the push fails (\"$said\"), workspace and cache intact; once it is back the push completes and the remote holds no corrupt object"
+
+puller=$work/puller
+git clone -q "$project" "$puller"
+cd "$puller"
+MOVIEREC_KEYS_IN_ENV=1 scripts/remote.sh "$endpoint" s3://movierec/cache 2>/dev/null
+mkdir -p .dvc/cache
+if AWS_ACCESS_KEY_ID=$key AWS_SECRET_ACCESS_KEY=$secret cut_when_grown "$puller" 48 dvc pull; then
+    cat "$work/cut.log"
+    echo "dvc pull succeeded though the server went away" >&2
+    exit 1
+fi
+grep -Eiq "failed to (pull|download|fetch)|error" "$work/cut.log" || { cat "$work/cut.log"; exit 1; }
+said=$(grep -Eim1 "failed to (pull|download|fetch)|error" "$work/cut.log" | cut -c1-120)
+cache_intact "$puller"
+# No file in the workspace is half-pulled: each one DVC tracks is absent, or whole (the hash
+# dvc.lock or its .dvc file records).
+python3 - <<'PY'
+import glob, hashlib, os, yaml
+recorded = {}
+for stage in yaml.safe_load(open("dvc.lock"))["stages"].values():
+    recorded.update({o["path"]: o["md5"] for o in stage.get("outs", [])})
+for f in glob.glob("**/*.dvc", recursive=True):
+    for o in yaml.safe_load(open(f))["outs"]:
+        recorded[os.path.join(os.path.dirname(f), o["path"])] = o["md5"]
+present = 0
+for path, md5 in recorded.items():
+    if os.path.isfile(path):
+        present += 1
+        h = hashlib.md5()
+        with open(path, "rb") as data:
+            for block in iter(lambda: data.read(1 << 20), b""):
+                h.update(block)
+        assert h.hexdigest() == md5, f"{path} is half-pulled"
+print(f"{present} of {len(recorded)} tracked files pulled before the cut, each whole")
+PY
+start_weed
+AWS_ACCESS_KEY_ID=$key AWS_SECRET_ACCESS_KEY=$secret dvc pull >"$work/pull-again.log" 2>&1 ||
+    { cat "$work/pull-again.log"; exit 1; }
+for f in data/archive/big.bin data/raw/ratings.csv models/serve.bin data/predictions/recommendations.csv; do
+    cmp "$f" "$project/$f"
+done
+[[ $(dvc status --json) == "{}" ]] || { dvc status; exit 1; }
+cache_intact "$puller"
+ok "the server killed in the middle of dvc pull: the pull fails (\"$said\"), no half-pulled file, the cache intact; once it is back the pull completes, byte for byte"
 
 stop_servers
 echo "remote: $passed passed, 0 failed"
