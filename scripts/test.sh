@@ -4,11 +4,14 @@
 # formatting, builds once in release mode (the profile the pipeline runs, so the tests and
 # the pipeline share one build), lints, runs the Rust tests,
 # then the API's property-based test (schemathesis, in .venv-api), the web page in a real
-# browser (Debian's Chromium, Selenium in .venv-web, axe-core from npm), the MLflow tracking tests
-# (a real MLflow server, in .venv-mlflow), the monitoring tests (a real Prometheus, Debian's
-# package), the Airflow DAG tests (a real Airflow, in .venv-airflow), the container checks
-# (hadolint and Docker Compose in .venv-docker; Debian's buildah builds and runs the images),
-# the DVC remote tests (a real S3 server, SeaweedFS, in .venv-s3) and the DVC pipeline tests.
+# browser (Debian's Chromium, Selenium in .venv-web, axe-core from PyPI), `serve` under more
+# load than it can answer (Debian's wrk), the MLflow tracking tests (a real MLflow server, in
+# .venv-mlflow, and faults injected in front of it), the monitoring tests (a real Prometheus,
+# Debian's package), the Airflow DAG tests (a real Airflow, in .venv-airflow), the container
+# checks (hadolint and Docker Compose in .venv-docker; Debian's buildah builds and runs the
+# images), the DVC remote tests (a real S3 server, SeaweedFS, in .venv-s3, stopped mid-transfer
+# too), the DVC pipeline tests (on every instruction set the CPU runs), and the faults (stages
+# killed, a full disk).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -27,9 +30,11 @@ cargo clippy --release --locked --workspace --all-targets --quiet -- -D warnings
 cargo test --release --locked --workspace
 tests/api_schema.sh
 tests/web.sh
+tests/overload.sh
 tests/tracking.sh
 tests/monitoring.sh
 tests/airflow.sh
 tests/docker.sh
 tests/remote.sh
 tests/pipeline.sh
+tests/faults.sh
