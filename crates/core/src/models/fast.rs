@@ -35,12 +35,12 @@
 //! adaptive one (as LibMF's: `BlockPass::sweep`), which keeps a sum of squared gradients
 //! per bias and per row of factors beside the rows.
 //!
-//! Each update runs on the CPU's best vector instructions, chosen at run time
-//! ([`crate::models::simd`]): sixteen lanes with fused multiply-adds on x86-64 with AVX-512
-//! (20% faster than AVX2 here), eight with AVX2 and FMA. Factor rows are padded with zeros to
-//! whole vectors, and each group's rows and biases start on cache-line boundaries in buffers
-//! of their own: no vector straddles two lines, no row ends in a scalar tail, and two threads
-//! never write to one line.
+//! Each update runs on the CPU's best vector instructions, chosen at run time (AVX-512, 20%
+//! faster than AVX2 here), in the arithmetic of the model's `simd` ([`crate::models::simd`]):
+//! the portable one, the same bits on every CPU, or the native one. Factor rows are padded
+//! with zeros to whole vectors (sixteen floats in the portable arithmetic), and each group's
+//! rows and biases start on cache-line boundaries in buffers of their own: no vector straddles
+//! two lines, no row ends in a scalar tail, and two threads never write to one line.
 
 use std::ops::Range;
 use std::sync::Mutex;
@@ -82,7 +82,8 @@ const RUNS: usize = 4;
 /// How a fit runs, besides the model's parameters.
 #[derive(Clone, Copy)]
 struct Run {
-    /// The instructions (the model differs between them by rounding).
+    /// The instructions (in the native arithmetic, the model differs between them by
+    /// rounding).
     isa: Isa,
     /// Ratings per user group, about: [`GROUP_RATINGS`] but in the tests, which need many
     /// groups of small data (the model depends on it).
@@ -793,8 +794,9 @@ fn pad_row(row: &mut [f32], from: &[f64]) {
 
 impl Svd {
     /// Fits in the `fast` mode on `threads` threads (0: [`threads_for`] the data), on the CPU's
-    /// best vector instructions (unless `MOVIEREC_SIMD=baseline`: [`Isa`]). The model is the
-    /// same, bit for bit, for any number of threads.
+    /// best vector instructions (unless `MOVIEREC_SIMD` forces others: [`Isa`]). The model is
+    /// the same, bit for bit, for any number of threads (and, in the portable arithmetic, on
+    /// any instructions).
     ///
     /// # Errors
     /// [`Diverged`] as soon as an epoch ends with a parameter that is not finite.
@@ -1056,17 +1058,8 @@ mod tests {
     use super::*;
     use crate::data::scale::RatingScale;
     use crate::data::synthetic::{SyntheticConfig, generate};
-    use crate::models::simd::portable_dot;
+    use crate::models::simd::{every_isa, portable_dot};
     use crate::models::svd::SvdParams;
-
-    /// Every instruction set this CPU runs.
-    fn isas() -> Vec<Isa> {
-        let mut isas = vec![Isa::Best, Isa::Avx2, Isa::Baseline];
-        if Isa::available().contains(&"avx512") {
-            isas.push(Isa::Avx512);
-        }
-        isas
-    }
 
     /// The rows of `k` values of `x`, in single precision, each padded with zeros to `padded`,
     /// written straight into their aligned buffer.
@@ -1264,7 +1257,7 @@ mod tests {
             let (bu, bi, pu, qi) = reference(&svd, &t, 500);
             for threads in [1, 3] {
                 for overlap in [false, true] {
-                    for isa in isas() {
+                    for isa in every_isa() {
                         let run = Run { isa, group_ratings: 500, threads, overlap };
                         let m = svd.fit_grid(&t, run, |_| {}).unwrap();
                         let Factors::F32 { pu: mpu, qi: mqi } = &m.factors else { panic!("single precision") };
@@ -1331,7 +1324,7 @@ mod tests {
             .unwrap();
         let native = Svd { simd: Simd::Native, ..svd };
         let (mut rmse, mut models) = (Vec::new(), Vec::new());
-        let mut cases: Vec<(Isa, Svd)> = isas().into_iter().flat_map(|isa| [(isa, svd), (isa, native)]).collect();
+        let mut cases: Vec<(Isa, Svd)> = every_isa().into_iter().flat_map(|isa| [(isa, svd), (isa, native)]).collect();
         cases.push((Isa::Best, adagrad));
         for &(isa, svd) in &cases {
             // Groups of 300 ratings: about 70 user groups, so threads wait on each other.

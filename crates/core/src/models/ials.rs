@@ -383,6 +383,7 @@ mod tests {
     use super::*;
     use crate::data::scale::RatingScale;
     use crate::data::synthetic::{SyntheticConfig, generate};
+    use crate::models::simd::every_isa;
 
     fn small() -> crate::data::dataset::RatingList {
         generate(&SyntheticConfig { seed: 5, scale: 0.02, ..SyntheticConfig::default() }, RatingScale::SEED)
@@ -401,15 +402,6 @@ mod tests {
         }
     }
 
-    /// Every instruction set this CPU runs.
-    fn isas() -> Vec<Isa> {
-        let mut isas = vec![Isa::Best, Isa::Avx2, Isa::Baseline];
-        if Isa::available().contains(&"avx512") {
-            isas.push(Isa::Avx512);
-        }
-        isas
-    }
-
     /// The portable arithmetic gives the same model, bit for bit, on every instruction set
     /// and any number of threads; 20 factors, so that each row has a tail past its sixteen
     /// lanes.
@@ -419,7 +411,7 @@ mod tests {
         let t = Trainset::new(&l);
         let p = IalsParams { factors: 20, iterations: 3, ..IalsParams::default() };
         let baseline = p.fit_with(&t, 1, Isa::Baseline).unwrap();
-        for isa in isas() {
+        for isa in every_isa() {
             for threads in [1, 3] {
                 assert!(p.fit_with(&t, threads, isa).unwrap() == baseline, "{isa:?}, {threads} threads");
             }
@@ -436,7 +428,7 @@ mod tests {
         let p = IalsParams { factors: 24, iterations: 3, ..IalsParams::default() };
         let portable = p.fit_with(&t, 2, Isa::Best).unwrap();
         let native = IalsParams { simd: Simd::Native, ..p };
-        for isa in isas() {
+        for isa in every_isa() {
             let fitted = native.fit_with(&t, 2, isa).unwrap();
             assert!(fitted == native.fit_with(&t, 1, isa).unwrap(), "{isa:?}");
             assert!(fitted == native.fit_with(&t, 3, isa).unwrap(), "{isa:?}");

@@ -50,7 +50,7 @@ pub enum Isa {
     Best,
     /// AVX-512 (`MOVIEREC_SIMD=avx512`; [`Isa::from_env`] refuses it on a CPU without).
     Avx512,
-    /// At most AVX2 with fused multiply-adds (the baseline's instructions on CPUs without).
+    /// At most AVX2 with fused multiply-adds ([`Isa::from_env`] refuses it on a CPU without).
     Avx2,
     /// The baseline instructions, without fused multiply-adds, on every CPU.
     Baseline,
@@ -171,12 +171,6 @@ impl Isa {
             Chosen::Portable if !matches!(pulp::Arch::new(), pulp::Arch::Scalar) => "best",
             Chosen::Portable | Chosen::Baseline => "baseline",
         }
-    }
-
-    /// What runs for `self` in the arithmetic `simd`, as the reports say it: the instruction
-    /// set, and `portable` when the arithmetic is (`avx512 portable`, `avx2+fma native`).
-    pub fn describe(self, simd: Simd) -> String {
-        format!("{} {}", self.name(), simd.name())
     }
 
     /// Floats a factor row is padded to, so that it is whole vectors on every path of
@@ -353,9 +347,10 @@ const fn registers<S: pulp::Simd>() -> usize {
 }
 
 /// The sixteen lanes of `x` added in the portable tree: lane `l` and lane `l + 8`, then the
-/// eight sums' `l` and `l + 4`, then `+ 2`, then `+ 1`. Across registers first (register `r`
-/// and `r + n/2` hold lanes sixteen apart… down to one register), then within the register,
-/// which `pulp` reduces by the same halving on every instruction set (a test checks it).
+/// eight sums' `l` and `l + 4`, then `+ 2`, then `+ 1`. Across registers first (of `n`
+/// registers, register `r` and register `r + n/2` hold the lanes that meet next), down to one
+/// register, then within it, which `pulp` reduces by the same halving on every instruction
+/// set (a test checks it).
 #[inline(always)]
 fn tree<S: pulp::Simd>(s: S, mut x: Logical<S>) -> f32 {
     let mut n = registers::<S>();
@@ -438,6 +433,18 @@ pub(crate) fn axpy<S: pulp::Simd, A: Arith>(s: S, a: f32, x: &[f32], y: &mut [f3
     }
 }
 
+/// Every instruction set this CPU runs, for the tests that compare them.
+#[cfg(test)]
+pub(crate) fn every_isa() -> Vec<Isa> {
+    let mut isas = vec![Isa::Best, Isa::Baseline];
+    for (name, isa) in [("avx2", Isa::Avx2), ("avx512", Isa::Avx512)] {
+        if Isa::available().contains(&name) {
+            isas.push(isa);
+        }
+    }
+    isas
+}
+
 /// The portable dot product by its definition, one element at a time: what every
 /// instruction set must compute, bit for bit.
 #[cfg(test)]
@@ -495,15 +502,6 @@ mod tests {
         }
     }
 
-    /// Every instruction set this CPU runs.
-    fn isas() -> Vec<Isa> {
-        let mut isas = vec![Isa::Best, Isa::Avx2, Isa::Baseline];
-        if Isa::available().contains(&"avx512") {
-            isas.push(Isa::Avx512);
-        }
-        isas
-    }
-
     /// Values whose sums round differently in different orders: magnitudes from 1e-4 to 1e4.
     fn awkward(n: usize, seed: f32) -> Vec<f32> {
         (0..n).map(|x| ((x as f32 + seed) * 0.737).sin() * 10f32.powi((x % 9) as i32 - 4)).collect()
@@ -514,14 +512,14 @@ mod tests {
         for n in [1, 7, 15, 16, 17, 20, 32, 33, 48, 100, 112, 160] {
             let (a, b) = (awkward(n, 0.0), awkward(n, 3.0));
             let expected = portable_dot(&a, &b);
-            for isa in isas() {
+            for isa in every_isa() {
                 let d = isa.run(Simd::Portable, Dot(&a, &b));
                 assert_eq!(d.to_bits(), expected.to_bits(), "{isa:?} ({}), {n}: {d} against {expected}", isa.name());
             }
             if n % LANES == 0 {
                 // The squares' sum kept lane by lane: the dot product of `a` with itself.
                 let expected = portable_dot(&a, &a);
-                for isa in isas() {
+                for isa in every_isa() {
                     let d = isa.run(Simd::Portable, Squares(&a));
                     assert_eq!(d.to_bits(), expected.to_bits(), "{isa:?}, {n}: squares");
                 }
@@ -535,7 +533,7 @@ mod tests {
             let a: Vec<f32> = (0..n).map(|x| (x as f32 * 0.37).sin()).collect();
             let b: Vec<f32> = (0..n).map(|x| 1.0 - x as f32 * 0.01).collect();
             let exact: f64 = a.iter().zip(&b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
-            for isa in isas() {
+            for isa in every_isa() {
                 for simd in [Simd::Native, Simd::Portable] {
                     let d = isa.run(simd, Dot(&a, &b));
                     assert!((f64::from(d) - exact).abs() < 1e-5, "{isa:?} {simd:?}, {n}: {d} against {exact}");
@@ -558,7 +556,7 @@ mod tests {
         assert_eq!(Isa::Baseline.name(), "baseline");
         // Sixteen floats a row for the portable arithmetic everywhere; for the native one,
         // sixteen exactly where AVX-512 runs.
-        for isa in isas() {
+        for isa in every_isa() {
             assert_eq!(isa.lanes(Simd::Portable), 16, "{isa:?}");
             assert_eq!(isa.lanes(Simd::Native), if isa.name() == "avx512" { 16 } else { 8 }, "{isa:?}");
         }
@@ -586,7 +584,7 @@ mod tests {
             }
         }
         let x = awkward(16, 1.0);
-        for isa in isas() {
+        for isa in every_isa() {
             let (pulp, halves) = isa.run(Simd::Portable, Reduce(&x));
             assert_eq!(pulp.to_bits(), halves.to_bits(), "{isa:?}");
         }
