@@ -3,7 +3,7 @@
 //! ranking measure, by K-fold cross-validation on the training set, scores the best on the
 //! test set, and fits them on all ratings: the model to serve.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -16,7 +16,7 @@ use movierec_core::evaluation::search::{self, Candidate, CandidateResult, Measur
 use movierec_core::models::artifact::{self, Provenance};
 use movierec_core::models::rating::RatingModel;
 use movierec_core::models::svd::TrainMode;
-use movierec_core::models::{Kind, RankingParams, Recommender};
+use movierec_core::models::{FitError, Kind, RankingParams, Recommender};
 use movierec_stage::params::{OptimizeParams, TrackingParams};
 use movierec_stage::progress::{Phase, Steps};
 use movierec_stage::tracking::{self, Tracker};
@@ -83,6 +83,10 @@ struct Report {
     threads: usize,
     candidates: usize,
     failed: usize,
+    /// Candidates left out before any fit, as they cannot work on this data (EASE above its
+    /// item limit): each with its kind, parameters and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    left_out: Vec<serde_json::Value>,
     search_seconds: f64,
     best_index: usize,
     best_algorithm: &'static str,
@@ -164,6 +168,11 @@ fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut 
     if !p.measure.lower_is_better() {
         for (&kind, space) in &p.ranking.spaces {
             anyhow::ensure!(kind != Kind::Svd, "optimize.ranking.spaces.svd: SVD's space is optimize.space");
+            anyhow::ensure!(
+                kind != Kind::Auto,
+                "optimize.ranking.spaces.auto: auto chooses between ease and ials by the catalogue's size; give \
+                 spaces for ease and ials, and the search keeps those that can work on the data"
+            );
             let context = || format!("invalid optimize.ranking.spaces.{kind}");
             for c in search::candidates(kind, space, p.method, p.n_iter, p.seed).with_context(context)? {
                 let params = search::apply_ranking(&p.ranking.base, kind, &c).with_context(context)?;
@@ -178,6 +187,29 @@ fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut 
     let test = movierec_tables::read_ratings(&args.test)?;
     let all = movierec_tables::read_ratings(&args.ratings)?;
     phase.finish();
+    // Ranking candidates that cannot work on this catalogue (EASE above its item limit) are
+    // left out before any fit, and reported; any other parameter they refuse is an error.
+    let n_items = all.movies().len();
+    let mut left_out = Vec::new();
+    let mut kept = Vec::with_capacity(ranking_fits.len());
+    for (c, spec) in ranking_fits {
+        let Spec::TopN(params) = &spec else { unreachable!("ranking candidates are top-N kinds") };
+        match params.check_kind(params.kind, n_items) {
+            Ok(_) => kept.push((c, spec)),
+            Err(e @ FitError::TooManyItems { .. }) => {
+                left_out.push(serde_json::json!({"kind": params.kind, "params": c.iter().cloned().collect::<BTreeMap<_, _>>(), "reason": e.to_string()}));
+            }
+            Err(e) => return Err(e).with_context(|| format!("invalid optimize.ranking.spaces.{}", params.kind)),
+        }
+    }
+    if !left_out.is_empty() {
+        tracing::warn!(
+            left_out = left_out.len(),
+            "ranking candidates left out: they cannot work on {n_items} movies ({})",
+            left_out[0]["reason"].as_str().unwrap_or_default()
+        );
+    }
+    let ranking_fits = kept;
 
     // Two searches on the same folds: SVD's candidates by rmse (mae if that is the measure)
     // choose the rating model; then, for a ranking measure, the chosen SVD's own order and
@@ -286,6 +318,7 @@ fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut 
         threads,
         candidates: fits.len(),
         failed,
+        left_out,
         search_seconds,
         best_index: best,
         best_algorithm,

@@ -194,6 +194,14 @@ fn bad_searches_are_clear_errors() {
             "optimize:\n  space: {n_factors: [4]}\n  ranking: {spaces: {ials: {factors: [0]}}}\n",
             "invalid value 0 for factors",
         ),
+        (
+            "optimize:\n  space: {n_factors: [4]}\n  ranking: {spaces: {auto: {}}}\n",
+            "optimize.ranking.spaces.auto: auto chooses between ease and ials",
+        ),
+        (
+            "optimize:\n  space: {n_factors: [4]}\n  ranking: {base: {ease: {lambda: -1}}, spaces: {ease: {}}}\n",
+            "ease.lambda -1",
+        ),
     ] {
         let out = p.optimize(params);
         let e = String::from_utf8_lossy(&out.stderr);
@@ -266,6 +274,28 @@ fn a_search_over_kinds_by_a_ranking_measure() {
     );
     // The same search on one thread gives the same scores.
     assert_eq!(scores(&r), scores(&p.ok(&format!("{KINDS}  threads: 1\n"))));
+    assert!(r.get("left_out").is_none(), "{}", r["left_out"]);
+}
+
+/// Ranking candidates that cannot work on the catalogue (EASE above its item limit) are left
+/// out before any fit and reported; the others are searched as usual.
+#[test]
+fn candidates_that_cannot_work_on_the_catalogue_are_left_out() {
+    let p = Project::new();
+    let r =
+        p.ok(&KINDS.replace("base: {ials: {iterations: 3}}", "base: {ials: {iterations: 3}, ease: {max_items: 100}}"));
+    let kinds: Vec<&str> = r["cv_results"].as_array().unwrap().iter().map(|c| c["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["svd", "svd", "popularity", "ials"]);
+    let left_out = r["left_out"].as_array().unwrap();
+    assert_eq!(left_out.len(), 4);
+    assert!(
+        left_out.iter().all(|c| c["kind"] == "ease" && c["reason"].as_str().unwrap().contains("ease.max_items is 100")),
+        "{left_out:?}"
+    );
+    assert_eq!(
+        (left_out[1]["params"]["lambda"].as_f64(), left_out[1]["params"]["rerank"].as_f64()),
+        (Some(50.0), Some(10.0))
+    );
 }
 
 /// Surprise's other algorithms are searched beside SVD with GridSearchCV's semantics, and the

@@ -116,6 +116,16 @@ fn train(args: &Args, p: &TrainParams, tracker: &mut Tracker) -> anyhow::Result<
     phase.finish();
     let fingerprint = artifact::fingerprint(&list);
     tracker.log(&[("data_fingerprint".to_owned(), fingerprint.clone())], &[], &[])?;
+    // Everything that cannot be fitted on this data is refused before any fitting.
+    let kind = p.ranking.check_kind(p.ranking.kind, t.n_items()).context("invalid train.ranking parameters")?;
+    if kind != p.ranking.kind {
+        tracing::info!(
+            "the {} ranking is {kind} on {} movies (ease up to ease.max_items, {}; ials above)",
+            p.ranking.kind,
+            t.n_items(),
+            p.ranking.ease.max_items
+        );
+    }
 
     let threads = match p.mode {
         TrainMode::Surprise if algorithm.is_none() => 1,
@@ -136,9 +146,9 @@ fn train(args: &Args, p: &TrainParams, tracker: &mut Tracker) -> anyhow::Result<
             (model, started.elapsed().as_secs_f64(), Vec::new())
         }
     };
-    let phase = Phase::start(format!("fitting the {} ranking", p.ranking.kind));
+    let phase = Phase::start(format!("fitting the {kind} ranking"));
     let started = Instant::now();
-    let ranking = p.ranking.fit(&t, p.threads).context("invalid train.ranking parameters")?;
+    let ranking = p.ranking.fit_kind(kind, &t, p.threads).context("invalid train.ranking parameters")?;
     let ranking_seconds = started.elapsed().as_secs_f64();
     phase.finish();
     let model = Recommender { rating: model, ranking, rerank: p.ranking.rerank };
@@ -165,7 +175,7 @@ fn train(args: &Args, p: &TrainParams, tracker: &mut Tracker) -> anyhow::Result<
         rating_updates_per_second: is_svd.then(|| (t.n_ratings() * svd.n_epochs) as f64 / seconds),
         final_train_rmse: losses.last().map(|e| e.train_rmse),
         data_fingerprint: provenance.data_fingerprint.clone(),
-        ranking: RankingReport { params: p.ranking.chosen(), training_time: ranking_seconds },
+        ranking: RankingReport { params: p.ranking.chosen_as(kind), training_time: ranking_seconds },
     };
     let mut out = Outputs::new();
     out.write(&args.model, |w| artifact::write(&model, &provenance, w))?;

@@ -191,6 +191,19 @@ fn every_ranking_kind_is_fitted_and_written() {
     let (model, r) = p.ok_recommender("train: {svd: {n_factors: 4, n_epochs: 2}, ranking: {kind: ease, rerank: 30}}\n");
     assert_eq!((model.kind(), model.rerank), (Kind::Ease, 30));
     assert_eq!(r["ranking"]["params"]["lambda"], 500.0);
+    // auto, the default: EASE up to ease.max_items movies (385 here), implicit ALS above; the
+    // model holds the kind chosen, the report says it was auto's choice.
+    for (max_items, chosen) in [(385, Kind::Ease), (384, Kind::Ials)] {
+        let params = format!(
+            "train: {{svd: {{n_factors: 4, n_epochs: 2}}, ranking: {{ease: {{max_items: {max_items}}}, ials: {{factors: 4, iterations: 2}}}}}}\n"
+        );
+        let (model, r) = p.ok_recommender(&params);
+        assert_eq!(model.kind(), chosen, "max_items {max_items}");
+        assert_eq!(
+            (r["ranking"]["kind"].as_str(), r["ranking"]["requested"].as_str()),
+            (Some(chosen.name()), Some("auto"))
+        );
+    }
 }
 
 #[test]
@@ -206,8 +219,10 @@ fn divergence_and_bad_parameters_are_clear_errors() {
     assert!(e.contains("adagrad is an option of the fast training mode") && e.contains("set mode: fast"), "{e}");
     let e = p.fails("train: {svd: {n_epochs: 1}, ranking: {kind: ease, ease: {lambda: -5}}}\n");
     assert!(e.contains("train.ranking") && e.contains("ease.lambda -5"), "{e}");
+    // Refused before any fitting: the SVD was not trained first.
     let e = p.fails("train: {svd: {n_epochs: 1}, ranking: {kind: ease, ease: {max_items: 100}}}\n");
     assert!(e.contains("385 × 385") && e.contains("use the ials kind"), "{e}");
+    assert!(!e.contains("trained in"), "refused after the rating model's fit:\n{e}");
     let e = p.fails("train: {svd: {n_epochs: 1}, ranking: {kind: ials, ials: {factors: 0}}}\n");
     assert!(e.contains("ials.factors 0"), "{e}");
     let e = p.fails("train: {ranking: {kind: knn}}\n");

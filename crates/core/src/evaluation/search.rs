@@ -125,6 +125,8 @@ pub fn searchable(kind: Kind) -> &'static [&'static str] {
         Kind::Popularity => &SEARCHABLE_POPULARITY,
         Kind::Ease => &SEARCHABLE_EASE,
         Kind::Ials => &SEARCHABLE_IALS,
+        // A choice between kinds, not a kind with parameters of its own: search the kinds.
+        Kind::Auto => &[],
     }
 }
 

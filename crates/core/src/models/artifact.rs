@@ -406,6 +406,7 @@ pub fn read(bytes: &[u8]) -> Result<(Recommender, Provenance), ArtifactError> {
         Some(r) => {
             let ranking = match r.kind {
                 Kind::Svd => Ranking::Svd,
+                Kind::Auto => return Err(ArtifactError::Invalid("a ranking of kind auto, which no fit writes".into())),
                 Kind::Popularity => Ranking::Popularity(Popularity {
                     by: r.popularity_by.ok_or_else(|| invalid("popularity"))?,
                     scores: c.f64s(ni, "popularity scores")?,

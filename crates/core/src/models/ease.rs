@@ -58,13 +58,18 @@ pub struct Ease {
 impl Fit for EaseParams {
     type Model = Ease;
 
-    fn fit(&self, t: &Trainset<'_>, threads: usize) -> Result<Ease, FitError> {
+    fn check(&self, n: usize) -> Result<(), FitError> {
         check("ease.lambda", self.lambda, self.lambda > 0.0, "a number above 0")?;
-        let n = t.n_items();
         if n > self.max_items {
             let gib = (n * n * 8) as f64 / f64::from(1u32 << 30);
             return Err(FitError::TooManyItems { n, max: self.max_items, gib });
         }
+        Ok(())
+    }
+
+    fn fit(&self, t: &Trainset<'_>, threads: usize) -> Result<Ease, FitError> {
+        self.check(t.n_items())?;
+        let n = t.n_items();
         let scale = (t.list().scale().min(), t.list().scale().max());
         let x = Interactions::new(t);
         let w = |s: f64| self.weighting.weight(s, scale.0, scale.1);

@@ -272,6 +272,16 @@ impl Vectorized for SolveRow<'_> {
 impl Fit for IalsParams {
     type Model = Ials;
 
+    fn check(&self, _n_items: usize) -> Result<(), FitError> {
+        let p = self;
+        check("ials.factors", p.factors as f64, p.factors >= 1, "a whole number of 1 or more")?;
+        check("ials.iterations", p.iterations as f64, p.iterations >= 1, "a whole number of 1 or more")?;
+        check("ials.cg_steps", p.cg_steps as f64, p.cg_steps >= 1, "a whole number of 1 or more")?;
+        check("ials.regularization", p.regularization, p.regularization >= 0.0, "a number of 0 or more")?;
+        check("ials.alpha", p.alpha, p.alpha >= 0.0, "a number of 0 or more")?;
+        check("ials.init_std_dev", p.init_std_dev, p.init_std_dev > 0.0, "a number above 0")
+    }
+
     fn fit(&self, t: &Trainset<'_>, threads: usize) -> Result<Ials, FitError> {
         self.fit_with(t, threads, Isa::current())
     }
@@ -280,12 +290,7 @@ impl Fit for IalsParams {
 impl IalsParams {
     fn fit_with(&self, t: &Trainset<'_>, threads: usize, isa: Isa) -> Result<Ials, FitError> {
         let p = self;
-        check("ials.factors", p.factors as f64, p.factors >= 1, "a whole number of 1 or more")?;
-        check("ials.iterations", p.iterations as f64, p.iterations >= 1, "a whole number of 1 or more")?;
-        check("ials.cg_steps", p.cg_steps as f64, p.cg_steps >= 1, "a whole number of 1 or more")?;
-        check("ials.regularization", p.regularization, p.regularization >= 0.0, "a number of 0 or more")?;
-        check("ials.alpha", p.alpha, p.alpha >= 0.0, "a number of 0 or more")?;
-        check("ials.init_std_dev", p.init_std_dev, p.init_std_dev > 0.0, "a number above 0")?;
+        p.check(t.n_items())?;
         let scale = (t.list().scale().min(), t.list().scale().max());
         let x = Interactions::new(t);
         let conf = |s: f64| (1.0 + p.alpha * p.weighting.weight(s, scale.0, scale.1)) as f32;

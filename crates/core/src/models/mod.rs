@@ -54,14 +54,18 @@ pub enum Kind {
     /// The same list for everyone: the most rated movies, or the highest damped mean score.
     Popularity,
     /// EASE (Steck 2019): a closed-form item × item model of who rated what.
-    #[default]
     Ease,
     /// Implicit ALS (Hu, Koren and Volinsky 2008), solved by conjugate gradient.
     Ials,
+    /// A choice, never a fitted model: EASE on a catalogue up to `ease.max_items` movies,
+    /// implicit ALS above ([`RankingParams::resolve`]), so that the default works at any size.
+    #[default]
+    Auto,
 }
 
 impl Kind {
-    /// Every kind, in the order reports list them.
+    /// Every kind a model can be, in the order reports list them (not [`Kind::Auto`], which
+    /// resolves to one of them).
     pub const ALL: [Kind; 4] = [Kind::Svd, Kind::Popularity, Kind::Ease, Kind::Ials];
 
     /// The name used in `params.yaml`, reports and the API.
@@ -71,6 +75,7 @@ impl Kind {
             Kind::Popularity => "popularity",
             Kind::Ease => "ease",
             Kind::Ials => "ials",
+            Kind::Auto => "auto",
         }
     }
 }
@@ -97,7 +102,8 @@ pub enum FitError {
     /// EASE's item × item matrix would be larger than allowed.
     #[error(
         "EASE needs a {n} × {n} matrix over the movies ({gib:.1} GiB) and ease.max_items is {max}: \
-         use the ials kind for a catalogue this large, or raise ease.max_items"
+         use the ials kind (or auto, which takes it above ease.max_items) for a catalogue this large, or raise \
+         ease.max_items"
     )]
     TooManyItems {
         /// Movies in the training set.
@@ -137,6 +143,13 @@ pub enum FitError {
 pub trait Fit {
     /// The fitted model.
     type Model: TopN;
+
+    /// Whether these parameters can be fitted on `n_items` movies: what [`Fit::fit`] would
+    /// refuse, found before any work (a stage checks every model it will fit first).
+    ///
+    /// # Errors
+    /// [`FitError`] naming the parameter or the limit.
+    fn check(&self, n_items: usize) -> Result<(), FitError>;
 
     /// Checks the parameters and fits on `t` with `threads` threads (0: the current rayon
     /// pool, all cores outside one); the model is the same whatever the number of threads.
@@ -196,28 +209,65 @@ impl RankingParams {
         self.fit_kind(self.kind, t, threads)
     }
 
+    /// The kind `kind` means on a catalogue of `n_items` movies: itself, or for `auto`,
+    /// EASE up to `ease.max_items` movies and implicit ALS above (EASE's `n²` matrix would
+    /// not fit: 56 GiB at 87,000 movies).
+    pub fn resolve(&self, kind: Kind, n_items: usize) -> Kind {
+        match kind {
+            Kind::Auto if n_items <= self.ease.max_items => Kind::Ease,
+            Kind::Auto => Kind::Ials,
+            other => other,
+        }
+    }
+
+    /// The kind `kind` resolves to on `n_items` movies, once its parameters are checked
+    /// against them: what [`RankingParams::fit_kind`] would refuse, before any work.
+    ///
+    /// # Errors
+    /// The kind's [`FitError`].
+    pub fn check_kind(&self, kind: Kind, n_items: usize) -> Result<Kind, FitError> {
+        let kind = self.resolve(kind, n_items);
+        match kind {
+            Kind::Svd | Kind::Auto => Ok(()),
+            Kind::Popularity => self.popularity.check(n_items),
+            Kind::Ease => self.ease.check(n_items),
+            Kind::Ials => self.ials.check(n_items),
+        }?;
+        Ok(kind)
+    }
+
     /// Fits the ranking of `kind` with these parameters.
     ///
     /// # Errors
     /// The kind's [`FitError`].
     pub fn fit_kind(&self, kind: Kind, t: &Trainset<'_>, threads: usize) -> Result<Ranking, FitError> {
-        Ok(match kind {
+        Ok(match self.resolve(kind, t.n_items()) {
             Kind::Svd => Ranking::Svd,
             Kind::Popularity => Ranking::Popularity(self.popularity.fit(t, threads)?),
             Kind::Ease => Ranking::Ease(self.ease.fit(t, threads)?),
-            Kind::Ials => Ranking::Ials(self.ials.fit(t, threads)?),
+            Kind::Ials | Kind::Auto => Ranking::Ials(self.ials.fit(t, threads)?),
         })
     }
 
     /// The parameters of the chosen kind only, for reports and tracking.
     pub fn chosen(&self) -> serde_json::Value {
-        let own = match self.kind {
-            Kind::Svd => serde_json::Value::Null,
+        self.chosen_as(self.kind)
+    }
+
+    /// The parameters of `kind` (what `self.kind` resolved to) only, for reports and
+    /// tracking; with `requested: auto` when `auto` chose it.
+    pub fn chosen_as(&self, kind: Kind) -> serde_json::Value {
+        let own = match kind {
+            Kind::Svd | Kind::Auto => serde_json::Value::Null,
             Kind::Popularity => serde_json::to_value(self.popularity).expect("plain data"),
             Kind::Ease => serde_json::to_value(self.ease).expect("plain data"),
             Kind::Ials => serde_json::to_value(self.ials).expect("plain data"),
         };
-        serde_json::json!({"kind": self.kind, "rerank": self.rerank, "params": own})
+        let mut chosen = serde_json::json!({"kind": kind, "rerank": self.rerank, "params": own});
+        if self.kind != kind {
+            chosen["requested"] = serde_json::json!(self.kind);
+        }
+        chosen
     }
 }
 

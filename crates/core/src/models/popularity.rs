@@ -54,8 +54,12 @@ pub struct Popularity {
 impl Fit for PopularityParams {
     type Model = Popularity;
 
+    fn check(&self, _n_items: usize) -> Result<(), FitError> {
+        check("popularity.damping", self.damping, self.damping >= 0.0, "a number of 0 or more")
+    }
+
     fn fit(&self, t: &Trainset<'_>, _threads: usize) -> Result<Popularity, FitError> {
-        check("popularity.damping", self.damping, self.damping >= 0.0, "a number of 0 or more")?;
+        self.check(t.n_items())?;
         let x = Interactions::new(t);
         let mu = t.global_mean();
         let scores = (0..x.n_items())
