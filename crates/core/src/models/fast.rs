@@ -52,13 +52,27 @@ use crate::models::simd::{Arith, Isa, Simd, Vectorized};
 use crate::models::svd::{Diverged, Epoch, Factors, Progress, Svd, SvdModel, TrainMode, all_finite};
 use crate::numpy::RandomState;
 
-/// Movie groups, at most: about twice the threads one fit can use. The model depends on it
-/// (64 groups: test RMSE 14.84 on the seed-like data, 32: 14.79, 16: 14.79).
+/// Movie groups, at least (fewer only for a catalogue of fewer movies): about twice the
+/// threads one fit can use. The model depends on it (64 groups: test RMSE 14.84 on the
+/// seed-like data, 32: 14.79, 16: 14.79).
 pub const ITEM_GROUPS: usize = 32;
-/// Ratings per user group, about: a group's rows stay in a core's cache while it meets every
-/// movie group (at the seed's 24 ratings a user, 340 users: 140 KB of factors), and a block
-/// (256 ratings) is worth the movie group's trip from another core. The model depends on it.
+/// Ratings per user group, at least: a group's rows stay in a core's cache while it meets
+/// every movie group (at the seed's 24 ratings a user, 340 users: 140 KB of factors), and a
+/// block (256 ratings) is worth the movie group's trip from another core. The model depends
+/// on it.
 pub const GROUP_RATINGS: usize = 8192;
+/// Bytes of factor rows in one movie group, at most, once the catalogue needs more than
+/// [`ITEM_GROUPS`] such groups: a block's movie rows then stay in a core's level-2 cache
+/// beside its user group's while the block updates them. Catalogues up to about 18,000
+/// movies of 100 factors keep [`ITEM_GROUPS`] groups (the seed's 385, MovieLens-100k's 1,682);
+/// MovieLens-32M's 87,000 take 149. The model depends on it.
+pub const ITEM_GROUP_BYTES: usize = 256 << 10;
+/// Ratings per user group for each movie of the catalogue, at least: each block then meets
+/// about this many ratings of each of its movies, so a movie's row, once brought into the
+/// cache, serves about this many updates before the block moves on. Below 4,096 movies the
+/// groups keep [`GROUP_RATINGS`]; at MovieLens-32M's 87,000, 174,000 ratings (about 1,100
+/// users, 490 KB of rows). The model depends on it.
+pub const GROUP_RATINGS_PER_MOVIE: usize = 2;
 /// Training ratings per thread, at least, when the number of threads is left to the fit: on
 /// MovieLens-100k (80,000) two threads were slower than one, on the seed's 326,088 1.75 times
 /// faster. The model does not depend on it.
@@ -85,14 +99,35 @@ struct Run {
     /// The instructions (in the native arithmetic, the model differs between them by
     /// rounding).
     isa: Isa,
-    /// Ratings per user group, about: [`GROUP_RATINGS`] but in the tests, which need many
-    /// groups of small data (the model depends on it).
+    /// Ratings per user group, about, and movie groups: [`Run::sized`] to the data but in
+    /// the tests, which need many groups of small data (the model depends on both).
     group_ratings: usize,
+    item_groups: usize,
     /// Threads (0: [`threads_for`] the data); the model does not depend on it.
     threads: usize,
     /// Whether, on several threads, an epoch may start before the one before has ended (no
     /// barrier between epochs; the caller then never asks for the model after an epoch).
     overlap: bool,
+}
+
+impl Run {
+    /// The groups sized to `t` and `n_factors` (never to the instructions or the threads):
+    /// at least [`GROUP_RATINGS`] ratings a user group and [`ITEM_GROUPS`] movie groups, more
+    /// of both as the catalogue grows ([`ITEM_GROUP_BYTES`], [`GROUP_RATINGS_PER_MOVIE`]).
+    fn sized(t: &Trainset<'_>, n_factors: usize, isa: Isa, threads: usize, overlap: bool) -> Run {
+        let (group_ratings, item_groups) = group_sizes(t.n_items(), n_factors);
+        Run { isa, group_ratings, item_groups, threads, overlap }
+    }
+}
+
+/// Ratings per user group and movie groups for a catalogue of `n_items` movies and
+/// `n_factors` factors ([`Run::sized`]).
+fn group_sizes(n_items: usize, n_factors: usize) -> (usize, usize) {
+    let row_bytes = n_factors.next_multiple_of(16) * std::mem::size_of::<f32>();
+    (
+        GROUP_RATINGS.max(GROUP_RATINGS_PER_MOVIE * n_items),
+        ITEM_GROUPS.max((n_items * row_bytes).div_ceil(ITEM_GROUP_BYTES)),
+    )
 }
 
 /// Learning rates and regularisation in single precision: `bu`, `bi`, `pu`, `qi`.
@@ -135,13 +170,13 @@ struct Layout {
 }
 
 impl Layout {
-    /// User groups of about `group_ratings` ratings and up to [`ITEM_GROUPS`] movie groups.
+    /// User groups of about `group_ratings` ratings and up to `item_groups` movie groups.
     /// The model depends on both, never on the number of threads.
-    fn new(t: &Trainset<'_>, group_ratings: usize) -> Layout {
+    fn new(t: &Trainset<'_>, group_ratings: usize, item_groups: usize) -> Layout {
         let list = t.list();
         let (n_users, n_items, n) = (t.n_users(), t.n_items(), t.n_ratings());
         let n_user_groups = n.div_ceil(group_ratings.max(1)).clamp(1, n_users.max(1));
-        let n_item_groups = ITEM_GROUPS.min(n_items).max(1);
+        let n_item_groups = item_groups.min(n_items).max(1);
         // Users: consecutive ranges, a new one once the ratings seen reach its share.
         let (mut user_start, mut row_start) = (vec![0], vec![0]);
         let mut seen = 0;
@@ -820,7 +855,7 @@ impl Svd {
         threads: usize,
         on_epoch: impl FnMut(Progress<'_>),
     ) -> Result<SvdModel, Diverged> {
-        self.fit_grid(t, Run { isa, group_ratings: GROUP_RATINGS, threads, overlap: false }, on_epoch)
+        self.fit_grid(t, Run::sized(t, self.n_factors, isa, threads, false), on_epoch)
     }
 
     /// [`Svd::fit_fast`] on the instructions `isa`.
@@ -838,7 +873,7 @@ impl Svd {
         mut on_epoch: impl FnMut(Epoch),
     ) -> Result<SvdModel, Diverged> {
         // No model is asked for between epochs: they may overlap.
-        self.fit_grid(t, Run { isa, group_ratings: GROUP_RATINGS, threads, overlap: true }, |p| on_epoch(p.epoch))
+        self.fit_grid(t, Run::sized(t, self.n_factors, isa, threads, true), |p| on_epoch(p.epoch))
     }
 
     /// AdaGrad's sums of squared gradients for `n` rows, each `[bias, factors]` starting at 1
@@ -917,7 +952,7 @@ impl Svd {
         // more. Rows are in single precision, padded with zeros to whole vectors (the zeros
         // stay zeros: they add nothing to a dot product, and an update scales them and adds
         // zero times the other's).
-        let layout = Layout::new(t, run.group_ratings);
+        let layout = Layout::new(t, run.group_ratings, run.item_groups);
         let k = n_factors.next_multiple_of(run.isa.lanes(self.simd));
         let grid = || Grid::new(t, layout.clone());
         let rows = || self.initial_rows(&layout, k);
@@ -1102,7 +1137,7 @@ mod tests {
         let data = small();
         let t = Trainset::new(&data.ratings);
         let list = t.list();
-        let grid = Grid::new(&t, Layout::new(&t, 500));
+        let grid = Grid::new(&t, Layout::new(&t, 500, ITEM_GROUPS));
         let (n_g, n_h) = (grid.layout.user_start.len() - 1, grid.n_item_groups());
         assert!(n_g >= 10 && n_h == ITEM_GROUPS.min(t.n_items()), "{n_g} user groups, {n_h} movie groups");
         assert_eq!((grid.layout.user_start[0], grid.layout.user_start[n_g]), (0, t.n_users()));
@@ -1189,8 +1224,13 @@ mod tests {
     /// group's movie groups in its turn, each block's ratings in the order of [`in_turns`], one
     /// rating at a time, in the portable arithmetic (rows of sixteen, nothing fused, sums as
     /// [`portable_dot`] adds them), with the constant rate or AdaGrad's; no grid, no threads.
-    fn reference(svd: &Svd, t: &Trainset<'_>, group_ratings: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
-        let grid = Grid::new(t, Layout::new(t, group_ratings));
+    fn reference(
+        svd: &Svd,
+        t: &Trainset<'_>,
+        group_ratings: usize,
+        item_groups: usize,
+    ) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
+        let grid = Grid::new(t, Layout::new(t, group_ratings, item_groups));
         let list = t.list();
         let (n, k) = (svd.n_factors, svd.n_factors.next_multiple_of(Isa::Baseline.lanes(svd.simd)));
         let (pu64, qi64) = svd.init_factors(t.n_users(), t.n_items());
@@ -1254,21 +1294,37 @@ mod tests {
             let lr_all = if adagrad { 0.05 } else { 0.005 };
             let svd =
                 SvdParams { n_factors: 20, n_epochs: 3, lr_all, adagrad, ..SvdParams::default() }.check().unwrap();
-            let (bu, bi, pu, qi) = reference(&svd, &t, 500);
-            for threads in [1, 3] {
-                for overlap in [false, true] {
-                    for isa in every_isa() {
-                        let run = Run { isa, group_ratings: 500, threads, overlap };
-                        let m = svd.fit_grid(&t, run, |_| {}).unwrap();
-                        let Factors::F32 { pu: mpu, qi: mqi } = &m.factors else { panic!("single precision") };
-                        let f32s = |x: &[f64]| x.iter().map(|&v| v as f32).collect::<Vec<_>>();
-                        let case = format!("adagrad {adagrad}, {isa:?}, {threads} threads, overlap {overlap}");
-                        assert!(f32s(&m.bu) == bu && f32s(&m.bi) == bi, "{case}: biases");
-                        assert!(*mpu == pu && *mqi == qi, "{case}: factors");
+            // The default number of movie groups, and more than the catalogue's 385 movies
+            // fill (each group then has a movie or two), as a large catalogue has.
+            for item_groups in [ITEM_GROUPS, 300] {
+                let (bu, bi, pu, qi) = reference(&svd, &t, 500, item_groups);
+                for threads in [1, 3] {
+                    for overlap in [false, true] {
+                        for isa in every_isa() {
+                            let run = Run { isa, group_ratings: 500, item_groups, threads, overlap };
+                            let m = svd.fit_grid(&t, run, |_| {}).unwrap();
+                            let Factors::F32 { pu: mpu, qi: mqi } = &m.factors else { panic!("single precision") };
+                            let f32s = |x: &[f64]| x.iter().map(|&v| v as f32).collect::<Vec<_>>();
+                            let case = format!("adagrad {adagrad}, {isa:?}, {threads} threads, overlap {overlap}");
+                            assert!(f32s(&m.bu) == bu && f32s(&m.bi) == bi, "{case}: biases");
+                            assert!(*mpu == pu && *mqi == qi, "{case}: factors");
+                        }
                     }
                 }
             }
         }
+    }
+
+    #[test]
+    fn groups_grow_with_the_catalogue_past_the_caches() {
+        // The seed's catalogue and MovieLens-100k's keep the sizes their models were made with.
+        assert_eq!(group_sizes(385, 100), (GROUP_RATINGS, ITEM_GROUPS));
+        assert_eq!(group_sizes(1682, 100), (GROUP_RATINGS, ITEM_GROUPS));
+        // MovieLens-32M's: 149 movie groups of 256 KiB of rows, user groups of 174,000 ratings.
+        assert_eq!(group_sizes(87_000, 100), (174_000, 149));
+        // Fewer factors, fewer bytes: 5.6 MB of rows fill 22 groups, so the 32 of any catalogue.
+        assert_eq!(group_sizes(87_000, 16).1, ITEM_GROUPS);
+        assert_eq!(group_sizes(87_000, 48).1, 64);
     }
 
     #[test]
@@ -1279,7 +1335,7 @@ mod tests {
         let t = Trainset::new(&data.ratings);
         let svd = SvdParams { n_factors: 20, n_epochs: 12, ..SvdParams::default() }.check().unwrap();
         let group_ratings = t.n_ratings().div_ceil(4);
-        let run = Run { isa: Isa::Baseline, group_ratings, threads: 1, overlap: false };
+        let run = Run { isa: Isa::Baseline, group_ratings, item_groups: ITEM_GROUPS, threads: 1, overlap: false };
         let one = svd.fit_grid(&t, run, |_| {}).unwrap();
         for threads in [2, 3, 5, 8, 16] {
             for _ in 0..3 {
@@ -1297,7 +1353,8 @@ mod tests {
         // epochs run ahead of the one that fails.
         for (lr_all, epoch) in [(0.012, 5), (0.013, 3), (0.5, 1)] {
             let svd = SvdParams { n_factors: 20, n_epochs: 30, lr_all, ..SvdParams::default() }.check().unwrap();
-            let run = Run { isa: Isa::Baseline, group_ratings: 300, threads: 1, overlap: false };
+            let run =
+                Run { isa: Isa::Baseline, group_ratings: 300, item_groups: ITEM_GROUPS, threads: 1, overlap: false };
             let mut seen = Vec::new();
             let one = svd.fit_grid(&t, run, |p| seen.push(p.epoch.epoch)).unwrap_err();
             assert_eq!(one.epoch, epoch, "lr_all {lr_all}");
@@ -1329,12 +1386,12 @@ mod tests {
         for &(isa, svd) in &cases {
             // Groups of 300 ratings: about 70 user groups, so threads wait on each other.
             let mut last = Vec::new();
-            let run = Run { isa, group_ratings: 300, threads: 1, overlap: false };
+            let run = Run { isa, group_ratings: 300, item_groups: ITEM_GROUPS, threads: 1, overlap: false };
             let one = svd.fit_grid(&t, run, |p| last.push(p.epoch.train_rmse)).unwrap();
             for threads in [2, 3, 8, 16] {
                 for overlap in [false, true] {
                     let mut other_rmse = Vec::new();
-                    let run = Run { isa, group_ratings: 300, threads, overlap };
+                    let run = Run { isa, group_ratings: 300, item_groups: ITEM_GROUPS, threads, overlap };
                     let other = svd.fit_grid(&t, run, |p| other_rmse.push(p.epoch.train_rmse)).unwrap();
                     let case = format!("{isa:?} {:?}, {threads} threads, overlap {overlap}", svd.simd);
                     assert!(one == other, "{case}: another model than one thread's");
