@@ -6,11 +6,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use movierec_core::models::{User, recommend};
+use movierec_core::models::recommend;
 use movierec_core::quote::quote;
 use movierec_stage::progress::{Phase, Steps};
 use movierec_stage::{Common, Outputs, Params};
-use rayon::prelude::*;
 use serde::Serialize;
 
 /// Recommend to every user the top N movies they have not rated.
@@ -75,6 +74,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     let titles: HashMap<String, String> = movierec_tables::read_labels(&args.movies, "movie_id", "title")?;
     // What each user has rated anywhere in the data, as the model's movie indices.
     let histories = recommend::histories(&model.rating, &ratings);
+    let seen: Vec<Vec<u32>> = histories.iter().map(|h| recommend::movies_of(h)).collect();
     let rating = &model.rating;
     let users: Vec<usize> = if p.users.is_empty() {
         (0..rating.users().len()).collect()
@@ -98,14 +98,10 @@ fn run(args: Args) -> anyhow::Result<()> {
         let mut csv = csv::Writer::from_writer(w);
         csv.write_record(["user_id", "user_name", "rank", "movie_id", "title", "score"])?;
         for block in users.chunks(BLOCK) {
-            let lists: Vec<Vec<(u32, f64)>> = block
-                .par_iter()
-                .map(|&u| {
-                    let history = &histories[u];
-                    let user = User { id: Some(u), history };
-                    let list = model.recommend(user, &recommend::movies_of(history), p.n);
-                    list.into_iter().map(|r| (r.movie, r.relevance)).collect()
-                })
+            let lists: Vec<Vec<(u32, f64)>> = model
+                .recommend_all(block, &|u| &histories[u], &|u| &seen[u], p.n)
+                .into_iter()
+                .map(|list| list.into_iter().map(|r| (r.movie, r.relevance)).collect())
                 .collect();
             for (&u, list) in block.iter().zip(&lists) {
                 let uid = rating.users().raw(u as u32);

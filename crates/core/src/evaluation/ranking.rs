@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::data::dataset::RatingList;
 use crate::data::trainset::Trainset;
 use crate::evaluation::accuracy::{RankingMetrics, UserRanking};
-use crate::models::{Interactions, Recommender, TopN, User};
+use crate::models::{Interactions, Recommender, TopN};
 
 /// What the ranking measures are taken against: each training user's history and relevant
 /// test movies, in the training set's inner ids.
@@ -23,6 +23,8 @@ use crate::models::{Interactions, Recommender, TopN, User};
 pub struct Heldout {
     /// Each training user's ratings (movie, score), sorted by movie, each once.
     pub history: Vec<Vec<(u32, f64)>>,
+    /// Each training user's movies (those of `history`).
+    pub seen: Vec<Vec<u32>>,
     /// Each training user's relevant test movies, sorted, each once.
     pub relevant: Vec<Vec<u32>>,
     /// The users measured: those with a relevant test movie.
@@ -58,7 +60,8 @@ impl Heldout {
         sorted.sort_unstable();
         let n = counts.len().max(2) as f64 - 1.0;
         let percentile = counts.iter().map(|c| sorted.partition_point(|s| s < c) as f64 / n).collect();
-        Heldout { history, relevant, users: measured, percentile }
+        let seen = history.iter().map(|h| h.iter().map(|r| r.0).collect()).collect();
+        Heldout { history, seen, relevant, users: measured, percentile }
     }
 
     /// Movies in training.
@@ -76,14 +79,15 @@ impl Heldout {
         list: impl Fn(usize, &[(u32, f64)], &[u32], usize) -> Vec<u32> + Sync,
     ) -> (RankingRow, Vec<RankingMetrics>) {
         let depth = curve_k.max(k);
-        let lists: Vec<Vec<u32>> = self
-            .users
-            .par_iter()
-            .map(|&u| {
-                let seen: Vec<u32> = self.history[u].iter().map(|h| h.0).collect();
-                list(u, &self.history[u], &seen, depth)
-            })
-            .collect();
+        let lists: Vec<Vec<u32>> =
+            self.users.par_iter().map(|&u| list(u, &self.history[u], &self.seen[u], depth)).collect();
+        self.measure_lists(k, curve_k, &lists)
+    }
+
+    /// Measures the lists of the measured users (`lists[j]` is `users[j]`'s), as
+    /// [`Heldout::measure`] does.
+    pub fn measure_lists(&self, k: usize, curve_k: usize, lists: &[Vec<u32>]) -> (RankingRow, Vec<RankingMetrics>) {
+        let depth = curve_k.max(k);
         let at = |k: usize| {
             let per_user: Vec<UserRanking> = lists
                 .iter()
@@ -98,7 +102,7 @@ impl Heldout {
         };
         let mut recommended = vec![false; self.n_items()];
         let (mut sum, mut count) = (0.0, 0usize);
-        for l in &lists {
+        for l in lists {
             for &i in l.iter().take(k) {
                 recommended[i as usize] = true;
                 sum += self.percentile[i as usize];
@@ -113,11 +117,11 @@ impl Heldout {
         (row, (1..=depth).map(at).collect())
     }
 
-    /// Measures a top-N model's own order.
+    /// Measures a top-N model's own order (its lists of all the users at once).
     pub fn measure_top_n(&self, model: &dyn TopN, k: usize, curve_k: usize) -> (RankingRow, Vec<RankingMetrics>) {
-        self.measure(k, curve_k, |u, history, seen, n| {
-            model.rank(Some(u), history, seen, n).into_iter().map(|r| r.0).collect()
-        })
+        let lists = model.rank_all(&self.users, &|u| &self.history[u], &|u| &self.seen[u], curve_k.max(k));
+        let lists: Vec<Vec<u32>> = lists.into_iter().map(|l| l.into_iter().map(|r| r.0).collect()).collect();
+        self.measure_lists(k, curve_k, &lists)
     }
 
     /// Measures a recommender's lists, as `predict` and the API give them.
@@ -127,9 +131,9 @@ impl Heldout {
         k: usize,
         curve_k: usize,
     ) -> (RankingRow, Vec<RankingMetrics>) {
-        self.measure(k, curve_k, |u, history, seen, n| {
-            rec.recommend(User { id: Some(u), history }, seen, n).into_iter().map(|r| r.movie).collect()
-        })
+        let lists = rec.recommend_all(&self.users, &|u| &self.history[u], &|u| &self.seen[u], curve_k.max(k));
+        let lists: Vec<Vec<u32>> = lists.into_iter().map(|l| l.into_iter().map(|r| r.movie).collect()).collect();
+        self.measure_lists(k, curve_k, &lists)
     }
 }
 

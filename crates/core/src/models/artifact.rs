@@ -396,6 +396,7 @@ pub fn read(bytes: &[u8]) -> Result<(Recommender, Provenance), ArtifactError> {
                 bu,
                 bi,
                 factors,
+                packed: Default::default(),
             })
         }
     };

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::trainset::Trainset;
 use crate::models::recommend::{solve_cholesky, top_unseen};
+use crate::models::scoring::{self, Finish, Panels, dot_in_order};
 use crate::models::simd::{self, Arith, Isa, Simd, Vectorized};
 use crate::models::{Fit, FitError, Interactions, TopN, Weighting, check, install};
 use crate::numpy::RandomState;
@@ -94,6 +95,8 @@ pub struct Ials {
     /// `YᵀY` of the movie factors, which every fold-in needs: computed once, by
     /// [`Ials::new`].
     item_gram: Vec<f32>,
+    /// The movie factors packed for scoring every movie at once ([`crate::models::scoring`]).
+    panels: Panels,
 }
 
 /// The dot product of two equal-length vectors, in sixteen lanes (two or four vector
@@ -318,7 +321,8 @@ impl Ials {
     /// A fitted model from its parts (factors row-major, `params.factors` long each).
     pub fn new(params: IalsParams, scale: (f64, f64), user_factors: Vec<f32>, item_factors: Vec<f32>) -> Ials {
         let item_gram = gram(&item_factors, params.factors);
-        Ials { params, scale, user_factors, item_factors, item_gram }
+        let panels = Panels::new(&item_factors, params.factors, None);
+        Ials { params, scale, user_factors, item_factors, item_gram, panels }
     }
 
     /// Movies.
@@ -366,8 +370,29 @@ impl TopN for Ials {
             }
         };
         for (o, yi) in out.iter_mut().zip(self.item_factors.chunks_exact(k)) {
-            *o = f64::from(dot(xu, yi));
+            *o = f64::from(dot_in_order(xu, yi));
         }
+    }
+
+    /// As [`TopN::scores`] then the best unseen, in blocks ([`crate::models::scoring`]).
+    fn rank(&self, user: Option<usize>, history: &[(u32, f64)], seen: &[u32], n: usize) -> Vec<(u32, f64)> {
+        let none = Finish { user: None, clip: None };
+        match user {
+            Some(u) => scoring::top_unseen(&self.user_factors, &self.panels, &none, &[u], &|_| seen, n),
+            None => scoring::top_unseen(&self.fold_in(history), &self.panels, &none, &[0], &|_| seen, n),
+        }
+        .pop()
+        .unwrap_or_default()
+    }
+
+    fn rank_all<'s>(
+        &self,
+        users: &[usize],
+        _history: &(dyn Fn(usize) -> &'s [(u32, f64)] + Sync),
+        seen: &(dyn Fn(usize) -> &'s [u32] + Sync),
+        n: usize,
+    ) -> Vec<Vec<(u32, f64)>> {
+        scoring::top_unseen(&self.user_factors, &self.panels, &Finish { user: None, clip: None }, users, seen, n)
     }
 
     fn similar(&self, i: usize, n: usize) -> Option<Vec<(u32, f64)>> {

@@ -29,6 +29,7 @@ pub mod popularity;
 pub mod predictor;
 pub mod rating;
 pub mod recommend;
+pub mod scoring;
 pub mod simd;
 pub mod similarity;
 pub mod slope_one;
@@ -180,6 +181,20 @@ pub trait TopN: Send + Sync {
         let mut scores = vec![0.0; self.n_items()];
         self.scores(user, history, &mut scores);
         top_unseen(scores.len(), seen, n, |i| scores[i as usize])
+    }
+
+    /// [`TopN::rank`] for each of `users`, users the model was fitted on (their ratings by
+    /// `history`, their seen movies by `seen`), on the current rayon pool: user by user, or,
+    /// for the kinds whose scores are products of factor rows, all at once as blocked matrix
+    /// products (the same lists).
+    fn rank_all<'s>(
+        &self,
+        users: &[usize],
+        history: &(dyn Fn(usize) -> &'s [(u32, f64)] + Sync),
+        seen: &(dyn Fn(usize) -> &'s [u32] + Sync),
+        n: usize,
+    ) -> Vec<Vec<(u32, f64)>> {
+        users.par_iter().map(|&u| self.rank(Some(u), history(u), seen(u), n)).collect()
     }
 }
 
@@ -366,6 +381,48 @@ impl Recommender {
         self.recommend_with(user, self.profile(user).as_ref(), seen, n)
     }
 
+    /// [`Recommender::recommend`] for each of `users`, users the models were fitted on (their
+    /// ratings by `history`, their seen movies by `seen`), the lists of the kinds whose scores
+    /// are products of factor rows computed all at once as blocked matrix products (the same
+    /// lists), on the current rayon pool.
+    pub fn recommend_all<'s>(
+        &self,
+        users: &[usize],
+        history: &(dyn Fn(usize) -> &'s [(u32, f64)] + Sync),
+        seen: &(dyn Fn(usize) -> &'s [u32] + Sync),
+        n: usize,
+    ) -> Vec<Vec<Recommendation>> {
+        let relevance = |u: usize, i: u32| self.rating.estimate(Some(u), Some(i as usize)).est;
+        let Some(model) = self.ranking.top_n() else {
+            let lists = self.rating.top_unseen_all(users, seen, n).unwrap_or_else(|| {
+                let n_items = self.rating.n_items();
+                users.par_iter().map(|&u| top_unseen(n_items, seen(u), n, |i| relevance(u, i))).collect()
+            });
+            return lists
+                .into_iter()
+                .map(|list| list.into_iter().map(|(movie, relevance)| Recommendation { movie, relevance }).collect())
+                .collect();
+        };
+        let depth = if self.rerank > 0 { self.rerank.max(n) } else { n };
+        model
+            .rank_all(users, history, seen, depth)
+            .into_par_iter()
+            .zip(users)
+            .map(|(ranked, &u)| {
+                let mut list: Vec<Recommendation> = ranked
+                    .into_iter()
+                    .map(|(movie, _)| Recommendation { movie, relevance: relevance(u, movie) })
+                    .collect();
+                if self.rerank > 0 {
+                    // A stable sort keeps the ranking's order among equal relevances.
+                    list.sort_by(|a, b| b.relevance.total_cmp(&a.relevance));
+                    list.truncate(n);
+                }
+                list
+            })
+            .collect()
+    }
+
     /// [`Recommender::recommend`] with the new user's profile already folded in (from
     /// [`Recommender::profile`]; `None` for a known user).
     pub fn recommend_with(
@@ -375,6 +432,11 @@ impl Recommender {
         seen: &[u32],
         n: usize,
     ) -> Vec<Recommendation> {
+        // A known user's list is the one computed for all users at once.
+        if let (Some(u), None) = (user.id, profile) {
+            let (history, seen) = (user.history, seen);
+            return self.recommend_all(&[u], &|_| history, &|_| seen, n).pop().unwrap_or_default();
+        }
         let relevance = |i: u32| self.relevance(user, profile, i as usize);
         let n_items = self.rating.n_items();
         let Some(model) = self.ranking.top_n() else {
@@ -590,5 +652,61 @@ mod tests {
             assert_eq!(serde_json::to_value(k).unwrap(), k.name());
         }
         assert!(serde_json::from_value::<Kind>("knn".into()).is_err());
+    }
+
+    /// Every user's list at once is each user's list by its definition: the best unseen by
+    /// the ranking's own scores (or the predicted relevance), re-ordered by relevance where
+    /// asked, ties to the lower id; for SVD in both precisions, implicit ALS, EASE, popularity.
+    #[test]
+    fn all_users_lists_are_each_users_list_by_definition() {
+        use crate::models::svd::{SvdParams, TrainMode};
+        let data = crate::data::synthetic::generate(
+            &crate::data::synthetic::SyntheticConfig { seed: 4, scale: 0.03, ..Default::default() },
+            RatingScale::SEED,
+        )
+        .unwrap();
+        let t = Trainset::new(&data.ratings);
+        let x = Interactions::new(&t);
+        let history: Vec<Vec<(u32, f64)>> = (0..x.n_users()).map(|u| x.user(u).collect()).collect();
+        let seen: Vec<Vec<u32>> = history.iter().map(|h| h.iter().map(|r| r.0).collect()).collect();
+        let users: Vec<usize> = (0..x.n_users()).rev().step_by(3).collect();
+        let svd = SvdParams { n_factors: 20, n_epochs: 3, ..SvdParams::default() }.check().unwrap();
+        let ranking = RankingParams {
+            ials: crate::models::ials::IalsParams { factors: 8, iterations: 2, ..Default::default() },
+            ..Default::default()
+        };
+        for mode in [TrainMode::Fast, TrainMode::Surprise] {
+            let rating = RatingModel::Svd(svd.fit(mode, 1, &t, |_| {}).unwrap());
+            for kind in Kind::ALL {
+                for rerank in [0, 12] {
+                    let rec =
+                        Recommender { rating: rating.clone(), ranking: ranking.fit_kind(kind, &t, 1).unwrap(), rerank };
+                    let all = rec.recommend_all(&users, &|u| &history[u], &|u| &seen[u], 8);
+                    for (&u, list) in users.iter().zip(&all) {
+                        let relevance = |i: u32| rec.rating.estimate(Some(u), Some(i as usize)).est;
+                        let expected: Vec<u32> = match rec.ranking.top_n() {
+                            None => top_unseen(x.n_items(), &seen[u], 8, relevance).into_iter().map(|r| r.0).collect(),
+                            Some(m) => {
+                                let mut scores = vec![0.0; x.n_items()];
+                                m.scores(Some(u), &history[u], &mut scores);
+                                let depth = if rerank > 0 { rerank.max(8) } else { 8 };
+                                let mut l = top_unseen(x.n_items(), &seen[u], depth, |i| scores[i as usize]);
+                                if rerank > 0 {
+                                    l.sort_by(|a, b| relevance(b.0).total_cmp(&relevance(a.0)));
+                                    l.truncate(8);
+                                }
+                                l.into_iter().map(|r| r.0).collect()
+                            }
+                        };
+                        let got: Vec<u32> = list.iter().map(|r| r.movie).collect();
+                        assert_eq!(got, expected, "{mode:?}, {kind}, rerank {rerank}, user {u}");
+                        assert!(list.iter().all(|r| r.relevance == relevance(r.movie)));
+                        // One user alone gets the same list.
+                        let alone = rec.recommend(User { id: Some(u), history: &history[u] }, &seen[u], 8);
+                        assert_eq!(&alone, list, "{mode:?}, {kind}, rerank {rerank}, user {u} alone");
+                    }
+                }
+            }
+        }
     }
 }

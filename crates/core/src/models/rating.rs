@@ -73,6 +73,22 @@ impl RatingModel {
         }))
     }
 
+    /// The `n` movies with the highest predicted relevance of each of `users` (inner ids),
+    /// not in `seen(u)`, best first, ties to the lower inner id, all at once as blocked
+    /// matrix products; `None` where the model is not one of single-precision factors (then
+    /// the movies are scored one by one, as [`RatingModel::estimate`] predicts them).
+    pub fn top_unseen_all<'s>(
+        &self,
+        users: &[usize],
+        seen: &(dyn Fn(usize) -> &'s [u32] + Sync),
+        n: usize,
+    ) -> Option<Vec<Vec<(u32, f64)>>> {
+        match self {
+            RatingModel::Svd(m) => m.top_unseen_all(users, seen, n),
+            RatingModel::Other(_) => None,
+        }
+    }
+
     /// The algorithm's name, as `params.yaml` spells it.
     pub fn name(&self) -> &'static str {
         match self {

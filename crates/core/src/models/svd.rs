@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::ids::IdMap;
 use crate::data::scale::RatingScale;
 use crate::data::trainset::Trainset;
+use crate::models::scoring::{Cached, Finish, Panels, dot_in_order};
 use crate::models::simd::{Isa, Simd};
 use crate::numpy::RandomState;
 
@@ -280,6 +281,9 @@ pub struct SvdModel {
     pub bi: Vec<f64>,
     /// The factors.
     pub factors: Factors,
+    /// The movies' single-precision rows packed for scoring every movie at once
+    /// ([`SvdModel::top_unseen_all`]), made on first use.
+    pub packed: Cached<Panels>,
 }
 
 /// One prediction, as Surprise's `Prediction`, plus whether user and movie were known.
@@ -301,7 +305,8 @@ impl SvdModel {
         self.svd.n_factors
     }
 
-    /// `qᵢ·pᵤ` for inner ids, as a sequential sum.
+    /// `qᵢ·pᵤ` for inner ids, as a sequential sum (in single precision for the `fast` mode's
+    /// factors, as [`SvdModel::top_unseen_all`] computes it for every movie at once).
     pub fn dot(&self, u: usize, i: usize) -> f64 {
         let k = self.n_factors();
         match &self.factors {
@@ -309,8 +314,29 @@ impl SvdModel {
                 let (p, q) = (&pu[u * k..(u + 1) * k], &qi[i * k..(i + 1) * k]);
                 q.iter().zip(p).map(|(a, b)| a * b).sum()
             }
-            Factors::F32 { pu, qi } => f64::from(dot32(&pu[u * k..(u + 1) * k], &qi[i * k..(i + 1) * k])),
+            Factors::F32 { pu, qi } => f64::from(dot_in_order(&pu[u * k..(u + 1) * k], &qi[i * k..(i + 1) * k])),
         }
+    }
+
+    /// The `n` movies with the highest predicted scores of each of `users` (inner ids) among
+    /// those not in `seen(u)` (sorted), best first, ties to the lower inner id: what
+    /// [`crate::models::recommend::for_user`] gives user by user, computed for all of them at
+    /// once as blocked matrix products ([`crate::models::scoring`]). `None` for the
+    /// `surprise` mode's double-precision factors, which it does not score in blocks.
+    pub fn top_unseen_all<'s>(
+        &self,
+        users: &[usize],
+        seen: &(dyn Fn(usize) -> &'s [u32] + Sync),
+        n: usize,
+    ) -> Option<Vec<Vec<(u32, f64)>>> {
+        let Factors::F32 { pu, qi } = &self.factors else { return None };
+        let k = self.n_factors();
+        let biased = self.svd.biased;
+        let panels = self.packed.get_or_init(|| Panels::new(qi, k, biased.then_some(&self.bi[..])));
+        // `μ + bᵤ`, as the single estimate adds it ([`crate::models::predictor`]'s `biased`).
+        let offsets: Option<Vec<f64>> = biased.then(|| self.bu.iter().map(|&b| self.global_mean + b).collect());
+        let finish = Finish { user: offsets.as_deref(), clip: Some((self.scale.min(), self.scale.max())) };
+        Some(crate::models::scoring::top_unseen(pu, panels, &finish, users, seen, n))
     }
 
     /// Surprise's `estimate` followed by `predict`'s clipping, for inner ids (`None` for
@@ -487,6 +513,7 @@ impl Svd {
             bu,
             bi,
             factors,
+            packed: Cached::default(),
         }
     }
 }
