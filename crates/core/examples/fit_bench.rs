@@ -5,7 +5,9 @@
 //! arithmetic instead of the portable one) and prints one JSON line per mode: wall
 //! seconds, rating updates per second per thread, test RMSE and MAE; `adagrad:LR[:REG[:LRB]]`
 //! is the fast mode on 1 thread with AdaGrad's step, `lr_all` LR, `reg_all` REG and the
-//! biases' `lr_bu` and `lr_bi` LRB. SCALE may instead be a MovieLens-100k folder. With
+//! biases' `lr_bu` and `lr_bi` LRB (`adagrad2:…` on 2 threads). SCALE may be
+//! `SCALE:MOVIES:RATINGS_PER_USER` (MovieLens-32M's shape: `14.955:87000:160`), or a
+//! MovieLens-100k folder. With
 //! `--tsv PATH` it also writes the ratings as `user<TAB>movie<TAB>score` for the Python
 //! baseline.
 
@@ -31,9 +33,11 @@ fn main() {
         let rules = movierec_core::data::movielens::ml100k_rules();
         movierec_core::data::movielens::read(std::path::Path::new(source), rules).expect("MovieLens-100k").0
     } else {
-        let scale: f64 = source.parse().expect("a scale or a MovieLens-100k folder");
-        generate(&SyntheticConfig { seed: 42, scale, ..SyntheticConfig::default() }, movierec_core::RatingScale::SEED)
-            .unwrap()
+        let mut shape = source.split(':').map(|v| v.parse::<f64>().expect("a scale or a MovieLens-100k folder"));
+        let mut config = SyntheticConfig { seed: 42, scale: shape.next().unwrap_or(1.0), ..SyntheticConfig::default() };
+        config.movies = shape.next().map_or(config.movies, |m| m as usize);
+        config.ratings_per_user = shape.next();
+        generate(&config, movierec_core::RatingScale::SEED).unwrap()
     };
     if let Some(path) = tsv {
         let l = &data.ratings;
@@ -58,7 +62,10 @@ fn main() {
             "native1" => (native.fit_fast(&t, 1, |_| {}).unwrap(), 1),
             "native2" => (native.fit_fast(&t, 2, |_| {}).unwrap(), 2),
             other => {
-                let values = other.strip_prefix("adagrad:").unwrap_or_else(|| panic!("unknown mode {other}"));
+                let (threads, values) = match other.strip_prefix("adagrad2:") {
+                    Some(values) => (2, values),
+                    None => (1, other.strip_prefix("adagrad:").unwrap_or_else(|| panic!("unknown mode {other}"))),
+                };
                 let v: Vec<f64> = values.split(':').map(|x| x.parse().expect("a number")).collect();
                 let p = SvdParams {
                     seed: 42,
@@ -69,7 +76,7 @@ fn main() {
                     lr_bi: v.get(2).copied(),
                     ..SvdParams::default()
                 };
-                (p.check().unwrap().fit_fast(&t, 1, |_| {}).unwrap(), 1)
+                (p.check().unwrap().fit_fast(&t, threads, |_| {}).unwrap(), threads)
             }
         };
         let seconds = start.elapsed().as_secs_f64();
