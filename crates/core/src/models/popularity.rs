@@ -5,6 +5,7 @@
 //! pulled toward the global mean by `damping` phantom ratings,
 //! `(Σ r + m·μ) / (n + m)`, so a movie with two perfect scores does not top the list.
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::trainset::Trainset;
@@ -87,6 +88,32 @@ impl TopN for Popularity {
     fn similar(&self, _i: usize, _n: usize) -> Option<Vec<(u32, f64)>> {
         None
     }
+
+    /// The same list for everyone: the movies put in order once, then each user's first `n`
+    /// unseen taken from it (the same lists as [`TopN::rank`], without scoring every movie
+    /// for every user).
+    fn rank_all<'s>(
+        &self,
+        users: &[usize],
+        _history: &(dyn Fn(usize) -> &'s [(u32, f64)] + Sync),
+        seen: &(dyn Fn(usize) -> &'s [u32] + Sync),
+        n: usize,
+    ) -> Vec<Vec<(u32, f64)>> {
+        let mut order: Vec<u32> = (0..self.scores.len() as u32).collect();
+        order.sort_by(|&a, &b| self.scores[b as usize].total_cmp(&self.scores[a as usize]).then(a.cmp(&b)));
+        users
+            .par_iter()
+            .map(|&u| {
+                let seen = seen(u);
+                order
+                    .iter()
+                    .filter(|i| seen.binary_search(i).is_err())
+                    .take(n)
+                    .map(|&i| (i, self.scores[i as usize]))
+                    .collect()
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -117,6 +144,32 @@ mod tests {
         // Undamped, the single perfect score wins; damped less so.
         let raw = PopularityParams { by: By::DampedMean, damping: 0.0 }.fit(&t, 1).unwrap();
         assert_eq!(raw.scores, [20.0, 100.0, 90.0]);
+    }
+
+    /// Every user's list from the one order is the list scored for them alone, ties included.
+    #[test]
+    fn all_users_at_once_give_each_users_list() {
+        let l = crate::data::synthetic::generate(
+            &crate::data::synthetic::SyntheticConfig { seed: 3, scale: 0.02, ..Default::default() },
+            RatingScale::SEED,
+        )
+        .unwrap()
+        .ratings;
+        let t = Trainset::new(&l);
+        let x = Interactions::new(&t);
+        let history: Vec<Vec<(u32, f64)>> = (0..x.n_users()).map(|u| x.user(u).collect()).collect();
+        let seen: Vec<Vec<u32>> = history.iter().map(|h| h.iter().map(|r| r.0).collect()).collect();
+        let users: Vec<usize> = (0..x.n_users()).collect();
+        for by in [By::Count, By::DampedMean] {
+            let p = PopularityParams { by, damping: 10.0 }.fit(&t, 1).unwrap();
+            assert!(by == By::DampedMean || p.scores.windows(2).any(|w| w[0] == w[1]), "ties to break");
+            for n in [1, 10, 500] {
+                let all = p.rank_all(&users, &|u| &history[u], &|u| &seen[u], n);
+                for &u in &users {
+                    assert_eq!(all[u], p.rank(Some(u), &history[u], &seen[u], n), "{by:?}, n {n}, user {u}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub fn top_unseen(n_items: usize, seen: &[u32], n: usize, score: impl Fn(u32) ->
     if n < scored.len() {
         scored.select_nth_unstable_by(n, order);
         scored.truncate(n);
+        // Kept lists must not hold the whole catalogue's room: one list per user of a large
+        // catalogue would fill the memory.
+        scored.shrink_to_fit();
     }
     scored.sort_by(order);
     scored
@@ -251,6 +254,9 @@ mod tests {
         let top = top_unseen(6, &[2], 3, |i| scores[i as usize]);
         assert_eq!(top, vec![(1, 9.0), (5, 9.0), (4, 7.0)]);
         assert_eq!(top_unseen(6, &[0, 1, 2, 3, 4], 3, |i| scores[i as usize]), vec![(5, 9.0)]);
+        // A short list of a large catalogue keeps no room for the rest (one per user is kept).
+        let list = top_unseen(100_000, &[], 10, |i| f64::from(i % 7));
+        assert!(list.len() == 10 && list.capacity() < 100, "{}", list.capacity());
         assert_eq!(top_unseen(3, &[], 10, f64::from).len(), 3);
     }
 
