@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
+use movierec_core::data::split;
 use movierec_core::data::trainset::Trainset;
 use movierec_core::evaluation::ranking::Heldout;
 use movierec_core::evaluation::search::{self, Candidate, CandidateResult, Measure, Spec};
@@ -34,8 +35,9 @@ use serde::Serialize;
 /// draws, from lists or `{min, max, log}` ranges). When `optimize.measure` is a ranking
 /// measure (`ndcg@10`, `precision@10`, …), the top-N kinds of `optimize.ranking.spaces` are
 /// searched too, each over its own space. Every candidate is fitted on each of `optimize.cv`
-/// folds of the training set (the same folds for all, as Surprise's GridSearchCV); SVD is
-/// scored by rmse and mae, and every candidate's lists by the ranking measure on the fold's
+/// folds of the training set (the same folds for all, as Surprise's GridSearchCV; above
+/// `optimize.search_ratings` training ratings, of a seeded sample of whole users holding that
+/// many); SVD is scored by rmse and mae, and every candidate's lists by the ranking measure on the fold's
 /// held-out ratings. The (candidate, fold) fits run in parallel and the results do not depend
 /// on the number of threads. A candidate that fails is reported with its reason and the
 /// search goes on. The best rating candidate by rmse (or mae, if that is the measure), SVD or
@@ -87,6 +89,7 @@ struct Report {
     /// item limit): each with its kind, parameters and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     left_out: Vec<serde_json::Value>,
+    searched_on: SearchedOn,
     search_seconds: f64,
     best_index: usize,
     best_algorithm: &'static str,
@@ -96,6 +99,15 @@ struct Report {
     best_ranking: BestRanking,
     serve_model: ServeModel,
     cv_results: Vec<CandidateResult>,
+}
+
+/// What the folds were cut from: the whole training set, or (`sample`) a seeded sample of
+/// whole users holding at most `optimize.search_ratings` ratings.
+#[derive(Debug, Serialize)]
+struct SearchedOn {
+    ratings: usize,
+    users: usize,
+    sample: bool,
 }
 
 /// The ranking chosen: its kind and parameters, its cross-validated score by the measure,
@@ -139,7 +151,7 @@ fn run(args: Args) -> anyhow::Result<()> {
 
 fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut Tracker) -> anyhow::Result<Outputs> {
     let mut logged = tracking::params_of(&serde_json::json!({
-        "method": p.method, "n_iter": p.n_iter, "seed": p.seed, "cv": p.cv, "threads": p.threads,
+        "method": p.method, "n_iter": p.n_iter, "seed": p.seed, "cv": p.cv, "search_ratings": p.search_ratings, "threads": p.threads,
         "mode": p.mode, "measure": p.measure, "relevance_threshold": p.relevance_threshold, "base": p.base,
     }));
     logged.push(("space".to_owned(), serde_json::to_string(&p.space)?));
@@ -187,6 +199,31 @@ fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut 
     let test = movierec_tables::read_ratings(&args.test)?;
     let all = movierec_tables::read_ratings(&args.ratings)?;
     phase.finish();
+    // On a large catalogue the folds come from a seeded sample of whole users; the refits
+    // below use the whole training set and all ratings.
+    let sample = match p.search_ratings {
+        0 => None,
+        max => split::sample_users(&train, max, p.seed).map(|rows| train.select(&rows)),
+    };
+    let searched = sample.as_ref().unwrap_or(&train);
+    anyhow::ensure!(
+        sample.is_none() || searched.len() >= 10 * p.cv,
+        "optimize.search_ratings {} leaves {} ratings to cut {} folds from: raise it, or set 0 to search on every \
+         training rating",
+        p.search_ratings,
+        searched.len(),
+        p.cv
+    );
+    let searched_on = SearchedOn { ratings: searched.len(), users: searched.users().len(), sample: sample.is_some() };
+    if sample.is_some() {
+        tracing::info!(
+            ratings = searched_on.ratings,
+            users = searched_on.users,
+            "searching on a sample of whole users (optimize.search_ratings {}; the training set has {})",
+            p.search_ratings,
+            train.len()
+        );
+    }
     // Ranking candidates that cannot work on this catalogue (EASE above its item limit) are
     // left out before any fit, and reported; any other parameter they refuse is an error.
     let n_items = all.movies().len();
@@ -229,7 +266,7 @@ fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut 
     let search = |fits: &[(Candidate, Spec)], measure: Measure, rating: Option<&Spec>, offset: usize| {
         let threshold = p.relevance_threshold;
         pool.install(|| {
-            search::cross_validate(&train, fits, p.mode, p.cv, p.seed, measure, threshold, rating, |c, f| {
+            search::cross_validate(searched, fits, p.mode, p.cv, p.seed, measure, threshold, rating, |c, f| {
                 steps.step(format!("candidate {} fold {}", offset + c + 1, f + 1));
             })
         })
@@ -319,6 +356,7 @@ fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut 
         candidates: fits.len(),
         failed,
         left_out,
+        searched_on,
         search_seconds,
         best_index: best,
         best_algorithm,

@@ -122,6 +122,29 @@ fn results_do_not_depend_on_the_threads() {
     assert_eq!(one["test_score"], two["test_score"]);
 }
 
+/// Above `search_ratings` training ratings the folds come from a seeded sample of whole users
+/// (reported); the model to serve is still fitted on every rating.
+#[test]
+fn a_large_training_set_is_searched_on_a_sample_of_users() {
+    let p = Project::new();
+    let whole = p.ok(GRID);
+    assert_eq!(whole["searched_on"]["sample"], false);
+    let all_training = whole["searched_on"]["ratings"].as_u64().unwrap();
+    let sampled = p.ok(&format!("{GRID}  search_ratings: 3000\n"));
+    let on = &sampled["searched_on"];
+    assert_eq!(on["sample"], true, "{on}");
+    let (ratings, users) = (on["ratings"].as_u64().unwrap(), on["users"].as_u64().unwrap());
+    assert!(ratings <= 3000 && ratings > 2500 && ratings < all_training, "{on}");
+    assert!(users < whole["searched_on"]["users"].as_u64().unwrap(), "{on}");
+    assert_ne!(scores(&whole), scores(&sampled), "the folds are the sample's");
+    assert_eq!(sampled["serve_model"]["n_ratings"].as_u64().unwrap() as usize, p.n_ratings);
+    assert_eq!(scores(&p.ok(&format!("{GRID}  search_ratings: 3000\n"))), scores(&sampled), "the same sample");
+
+    let out = p.optimize(&format!("{GRID}  search_ratings: 5\n"));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && e.contains("optimize.search_ratings 5 leaves"), "{e}");
+}
+
 /// AdaGrad's step is searched like any parameter, as 0 or 1, and changes the fit.
 #[test]
 fn the_adaptive_step_is_searched() {

@@ -345,12 +345,13 @@ impl Default for Compare {
 /// | `n_iter` | 20 | draws of the random search |
 /// | `seed` | 42 | the folds' shuffle and the random draws |
 /// | `cv` | 3 | folds of the cross-validation (every candidate sees the same folds) |
+/// | `search_ratings` | 2,000,000 | above this many training ratings, the folds are cut from a seeded sample of whole users holding at most this many (the refits use every rating); 0: never sample |
 /// | `threads` | 0 | threads running (candidate, fold) fits; 0: all cores. Results do not depend on it |
 /// | `mode` | `fast` | the training mode of every fit |
 /// | `measure` | `ndcg@10` | what selects the ranking: `rmse` or `mae` (the rating models' candidates only; the lists keep the rating model's order), or a ranking measure at K (`ndcg@10`, `precision@10`, `recall@10`, `map@10`, `hit_rate@10`) over every kind |
 /// | `relevance_threshold` | 60 | a held-out score at or above it is relevant (ranking measures) |
-/// | `base` | Surprise's defaults, seed 42 | SVD parameters that are not searched |
-/// | `space` | the default grid (81 candidates) | SVD's searched parameters: lists, or `{min, max, log}` ranges for the random search |
+/// | `base` | AdaGrad's step (`adagrad`, `lr_bu` = `lr_bi` 0.2), seed 42; otherwise Surprise's defaults | SVD parameters that are not searched |
+/// | `space` | the default grid (54 candidates) | SVD's searched parameters: lists, or `{min, max, log}` ranges for the random search |
 /// | `algorithms` | none | Surprise's other algorithms searched beside SVD, each by its `param_grid` as Surprise's `GridSearchCV` takes it (lists; `sim_options` and `bsl_options` dicts of lists) |
 /// | `ranking.base` | the kinds' defaults | the top-N kinds' parameters that are not searched (its `kind` is ignored) |
 /// | `ranking.spaces` | EASE's λ, implicit ALS's factors and α, each with and without `rerank` 20; popularity | a space per top-N kind, searched when `measure` is a ranking measure |
@@ -362,6 +363,7 @@ pub struct OptimizeParams {
     pub n_iter: usize,
     pub seed: u32,
     pub cv: usize,
+    pub search_ratings: usize,
     pub threads: usize,
     pub mode: TrainMode,
     pub measure: Measure,
@@ -417,16 +419,17 @@ impl Default for OptimizeParams {
             n_iter: 20,
             seed: 42,
             cv: 3,
+            search_ratings: 2_000_000,
             threads: 0,
             mode: TrainMode::Fast,
             measure: Measure::Ranking { metric: movierec_core::evaluation::search::Metric::Ndcg, k: 10 },
             relevance_threshold: 60.0,
-            base: SvdParams { seed: 42, ..SvdParams::default() },
+            base: SvdParams { seed: 42, adagrad: true, lr_bu: Some(0.2), lr_bi: Some(0.2), ..SvdParams::default() },
             space: BTreeMap::from([
                 ("n_factors".to_owned(), list(&[50.0, 100.0, 175.0])),
                 ("n_epochs".to_owned(), list(&[20.0, 30.0, 40.0])),
-                ("lr_all".to_owned(), list(&[0.002, 0.003, 0.005])),
-                ("reg_all".to_owned(), list(&[0.02, 0.05, 0.07])),
+                ("lr_all".to_owned(), list(&[0.03, 0.05])),
+                ("reg_all".to_owned(), list(&[0.02, 0.05, 0.1])),
             ]),
             algorithms: BTreeMap::new(),
             ranking: RankingSearch::default(),
@@ -533,7 +536,16 @@ mod tests {
         assert_eq!(p.load.csv.columns, ColumnMap::default());
         // The file spells out the defaults.
         assert_eq!(p.load.synthetic, SyntheticConfig::default());
-        let svd = SvdParams { seed: 42, ..SvdParams::default() };
+        // SVD's: Surprise's defaults (what an absent `train.svd` means) but for the seed and the
+        // fast mode's step, AdaGrad's.
+        let svd = SvdParams {
+            seed: 42,
+            adagrad: true,
+            lr_all: 0.05,
+            lr_bu: Some(0.2),
+            lr_bi: Some(0.2),
+            ..SvdParams::default()
+        };
         assert_eq!(p.train, TrainParams { svd, ..TrainParams::default() });
         assert_eq!(p.evaluate, EvaluateParams::default());
         assert_eq!(p.optimize, OptimizeParams::default());

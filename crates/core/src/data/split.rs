@@ -126,6 +126,27 @@ pub fn per_user_split(list: &RatingList, test_size: f64, seed: u32) -> Result<Sp
     Ok(Split { train, test })
 }
 
+/// The rows of a sample of whole users holding at most `max_ratings` ratings, in the list's
+/// order: users are taken in a seeded random order (numpy's `permutation`) while their
+/// ratings fit, so a search can run on a part of a large catalogue's users with every one of
+/// their ratings. `None` when the whole list fits (the caller keeps it as it is).
+pub fn sample_users(list: &RatingList, max_ratings: usize, seed: u32) -> Option<Vec<u32>> {
+    if list.len() <= max_ratings {
+        return None;
+    }
+    let counts = list.counts_per_user();
+    let mut chosen = vec![false; counts.len()];
+    let mut total = 0usize;
+    for u in RandomState::new(seed).permutation(counts.len()) {
+        let n = counts[u as usize] as usize;
+        if total + n <= max_ratings {
+            chosen[u as usize] = true;
+            total += n;
+        }
+    }
+    Some((0..list.len() as u32).filter(|&r| chosen[list.user()[r as usize].0 as usize]).collect())
+}
+
 /// The rows that remain, in order, once users with fewer than `min_user` ratings and movies
 /// with fewer than `min_movie` are removed, repeatedly until both minimums hold (a k-core).
 pub fn filter_min_ratings(list: &RatingList, min_user: u32, min_movie: u32) -> Vec<u32> {
@@ -252,6 +273,32 @@ mod tests {
         assert_eq!(sum.users_only_in_test, 0);
         assert_eq!(sum.train.users, 3);
         assert!(s.train.windows(2).all(|w| w[0] < w[1]) && s.test.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn a_user_sample_keeps_whole_users_within_the_limit() {
+        let mut rows = Vec::new();
+        let users: Vec<String> = (0..50).map(|u| format!("u{u}")).collect();
+        for (u, name) in users.iter().enumerate() {
+            for m in 0..(1 + u % 7) {
+                rows.push((name.as_str(), ["1", "2", "3", "4", "5", "6", "7"][m]));
+            }
+        }
+        let l = list(&rows);
+        assert_eq!(sample_users(&l, l.len(), 3), None, "the whole list fits");
+        let rows = sample_users(&l, 60, 3).unwrap();
+        assert!(rows.len() <= 60 && rows.len() > 50, "{}", rows.len());
+        assert!(rows.windows(2).all(|w| w[0] < w[1]), "in the list's order");
+        // Every chosen user comes with all of their ratings.
+        let counts = l.counts_per_user();
+        let sample = l.select(&rows);
+        for (u, &n) in sample.counts_per_user().iter().enumerate() {
+            let raw = sample.users().raw(u as u32);
+            let whole = counts[l.users().get(raw).unwrap() as usize];
+            assert_eq!(n, whole, "user {raw}");
+        }
+        assert_eq!(sample_users(&l, 60, 3), Some(rows.clone()), "the same seed, the same sample");
+        assert_ne!(sample_users(&l, 60, 4), Some(rows), "another seed, another sample");
     }
 
     #[test]

@@ -128,7 +128,8 @@ pub enum ParamError {
     /// An option of the `fast` mode asked of the `surprise` mode.
     #[error(
         "{name} is an option of the fast training mode; the surprise mode reproduces Surprise's constant \
-         learning rate: set mode: fast, or {name}: false"
+         learning rate: set mode: fast, or {name}: false with Surprise's rates (lr_all 0.005, no lr_bu or \
+         lr_bi)"
     )]
     FastOnly {
         /// The option.
