@@ -39,8 +39,12 @@ echo "|---|---:|---:|"
 total=0
 for stage in load prepare train evaluate optimize predict; do
     cmd=$(python3 -c "import sys, yaml; print(' '.join(yaml.safe_load(open('dvc.yaml'))['stages'][sys.argv[1]]['cmd'].split()))" "$stage")
-    /usr/bin/time -f '%e %M' -o "$stage.time" bash -c "$cmd -q" 2>"$stage.log" || { tail -n 20 "$stage.log" >&2; exit 1; }
-    read -r wall kb <"$stage.time"
+    if ! /usr/bin/time -f '%e %M' -o "$stage.time" bash -c "$cmd -q" 2>"$stage.log"; then
+        echo "$stage failed:" >&2
+        tail -n 20 "$stage.log" "$stage.time" >&2
+        exit 1
+    fi
+    read -r wall kb < <(tail -n 1 "$stage.time")
     total=$(python3 -c "print($total + $wall)")
     printf '| `%s` | %.1f | %.2f |\n' "$stage" "$wall" "$(python3 -c "print($kb / 1048576)")"
 done
@@ -63,7 +67,11 @@ python3 - <<'PY'
 import json
 e = json.load(open("metrics/evaluate.json"))
 o = json.load(open("metrics/optimize.json"))
+best = o["best_params"]
 print(json.dumps({"test_rmse": e["rmse"], "baseline_only_rmse": e["baselines"]["baseline_only"]["rmse"],
                   "ranking": e["ranking"]["kind"], "ndcg@10": e["ranking"]["ndcg"],
-                  "served_rating_model_test_rmse": o["test_score"]["rmse"], "served_ranking": o["best_ranking"]["kind"]}))
+                  "searched_on": o["searched_on"], "search_seconds": round(o["search_seconds"], 1),
+                  "served_rating_model": {k: best.get(k) for k in ("n_factors", "n_epochs", "lr_all", "reg_all")},
+                  "served_rating_model_test_rmse": o["test_score"]["rmse"],
+                  "served_ranking": o["best_ranking"]["params"], "served_ranking_test_ndcg@10": o["best_ranking"]["test_score"]}))
 PY

@@ -3,9 +3,11 @@
 //! (seed 42), fits SVD with the default parameters in each mode (`surprise`, `fast1`,
 //! `fast2`: the fast mode on 1 or 2 threads; `native1`, `native2`: the same in the native
 //! arithmetic instead of the portable one) and prints one JSON line per mode: wall
-//! seconds, rating updates per second per thread, test RMSE and MAE; `adagrad:LR[:REG[:LRB]]`
-//! is the fast mode on 1 thread with AdaGrad's step, `lr_all` LR, `reg_all` REG and the
-//! biases' `lr_bu` and `lr_bi` LRB (`adagrad2:…` on 2 threads). SCALE may be
+//! seconds, rating updates per second per thread, test RMSE and MAE.
+//! `adagrad:LR[:REG[:LRB[:INIT[:EPOCHS]]]]` is the fast mode on 1 thread with AdaGrad's step,
+//! `lr_all` LR, `reg_all` REG, the biases' `lr_bu` and `lr_bi` LRB, `init_std_dev` INIT and
+//! `n_epochs` EPOCHS (`adagrad2:…` on 2 threads; `sgd:…` and `sgd2:…` the same with the
+//! constant rate). SCALE may be
 //! `SCALE:MOVIES:RATINGS_PER_USER` (MovieLens-32M's shape: `14.955:87000:160`), or a
 //! MovieLens-100k folder. With
 //! `--tsv PATH` it also writes the ratings as `user<TAB>movie<TAB>score` for the Python
@@ -55,28 +57,35 @@ fn main() {
     let native = SvdParams { seed: 42, simd: Simd::Native, ..SvdParams::default() }.check().unwrap();
     for mode in modes {
         let start = Instant::now();
-        let (model, threads) = match mode.as_str() {
-            "surprise" => (svd.fit_surprise(&t, |_| {}).unwrap(), 1),
-            "fast1" => (svd.fit_fast(&t, 1, |_| {}).unwrap(), 1),
-            "fast2" => (svd.fit_fast(&t, 2, |_| {}).unwrap(), 2),
-            "native1" => (native.fit_fast(&t, 1, |_| {}).unwrap(), 1),
-            "native2" => (native.fit_fast(&t, 2, |_| {}).unwrap(), 2),
+        let (model, threads, epochs) = match mode.as_str() {
+            "surprise" => (svd.fit_surprise(&t, |_| {}).unwrap(), 1, svd.n_epochs),
+            "fast1" => (svd.fit_fast(&t, 1, |_| {}).unwrap(), 1, svd.n_epochs),
+            "fast2" => (svd.fit_fast(&t, 2, |_| {}).unwrap(), 2, svd.n_epochs),
+            "native1" => (native.fit_fast(&t, 1, |_| {}).unwrap(), 1, svd.n_epochs),
+            "native2" => (native.fit_fast(&t, 2, |_| {}).unwrap(), 2, svd.n_epochs),
             other => {
-                let (threads, values) = match other.strip_prefix("adagrad2:") {
-                    Some(values) => (2, values),
-                    None => (1, other.strip_prefix("adagrad:").unwrap_or_else(|| panic!("unknown mode {other}"))),
+                let (name, values) = other.split_once(':').unwrap_or_else(|| panic!("unknown mode {other}"));
+                let (adagrad, threads) = match name {
+                    "adagrad" => (true, 1),
+                    "adagrad2" => (true, 2),
+                    "sgd" => (false, 1),
+                    "sgd2" => (false, 2),
+                    _ => panic!("unknown mode {other}"),
                 };
                 let v: Vec<f64> = values.split(':').map(|x| x.parse().expect("a number")).collect();
+                let d = SvdParams::default();
                 let p = SvdParams {
                     seed: 42,
-                    adagrad: true,
+                    adagrad,
                     lr_all: v[0],
-                    reg_all: v.get(1).copied().unwrap_or(SvdParams::default().reg_all),
+                    reg_all: v.get(1).copied().unwrap_or(d.reg_all),
                     lr_bu: v.get(2).copied(),
                     lr_bi: v.get(2).copied(),
-                    ..SvdParams::default()
+                    init_std_dev: v.get(3).copied().unwrap_or(d.init_std_dev),
+                    n_epochs: v.get(4).map_or(d.n_epochs, |&e| e as usize),
+                    ..d
                 };
-                (p.check().unwrap().fit_fast(&t, threads, |_| {}).unwrap(), threads)
+                (p.check().unwrap().fit_fast(&t, threads, |_| {}).unwrap(), threads, p.n_epochs)
             }
         };
         let seconds = start.elapsed().as_secs_f64();
@@ -89,7 +98,7 @@ fn main() {
                 (l.score()[r], model.predict(l.users().raw(l.user()[r].0), l.movies().raw(l.movie()[r].0)).est)
             })
             .collect();
-        let updates = (t.n_ratings() * svd.n_epochs) as f64;
+        let updates = (t.n_ratings() * epochs) as f64;
         println!(
             "{{\"mode\": \"{mode}\", \"ratings\": {}, \"seconds\": {seconds:.3}, \"updates_per_second_per_thread\": {:.0}, \"rmse\": {:.4}, \"mae\": {:.4}}}",
             t.n_ratings(),
