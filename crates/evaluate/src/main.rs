@@ -295,14 +295,16 @@ fn rank(
     let mut curves = vec![("model".to_owned(), Some(curve.clone()))];
     rows.insert("model".to_owned(), row);
     let c = &p.compare;
-    let with = |ranking: Ranking, rerank: usize| Recommender { rating: model.rating.clone(), ranking, rerank };
+    let with = |ranking: Ranking, rerank: usize| {
+        Compared::Measure(Box::new(Recommender { rating: model.rating.clone(), ranking, rerank }))
+    };
     // Every column of the NDCG plot is always written (empty where a ranking is left out), so
     // `dvc plots` finds the same columns whatever the parameters.
-    let mut others: Vec<(&str, Option<Recommender>)> = vec![("svd", Some(with(Ranking::Svd, 0)))];
+    let mut others: Vec<(&str, Compared)> = vec![("svd", with(Ranking::Svd, 0))];
     for (name, by) in [("most_rated", By::Count), ("damped_mean", By::DampedMean)] {
         let fitted =
             PopularityParams { by, damping: c.damping }.fit(t, 0).context("invalid evaluate.compare.damping")?;
-        others.push((name, Some(with(Ranking::Popularity(fitted), 0))));
+        others.push((name, with(Ranking::Popularity(fitted), 0)));
     }
     let ease = if t.n_items() <= c.ease.max_items {
         Some(c.ease.fit(t, 0).context("invalid evaluate.compare.ease")?)
@@ -314,22 +316,44 @@ fn rank(
         );
         None
     };
-    others.push(("ease", ease.map(|e| with(Ranking::Ease(e), 0))));
-    let ials = c.ials.fit(t, 0).context("invalid evaluate.compare.ials")?;
-    others.push(("ials", Some(with(Ranking::Ials(ials), 0))));
-    others.push(("model_reranked", (c.rerank > 0).then(|| with(model.ranking.clone(), c.rerank))));
-    for (name, rec) in &others {
-        let curve = rec.as_ref().map(|rec| {
-            let (row, curve) = h.measure_recommender(rec, p.k, curve_k);
-            rows.insert((*name).to_owned(), row);
-            curve
-        });
-        curves.push(((*name).to_owned(), curve));
+    others.push(("ease", ease.map_or(Compared::LeftOut, |e| with(Ranking::Ease(e), 0))));
+    // Implicit ALS with the model's own parameters is the model's ranking (the fit is
+    // deterministic, and the model was fitted on this training set: its fingerprint is
+    // checked), so its row is the model's, not fitted and measured a second time.
+    let own_ials = model.rerank == 0 && matches!(&model.ranking, Ranking::Ials(m) if m.params == c.ials);
+    let ials = if own_ials {
+        Compared::Model
+    } else {
+        with(Ranking::Ials(c.ials.fit(t, 0).context("invalid evaluate.compare.ials")?), 0)
+    };
+    others.push(("ials", ials));
+    let reranked = if c.rerank > 0 { with(model.ranking.clone(), c.rerank) } else { Compared::LeftOut };
+    others.push(("model_reranked", reranked));
+    for (name, compared) in &others {
+        let measured = match compared {
+            Compared::Measure(rec) => Some(h.measure_recommender(rec, p.k, curve_k)),
+            Compared::Model => Some((row, curve.clone())),
+            Compared::LeftOut => None,
+        };
+        if let Some((row, _)) = &measured {
+            rows.insert((*name).to_owned(), *row);
+        }
+        curves.push(((*name).to_owned(), measured.map(|(_, curve)| curve)));
     }
     phase.finish();
     let ranking =
         ModelRanking { relevance_threshold: p.relevance_threshold, kind: model.kind(), rerank: model.rerank, row };
     Ok((ranking, curve, rows, curves))
+}
+
+/// A ranking measured beside the model's.
+enum Compared {
+    /// Measured on its own.
+    Measure(Box<Recommender>),
+    /// The model's own ranking: the model's row again.
+    Model,
+    /// Left out (its row empty).
+    LeftOut,
 }
 
 /// Counts of `actual - predicted` in bins of [`ERROR_BIN`] points, labelled by their centre.

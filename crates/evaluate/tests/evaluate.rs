@@ -127,6 +127,37 @@ fn reports_the_original_metrics_the_baselines_and_the_ranking() {
     assert_eq!(total, 1631);
 }
 
+/// A model ordered by implicit ALS with the comparison's parameters gives the "ials" row its
+/// own (measured once); re-ordered by relevance, it does not, and the row is measured apart.
+#[test]
+fn the_comparisons_implicit_als_is_the_models_own_when_its_parameters_are() {
+    let ials = |rerank: usize| {
+        Project::with(move |t| {
+            let svd = SvdParams { n_factors: 10, n_epochs: 10, ..SvdParams::default() }.check().unwrap();
+            let rating = svd.fit_fast(t, 1, |_| {}).unwrap();
+            let ranking = RankingParams { kind: Kind::Ials, ..RankingParams::default() }.fit(t, 1).unwrap();
+            Recommender { rating: rating.into(), ranking, rerank }
+        })
+    };
+    let run = |p: &Project| {
+        let out = p.evaluate("evaluate: {k: 5}\n", "data/train.parquet");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let r: Value = serde_json::from_slice(&std::fs::read(p.path(OUTPUTS[0])).unwrap()).unwrap();
+        let ndcg = std::fs::read_to_string(p.path(OUTPUTS[3])).unwrap();
+        let column =
+            |c: usize| ndcg.lines().skip(1).map(|l| l.split(',').nth(c).unwrap().to_owned()).collect::<Vec<_>>();
+        (r["rankings"].clone(), column(1), column(6))
+    };
+    let (rows, model, ials_column) = run(&ials(0));
+    assert_eq!(rows["ials"], rows["model"]);
+    assert_eq!(ials_column, model, "the NDCG plot's ials column is the model's");
+    let (reranked_rows, reranked_model, reranked_ials) = run(&ials(5));
+    assert_ne!(reranked_rows["model"], reranked_rows["ials"], "the model re-orders its lists");
+    assert_ne!(reranked_model, reranked_ials);
+    assert_eq!(reranked_rows["ials"], rows["ials"], "the comparison's own implicit ALS, measured apart");
+    assert_eq!(reranked_ials, ials_column);
+}
+
 /// A ranking left out (EASE over its `max_items`, no re-ranking) keeps its column in the
 /// NDCG plot, empty, so `dvc plots` finds the same columns whatever the parameters.
 #[test]
