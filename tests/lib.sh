@@ -48,8 +48,8 @@ for pattern, replacement in [
     (r"(?m)^(    scale: )1\.0\b", r"\g<1>0.02"),
     (r"(?m)^    n_factors: \[50, 100, 175\]$", "    n_factors: [5, 10]"),
     (r"(?m)^    n_epochs: \[20, 30, 40\]$", "    n_epochs: [5]"),
-    (r"(?m)^    lr_all: \[0.002, 0.003, 0.005\].*$", "    lr_all: [0.005]"),
-    (r"(?m)^    reg_all: \[0.02, 0.05, 0.07\].*$", "    reg_all: [0.02]"),
+    (r"(?m)^    lr_all: \[0.03, 0.05\].*$", "    lr_all: [0.05]"),
+    (r"(?m)^    reg_all: \[0.02, 0.05, 0.1\].*$", "    reg_all: [0.02]"),
 ]:
     text, n = re.subn(pattern, replacement, text, count=1)
     assert n == 1, f"params.yaml no longer has {pattern}: update small_project in tests/lib.sh"

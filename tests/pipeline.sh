@@ -191,7 +191,7 @@ git checkout -q -- params.yaml
 # train (surprise mode) then evaluate, on prepare's split, give scikit-surprise's numbers.
 # (Surprise's step: the constant rate, lr_all 0.005, no rate of the biases' own.)
 sed -i 's/^  mode: fast$/  mode: surprise/; s/^    n_factors: 100$/    n_factors: 20/; s/^    n_epochs: 20$/    n_epochs: 5/
-    s/^    adagrad: true$/    adagrad: false/; s/^    lr_all: 0.05 /    lr_all: 0.005 /; /^    lr_b[ui]: /d' params.yaml
+    /^  svd:/,/^  ranking:/ { s/^    adagrad: true$/    adagrad: false/; s/^    lr_all: 0.05 /    lr_all: 0.005 /; /^    lr_b[ui]: /d }' params.yaml
 check "train in surprise mode + evaluate give scikit-surprise's rmse and mae" bash -c "
     repro() { dvc repro >'$work/out' 2>&1; }
     repro && scripts/stage load --params params.yaml --ratings '$work/r.parquet' --users '$work/u.parquet' \
