@@ -411,6 +411,7 @@ pub fn read(bytes: &[u8]) -> Result<(Recommender, Provenance), ArtifactError> {
                 Kind::Popularity => Ranking::Popularity(Popularity {
                     by: r.popularity_by.ok_or_else(|| invalid("popularity"))?,
                     scores: c.f64s(ni, "popularity scores")?,
+                    order: Default::default(),
                 }),
                 Kind::Ease => Ranking::Ease(Ease {
                     weighting: r.ease_weighting.ok_or_else(|| invalid("ease"))?,

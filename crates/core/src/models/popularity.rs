@@ -9,6 +9,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::trainset::Trainset;
+use crate::models::scoring::Cached;
 use crate::models::{Fit, FitError, Interactions, TopN, check};
 
 /// What the list is ordered by.
@@ -50,6 +51,9 @@ pub struct Popularity {
     pub by: By,
     /// The score of each movie (inner id).
     pub scores: Vec<f64>,
+    /// The movies best first, ties to the lower inner id: put in order on first use, so that
+    /// every later list (a request to `serve`, each user of a batch) only walks it.
+    pub order: Cached<Vec<u32>>,
 }
 
 impl Fit for PopularityParams {
@@ -72,7 +76,7 @@ impl Fit for PopularityParams {
                 }
             })
             .collect();
-        Ok(Popularity { by: self.by, scores })
+        Ok(Popularity { by: self.by, scores, order: Cached::default() })
     }
 }
 
@@ -89,9 +93,8 @@ impl TopN for Popularity {
         None
     }
 
-    /// The same list for everyone: the movies put in order once, then each user's first `n`
-    /// unseen taken from it (the same lists as [`TopN::rank`], without scoring every movie
-    /// for every user).
+    /// The same list for everyone: each user's first `n` unseen movies of the one order (the
+    /// same lists as [`TopN::rank`], without scoring every movie for every user).
     fn rank_all<'s>(
         &self,
         users: &[usize],
@@ -99,8 +102,11 @@ impl TopN for Popularity {
         seen: &(dyn Fn(usize) -> &'s [u32] + Sync),
         n: usize,
     ) -> Vec<Vec<(u32, f64)>> {
-        let mut order: Vec<u32> = (0..self.scores.len() as u32).collect();
-        order.sort_by(|&a, &b| self.scores[b as usize].total_cmp(&self.scores[a as usize]).then(a.cmp(&b)));
+        let order = self.order.get_or_init(|| {
+            let mut order: Vec<u32> = (0..self.scores.len() as u32).collect();
+            order.sort_by(|&a, &b| self.scores[b as usize].total_cmp(&self.scores[a as usize]).then(a.cmp(&b)));
+            order
+        });
         users
             .par_iter()
             .map(|&u| {
