@@ -28,13 +28,16 @@ cargo fmt --all --check
 cargo build --release --locked --workspace
 cargo clippy --release --locked --workspace --all-targets --quiet -- -D warnings
 cargo test --release --locked --workspace
-tests/api_schema.sh
-tests/web.sh
-tests/overload.sh
-tests/tracking.sh
-tests/monitoring.sh
-tests/airflow.sh
-tests/docker.sh
-tests/remote.sh
-tests/pipeline.sh
-tests/faults.sh
+# run_test SCRIPT: runs one test script with a bound (30 minutes; the longest takes about 5 on
+# a quiet machine), so that a hung server fails its test by name instead of stalling CI, and
+# says how long it took.
+run_test() {
+    local start=$SECONDS status=0
+    timeout --kill-after=30 1800 "$1" || status=$?
+    ((status != 124 && status != 137)) || echo "$1: stopped after 30 minutes" >&2
+    echo "$1: $((SECONDS - start)) s" >&2
+    return "$status"
+}
+for t in api_schema web overload tracking monitoring airflow docker remote pipeline faults; do
+    run_test "tests/$t.sh"
+done

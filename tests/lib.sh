@@ -8,17 +8,22 @@ bin=$(release_dir "$root")
 work=$(mktemp -d)
 stop_pids=()
 stop_groups=()
-# stop_servers: stops every server started so far (cleanup does it too, on exit).
+# stop_servers: stops every server started so far (cleanup does it too, on exit): SIGTERM,
+# then SIGKILL for what is still there 10 s later, so that a server stuck in its shutdown
+# cannot hold the test (and CI) forever.
 stop_servers() {
-    local p
-    for p in "${stop_groups[@]}"; do
-        kill -- "-$p" 2>/dev/null || true
-        wait "$p" 2>/dev/null || true
+    local p i
+    for p in "${stop_groups[@]}"; do kill -- "-$p" 2>/dev/null || true; done
+    for p in "${stop_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${stop_groups[@]}" "${stop_pids[@]}"; do
+        for i in $(seq 100); do
+            kill -0 "$p" 2>/dev/null || break
+            sleep 0.1
+        done
     done
-    for p in "${stop_pids[@]}"; do
-        kill "$p" 2>/dev/null || true
-        wait "$p" 2>/dev/null || true
-    done
+    for p in "${stop_groups[@]}"; do kill -9 -- "-$p" 2>/dev/null || true; done
+    for p in "${stop_pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+    for p in "${stop_groups[@]}" "${stop_pids[@]}"; do wait "$p" 2>/dev/null || true; done
     stop_groups=()
     stop_pids=()
 }

@@ -61,23 +61,39 @@ stop_weed() {
     kill -9 -- "-$weed_pid" 2>/dev/null || true
     wait "$weed_pid" 2>/dev/null || true
 }
-start_weed
-# The bucket, made by a signed request (anonymous ones are refused).
-"$root/.venv/bin/python" - "$endpoint" "$key" "$secret" <<'PY'
+# weed_writable: waits (60 s at most) until the server takes a multipart upload, as DVC sends
+# large files, into the bucket (made here by a signed request the first time; anonymous ones
+# are refused). Answering HTTP is not enough: after a restart, the S3 gateway answers before
+# its volume server has registered again, and DVC's few quick retries of an upload then fail.
+weed_writable() {
+    "$root/.venv/bin/python" - "$endpoint" "$key" "$secret" <<'PY'
 import sys, time
 import botocore.session
 endpoint, key, secret = sys.argv[1:]
 s3 = botocore.session.get_session().create_client(
     "s3", endpoint_url=endpoint, aws_access_key_id=key, aws_secret_access_key=secret, region_name="us-east-1")
-for attempt in range(60):
+for attempt in range(120):
     try:
-        s3.create_bucket(Bucket="movierec")
+        if "movierec" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+            s3.create_bucket(Bucket="movierec")
+        upload = s3.create_multipart_upload(Bucket="movierec", Key="probe/ready")["UploadId"]
+        parts = []
+        for number, size in [(1, 5 << 20), (2, 1 << 10)]:
+            etag = s3.upload_part(Bucket="movierec", Key="probe/ready", UploadId=upload,
+                                  PartNumber=number, Body=b"\0" * size)["ETag"]
+            parts.append({"PartNumber": number, "ETag": etag})
+        s3.complete_multipart_upload(Bucket="movierec", Key="probe/ready", UploadId=upload,
+                                     MultipartUpload={"Parts": parts})
+        s3.delete_object(Bucket="movierec", Key="probe/ready")
         break
-    except Exception as e:  # the filer may not be up yet
-        if attempt == 59:
-            raise
+    except Exception as e:  # the filer or the volume server may not be up yet
+        if attempt == 119:
+            sys.exit(f"SeaweedFS takes no upload 60 s after its start: {e}")
         time.sleep(0.5)
 PY
+}
+start_weed
+weed_writable
 ok "SeaweedFS serves S3 on 127.0.0.1 with authentication on ($("$root/.venv-s3/bin/weed" version 2>/dev/null | grep -o 'version [^ ]* [0-9.]*' | head -1))"
 
 # ---- a project whose input is a CSV versioned by DVC ----
@@ -214,12 +230,13 @@ assert not bad, f"corrupt cache objects: {bad}"
 PY
 }
 # cut_when_grown DIR MB COMMAND...: runs COMMAND in the background and kills the server once
-# DIR has grown by MB megabytes; then waits for COMMAND, whose status it returns.
+# DIR has grown by MB megabytes; then waits for COMMAND (10 minutes at most), whose status it
+# returns.
 cut_when_grown() {
     local dir=$1 mb=$2 start pid
     shift 2
     start=$(du -sm "$dir" | cut -f1)
-    "$@" >"$work/cut.log" 2>&1 &
+    timeout 600 "$@" >"$work/cut.log" 2>&1 &
     pid=$!
     while kill -0 "$pid" 2>/dev/null; do
         (($(du -sm "$dir" | cut -f1) - start >= mb)) && break
@@ -238,7 +255,8 @@ grep -Eiq "failed to (push|upload)|error" "$work/cut.log" || { cat "$work/cut.lo
 cache_intact "$project"
 [[ $(dvc status --json) == "{}" && -z $(git status --porcelain) ]] || { dvc status; git status --porcelain; exit 1; }
 start_weed
-dvc push >"$work/push-again.log" 2>&1 || { cat "$work/push-again.log"; exit 1; }
+weed_writable
+timeout 600 dvc push >"$work/push-again.log" 2>&1 || { cat "$work/push-again.log"; exit 1; }
 "$root/.venv/bin/python" - "$endpoint" "$key" "$secret" <<'PY'
 import hashlib, sys
 import botocore.session
@@ -298,7 +316,8 @@ for path, md5 in recorded.items():
 print(f"{present} of {len(recorded)} tracked files pulled before the cut, each whole")
 PY
 start_weed
-AWS_ACCESS_KEY_ID=$key AWS_SECRET_ACCESS_KEY=$secret dvc pull >"$work/pull-again.log" 2>&1 ||
+weed_writable
+AWS_ACCESS_KEY_ID=$key AWS_SECRET_ACCESS_KEY=$secret timeout 600 dvc pull >"$work/pull-again.log" 2>&1 ||
     { cat "$work/pull-again.log"; exit 1; }
 for f in data/archive/big.bin data/raw/ratings.csv models/serve.bin data/predictions/recommendations.csv; do
     cmp "$f" "$project/$f"
