@@ -240,17 +240,8 @@ impl<Op: Vectorized, A: Arith> pulp::WithSimd for Lanes<Op, A> {
 /// The logical lanes of the portable arithmetic.
 const LANES: usize = 16;
 
-/// The operations whose rounding depends on the arithmetic: multiply-adds, dot products, and
-/// sums of squares kept lane by lane ([`Arith::Sum`]).
+/// The operations whose rounding depends on the arithmetic: multiply-adds and dot products.
 pub(crate) trait Arith {
-    /// A sum kept lane by lane, as the arithmetic keeps it: one register (native), or sixteen
-    /// logical lanes (portable).
-    type Sum<S: pulp::Simd>: Copy;
-
-    /// Registers of `S` a sum takes at once: a row's registers are visited in groups of this
-    /// many, the `r`-th of a group adding to the sum's `r`-th part ([`Arith::add_square`]).
-    fn group<S: pulp::Simd>() -> usize;
-
     /// `a·b + c`, rounded once if fused.
     fn madd<S: pulp::Simd>(s: S, a: S::f32s, b: S::f32s, c: S::f32s) -> S::f32s;
 
@@ -259,15 +250,6 @@ pub(crate) trait Arith {
 
     /// The dot product of two slices of equal length.
     fn dot<S: pulp::Simd>(s: S, a: &[f32], b: &[f32]) -> f32;
-
-    /// A sum of zeros.
-    fn zero<S: pulp::Simd>(s: S) -> Self::Sum<S>;
-
-    /// Adds `x·x` to `sum`, `x` the `r`-th register of its group.
-    fn add_square<S: pulp::Simd>(s: S, sum: &mut Self::Sum<S>, r: usize, x: S::f32s);
-
-    /// The lanes of `sum` added together.
-    fn total<S: pulp::Simd>(s: S, sum: Self::Sum<S>) -> f32;
 }
 
 /// Each instruction set's own width, fused if `FUSED`.
@@ -277,13 +259,6 @@ pub(crate) struct Native<const FUSED: bool>;
 pub(crate) struct Portable;
 
 impl<const FUSED: bool> Arith for Native<FUSED> {
-    type Sum<S: pulp::Simd> = S::f32s;
-
-    #[inline(always)]
-    fn group<S: pulp::Simd>() -> usize {
-        1
-    }
-
     #[inline(always)]
     fn madd<S: pulp::Simd>(s: S, a: S::f32s, b: S::f32s, c: S::f32s) -> S::f32s {
         if FUSED { s.mul_add_f32s(a, b, c) } else { s.add_f32s(s.mul_f32s(a, b), c) }
@@ -319,21 +294,6 @@ impl<const FUSED: bool> Arith for Native<FUSED> {
         let tail: f32 = at.iter().zip(bt).map(|(x, y)| x * y).sum();
         s.reduce_sum_f32s(sum) + tail
     }
-
-    #[inline(always)]
-    fn zero<S: pulp::Simd>(s: S) -> S::f32s {
-        s.splat_f32s(0.0)
-    }
-
-    #[inline(always)]
-    fn add_square<S: pulp::Simd>(s: S, sum: &mut S::f32s, _: usize, x: S::f32s) {
-        *sum = Self::madd(s, x, x, *sum);
-    }
-
-    #[inline(always)]
-    fn total<S: pulp::Simd>(s: S, sum: S::f32s) -> f32 {
-        s.reduce_sum_f32s(sum)
-    }
 }
 
 /// Sixteen logical lanes held in registers of `S`: the first `LANES / S::F32_LANES` of the
@@ -364,13 +324,6 @@ fn tree<S: pulp::Simd>(s: S, mut x: Logical<S>) -> f32 {
 }
 
 impl Arith for Portable {
-    type Sum<S: pulp::Simd> = Logical<S>;
-
-    #[inline(always)]
-    fn group<S: pulp::Simd>() -> usize {
-        registers::<S>()
-    }
-
     #[inline(always)]
     fn madd<S: pulp::Simd>(s: S, a: S::f32s, b: S::f32s, c: S::f32s) -> S::f32s {
         s.add_f32s(s.mul_f32s(a, b), c)
@@ -389,7 +342,7 @@ impl Arith for Portable {
         let whole = a.len().min(b.len()) / LANES * LANES;
         let (ah, _) = S::as_simd_f32s(&a[..whole]);
         let (bh, _) = S::as_simd_f32s(&b[..whole]);
-        let mut sum = Self::zero(s);
+        let mut sum: Logical<S> = [s.splat_f32s(0.0); LANES];
         for (x, y) in ah.chunks_exact(registers::<S>()).zip(bh.chunks_exact(registers::<S>())) {
             for r in 0..registers::<S>() {
                 sum[r] = s.add_f32s(s.mul_f32s(x[r], y[r]), sum[r]);
@@ -400,22 +353,6 @@ impl Arith for Portable {
             out += x * y;
         }
         out
-    }
-
-    #[inline(always)]
-    fn zero<S: pulp::Simd>(s: S) -> Logical<S> {
-        [s.splat_f32s(0.0); LANES]
-    }
-
-    /// As [`Portable::dot`] adds its products.
-    #[inline(always)]
-    fn add_square<S: pulp::Simd>(s: S, sum: &mut Logical<S>, r: usize, x: S::f32s) {
-        sum[r] = s.add_f32s(s.mul_f32s(x, x), sum[r]);
-    }
-
-    #[inline(always)]
-    fn total<S: pulp::Simd>(s: S, sum: Logical<S>) -> f32 {
-        tree(s, sum)
     }
 }
 
@@ -483,25 +420,6 @@ mod tests {
         }
     }
 
-    /// The sum of `x`'s squares, kept as the arithmetic keeps it, `x` cut into registers.
-    struct Squares<'a>(&'a [f32]);
-
-    impl Vectorized for Squares<'_> {
-        type Output = f32;
-
-        #[inline(always)]
-        fn run<S: pulp::Simd, A: Arith>(self, s: S) -> f32 {
-            let (xh, _) = S::as_simd_f32s(self.0);
-            let mut sum = A::zero(s);
-            for group in xh.chunks_exact(A::group::<S>()) {
-                for (r, &x) in group.iter().enumerate() {
-                    A::add_square(s, &mut sum, r, x);
-                }
-            }
-            A::total(s, sum)
-        }
-    }
-
     /// Values whose sums round differently in different orders: magnitudes from 1e-4 to 1e4.
     fn awkward(n: usize, seed: f32) -> Vec<f32> {
         (0..n).map(|x| ((x as f32 + seed) * 0.737).sin() * 10f32.powi((x % 9) as i32 - 4)).collect()
@@ -515,14 +433,6 @@ mod tests {
             for isa in every_isa() {
                 let d = isa.run(Simd::Portable, Dot(&a, &b));
                 assert_eq!(d.to_bits(), expected.to_bits(), "{isa:?} ({}), {n}: {d} against {expected}", isa.name());
-            }
-            if n % LANES == 0 {
-                // The squares' sum kept lane by lane: the dot product of `a` with itself.
-                let expected = portable_dot(&a, &a);
-                for isa in every_isa() {
-                    let d = isa.run(Simd::Portable, Squares(&a));
-                    assert_eq!(d.to_bits(), expected.to_bits(), "{isa:?}, {n}: squares");
-                }
             }
         }
     }
