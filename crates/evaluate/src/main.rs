@@ -12,7 +12,7 @@ use movierec_core::evaluation::accuracy::{self, RankingMetrics};
 use movierec_core::evaluation::ranking::{Heldout, RankingRow};
 use movierec_core::models::artifact;
 use movierec_core::models::popularity::{By, PopularityParams};
-use movierec_core::models::{Fit, Kind, Ranking, Recommender};
+use movierec_core::models::{Fit, Kind, Ranking, Recommender, depth};
 use movierec_core::{RatingList, RatingScale};
 use movierec_stage::params::EvaluateParams;
 use movierec_stage::progress::Phase;
@@ -290,13 +290,35 @@ fn rank(
 ) -> anyhow::Result<Rankings> {
     let h = Heldout::new(t, test, p.relevance_threshold);
     let phase = Phase::start(format!("ranking for {} users", h.users.len()));
-    let (row, curve) = h.measure_recommender(model, p.k, curve_k);
+    let c = &p.compare;
+    // Implicit ALS with the model's own parameters is the model's ranking (the fit is
+    // deterministic, and the model was fitted on this training set: its fingerprint is
+    // checked), so it is not fitted a second time.
+    let own_ials = matches!(&model.ranking, Ranking::Ials(m) if m.params == c.ials);
+    // The model's ranking's own lists, computed once, as deep as the rows that re-order them
+    // need: the model's, `model_reranked` and the own implicit ALS differ only in `rerank`.
+    let n = curve_k.max(p.k);
+    let shared = model.ranking.top_n().map(|top| {
+        let reranks = [model.rerank, c.rerank];
+        h.rank_users(top, reranks.iter().map(|&r| depth(r, n)).max().unwrap_or(n))
+    });
+    // Re-ordered by the model's predicted relevance, or (`rerank` 0) as ranked.
+    let reorder = |rerank: usize| (rerank > 0).then_some((&model.rating, rerank));
+    let (row, curve) = match &shared {
+        Some(ranked) => h.measure_ranked(ranked, reorder(model.rerank), p.k, curve_k),
+        None => h.measure_recommender(model, p.k, curve_k),
+    };
     let mut rows = std::collections::BTreeMap::new();
     let mut curves = vec![("model".to_owned(), Some(curve.clone()))];
     rows.insert("model".to_owned(), row);
-    let c = &p.compare;
     let with = |ranking: Ranking, rerank: usize| {
         Compared::Measure(Box::new(Recommender { rating: model.rating.clone(), ranking, rerank }))
+    };
+    // The model's ranking re-ordered by `rerank`: the model's row again for its own.
+    let model_with = |rerank: usize| match &shared {
+        _ if rerank == model.rerank => Compared::Model,
+        Some(_) => Compared::Shared(rerank),
+        None => with(model.ranking.clone(), rerank),
     };
     // Every column of the NDCG plot is always written (empty where a ranking is left out), so
     // `dvc plots` finds the same columns whatever the parameters.
@@ -317,21 +339,23 @@ fn rank(
         None
     };
     others.push(("ease", ease.map_or(Compared::LeftOut, |e| with(Ranking::Ease(e), 0))));
-    // Implicit ALS with the model's own parameters is the model's ranking (the fit is
-    // deterministic, and the model was fitted on this training set: its fingerprint is
-    // checked), so its row is the model's, not fitted and measured a second time.
-    let own_ials = model.rerank == 0 && matches!(&model.ranking, Ranking::Ials(m) if m.params == c.ials);
     let ials = if own_ials {
-        Compared::Model
+        model_with(0)
     } else {
         with(Ranking::Ials(c.ials.fit(t, 0).context("invalid evaluate.compare.ials")?), 0)
     };
     others.push(("ials", ials));
-    let reranked = if c.rerank > 0 { with(model.ranking.clone(), c.rerank) } else { Compared::LeftOut };
-    others.push(("model_reranked", reranked));
+    others.push(("model_reranked", if c.rerank > 0 { model_with(c.rerank) } else { Compared::LeftOut }));
+    let reused: Vec<&str> =
+        others.iter().filter(|(_, c)| matches!(c, Compared::Shared(_) | Compared::Model)).map(|(n, _)| *n).collect();
+    tracing::info!("rows from the model's ranking's lists, not ranked again: {}", reused.join(", "));
     for (name, compared) in &others {
         let measured = match compared {
             Compared::Measure(rec) => Some(h.measure_recommender(rec, p.k, curve_k)),
+            Compared::Shared(rerank) => {
+                let ranked = shared.as_ref().expect("the model's ranking's lists");
+                Some(h.measure_ranked(ranked, reorder(*rerank), p.k, curve_k))
+            }
             Compared::Model => Some((row, curve.clone())),
             Compared::LeftOut => None,
         };
@@ -350,7 +374,10 @@ fn rank(
 enum Compared {
     /// Measured on its own.
     Measure(Box<Recommender>),
-    /// The model's own ranking: the model's row again.
+    /// The model's ranking's lists, computed once for the model's row, re-ordered by this
+    /// `rerank`.
+    Shared(usize),
+    /// The model's own ranking and `rerank`: the model's row again.
     Model,
     /// Left out (its row empty).
     LeftOut,

@@ -128,7 +128,8 @@ fn reports_the_original_metrics_the_baselines_and_the_ranking() {
 }
 
 /// A model ordered by implicit ALS with the comparison's parameters gives the "ials" row its
-/// own (measured once); re-ordered by relevance, it does not, and the row is measured apart.
+/// own (measured once); re-ordered by relevance, it does not, and the row is measured apart,
+/// from the model's ranking's lists (ranked once, as "model_reranked" is).
 #[test]
 fn the_comparisons_implicit_als_is_the_models_own_when_its_parameters_are() {
     let ials = |rerank: usize| {
@@ -141,7 +142,9 @@ fn the_comparisons_implicit_als_is_the_models_own_when_its_parameters_are() {
     };
     let run = |p: &Project| {
         let out = p.evaluate("evaluate: {k: 5}\n", "data/train.parquet");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let log = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{log}");
+        assert!(log.contains("not ranked again: ials, model_reranked"), "{log}");
         let r: Value = serde_json::from_slice(&std::fs::read(p.path(OUTPUTS[0])).unwrap()).unwrap();
         let ndcg = std::fs::read_to_string(p.path(OUTPUTS[3])).unwrap();
         let column =

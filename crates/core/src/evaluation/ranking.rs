@@ -15,7 +15,8 @@ use serde::Serialize;
 use crate::data::dataset::RatingList;
 use crate::data::trainset::Trainset;
 use crate::evaluation::accuracy::{RankingMetrics, UserRanking};
-use crate::models::{Interactions, Recommender, TopN};
+use crate::models::rating::RatingModel;
+use crate::models::{Interactions, Recommender, TopN, from_ranked};
 
 /// What the ranking measures are taken against: each training user's history and relevant
 /// test movies, in the training set's inner ids.
@@ -121,6 +122,35 @@ impl Heldout {
     pub fn measure_top_n(&self, model: &dyn TopN, k: usize, curve_k: usize) -> (RankingRow, Vec<RankingMetrics>) {
         let lists = model.rank_all(&self.users, &|u| &self.history[u], &|u| &self.seen[u], curve_k.max(k));
         let lists: Vec<Vec<u32>> = lists.into_iter().map(|l| l.into_iter().map(|r| r.0).collect()).collect();
+        self.measure_lists(k, curve_k, &lists)
+    }
+
+    /// A top-N model's own lists of the measured users, `depth` long: what
+    /// [`Heldout::measure_ranked`] re-orders, once for every `rerank` measured.
+    pub fn rank_users(&self, model: &dyn TopN, depth: usize) -> Vec<Vec<(u32, f64)>> {
+        model.rank_all(&self.users, &|u| &self.history[u], &|u| &self.seen[u], depth)
+    }
+
+    /// The measures of lists taken from a ranking's own, computed beforehand
+    /// ([`Heldout::rank_users`], at least [`depth`](crate::models::depth)`(rerank,
+    /// curve_k.max(k))` long): as they are, or, with `reorder`, as a [`Recommender`] of that
+    /// rating model and `rerank` gives them ([`from_ranked`]). The same measures as
+    /// [`Heldout::measure_top_n`] and [`Heldout::measure_recommender`].
+    pub fn measure_ranked(
+        &self,
+        ranked: &[Vec<(u32, f64)>],
+        reorder: Option<(&RatingModel, usize)>,
+        k: usize,
+        curve_k: usize,
+    ) -> (RankingRow, Vec<RankingMetrics>) {
+        let n = curve_k.max(k);
+        let lists: Vec<Vec<u32>> = match reorder {
+            None => ranked.iter().map(|l| l.iter().take(n).map(|r| r.0).collect()).collect(),
+            Some((rating, rerank)) => from_ranked(rating, &self.users, ranked, rerank, n)
+                .into_iter()
+                .map(|l| l.into_iter().map(|r| r.movie).collect())
+                .collect(),
+        };
         self.measure_lists(k, curve_k, &lists)
     }
 

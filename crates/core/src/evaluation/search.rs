@@ -19,7 +19,7 @@ use crate::evaluation::ranking::Heldout;
 use crate::models::predictor::Algorithm;
 use crate::models::rating::RatingModel;
 use crate::models::svd::{Diverged, Svd, SvdModel, SvdParams, TrainMode};
-use crate::models::{Kind, Ranking, RankingParams, Recommender};
+use crate::models::{Kind, Ranking, RankingParams, Recommender, depth};
 use crate::numpy::RandomState;
 use crate::quote::quote;
 
@@ -688,26 +688,49 @@ pub fn cross_validate(
                     .fit_rating(mode, 1, &fold_sets[f])
                     .expect("a rating candidate")
                     .map(|model| rating_scores(model, f, t0.elapsed().as_secs_f64())),
-                Spec::TopN(p) => p.fit(&fold_sets[f], 0).map_err(|e| e.to_string()).and_then(|ranking| {
+                Spec::TopN(p) => {
+                    // One fit and one ranking of the fold's users for the unit's candidates,
+                    // which differ only in `rerank`: the lists as deep as the deepest needs.
+                    let fitted = p.fit(&fold_sets[f], 0).map_err(|e| e.to_string());
                     let seconds = t0.elapsed().as_secs_f64();
-                    let measured = match (heldout[f].as_ref().zip(k), p.rerank, &fold_ratings[f]) {
-                        (None, _, _) => None,
-                        (Some((h, k)), 0, _) => {
-                            Some(h.measure_top_n(ranking.top_n().expect("a top-N candidate"), k, k).0.metrics)
-                        }
-                        (Some((h, k)), rerank, Some(rating)) => {
-                            let rec = Recommender { rating: rating.clone(), ranking, rerank };
-                            Some(h.measure_recommender(&rec, k, k).0.metrics)
-                        }
-                        (Some(_), _, None) => {
-                            return Err(
-                                "rerank needs a rating model fitted on the fold (none was given, or it failed)"
-                                    .to_owned(),
-                            );
-                        }
+                    let rerank = |c: usize| match &fits[c].1 {
+                        Spec::TopN(p) => p.rerank,
+                        _ => unreachable!("a top-N unit holds top-N candidates"),
                     };
-                    Ok(FoldScores { accuracy: None, ranking: measured, seconds })
-                }),
+                    let ranked = match (&fitted, heldout[f].as_ref().zip(k)) {
+                        (Ok(ranking), Some((h, k))) => {
+                            let deepest = unit.iter().map(|&c| depth(rerank(c), k)).max().unwrap_or(k);
+                            Some(h.rank_users(ranking.top_n().expect("a top-N candidate"), deepest))
+                        }
+                        _ => None,
+                    };
+                    return unit
+                        .iter()
+                        .map(|&c| {
+                            let measured = |h: &Heldout, k: usize, ranked: &[Vec<(u32, f64)>]| {
+                                let reorder = match (rerank(c), &fold_ratings[f]) {
+                                    (0, _) => None,
+                                    (r, Some(rating)) => Some((rating, r)),
+                                    (_, None) => {
+                                        return Err("rerank needs a rating model fitted on the fold (none was \
+                                                    given, or it failed)"
+                                            .to_owned());
+                                    }
+                                };
+                                Ok(Some(h.measure_ranked(ranked, reorder, k, k).0.metrics))
+                            };
+                            let result = fitted.clone().and_then(|_| {
+                                let ranking = match (heldout[f].as_ref().zip(k), &ranked) {
+                                    (Some((h, k)), Some(ranked)) => measured(h, k, ranked)?,
+                                    _ => None,
+                                };
+                                Ok(FoldScores { accuracy: None, ranking, seconds })
+                            });
+                            on_fit(c, f);
+                            (c, result)
+                        })
+                        .collect();
+                }
             };
             on_fit(c, f);
             vec![(c, result)]
@@ -728,17 +751,24 @@ pub fn cross_validate(
 
 /// The search's units of work, each a list of candidates: the SVD candidates that differ only
 /// in `n_epochs` together, by `n_epochs` (ties in candidate order), as one fit serves them all
-/// ([`svd_unit`]); every other candidate alone.
+/// ([`svd_unit`]); the top-N candidates that differ only in `rerank` together, in candidate
+/// order, as one fit and one ranking serve them all; every other candidate alone.
 fn units(fits: &[(Candidate, Spec)]) -> Vec<Vec<usize>> {
-    let (mut units, mut svd_keys): (Vec<Vec<usize>>, Vec<(Svd, usize)>) = (Vec::new(), Vec::new());
+    let mut units: Vec<Vec<usize>> = Vec::new();
+    // Each shared unit's key: the candidate's spec without what its members differ in.
+    let mut keys: Vec<(Spec, usize)> = Vec::new();
     for (c, (_, spec)) in fits.iter().enumerate() {
-        if let Spec::Svd(svd) = spec {
-            let key = Svd { n_epochs: 0, ..*svd };
-            if let Some(&(_, u)) = svd_keys.iter().find(|(k, _)| *k == key) {
+        let key = match spec {
+            Spec::Svd(svd) => Some(Spec::Svd(Svd { n_epochs: 0, ..*svd })),
+            Spec::TopN(p) => Some(Spec::TopN(RankingParams { rerank: 0, ..p.clone() })),
+            Spec::Rating(..) => None,
+        };
+        if let Some(key) = key {
+            if let Some(&(_, u)) = keys.iter().find(|(k, _)| *k == key) {
                 units[u].push(c);
                 continue;
             }
-            svd_keys.push((key, units.len()));
+            keys.push((key, units.len()));
         }
         units.push(vec![c]);
     }
@@ -1078,6 +1108,40 @@ mod tests {
             assert_eq!(r[6].status, "failed", "{mode:?}: lr_all 0.2 did not diverge in 9 epochs");
             assert!(r[0].mean_fit_time.unwrap() > 0.0 && r[3].mean_test_rmse == r[4].mean_test_rmse);
         }
+    }
+
+    #[test]
+    fn top_n_candidates_that_differ_only_in_rerank_share_one_ranking_and_score_as_their_own() {
+        use crate::data::scale::RatingScale;
+        use crate::data::synthetic::{SyntheticConfig, generate};
+        let data = generate(&SyntheticConfig { seed: 8, scale: 0.03, ..SyntheticConfig::default() }, RatingScale::SEED)
+            .unwrap()
+            .ratings;
+        let ials = |alpha: f64, rerank: f64| {
+            let values = vec![("alpha".to_string(), alpha), ("iterations".into(), 3.0), ("rerank".into(), rerank)];
+            let p = apply_ranking(&RankingParams::default(), Kind::Ials, &values).unwrap();
+            (values, Spec::TopN(p))
+        };
+        let fits = vec![ials(2.0, 0.0), ials(2.0, 20.0), ials(5.0, 20.0), ials(2.0, 5.0), ials(5.0, 0.0)];
+        assert_eq!(units(&fits), [vec![0, 1, 3], vec![2, 4]]);
+        let rating = Spec::Svd(SvdParams { n_factors: 6, n_epochs: 5, ..SvdParams::default() }.check().unwrap());
+        let measure = Measure::try_from("ndcg@10".to_owned()).unwrap();
+        let search = |fits: &[(Candidate, Spec)]| {
+            cross_validate(&data, fits, TrainMode::Fast, 2, 1, measure, 60.0, Some(&rating), |_, _| {}).unwrap()
+        };
+        let together = search(&fits);
+        // Each candidate searched alone (its own fit and ranking) scores the same on each fold.
+        for (c, fit) in fits.iter().enumerate() {
+            let alone = search(std::slice::from_ref(fit));
+            assert_eq!(together[c].split_test_ranking, alone[0].split_test_ranking, "candidate {c}");
+        }
+        let ranking = |c: usize| together[c].split_test_ranking.clone();
+        assert_ne!(ranking(0), ranking(1), "re-ordering changed nothing");
+        assert_ne!(ranking(1), ranking(3));
+        // Without a rating model, re-ordering fails; the unit's candidate with rerank 0 does not.
+        let r = cross_validate(&data, &fits, TrainMode::Fast, 2, 1, measure, 60.0, None, |_, _| {}).unwrap();
+        assert_eq!([0, 1, 3].map(|c| r[c].status), ["ok", "failed", "failed"]);
+        assert_eq!(r[0].split_test_ranking, ranking(0));
     }
 
     #[test]

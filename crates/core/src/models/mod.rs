@@ -321,6 +321,50 @@ impl Ranking {
     }
 }
 
+/// How deep a ranking's own list must be for `n` recommendations whose best `rerank` are
+/// re-ordered by predicted relevance (`rerank` 0: not re-ordered).
+pub fn depth(rerank: usize, n: usize) -> usize {
+    if rerank > 0 { rerank.max(n) } else { n }
+}
+
+/// Each of `users`' `n` recommendations from its ranking's own list (`ranked`, by
+/// [`TopN::rank_all`], at least [`depth`]`(rerank, n)` long), each movie with its predicted
+/// relevance by `rating`, the best `rerank` re-ordered by it: what
+/// [`Recommender::recommend_all`] gives with that `rerank`. One ranking's lists, computed
+/// once, serve every `rerank` and every `n` up to their length.
+///
+/// # Panics
+/// If `ranked` does not hold a list per user.
+pub fn from_ranked(
+    rating: &RatingModel,
+    users: &[usize],
+    ranked: &[Vec<(u32, f64)>],
+    rerank: usize,
+    n: usize,
+) -> Vec<Vec<Recommendation>> {
+    assert_eq!(users.len(), ranked.len(), "a ranked list per user");
+    ranked
+        .par_iter()
+        .zip(users)
+        .map(|(ranked, &u)| {
+            let mut list: Vec<Recommendation> = ranked
+                .iter()
+                .take(depth(rerank, n))
+                .map(|&(movie, _)| Recommendation {
+                    movie,
+                    relevance: rating.estimate(Some(u), Some(movie as usize)).est,
+                })
+                .collect();
+            if rerank > 0 {
+                // A stable sort keeps the ranking's order among equal relevances.
+                list.sort_by(|a, b| b.relevance.total_cmp(&a.relevance));
+            }
+            list.truncate(n);
+            list
+        })
+        .collect()
+}
+
 /// How a user is known to a [`Recommender`].
 #[derive(Clone, Copy, Debug)]
 pub struct User<'a> {
@@ -403,24 +447,8 @@ impl Recommender {
                 .map(|list| list.into_iter().map(|(movie, relevance)| Recommendation { movie, relevance }).collect())
                 .collect();
         };
-        let depth = if self.rerank > 0 { self.rerank.max(n) } else { n };
-        model
-            .rank_all(users, history, seen, depth)
-            .into_par_iter()
-            .zip(users)
-            .map(|(ranked, &u)| {
-                let mut list: Vec<Recommendation> = ranked
-                    .into_iter()
-                    .map(|(movie, _)| Recommendation { movie, relevance: relevance(u, movie) })
-                    .collect();
-                if self.rerank > 0 {
-                    // A stable sort keeps the ranking's order among equal relevances.
-                    list.sort_by(|a, b| b.relevance.total_cmp(&a.relevance));
-                    list.truncate(n);
-                }
-                list
-            })
-            .collect()
+        let ranked = model.rank_all(users, history, seen, depth(self.rerank, n));
+        from_ranked(&self.rating, users, &ranked, self.rerank, n)
     }
 
     /// [`Recommender::recommend`] with the new user's profile already folded in (from
@@ -445,9 +473,8 @@ impl Recommender {
                 .map(|(movie, relevance)| Recommendation { movie, relevance })
                 .collect();
         };
-        let depth = if self.rerank > 0 { self.rerank.max(n) } else { n };
         let mut list: Vec<Recommendation> = model
-            .rank(user.id, user.history, seen, depth)
+            .rank(user.id, user.history, seen, depth(self.rerank, n))
             .into_iter()
             .map(|(movie, _)| Recommendation { movie, relevance: relevance(movie) })
             .collect();
@@ -704,6 +731,17 @@ mod tests {
                         // One user alone gets the same list.
                         let alone = rec.recommend(User { id: Some(u), history: &history[u] }, &seen[u], 8);
                         assert_eq!(&alone, list, "{mode:?}, {kind}, rerank {rerank}, user {u} alone");
+                    }
+                    // One ranking's lists, deeper than any asks, re-ordered for each `rerank`
+                    // and `n`: each the lists computed for that `rerank` alone.
+                    if let Some(m) = rec.ranking.top_n() {
+                        let ranked = m.rank_all(&users, &|u| &history[u], &|u| &seen[u], 30);
+                        for (other, n) in [(0, 8), (0, 3), (12, 8), (5, 8), (20, 4)] {
+                            let alone = Recommender { rerank: other, ..rec.clone() };
+                            let expected = alone.recommend_all(&users, &|u| &history[u], &|u| &seen[u], n);
+                            let got = from_ranked(&rec.rating, &users, &ranked, other, n);
+                            assert_eq!(got, expected, "{mode:?}, {kind}, rerank {other} from one ranking, n {n}");
+                        }
                     }
                 }
             }
