@@ -28,8 +28,8 @@ cargo fmt --all --check
 cargo build --release --locked --workspace
 cargo clippy --release --locked --workspace --all-targets --quiet -- -D warnings
 cargo test --release --locked --workspace
-# run_test SCRIPT: runs one test script with a bound (30 minutes; the longest takes about 5 on
-# a quiet machine), so that a hung server fails its test by name instead of stalling CI, and
+# run_test SCRIPT: runs one test script with a bound (30 minutes; the longest, pipeline.sh, takes
+# about 4 warm), so that a hung server fails its test by name instead of stalling CI, and
 # says how long it took.
 run_test() {
     local start=$SECONDS status=0

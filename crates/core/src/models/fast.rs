@@ -141,8 +141,8 @@ struct Rates {
     mu: f32,
     biased: bool,
     adagrad: bool,
-    /// Factors per row (without the padding), for AdaGrad's mean squared gradient.
-    /// `1 / n_factors`: AdaGrad's sums of a row's squared gradients are their means.
+    /// `1 / n_factors` (without the padding): AdaGrad's sums of a row's squared gradients
+    /// are their means over its factors.
     per_factor: f32,
 }
 
@@ -1378,6 +1378,16 @@ mod tests {
                 gu[u][1] += sq[0];
                 gi[i][1] += sq[1];
                 (gu[u][2], gi[i][2]) = (norms[0], norms[1]);
+            }
+        }
+        if svd.adagrad {
+            // The squared norms carried from step to step (in single precision) are still the
+            // rows' own, to rounding.
+            for (rows, sums) in [(&pu, &gu), (&qi, &gi)] {
+                for (row, g) in rows.chunks_exact(k).zip(sums) {
+                    let norm = f64::from(norm(row));
+                    assert!((f64::from(g[2]) - norm).abs() <= 1e-4 * norm.max(1e-2), "{} against {norm}", g[2]);
+                }
             }
         }
         (bu, bi, unpadded(&pu, k, n), unpadded(&qi, k, n))
