@@ -120,9 +120,7 @@ impl Heldout {
 
     /// Measures a top-N model's own order (its lists of all the users at once).
     pub fn measure_top_n(&self, model: &dyn TopN, k: usize, curve_k: usize) -> (RankingRow, Vec<RankingMetrics>) {
-        let lists = model.rank_all(&self.users, &|u| &self.history[u], &|u| &self.seen[u], curve_k.max(k));
-        let lists: Vec<Vec<u32>> = lists.into_iter().map(|l| l.into_iter().map(|r| r.0).collect()).collect();
-        self.measure_lists(k, curve_k, &lists)
+        self.measure_ranked(&self.rank_users(model, curve_k.max(k)), None, k, curve_k)
     }
 
     /// A top-N model's own lists of the measured users, `depth` long: what
