@@ -347,7 +347,7 @@ pub fn from_ranked(
         .par_iter()
         .zip(users)
         .map(|(ranked, &u)| {
-            let mut list: Vec<Recommendation> = ranked
+            let list = ranked
                 .iter()
                 .take(depth(rerank, n))
                 .map(|&(movie, _)| Recommendation {
@@ -355,14 +355,20 @@ pub fn from_ranked(
                     relevance: rating.estimate(Some(u), Some(movie as usize)).est,
                 })
                 .collect();
-            if rerank > 0 {
-                // A stable sort keeps the ranking's order among equal relevances.
-                list.sort_by(|a, b| b.relevance.total_cmp(&a.relevance));
-            }
-            list.truncate(n);
-            list
+            reordered(list, rerank, n)
         })
         .collect()
+}
+
+/// A ranking's list (at most [`depth`]`(rerank, n)` long), its best `rerank` re-ordered by
+/// predicted relevance, cut to `n`.
+fn reordered(mut list: Vec<Recommendation>, rerank: usize, n: usize) -> Vec<Recommendation> {
+    if rerank > 0 {
+        // A stable sort keeps the ranking's order among equal relevances.
+        list.sort_by(|a, b| b.relevance.total_cmp(&a.relevance));
+    }
+    list.truncate(n);
+    list
 }
 
 /// How a user is known to a [`Recommender`].
@@ -473,17 +479,12 @@ impl Recommender {
                 .map(|(movie, relevance)| Recommendation { movie, relevance })
                 .collect();
         };
-        let mut list: Vec<Recommendation> = model
+        let list = model
             .rank(user.id, user.history, seen, depth(self.rerank, n))
             .into_iter()
             .map(|(movie, _)| Recommendation { movie, relevance: relevance(movie) })
             .collect();
-        if self.rerank > 0 {
-            // A stable sort keeps the ranking's order among equal relevances.
-            list.sort_by(|a, b| b.relevance.total_cmp(&a.relevance));
-            list.truncate(n);
-        }
-        list
+        reordered(list, self.rerank, n)
     }
 
     /// The `n` movies most like movie `i`: by the ranking's model where its kind offers it,
