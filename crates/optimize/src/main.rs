@@ -3,21 +3,21 @@
 //! ranking measure, by K-fold cross-validation on the training set, scores the best on the
 //! test set, and fits them on all ratings: the model to serve.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
-use movierec_core::data::split;
+use movierec_core::data::dataset::RatingList;
 use movierec_core::data::trainset::Trainset;
+use movierec_core::evaluation::plan::{self, Outcome, Plan, Shard, ShardFile, Stage};
 use movierec_core::evaluation::ranking::Heldout;
-use movierec_core::evaluation::search::{self, Candidate, CandidateResult, Measure, Spec};
+use movierec_core::evaluation::search::{self, CandidateResult, Measure};
 use movierec_core::models::artifact::{self, Provenance};
-use movierec_core::models::rating::RatingModel;
 use movierec_core::models::svd::TrainMode;
-use movierec_core::models::{FitError, Kind, RankingParams, Recommender};
+use movierec_core::models::{Kind, Recommender};
 use movierec_stage::params::{OptimizeParams, TrackingParams};
 use movierec_stage::progress::{Phase, Steps};
 use movierec_stage::tracking::{self, Tracker};
@@ -45,7 +45,7 @@ use serde::Serialize;
 /// (the rating model's own order if it is that candidate, or if the measure is rmse or mae). Both are refitted on the whole training set and scored on the
 /// test set (the honest scores), then refitted on all ratings: the model to serve.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about)]
+#[command(version, about, long_about, after_long_help = SHARDS)]
 struct Args {
     #[command(flatten)]
     common: Common,
@@ -59,15 +59,42 @@ struct Args {
     #[arg(long, value_name = "PATH")]
     ratings: PathBuf,
     /// Where to write the model to serve.
-    #[arg(long, value_name = "PATH")]
-    model: PathBuf,
+    #[arg(long, value_name = "PATH", required_unless_present = "shard")]
+    model: Option<PathBuf>,
     /// Where to write the report (JSON: best parameters and scores, every candidate's results).
-    #[arg(long, value_name = "PATH")]
-    report: PathBuf,
+    #[arg(long, value_name = "PATH", required_unless_present = "shard")]
+    report: Option<PathBuf>,
     /// Where to write one line per candidate (CSV), for `dvc plots`.
-    #[arg(long, value_name = "PATH")]
-    candidates: PathBuf,
+    #[arg(long, value_name = "PATH", required_unless_present = "shard")]
+    candidates: Option<PathBuf>,
+    /// Run only part K of N of a round of the search, and write its results to --shard-file
+    /// (the rating round; the ranking round with --after).
+    #[arg(
+        long,
+        value_name = "K/N",
+        requires = "shard_file",
+        conflicts_with_all = ["merge", "model", "report", "candidates"]
+    )]
+    shard: Option<Shard>,
+    /// Where --shard writes its results (JSON).
+    #[arg(long, value_name = "PATH", requires = "shard")]
+    shard_file: Option<PathBuf>,
+    /// With --shard: run the ranking round, after the rating round whose shard files these are.
+    #[arg(long, value_name = "PATH", num_args = 1.., requires = "shard")]
+    after: Vec<PathBuf>,
+    /// Instead of searching, merge these shard files (every shard of both rounds) and write the
+    /// outputs a search in one process writes.
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    merge: Vec<PathBuf>,
 }
+
+/// How to run the search on several machines, for `--help`.
+const SHARDS: &str = "\
+A search in parts (docs/scaling.md): the same params and inputs everywhere, then
+  optimize ... --shard K/N --shard-file rating-K.json                        for K in 1..N
+  optimize ... --shard K/N --shard-file ranking-K.json --after rating-*.json for K in 1..N
+  optimize ... --model M --report R --candidates C --merge rating-*.json ranking-*.json
+writes what `optimize ... --model M --report R --candidates C` writes, but for the times.";
 
 #[derive(Debug, Serialize)]
 struct Score {
@@ -133,20 +160,93 @@ fn main() -> ExitCode {
     movierec_stage::main(Args::parse(), |a| &a.common, run)
 }
 
-/// Fits a rating candidate on `threads` threads.
-fn fit(spec: &Spec, mode: TrainMode, threads: usize, t: &Trainset<'_>) -> anyhow::Result<RatingModel> {
-    Ok(match spec {
-        Spec::Svd(svd) => svd.fit(mode, threads, t, |_| {})?.into(),
-        Spec::Rating(a, _) => RatingModel::fit(a, t, threads)?,
-        Spec::TopN(_) => anyhow::bail!("a top-N kind is not a rating model"),
-    })
-}
-
 fn run(args: Args) -> anyhow::Result<()> {
     let params = Params::from_file(&args.common.params)?;
+    if let Some(shard) = args.shard {
+        return run_shard(&args, shard, &params.optimize);
+    }
     let mut tracker = Tracker::start(&params.tracking, "optimize", &params.tracking.experiments.optimize)?;
     let outcome = optimize(&args, &params.optimize, &params.tracking, &mut tracker);
     tracker.finish(outcome)
+}
+
+/// The search's inputs.
+struct Sets {
+    train: RatingList,
+    test: RatingList,
+    all: RatingList,
+}
+
+fn read_sets(args: &Args) -> anyhow::Result<Sets> {
+    let phase = Phase::start("reading the sets");
+    let sets = Sets {
+        train: movierec_tables::read_ratings(&args.train)?,
+        test: movierec_tables::read_ratings(&args.test)?,
+        all: movierec_tables::read_ratings(&args.ratings)?,
+    };
+    phase.finish();
+    Ok(sets)
+}
+
+fn plan<'a>(p: &OptimizeParams, sets: &'a Sets) -> anyhow::Result<Plan<'a>> {
+    let plan = Plan::new(p, &sets.train, sets.all.movies().len(), "optimize.")?;
+    if plan.sampled() {
+        tracing::info!(
+            ratings = plan.searched().len(),
+            users = plan.searched().users().len(),
+            "searching on a sample of whole users (optimize.search_ratings {}; the training set has {})",
+            p.search_ratings,
+            sets.train.len()
+        );
+    }
+    if let Some(first) = plan.left_out().first() {
+        tracing::warn!(
+            left_out = plan.left_out().len(),
+            "ranking candidates left out: they cannot work on {} movies ({})",
+            sets.all.movies().len(),
+            first["reason"].as_str().unwrap_or_default()
+        );
+    }
+    Ok(plan)
+}
+
+fn pool(p: &OptimizeParams) -> anyhow::Result<(rayon::ThreadPool, usize)> {
+    let threads = if p.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { p.threads };
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().context("cannot start the thread pool")?;
+    Ok((pool, threads))
+}
+
+/// Reads shard files, each named by its path in the merge's messages.
+fn read_shards(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, ShardFile)>> {
+    paths
+        .iter()
+        .map(|path| {
+            let name = path.display().to_string();
+            let text = std::fs::read(path).with_context(|| format!("cannot read the shard file {name}"))?;
+            let file = serde_json::from_slice(&text).with_context(|| format!("{name}: not a shard file"))?;
+            Ok((name, file))
+        })
+        .collect()
+}
+
+/// `--shard K/N`: one part of a round of the search, written to `--shard-file`.
+fn run_shard(args: &Args, shard: Shard, p: &OptimizeParams) -> anyhow::Result<()> {
+    let sets = read_sets(args)?;
+    let plan = plan(p, &sets)?;
+    let (stage, winner) = match args.after.as_slice() {
+        [] => (Stage::Rating, None),
+        after => (Stage::Ranking, Some(plan::rating_winner(&plan, read_shards(after)?)?)),
+    };
+    let (pool, threads) = pool(p)?;
+    let fits = plan.shard_fits(stage, shard);
+    tracing::info!(%shard, round = %stage, fits, threads, plan = plan.fingerprint(), "searching a shard");
+    let steps = Steps::new(fits as u64, "fits");
+    let file = pool
+        .install(|| plan.run(stage, winner, shard, |c, f| steps.step(format!("candidate {} fold {}", c + 1, f + 1))));
+    steps.finish();
+    let mut out = Outputs::new();
+    out.write_json(args.shard_file.as_ref().expect("clap requires it with --shard"), &file)?;
+    out.commit()
 }
 
 fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut Tracker) -> anyhow::Result<Outputs> {
@@ -158,194 +258,90 @@ fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut 
     logged.push(("algorithms".to_owned(), serde_json::to_string(&p.algorithms)?));
     logged.push(("ranking".to_owned(), serde_json::to_string(&p.ranking)?));
     tracker.log(&logged, &[], &[])?;
-    let candidates =
-        search::candidates(Kind::Svd, &p.space, p.method, p.n_iter, p.seed).context("invalid optimize.space")?;
-    anyhow::ensure!(!candidates.is_empty(), "optimize has no candidate (random search with n_iter 0?)");
-    let mut svd_fits: Vec<(Candidate, Spec)> = candidates
-        .into_iter()
-        .map(|c| {
-            let svd = search::apply(&p.base, &c)?.check()?;
-            svd.check_mode(p.mode)?;
-            Ok((c, Spec::Svd(svd)))
-        })
-        .collect::<anyhow::Result<_>>()
-        .context("invalid optimize parameters")?;
-    // Surprise's other algorithms join SVD's candidates: all of them are rating models.
-    for (name, grid) in &p.algorithms {
-        let specs =
-            search::algorithm_candidates(name, grid).with_context(|| format!("invalid optimize.algorithms.{name}"))?;
-        svd_fits.extend(specs.into_iter().map(|s| (Candidate::new(), s)));
-    }
-    let mut ranking_fits: Vec<(Candidate, Spec)> = Vec::new();
-    if !p.measure.lower_is_better() {
-        for (&kind, space) in &p.ranking.spaces {
-            anyhow::ensure!(kind != Kind::Svd, "optimize.ranking.spaces.svd: SVD's space is optimize.space");
-            anyhow::ensure!(
-                kind != Kind::Auto,
-                "optimize.ranking.spaces.auto: auto chooses between ease and ials by the catalogue's size; give \
-                 spaces for ease and ials, and the search keeps those that can work on the data"
-            );
-            let context = || format!("invalid optimize.ranking.spaces.{kind}");
-            for c in search::candidates(kind, space, p.method, p.n_iter, p.seed).with_context(context)? {
-                let params = search::apply_ranking(&p.ranking.base, kind, &c).with_context(context)?;
-                ranking_fits.push((c, Spec::TopN(params)));
-            }
-        }
-    }
-    let threads = if p.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { p.threads };
-
-    let phase = Phase::start("reading the sets");
-    let train = movierec_tables::read_ratings(&args.train)?;
-    let test = movierec_tables::read_ratings(&args.test)?;
-    let all = movierec_tables::read_ratings(&args.ratings)?;
-    phase.finish();
-    // On a large catalogue the folds come from a seeded sample of whole users; the refits
-    // below use the whole training set and all ratings.
-    let sample = match p.search_ratings {
-        0 => None,
-        max => split::sample_users(&train, max, p.seed).map(|rows| train.select(&rows)),
-    };
-    let searched = sample.as_ref().unwrap_or(&train);
-    anyhow::ensure!(
-        sample.is_none() || searched.len() >= 10 * p.cv,
-        "optimize.search_ratings {} leaves {} ratings to cut {} folds from: raise it, or set 0 to search on every \
-         training rating",
-        p.search_ratings,
-        searched.len(),
-        p.cv
-    );
-    let searched_on = SearchedOn { ratings: searched.len(), users: searched.users().len(), sample: sample.is_some() };
-    if sample.is_some() {
-        tracing::info!(
-            ratings = searched_on.ratings,
-            users = searched_on.users,
-            "searching on a sample of whole users (optimize.search_ratings {}; the training set has {})",
-            p.search_ratings,
-            train.len()
-        );
-    }
-    // Ranking candidates that cannot work on this catalogue (EASE above its item limit) are
-    // left out before any fit, and reported; any other parameter they refuse is an error.
-    let n_items = all.movies().len();
-    let mut left_out = Vec::new();
-    let mut kept = Vec::with_capacity(ranking_fits.len());
-    for (c, spec) in ranking_fits {
-        let Spec::TopN(params) = &spec else { unreachable!("ranking candidates are top-N kinds") };
-        match params.check_kind(params.kind, n_items) {
-            Ok(_) => kept.push((c, spec)),
-            Err(e @ FitError::TooManyItems { .. }) => {
-                left_out.push(serde_json::json!({"kind": params.kind, "params": c.iter().cloned().collect::<BTreeMap<_, _>>(), "reason": e.to_string()}));
-            }
-            Err(e) => return Err(e).with_context(|| format!("invalid optimize.ranking.spaces.{}", params.kind)),
-        }
-    }
-    if !left_out.is_empty() {
-        tracing::warn!(
-            left_out = left_out.len(),
-            "ranking candidates left out: they cannot work on {n_items} movies ({})",
-            left_out[0]["reason"].as_str().unwrap_or_default()
-        );
-    }
-    let ranking_fits = kept;
-
-    // Two searches on the same folds: SVD's candidates by rmse (mae if that is the measure)
-    // choose the rating model; then, for a ranking measure, the chosen SVD's own order and
-    // the top-N kinds' candidates are measured by it.
-    let accuracy = if p.measure == Measure::Mae { Measure::Mae } else { Measure::Rmse };
-    let n_fits = (svd_fits.len() + if ranking_fits.is_empty() { 0 } else { ranking_fits.len() + 1 }) * p.cv;
-    tracing::info!(
-        candidates = svd_fits.len() + ranking_fits.len(),
-        folds = p.cv,
-        threads,
-        measure = %p.measure,
-        "searching"
-    );
-    let steps = Steps::new(n_fits as u64, "fits");
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().context("cannot start the thread pool")?;
-    let started = Instant::now();
-    let search = |fits: &[(Candidate, Spec)], measure: Measure, rating: Option<&Spec>, offset: usize| {
-        let threshold = p.relevance_threshold;
-        pool.install(|| {
-            search::cross_validate(searched, fits, p.mode, p.cv, p.seed, measure, threshold, rating, |c, f| {
-                steps.step(format!("candidate {} fold {}", offset + c + 1, f + 1));
-            })
-        })
-        .context("invalid optimize.cv")
-    };
-    let mut cv_results = search(&svd_fits, accuracy, None, 0)?;
-    let best = search::best(&cv_results).with_context(|| {
-        format!(
-            "every rating candidate failed (the rating model needs one); the first: {}",
-            cv_results[0].reason.as_deref().unwrap_or("no reason recorded")
-        )
-    })?;
-    let mut best_ranking = best;
-    if !ranking_fits.is_empty() {
-        let mut fits = vec![svd_fits[best].clone()];
-        fits.extend(ranking_fits.iter().cloned());
-        let ranked = search(&fits, p.measure, Some(&svd_fits[best].1), svd_fits.len())?;
-        let own_order = &ranked[0];
-        cv_results[best].mean_test_ranking = own_order.mean_test_ranking;
-        cv_results[best].split_test_ranking = own_order.split_test_ranking.clone();
-        cv_results.extend(ranked.into_iter().skip(1));
-        search::rank_by(&mut cv_results, p.measure);
-        best_ranking = search::best(&cv_results).expect("the rating model's own order has a score");
-    }
-    let fits: Vec<(Candidate, Spec)> = svd_fits.into_iter().chain(ranking_fits).collect();
-    let search_seconds = started.elapsed().as_secs_f64();
-    steps.finish();
-
-    let failed = cv_results.iter().filter(|r| r.status == "failed").count();
-    let best_params = match &fits[best].1 {
-        Spec::Rating(a, _) => a.params(),
-        _ => serde_json::to_value(search::apply(&p.base, &fits[best].0)?)?,
-    };
-    let best_algorithm = fits[best].1.algorithm().expect("the rating model is a rating candidate");
-    let ranking_params = match &fits[best_ranking].1 {
-        Spec::TopN(params) => params.clone(),
-        Spec::Svd(_) | Spec::Rating(..) => RankingParams { kind: Kind::Svd, ..p.ranking.base.clone() },
+    let sets = read_sets(args)?;
+    let plan = plan(p, &sets)?;
+    let (pool, threads) = pool(p)?;
+    let outcome = if args.merge.is_empty() {
+        tracing::info!(candidates = plan.candidates(), folds = p.cv, threads, measure = %p.measure, "searching");
+        let steps = Steps::new(plan.fits() as u64, "fits");
+        let outcome = pool.install(|| plan.search(|c, f| steps.step(format!("candidate {} fold {}", c + 1, f + 1))))?;
+        steps.finish();
+        outcome
+    } else {
+        tracing::info!(files = args.merge.len(), plan = plan.fingerprint(), "merging the shards of a search");
+        plan.merge(read_shards(&args.merge)?)?
     };
     tracing::info!(
-        best = best + 1,
-        rmse = cv_results[best].mean_test_rmse,
-        failed,
-        "searched in {search_seconds:.1} s: rating model {best_algorithm} {}; ranking {} {:?}",
-        best_params,
-        ranking_params.kind,
-        fits[best_ranking].0
+        best = outcome.best + 1,
+        rmse = outcome.cv_results[outcome.best].mean_test_rmse,
+        failed = outcome.failed(),
+        "searched in {:.1} s: rating model {} {}; ranking {} {}",
+        outcome.seconds,
+        outcome.best_algorithm,
+        outcome.best_params,
+        outcome.ranking.kind,
+        outcome.ranking.chosen()
     );
+    let (report, serve, provenance) = refit(p, &plan, outcome, &sets, &pool, threads)?;
+    let mut out = Outputs::new();
+    let (model, report_path, candidates) = (args.model.as_ref(), args.report.as_ref(), args.candidates.as_ref());
+    let (model, report_path, candidates) =
+        (model.expect("required"), report_path.expect("required"), candidates.expect("required"));
+    out.write(model, |w| artifact::write(&serve, &provenance, w))?;
+    out.write(candidates, |w| write_candidates(&report.cv_results, p.measure, w))?;
+    out.write_json(report_path, &report)?;
 
+    // Logged before the outputs are put in place (the tracker's `finish` does it), so that a
+    // required tracking that fails changes no output.
+    if tracker.is_on() {
+        log_run(tracker, &report, &provenance, tp, [model, report_path, candidates], &out)?;
+    }
+    Ok(out)
+}
+
+/// Fits the chosen rating model and ranking on the training set (their honest scores on the
+/// test set), then on all ratings: the model to serve, and the report.
+fn refit(
+    p: &OptimizeParams,
+    plan: &Plan<'_>,
+    outcome: Outcome,
+    sets: &Sets,
+    pool: &rayon::ThreadPool,
+    threads: usize,
+) -> anyhow::Result<(Report, Recommender, Provenance)> {
     let phase = Phase::start("fitting the best candidates on the training set, then on all ratings");
-    let rating = &fits[best].1;
-    let t = Trainset::new(&train);
-    let model = fit(rating, p.mode, threads, &t).context("refitting the best candidate")?;
-    let (rmse, mae) = search::score(&model, &test, 0..test.len());
-    let ranking = pool.install(|| ranking_params.fit(&t, 0)).context("refitting the best ranking")?;
+    let t = Trainset::new(&sets.train);
+    let model = pool
+        .install(|| outcome.fit(p.mode, threads, &t))
+        .map_err(anyhow::Error::msg)
+        .context("refitting the best candidates")?;
+    let (rmse, mae) = search::score(&model.rating, &sets.test, 0..sets.test.len());
     let test_ranking = match p.measure {
         Measure::Ranking { metric, k } => {
-            let rec = Recommender { rating: model, ranking, rerank: ranking_params.rerank };
-            let h = Heldout::new(&t, &test, p.relevance_threshold);
-            Some(metric.of(&pool.install(|| h.measure_recommender(&rec, k, k)).0.metrics))
+            let h = Heldout::new(&t, &sets.test, p.relevance_threshold);
+            Some(metric.of(&pool.install(|| h.measure_recommender(&model, k, k)).0.metrics))
         }
         _ => None,
     };
-    let t_all = Trainset::new(&all);
+    let t_all = Trainset::new(&sets.all);
     let t0 = Instant::now();
-    let serve = fit(rating, p.mode, threads, &t_all).context("fitting the model to serve")?;
-    let ranking = pool.install(|| ranking_params.fit(&t_all, 0)).context("fitting the ranking to serve")?;
-    let serve = Recommender { rating: serve, ranking, rerank: ranking_params.rerank };
+    let serve = pool
+        .install(|| outcome.fit(p.mode, threads, &t_all))
+        .map_err(anyhow::Error::msg)
+        .context("fitting the model to serve")?;
     let serve_seconds = t0.elapsed().as_secs_f64();
     phase.finish();
     tracing::info!(test_rmse = rmse, test_mae = mae, test_ranking, "best candidates on the test set");
 
+    let all = &sets.all;
     let provenance = Provenance {
-        data_fingerprint: artifact::fingerprint(&all),
+        data_fingerprint: artifact::fingerprint(all),
         n_ratings: all.len() as u64,
         created_at: artifact::now_rfc3339(),
         training_seconds: serve_seconds,
-        threads: if p.mode == TrainMode::Surprise && best_algorithm == "svd" { 1 } else { threads },
+        threads: outcome.fit_threads(p.mode, threads),
     };
-    let best_result = &cv_results[best];
+    let best_result = &outcome.cv_results[outcome.best];
     let report = Report {
         method: p.method,
         measure: p.measure,
@@ -353,21 +349,24 @@ fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut 
         seed: p.seed,
         mode: p.mode,
         threads,
-        candidates: fits.len(),
-        failed,
-        left_out,
-        searched_on,
-        search_seconds,
-        best_index: best,
-        best_algorithm,
-        best_params,
+        candidates: plan.candidates(),
+        failed: outcome.failed(),
+        left_out: plan.left_out().to_vec(),
+        searched_on: SearchedOn {
+            ratings: plan.searched().len(),
+            users: plan.searched().users().len(),
+            sample: plan.sampled(),
+        },
+        search_seconds: outcome.seconds,
+        best_index: outcome.best,
+        best_algorithm: outcome.best_algorithm,
         best_score: Score { rmse: best_result.mean_test_rmse.unwrap(), mae: best_result.mean_test_mae.unwrap() },
         test_score: Score { rmse, mae },
         best_ranking: BestRanking {
-            kind: ranking_params.kind,
-            index: best_ranking,
-            params: ranking_params.chosen(),
-            cv_score: cv_results[best_ranking].score(p.measure),
+            kind: outcome.ranking.kind,
+            index: outcome.best_ranking,
+            params: outcome.ranking.chosen(),
+            cv_score: outcome.cv_results[outcome.best_ranking].score(p.measure),
             test_score: test_ranking,
         },
         serve_model: ServeModel {
@@ -376,19 +375,10 @@ fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut 
             n_movies: serve.rating.items().len(),
             training_time: serve_seconds,
         },
-        cv_results,
+        best_params: outcome.best_params,
+        cv_results: outcome.cv_results,
     };
-    let mut out = Outputs::new();
-    out.write(&args.model, |w| artifact::write(&serve, &provenance, w))?;
-    out.write(&args.candidates, |w| write_candidates(&report.cv_results, p.measure, w))?;
-    out.write_json(&args.report, &report)?;
-
-    // Logged before the outputs are put in place (the tracker's `finish` does it), so that a
-    // required tracking that fails changes no output.
-    if tracker.is_on() {
-        log_run(tracker, &report, &provenance, tp, args, &out)?;
-    }
-    Ok(out)
+    Ok((report, serve, provenance))
 }
 
 /// The parent run's best params and scores, one child run per candidate, the artifacts, and
@@ -398,7 +388,7 @@ fn log_run(
     report: &Report,
     provenance: &Provenance,
     t: &TrackingParams,
-    args: &Args,
+    [model, report_path, candidates]: [&PathBuf; 3],
     out: &Outputs,
 ) -> anyhow::Result<()> {
     let steps = Steps::new(report.cv_results.len() as u64, "candidates logged to MLflow");
@@ -437,9 +427,9 @@ fn log_run(
         m.remove("cv_results");
     }
     tracker.log(&params, &tracking::report_metrics(&summary), &tags)?;
-    tracker.upload("model/serve.bin", out.staged(&args.model))?;
-    tracker.upload("metrics/optimize.json", out.staged(&args.report))?;
-    tracker.upload("plots/optimize_candidates.csv", out.staged(&args.candidates))?;
+    tracker.upload("model/serve.bin", out.staged(model))?;
+    tracker.upload("metrics/optimize.json", out.staged(report_path))?;
+    tracker.upload("plots/optimize_candidates.csv", out.staged(candidates))?;
     if let Some(name) = &t.registry.name {
         tracker.register("model", name, t.registry.alias.as_deref())?;
     }

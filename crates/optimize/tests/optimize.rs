@@ -362,3 +362,89 @@ fn surprises_other_algorithms_are_searched_beside_svd() {
     // The same search on one thread gives the same scores.
     assert_eq!(scores(&r), scores(&p.ok(&format!("{params}  threads: 1\n"))));
 }
+
+impl Project {
+    /// `optimize` with `extra` arguments instead of the outputs, on `params.yaml` as it is.
+    fn optimize_with(&self, extra: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_optimize"))
+            .current_dir(self.dir.path())
+            .args(["--train", "data/train.parquet", "--test", "data/test.parquet", "--ratings", "data/ratings.parquet"])
+            .args(extra)
+            .output()
+            .unwrap()
+    }
+
+    fn shard(&self, k: usize, n: usize, after: &[String]) -> String {
+        let (round, k_n) = (if after.is_empty() { "rating" } else { "ranking" }, format!("{k}/{n}"));
+        let file = format!("shards/{round}-{k}.json");
+        let mut extra = vec!["--shard", &k_n, "--shard-file", &file];
+        if !after.is_empty() {
+            extra.push("--after");
+            extra.extend(after.iter().map(String::as_str));
+        }
+        let out = self.optimize_with(&extra);
+        assert!(out.status.success(), "shard {k_n}: {}", String::from_utf8_lossy(&out.stderr));
+        file
+    }
+
+    fn merge(&self, files: &[String], outputs: &[&str; 3]) -> Output {
+        let mut extra = vec!["--model", outputs[0], "--report", outputs[1], "--candidates", outputs[2], "--merge"];
+        extra.extend(files.iter().map(String::as_str));
+        self.optimize_with(&extra)
+    }
+}
+
+/// The search run in shards (as on several machines), merged: the outputs of a search in one
+/// process, but for the times; and the merge refuses shards it cannot trust, writing nothing.
+#[test]
+fn a_search_in_shards_merges_into_the_outputs_of_one_process() {
+    let p = Project::new();
+    p.ok(&format!("{KINDS}  algorithms: {{baseline_only: {{}}}}\n"));
+    let n = 3;
+    // Out of order, one shard run twice (a retry), the rating round's shards given in any order.
+    let rating: Vec<String> = [3, 1, 2, 1].iter().map(|&k| p.shard(k, n, &[])).collect();
+    let mut shuffled = rating.clone();
+    shuffled.reverse();
+    let ranking: Vec<String> = [2, 3, 1].iter().map(|&k| p.shard(k, n, &shuffled)).collect();
+    let merged = ["merged/serve.bin", "merged/optimize.json", "merged/candidates.csv"];
+    let all: Vec<String> = rating.iter().chain(&ranking).cloned().collect();
+    let out = p.merge(&all, &merged);
+    assert!(out.status.success(), "merge: {}", String::from_utf8_lossy(&out.stderr));
+    let one = p.path("one");
+    std::fs::create_dir_all(&one).unwrap();
+    for (from, to) in OUTPUTS.iter().zip(merged) {
+        std::fs::copy(p.path(from), one.join(to.trim_start_matches("merged/"))).unwrap();
+    }
+    let same = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/same_outputs.py"))
+        .args([one.as_path(), &p.path("merged")])
+        .args(["serve.bin", "optimize.json", "candidates.csv"])
+        .output()
+        .unwrap();
+    assert!(
+        same.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&same.stdout),
+        String::from_utf8_lossy(&same.stderr)
+    );
+
+    // A missing shard, another plan's shard, a malformed K/N: clear errors, nothing written.
+    let refused = |out: Output, expected: &str| {
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && e.contains(expected), "expected {expected:?}: {e}");
+    };
+    let outputs = ["refused/serve.bin", "refused/optimize.json", "refused/candidates.csv"];
+    refused(p.merge(&all[1..], &outputs), "shard 3/3 of the rating round is missing");
+    refused(p.merge(&all[..4], &outputs), "no shard of the ranking round");
+    std::fs::write(p.path("params.yaml"), format!("{KINDS}  seed: 9\n  algorithms: {{baseline_only: {{}}}}\n"))
+        .unwrap();
+    refused(p.merge(&all, &outputs), "shards/rating-3.json: a shard of another search (plan ");
+    for o in outputs {
+        assert!(!p.path(o).exists(), "{o} was written by a refused merge");
+    }
+    for (bad, expected) in [("3/2", "K is 3, outside 1 to 2"), ("x", "invalid shard \"x\": no '/'")] {
+        refused(p.optimize_with(&["--shard", bad, "--shard-file", "shards/bad.json"]), expected);
+    }
+    refused(p.optimize_with(&["--shard", "1/2"]), "--shard-file");
+    assert!(!p.path("shards/bad.json").exists());
+}

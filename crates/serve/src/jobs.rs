@@ -6,10 +6,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use movierec_core::data::trainset::Trainset;
+use movierec_core::evaluation::plan::{self, OptimizeParams, Plan, PlanError};
 use movierec_core::evaluation::search::{self, Candidate, CandidateResult, Measure, Method, Spec, Values};
+use movierec_core::models::Recommender;
 use movierec_core::models::artifact::{self, Provenance};
-use movierec_core::models::svd::{SvdParams, TrainMode};
-use movierec_core::models::{Kind, Recommender};
+use movierec_core::models::svd::TrainMode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -17,7 +18,7 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::snapshot::{ModelView, Snapshot};
 
-/// Jobs kept for `GET /gridsearch/{job_id}` (the oldest finished ones are forgotten).
+/// Jobs kept for `GET /gridsearch/{workid}` (the oldest finished ones are forgotten).
 const KEPT: usize = 20;
 
 /// The body of `POST /gridsearch`: every field is optional and defaults to the `optimize`
@@ -122,7 +123,7 @@ pub struct Progress {
     total: usize,
 }
 
-/// A job, as `GET /gridsearch/{job_id}` reports it.
+/// A job, as `GET /gridsearch/{workid}` reports it.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct JobReport {
     /// The job's id.
@@ -228,7 +229,7 @@ pub fn start(
     if !is_svd && request.method == Some(Method::Random) {
         return Err(ApiError::unprocessable(format!("{algorithm}'s param_grid is searched whole: method grid only")));
     }
-    let space = if is_svd { request.space.unwrap_or(d.space) } else { BTreeMap::new() };
+    let space = if is_svd { request.space.unwrap_or_else(|| d.space.clone()) } else { BTreeMap::new() };
     let param_grid = match &request.param_grid {
         Some(grid) => grid.clone(),
         None if is_svd => serde_json::Map::new(),
@@ -243,16 +244,7 @@ pub fn start(
     let measure = request.measure.unwrap_or(if d.measure == Measure::Mae { Measure::Mae } else { Measure::Rmse });
     let mode = request.mode.unwrap_or(d.mode);
     let checked: Vec<(Candidate, Spec)> = if is_svd {
-        search::candidates(Kind::Svd, &space, method, n_iter, seed)
-            .map_err(|e| ApiError::unprocessable(e.to_string()))?
-            .into_iter()
-            .map(|c| {
-                let svd = search::apply(&d.base, &c).map_err(|e| ApiError::unprocessable(e.to_string()))?;
-                let svd = svd.check().map_err(|e| ApiError::unprocessable(e.to_string()))?;
-                svd.check_mode(mode).map_err(|e| ApiError::unprocessable(e.to_string()))?;
-                Ok((c, Spec::Svd(svd)))
-            })
-            .collect::<Result<_, ApiError>>()?
+        plan::svd_candidates(&d.base, &space, method, n_iter, seed, mode).map_err(ApiError::unprocessable)?
     } else {
         search::algorithm_candidates(&algorithm, &param_grid)
             .map_err(|e| ApiError::unprocessable(e.to_string()))?
@@ -324,15 +316,15 @@ pub fn start(
     state.metrics.gridsearch_started.fetch_add(1, Ordering::Relaxed);
     let report = snapshot_report(&job);
 
-    let plan =
-        Plan { id: id.to_string(), base: d.base, fits: checked, mode, settings, threshold: d.relevance_threshold };
+    let params = OptimizeParams { method, n_iter, cv, seed, mode, space: settings.space.clone(), ..d };
+    let work = Work { id: id.to_string(), params, fits: checked, settings };
     let state = Arc::clone(state);
     let spawned = std::thread::Builder::new().name(format!("gridsearch-{id}")).spawn({
         let job = Arc::clone(&job);
         let state = Arc::clone(&state);
         move || {
             let outcome =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&state, &job, &snapshot, &plan)))
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&state, &job, &snapshot, &work)))
                     .unwrap_or_else(|_| {
                         Err("the job stopped on an internal error; the service log has the details".to_owned())
                     });
@@ -368,17 +360,13 @@ pub fn start(
     Ok(report)
 }
 
-/// What a job runs: its checked candidates, the parameters they were applied to, and the
-/// settings, all fixed when the job starts.
-struct Plan {
+/// What a job runs: its checked candidates and the search's settings, all fixed when the job
+/// starts.
+struct Work {
     id: String,
-    base: SvdParams,
+    params: OptimizeParams,
     fits: Vec<(Candidate, Spec)>,
-    /// SVD's training mode (another algorithm's fits do not read it).
-    mode: TrainMode,
     settings: Resolved,
-    /// The relevance threshold of ranking measures.
-    threshold: f64,
 }
 
 /// The job's work: cross-validate, then maybe fit the best on all ratings and serve it.
@@ -386,10 +374,10 @@ fn run(
     state: &Arc<AppState>,
     job: &Job,
     snapshot: &Snapshot,
-    plan: &Plan,
+    work: &Work,
 ) -> Result<(JobResult, bool, Option<String>), String> {
-    let Resolved { cv, seed, measure, promote, .. } = plan.settings;
-    let (fits, mode) = (&plan.fits, plan.mode);
+    let Resolved { measure, promote, .. } = work.settings;
+    let mode = work.params.mode;
     let threads = state.config.gridsearch_threads.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -397,27 +385,27 @@ fn run(
         .build()
         .map_err(|e| format!("cannot start the thread pool: {e}"))?;
     let ratings = &snapshot.data.ratings;
-    let started = std::time::Instant::now();
-    let cv_results = pool
+    let plan = Plan::of_rating(&work.params, work.fits.clone(), measure, ratings).map_err(|e| e.to_string())?;
+    let outcome = pool
         .install(|| {
-            search::cross_validate(ratings, fits, mode, cv, seed, measure, plan.threshold, None, |_, _| {
+            plan.search(|_, _| {
                 job.done.fetch_add(1, Ordering::Relaxed);
             })
         })
-        .map_err(|e| e.to_string())?;
-    let search_seconds = started.elapsed().as_secs_f64();
-    let Some(best) = search::best(&cv_results) else {
-        return Err(format!(
-            "every candidate failed; the first: {}",
-            cv_results[0].reason.as_deref().unwrap_or("no reason recorded")
-        ));
+        .map_err(|e| match e {
+            PlanError::AllFailed(first) => format!("every candidate failed; the first: {first}"),
+            e => e.to_string(),
+        })?;
+    // The API's best parameters name the algorithm when it is not SVD.
+    let best_params = match &outcome.rating {
+        Spec::Rating(algorithm, _) => {
+            serde_json::to_value(algorithm).map_err(|e| format!("the best parameters: {e}"))?
+        }
+        _ => outcome.best_params.clone(),
     };
-    let best_params = match &fits[best].1 {
-        Spec::Svd(_) => serde_json::to_value(search::apply(&plan.base, &fits[best].0).map_err(|e| e.to_string())?),
-        Spec::Rating(algorithm, _) => serde_json::to_value(algorithm),
-        Spec::TopN(_) => unreachable!("a grid search job fits rating models only"),
-    }
-    .map_err(|e| format!("the best parameters: {e}"))?;
+    let best = outcome.best;
+    let cv_results = outcome.cv_results.clone();
+    let search_seconds = outcome.seconds;
     let result = JobResult {
         best_index: best,
         best_params,
@@ -432,7 +420,7 @@ fn run(
     let t0 = std::time::Instant::now();
     let t = Trainset::new(ratings);
     let model = pool
-        .install(|| fits[best].1.fit_rating(mode, threads, &t))
+        .install(|| outcome.rating.fit_rating(mode, threads, &t))
         .expect("a grid search job fits rating models only")
         .map_err(|e| format!("fitting the best candidate on all ratings: {e}"))?;
     let provenance = Provenance {
@@ -440,9 +428,9 @@ fn run(
         n_ratings: ratings.len() as u64,
         created_at: artifact::now_rfc3339(),
         training_seconds: t0.elapsed().as_secs_f64(),
-        threads: if matches!(fits[best].1, Spec::Svd(_)) && mode == TrainMode::Surprise { 1 } else { threads },
+        threads: outcome.fit_threads(mode, threads),
     };
-    let id = &plan.id;
+    let id = &work.id;
     // The rating model changes; the served ranking, fitted on the same ratings, stays.
     let current = &snapshot.view.model;
     let model = Recommender { rating: model, ranking: current.ranking.clone(), rerank: current.rerank };

@@ -10,13 +10,12 @@ use movierec_core::data::seed_csv::Delimiter;
 use movierec_core::data::split::SplitStrategy;
 use movierec_core::data::synthetic::SyntheticConfig;
 pub use movierec_core::evaluation::search::Measure;
-use movierec_core::evaluation::search::{Method, Values};
+use movierec_core::models::RankingParams;
 use movierec_core::models::baseline::BaselineParams;
 use movierec_core::models::ease::EaseParams;
 use movierec_core::models::ials::IalsParams;
 use movierec_core::models::predictor::Algorithm;
 use movierec_core::models::svd::{SvdParams, TrainMode};
-use movierec_core::models::{Kind, RankingParams};
 use movierec_core::quote::cut_backticked;
 use movierec_core::{ColumnMap, RatingScale};
 use serde::{Deserialize, Serialize};
@@ -337,105 +336,7 @@ impl Default for Compare {
     }
 }
 
-/// The `optimize` section.
-///
-/// | Name | Default | Purpose |
-/// |---|---|---|
-/// | `method` | `grid` | `grid` (every combination) or `random` (`n_iter` seeded draws) |
-/// | `n_iter` | 20 | draws of the random search |
-/// | `seed` | 42 | the folds' shuffle and the random draws |
-/// | `cv` | 3 | folds of the cross-validation (every candidate sees the same folds) |
-/// | `search_ratings` | 2,000,000 | above this many training ratings, the folds are cut from a seeded sample of whole users holding at most this many (the refits use every rating); 0: never sample |
-/// | `threads` | 0 | threads running (candidate, fold) fits; 0: all cores. Results do not depend on it |
-/// | `mode` | `fast` | the training mode of every fit |
-/// | `measure` | `ndcg@10` | what selects the ranking: `rmse` or `mae` (the rating models' candidates only; the lists keep the rating model's order), or a ranking measure at K (`ndcg@10`, `precision@10`, `recall@10`, `map@10`, `hit_rate@10`) over every kind |
-/// | `relevance_threshold` | 60 | a held-out score at or above it is relevant (ranking measures) |
-/// | `base` | AdaGrad's step (`adagrad`, `lr_bu` = `lr_bi` 0.2), seed 42; otherwise Surprise's defaults | SVD parameters that are not searched |
-/// | `space` | the default grid (54 candidates) | SVD's searched parameters: lists, or `{min, max, log}` ranges for the random search |
-/// | `algorithms` | none | Surprise's other algorithms searched beside SVD, each by its `param_grid` as Surprise's `GridSearchCV` takes it (lists; `sim_options` and `bsl_options` dicts of lists) |
-/// | `ranking.base` | the kinds' defaults | the top-N kinds' parameters that are not searched (its `kind` is ignored) |
-/// | `ranking.spaces` | EASE's λ, implicit ALS's factors and α, each with and without `rerank` 20; popularity | a space per top-N kind, searched when `measure` is a ranking measure |
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-#[allow(missing_docs)] // documented in the table above
-pub struct OptimizeParams {
-    pub method: Method,
-    pub n_iter: usize,
-    pub seed: u32,
-    pub cv: usize,
-    pub search_ratings: usize,
-    pub threads: usize,
-    pub mode: TrainMode,
-    pub measure: Measure,
-    pub relevance_threshold: f64,
-    pub base: SvdParams,
-    pub space: BTreeMap<String, Values>,
-    pub algorithms: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
-    pub ranking: RankingSearch,
-}
-
-/// `optimize.ranking`: the top-N kinds searched beside SVD.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RankingSearch {
-    /// Parameters not searched.
-    pub base: RankingParams,
-    /// A space per top-N kind (an empty space is one candidate: the base parameters).
-    pub spaces: BTreeMap<Kind, BTreeMap<String, Values>>,
-}
-
-impl Default for RankingSearch {
-    fn default() -> RankingSearch {
-        let list = |v: &[f64]| Values::List(v.to_vec());
-        RankingSearch {
-            base: RankingParams::default(),
-            spaces: BTreeMap::from([
-                (Kind::Popularity, BTreeMap::new()),
-                (
-                    Kind::Ease,
-                    BTreeMap::from([
-                        ("lambda".to_owned(), list(&[100.0, 250.0, 500.0, 1000.0])),
-                        ("rerank".to_owned(), list(&[0.0, 20.0])),
-                    ]),
-                ),
-                (
-                    Kind::Ials,
-                    BTreeMap::from([
-                        ("factors".to_owned(), list(&[16.0, 32.0])),
-                        ("alpha".to_owned(), list(&[2.0, 5.0])),
-                        ("rerank".to_owned(), list(&[0.0, 20.0])),
-                    ]),
-                ),
-            ]),
-        }
-    }
-}
-
-impl Default for OptimizeParams {
-    fn default() -> OptimizeParams {
-        let list = |v: &[f64]| Values::List(v.to_vec());
-        OptimizeParams {
-            method: Method::Grid,
-            n_iter: 20,
-            seed: 42,
-            cv: 3,
-            search_ratings: 2_000_000,
-            threads: 0,
-            mode: TrainMode::Fast,
-            measure: Measure::Ranking { metric: movierec_core::evaluation::search::Metric::Ndcg, k: 10 },
-            relevance_threshold: 60.0,
-            base: SvdParams { seed: 42, adagrad: true, lr_bu: Some(0.2), lr_bi: Some(0.2), ..SvdParams::default() },
-            space: BTreeMap::from([
-                ("n_factors".to_owned(), list(&[50.0, 100.0, 175.0])),
-                ("n_epochs".to_owned(), list(&[20.0, 30.0, 40.0])),
-                ("lr_all".to_owned(), list(&[0.03, 0.05])),
-                ("reg_all".to_owned(), list(&[0.02, 0.05, 0.1])),
-            ]),
-            algorithms: BTreeMap::new(),
-            ranking: RankingSearch::default(),
-        }
-    }
-}
+pub use movierec_core::evaluation::plan::{OptimizeParams, RankingSearch};
 
 /// The `predict` section.
 ///

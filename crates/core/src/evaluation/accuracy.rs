@@ -1,6 +1,6 @@
 //! Accuracy measures: Surprise's `rmse` and `mae`, and ranking measures of top-K lists.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::numpy;
 
@@ -26,7 +26,7 @@ pub fn mae(pairs: impl IntoIterator<Item = (f64, f64)>) -> f64 {
 
 /// Ranking measures at K, averaged over the users that have at least one relevant test
 /// rating; each user's list ranks the movies they did not rate in training.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RankingMetrics {
     /// List length.
     pub k: usize,

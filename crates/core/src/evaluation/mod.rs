@@ -4,5 +4,6 @@
 //! cross-validated scores ([`search`]).
 
 pub mod accuracy;
+pub mod plan;
 pub mod ranking;
 pub mod search;

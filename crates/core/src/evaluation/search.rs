@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::dataset::RatingList;
 use crate::data::ids::IdMap;
-use crate::data::split::{SplitError, kfold};
+use crate::data::split::{Split, SplitError, kfold};
 use crate::data::trainset::Trainset;
 use crate::evaluation::accuracy::{self, RankingMetrics};
 use crate::evaluation::ranking::Heldout;
@@ -563,17 +563,30 @@ impl CandidateResult {
 }
 
 /// What one (candidate, fold) fit measured.
-#[derive(Clone, Copy, Debug)]
-struct FoldScores {
-    /// rmse and mae (SVD only).
-    accuracy: Option<(f64, f64)>,
-    /// The ranking measures at K (when the search selects by one).
-    ranking: Option<RankingMetrics>,
-    seconds: f64,
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FoldScores {
+    /// rmse and mae (rating models only).
+    pub accuracy: Option<(f64, f64)>,
+    /// The ranking measures at K (when the round selects by one).
+    pub ranking: Option<RankingMetrics>,
+    /// The fit's seconds.
+    pub seconds: f64,
 }
 
 /// One (candidate, fold) fit's scores, or why it failed.
-type FoldResult = Result<FoldScores, String>;
+pub type FoldResult = Result<FoldScores, String>;
+
+/// What one candidate measured on one fold: the unit of a search's results, which the parts of
+/// a search run apart hand to the whole.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskResult {
+    /// The candidate, by its index in the round's candidates.
+    pub candidate: usize,
+    /// The fold, from 0.
+    pub fold: usize,
+    /// Its scores, or why its fit failed.
+    pub scores: FoldResult,
+}
 
 /// Surprise's rmse and mae of `model` on rows `rows` of `list`.
 pub fn score(model: &RatingModel, list: &RatingList, rows: impl Iterator<Item = usize>) -> (f64, f64) {
@@ -600,18 +613,7 @@ fn score_inner(model: &RatingModel, ratings: &[InnerRating]) -> (f64, f64) {
     (accuracy::rmse(pairs()), accuracy::mae(pairs()))
 }
 
-/// Cross-validates every candidate on the same `cv` folds of `list` (Surprise's `KFold`
-/// with `seed`), fitting each (candidate, fold) as one task of the current rayon pool (an
-/// SVD on one thread, with one fit for the SVD candidates that differ only in `n_epochs`:
-/// [`svd_unit`]; a top-N kind's parallel parts as more tasks of the same pool), and
-/// ranks the candidates by `measure` (ties to the earlier candidate). SVD candidates are
-/// scored by rmse and mae; when `measure` is a ranking measure, every candidate's lists are
-/// also measured on the fold's held-out ratings (relevant: a score of at least
-/// `threshold`). A top-N candidate with `rerank` above 0 is measured with its best movies
-/// re-ordered by the predicted relevance of `rating` fitted on the same fold (the candidate
-/// fails without one). A candidate whose fit fails on any fold is `failed` and unranked. The
-/// results do not depend on the number of threads. `on_fit(candidate, fold)` is called after
-/// each fit.
+/// Cross-validates every candidate on the same `cv` folds of `list`: a [`Round`] run whole.
 ///
 /// # Errors
 /// [`SplitError`] if `list` cannot be cut into `cv` folds.
@@ -627,126 +629,253 @@ pub fn cross_validate(
     rating: Option<&Spec>,
     on_fit: impl Fn(usize, usize) + Sync,
 ) -> Result<Vec<CandidateResult>, SplitError> {
-    let folds = kfold(list.len(), cv, seed)?;
-    let fold_lists: Vec<RatingList> = folds.iter().map(|f| list.select(&f.train)).collect();
-    let fold_sets: Vec<Trainset<'_>> = fold_lists.iter().map(Trainset::new).collect();
-    // Each fold's test ratings by the inner ids every model fitted on the fold has: looked up
-    // once, not once per candidate.
-    let fold_tests: Vec<Vec<InnerRating>> = (folds.iter().zip(&fold_lists))
-        .map(|(f, l)| inner_ids(l.users(), l.movies(), list, f.test.iter().map(|&r| r as usize)))
-        .collect();
-    let reranks = fits.iter().any(|(_, s)| matches!(s, Spec::TopN(p) if p.rerank > 0));
-    let fold_ratings: Vec<Option<RatingModel>> = match rating {
-        Some(spec) if reranks => {
-            fold_sets.par_iter().map(|t| spec.fit_rating(mode, 1, t).and_then(Result::ok)).collect()
+    let round = Round::new(list, fits, mode, cv, seed, measure, threshold, rating)?;
+    let all: Vec<usize> = (0..round.tasks()).collect();
+    Ok(round.summarize(round.run(&all, on_fit)).expect("every task ran"))
+}
+
+/// Cross-validation of some candidates on the same `cv` folds of a list (Surprise's `KFold`
+/// with a seed), cut into tasks: one per (unit, fold), unit-major, where a unit is the
+/// candidates that share one fit ([`units`]). Each task fits on one thread of the current
+/// rayon pool (an SVD on one thread, with one fit for the SVD candidates that differ only in
+/// `n_epochs`: [`svd_unit`]; a top-N kind's parallel parts as more tasks of the same pool), so
+/// a task's results depend only on its unit and fold: never on the scheduling, the threads,
+/// or which other tasks run beside it. Rating candidates are scored by rmse and mae; when the
+/// measure is a ranking measure, every candidate's lists are also measured on the fold's
+/// held-out ratings (relevant: a score of at least the threshold). A top-N candidate with
+/// `rerank` above 0 is measured with its best movies re-ordered by the predicted relevance of
+/// the round's rating model fitted on the same fold (the candidate fails without one).
+pub struct Round<'a> {
+    list: &'a RatingList,
+    fits: &'a [(Candidate, Spec)],
+    folds: Vec<Split>,
+    units: Vec<Vec<usize>>,
+    mode: TrainMode,
+    measure: Measure,
+    threshold: f64,
+    rating: Option<&'a Spec>,
+}
+
+impl<'a> Round<'a> {
+    /// The round of `fits` on `cv` folds of `list` cut with `seed`.
+    ///
+    /// # Errors
+    /// [`SplitError`] if `list` cannot be cut into `cv` folds.
+    #[allow(clippy::too_many_arguments)] // the search's settings, each used once
+    pub fn new(
+        list: &'a RatingList,
+        fits: &'a [(Candidate, Spec)],
+        mode: TrainMode,
+        cv: usize,
+        seed: u32,
+        measure: Measure,
+        threshold: f64,
+        rating: Option<&'a Spec>,
+    ) -> Result<Round<'a>, SplitError> {
+        let folds = kfold(list.len(), cv, seed)?;
+        Ok(Round { list, fits, folds, units: units(fits), mode, measure, threshold, rating })
+    }
+
+    /// How many tasks the round has: its units times its folds.
+    pub fn tasks(&self) -> usize {
+        self.units.len() * self.folds.len()
+    }
+
+    /// How many fits task `task` stands for: one per candidate of its unit.
+    pub fn fits_of(&self, task: usize) -> usize {
+        self.units[task / self.folds.len()].len()
+    }
+
+    /// The (candidate, fold) pairs task `task` measures.
+    pub fn task_fits(&self, task: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let f = task % self.folds.len();
+        self.units[task / self.folds.len()].iter().map(move |&c| (c, f))
+    }
+
+    /// Runs tasks `tasks` (each below [`Round::tasks`]) in parallel on the current pool, and
+    /// returns what each of their candidates measured, task by task. Only the folds these
+    /// tasks need are prepared. `on_fit(candidate, fold)` is called after each fit.
+    pub fn run(&self, tasks: &[usize], on_fit: impl Fn(usize, usize) + Sync) -> Vec<TaskResult> {
+        let n_folds = self.folds.len();
+        let mut needed = vec![false; n_folds];
+        for &t in tasks {
+            needed[t % n_folds] = true;
         }
-        _ => vec![None; folds.len()],
-    };
-    let k = match measure {
-        Measure::Ranking { k, .. } => Some(k),
-        _ => None,
-    };
-    let heldout: Vec<Option<Heldout>> = folds
-        .iter()
-        .zip(&fold_sets)
-        .map(|(f, t)| k.map(|_| Heldout::new(t, &list.select(&f.test), threshold)))
-        .collect();
-    // A rating model's scores on fold `f`, fitted in `seconds`.
-    let rating_scores = |model: RatingModel, f: usize, seconds: f64| {
-        let accuracy = score_inner(&model, &fold_tests[f]);
-        let ranking = heldout[f].as_ref().zip(k).map(|(h, k)| {
-            let rec = Recommender { rating: model, ranking: Ranking::Svd, rerank: 0 };
-            h.measure_recommender(&rec, k, k).0.metrics
+        let lists: Vec<Option<RatingList>> =
+            (self.folds.iter().zip(&needed)).map(|(f, &n)| n.then(|| self.list.select(&f.train))).collect();
+        let sets: Vec<Option<Trainset<'_>>> = lists.iter().map(|l| l.as_ref().map(Trainset::new)).collect();
+        // Each fold's test ratings by the inner ids every model fitted on the fold has: looked
+        // up once, not once per candidate.
+        let tests: Vec<Vec<InnerRating>> = (self.folds.iter().zip(&lists))
+            .map(|(f, l)| match l {
+                Some(l) => inner_ids(l.users(), l.movies(), self.list, f.test.iter().map(|&r| r as usize)),
+                None => Vec::new(),
+            })
+            .collect();
+        let k = match self.measure {
+            Measure::Ranking { k, .. } => Some(k),
+            _ => None,
+        };
+        let heldout: Vec<Option<Heldout>> = (self.folds.iter().zip(&sets))
+            .map(|(f, t)| {
+                Some(Heldout::new(t.as_ref().filter(|_| k.is_some())?, &self.list.select(&f.test), self.threshold))
+            })
+            .collect();
+        let reranks = tasks.iter().any(|&t| {
+            self.units[t / n_folds].iter().any(|&c| matches!(&self.fits[c].1, Spec::TopN(p) if p.rerank > 0))
         });
-        FoldScores { accuracy: Some(accuracy), ranking, seconds }
-    };
-    // One task per (unit, fold), unit-major; each fit runs on one thread, so a task's results
-    // depend only on its unit and fold, never on the scheduling.
-    let units = units(fits);
-    let tasks: Vec<Vec<(usize, FoldResult)>> = (0..units.len() * folds.len())
-        .into_par_iter()
-        .map(|task| {
-            let (unit, f) = (&units[task / folds.len()], task % folds.len());
-            let c = unit[0];
-            let t0 = Instant::now();
-            let result = match &fits[c].1 {
-                Spec::Svd(_) => {
-                    return svd_unit(fits, unit, mode, &fold_sets[f], |c, model, seconds| {
-                        let result = Ok(rating_scores(RatingModel::Svd(model), f, seconds));
-                        on_fit(c, f);
-                        result
-                    })
+        let fold_ratings: Vec<Option<RatingModel>> = match self.rating {
+            Some(spec) if reranks => {
+                sets.par_iter().map(|t| spec.fit_rating(self.mode, 1, t.as_ref()?).and_then(Result::ok)).collect()
+            }
+            _ => vec![None; n_folds],
+        };
+        let fold = Fold { sets: &sets, tests: &tests, heldout: &heldout, ratings: &fold_ratings, k };
+        tasks
+            .par_iter()
+            .map(|&task| {
+                let (unit, f) = (&self.units[task / n_folds], task % n_folds);
+                self.run_task(unit, f, &fold, &on_fit)
                     .into_iter()
-                    .inspect(|(c, r)| {
-                        if r.is_err() {
-                            on_fit(*c, f)
-                        }
+                    .map(|(candidate, scores)| TaskResult { candidate, fold: f, scores })
+                    .collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// One unit's fits on fold `f`, each candidate's result in the unit's order.
+    fn run_task(
+        &self,
+        unit: &[usize],
+        f: usize,
+        fold: &Fold<'_, '_>,
+        on_fit: &(impl Fn(usize, usize) + Sync),
+    ) -> Vec<(usize, FoldResult)> {
+        let (fits, k) = (self.fits, fold.k);
+        let set = fold.sets[f].as_ref().expect("the task's fold is prepared");
+        // A rating model's scores on fold `f`, fitted in `seconds`.
+        let rating_scores = |model: RatingModel, seconds: f64| {
+            let accuracy = score_inner(&model, &fold.tests[f]);
+            let ranking = fold.heldout[f].as_ref().zip(k).map(|(h, k)| {
+                let rec = Recommender { rating: model, ranking: Ranking::Svd, rerank: 0 };
+                h.measure_recommender(&rec, k, k).0.metrics
+            });
+            FoldScores { accuracy: Some(accuracy), ranking, seconds }
+        };
+        let c = unit[0];
+        let t0 = Instant::now();
+        let result = match &fits[c].1 {
+            Spec::Svd(_) => {
+                return svd_unit(fits, unit, self.mode, set, |c, model, seconds| {
+                    let result = Ok(rating_scores(RatingModel::Svd(model), seconds));
+                    on_fit(c, f);
+                    result
+                })
+                .into_iter()
+                .inspect(|(c, r)| {
+                    if r.is_err() {
+                        on_fit(*c, f)
+                    }
+                })
+                .collect();
+            }
+            spec @ Spec::Rating(..) => spec
+                .fit_rating(self.mode, 1, set)
+                .expect("a rating candidate")
+                .map(|model| rating_scores(model, t0.elapsed().as_secs_f64())),
+            Spec::TopN(p) => {
+                // One fit and one ranking of the fold's users for the unit's candidates, which
+                // differ only in `rerank`: the lists as deep as the deepest needs.
+                let fitted = p.fit(set, 0).map_err(|e| e.to_string());
+                let seconds = t0.elapsed().as_secs_f64();
+                let rerank = |c: usize| match &fits[c].1 {
+                    Spec::TopN(p) => p.rerank,
+                    _ => unreachable!("a top-N unit holds top-N candidates"),
+                };
+                let ranked = match (&fitted, fold.heldout[f].as_ref().zip(k)) {
+                    (Ok(ranking), Some((h, k))) => {
+                        let deepest = unit.iter().map(|&c| depth(rerank(c), k)).max().unwrap_or(k);
+                        Some(h.rank_users(ranking.top_n().expect("a top-N candidate"), deepest))
+                    }
+                    _ => None,
+                };
+                return unit
+                    .iter()
+                    .map(|&c| {
+                        let measured = |h: &Heldout, k: usize, ranked: &[Vec<(u32, f64)>]| {
+                            let reorder = match (rerank(c), &fold.ratings[f]) {
+                                (0, _) => None,
+                                (r, Some(rating)) => Some((rating, r)),
+                                (_, None) => {
+                                    return Err("rerank needs a rating model fitted on the fold (none was given, \
+                                                or it failed)"
+                                        .to_owned());
+                                }
+                            };
+                            Ok(Some(h.measure_ranked(ranked, reorder, k, k).0.metrics))
+                        };
+                        let result = fitted.clone().and_then(|_| {
+                            let ranking = match (fold.heldout[f].as_ref().zip(k), &ranked) {
+                                (Some((h, k)), Some(ranked)) => measured(h, k, ranked)?,
+                                _ => None,
+                            };
+                            Ok(FoldScores { accuracy: None, ranking, seconds })
+                        });
+                        on_fit(c, f);
+                        (c, result)
                     })
                     .collect();
-                }
-                spec @ Spec::Rating(..) => spec
-                    .fit_rating(mode, 1, &fold_sets[f])
-                    .expect("a rating candidate")
-                    .map(|model| rating_scores(model, f, t0.elapsed().as_secs_f64())),
-                Spec::TopN(p) => {
-                    // One fit and one ranking of the fold's users for the unit's candidates,
-                    // which differ only in `rerank`: the lists as deep as the deepest needs.
-                    let fitted = p.fit(&fold_sets[f], 0).map_err(|e| e.to_string());
-                    let seconds = t0.elapsed().as_secs_f64();
-                    let rerank = |c: usize| match &fits[c].1 {
-                        Spec::TopN(p) => p.rerank,
-                        _ => unreachable!("a top-N unit holds top-N candidates"),
-                    };
-                    let ranked = match (&fitted, heldout[f].as_ref().zip(k)) {
-                        (Ok(ranking), Some((h, k))) => {
-                            let deepest = unit.iter().map(|&c| depth(rerank(c), k)).max().unwrap_or(k);
-                            Some(h.rank_users(ranking.top_n().expect("a top-N candidate"), deepest))
-                        }
-                        _ => None,
-                    };
-                    return unit
-                        .iter()
-                        .map(|&c| {
-                            let measured = |h: &Heldout, k: usize, ranked: &[Vec<(u32, f64)>]| {
-                                let reorder = match (rerank(c), &fold_ratings[f]) {
-                                    (0, _) => None,
-                                    (r, Some(rating)) => Some((rating, r)),
-                                    (_, None) => {
-                                        return Err("rerank needs a rating model fitted on the fold (none was \
-                                                    given, or it failed)"
-                                            .to_owned());
-                                    }
-                                };
-                                Ok(Some(h.measure_ranked(ranked, reorder, k, k).0.metrics))
-                            };
-                            let result = fitted.clone().and_then(|_| {
-                                let ranking = match (heldout[f].as_ref().zip(k), &ranked) {
-                                    (Some((h, k)), Some(ranked)) => measured(h, k, ranked)?,
-                                    _ => None,
-                                };
-                                Ok(FoldScores { accuracy: None, ranking, seconds })
-                            });
-                            on_fit(c, f);
-                            (c, result)
-                        })
-                        .collect();
-                }
-            };
-            on_fit(c, f);
-            vec![(c, result)]
-        })
-        .collect();
-    let mut results: Vec<Option<FoldResult>> = vec![None; fits.len() * folds.len()];
-    for (task, out) in tasks.into_iter().enumerate() {
-        for (c, result) in out {
-            results[c * folds.len() + task % folds.len()] = Some(result);
-        }
+            }
+        };
+        on_fit(c, f);
+        vec![(c, result)]
     }
-    let results: Vec<FoldResult> = results.into_iter().map(|r| r.expect("every (candidate, fold) measured")).collect();
-    let mut out: Vec<CandidateResult> =
-        fits.iter().zip(results.chunks(folds.len())).map(|((c, s), r)| summarize(s, c, r, measure)).collect();
-    rank_by(&mut out, measure);
-    Ok(out)
+
+    /// Every candidate's cross-validated scores from the results of all the round's tasks,
+    /// ranked by the measure (ties to the earlier candidate). A candidate whose fit failed on
+    /// any fold is `failed` (with its first failing fold's reason) and unranked.
+    ///
+    /// # Errors
+    /// [`Incomplete`] names the first (candidate, fold) that no result holds.
+    pub fn summarize(&self, results: impl IntoIterator<Item = TaskResult>) -> Result<Vec<CandidateResult>, Incomplete> {
+        let n_folds = self.folds.len();
+        let mut all: Vec<Option<FoldResult>> = vec![None; self.fits.len() * n_folds];
+        for r in results {
+            if r.candidate < self.fits.len() && r.fold < n_folds {
+                all[r.candidate * n_folds + r.fold] = Some(r.scores);
+            }
+        }
+        if let Some(missing) = all.iter().position(Option::is_none) {
+            return Err(Incomplete { candidate: missing / n_folds, fold: missing % n_folds });
+        }
+        let all: Vec<FoldResult> = all.into_iter().map(|r| r.expect("checked")).collect();
+        let mut out: Vec<CandidateResult> =
+            (self.fits.iter().zip(all.chunks(n_folds))).map(|((c, s), r)| summarize(s, c, r, self.measure)).collect();
+        rank_by(&mut out, self.measure);
+        Ok(out)
+    }
+}
+
+/// A round's results lack candidate `candidate`'s fit on fold `fold` (both from 0).
+#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
+#[error("no result for candidate {} on fold {}", candidate + 1, fold + 1)]
+pub struct Incomplete {
+    /// The candidate.
+    pub candidate: usize,
+    /// The fold.
+    pub fold: usize,
+}
+
+/// What a round's tasks share of the folds they run on (`None` for a fold none of them needs).
+struct Fold<'s, 'l> {
+    sets: &'s [Option<Trainset<'l>>],
+    tests: &'s [Vec<InnerRating>],
+    heldout: &'s [Option<Heldout>],
+    ratings: &'s [Option<RatingModel>],
+    k: Option<usize>,
 }
 
 /// The search's units of work, each a list of candidates: the SVD candidates that differ only
