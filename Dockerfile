@@ -3,9 +3,12 @@
 #   docker build -t movierec .                            # the API and the stage binaries (target runtime)
 #   docker build --target airflow -t movierec-airflow .   # Airflow and DVC, to run the pipeline on a schedule
 #   docker build --target mlflow -t movierec-mlflow .     # the MLflow tracking server
+#   docker build --target replica -t movierec-replica .   # serve following a release of the DVC remote
+#   docker build --target balancer -t movierec-balancer . # HAProxy in front of the replicas
 #
-# compose.yaml builds all three and runs the whole stack. Two build arguments name the images
-# the others start from, so a builder with no registry can give local ones:
+# compose.yaml builds them and runs the whole stack (the last two with `--profile replicas`).
+# Two build arguments name the images the others start from, so a builder with no registry
+# can give local ones:
 #   RUST_IMAGE  the Rust toolchain the binaries are compiled with (Rust 1.95, Debian bookworm);
 #   BASE        the Debian bookworm system the images run on (glibc matches the builder's).
 ARG RUST_IMAGE=rust:1.95-slim-bookworm
@@ -102,6 +105,38 @@ USER 10001:10001
 WORKDIR /opt/movierec
 EXPOSE 8080
 CMD ["airflow", "standalone"]
+
+# ---- replica: serve following a release of the DVC remote, one of a load balancer's pool ----
+# movierec-replica checks the release out (DVC pulls the model and the data from the remote),
+# starts serve on it and moves to each new version (deploy/remote, docs/scaling.md).
+FROM python AS replica
+COPY requirements/dvc.txt /tmp/
+RUN uv venv --python /usr/bin/python3 /opt/dvc \
+    && uv pip install --python /opt/dvc/bin/python --requirement /tmp/dvc.txt \
+    && ln -s /opt/dvc/bin/dvc /usr/local/bin/dvc \
+    && install -d -o movierec -g movierec /srv/movierec
+COPY --from=build /out/ /usr/local/
+# movierec-remote runs with DVC's Python, which has botocore.
+COPY deploy/remote/movierec-remote deploy/remote/movierec-replica /usr/local/bin/
+RUN sed -i '1s|.*|#!/opt/dvc/bin/python|' /usr/local/bin/movierec-remote
+USER 10001:10001
+WORKDIR /srv/movierec
+ENV MOVIEREC_ADDR=0.0.0.0:8000
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 CMD ["serve", "--health-check"]
+CMD ["movierec-replica"]
+
+# ---- balancer: HAProxy in front of the replicas (deploy/haproxy/haproxy.cfg) ----
+FROM ${BASE} AS balancer
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends haproxy \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --uid 10003 --user-group --no-create-home balancer
+COPY deploy/haproxy/haproxy.cfg /etc/haproxy/haproxy.cfg
+ENV MOVIEREC_REPLICAS=3
+USER 10003:10003
+EXPOSE 8000
+CMD ["haproxy", "-W", "-db", "-f", "/etc/haproxy/haproxy.cfg"]
 
 # ---- runtime (the default target): serve and the six stage binaries ----
 FROM ${BASE} AS runtime

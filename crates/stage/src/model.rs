@@ -14,3 +14,14 @@ pub fn read(path: &Path) -> anyhow::Result<(Recommender, Provenance)> {
     let bytes = std::fs::read(path).with_context(|| format!("failed to read {}", path.display()))?;
     artifact::read(&bytes).with_context(|| format!("cannot use the model {}", path.display()))
 }
+
+/// As [`read`], with the file's checksum ([`artifact::checksum`]).
+///
+/// # Errors
+/// As [`read`].
+pub fn read_with_checksum(path: &Path) -> anyhow::Result<(Recommender, Provenance, String)> {
+    let bytes = std::fs::read(path).with_context(|| format!("failed to read {}", path.display()))?;
+    let (model, provenance) =
+        artifact::read(&bytes).with_context(|| format!("cannot use the model {}", path.display()))?;
+    Ok((model, provenance, artifact::checksum(&bytes).expect("a valid model file ends with its checksum")))
+}

@@ -159,6 +159,13 @@ pub fn fingerprint(list: &RatingList) -> String {
     format!("{:016x}", h.finish())
 }
 
+/// The checksum a model file ends with (FNV-1a of everything before it), as 16 hexadecimal
+/// digits: what tells two model files apart; `None` for bytes too short to hold one.
+pub fn checksum(bytes: &[u8]) -> Option<String> {
+    let tail: [u8; 8] = bytes.get(bytes.len().checked_sub(8)?..)?.try_into().ok()?;
+    Some(format!("{:016x}", u64::from_le_bytes(tail)))
+}
+
 /// Now, as RFC 3339 UTC (seconds); `SOURCE_DATE_EPOCH` overrides the clock, as in
 /// reproducible builds.
 pub fn now_rfc3339() -> String {
