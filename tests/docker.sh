@@ -19,7 +19,11 @@
 #   - on the Docker engine, with those images loaded into it: compose.yaml's `replicas` profile,
 #     three `serve` replicas following a release of a DVC remote (SeaweedFS on the stack's
 #     network) behind HAProxy, under a fixed load while a replica is killed and a new release
-#     rolls out: no request may fail, and every replica ends on the new model.
+#     rolls out: no request may fail, and every replica ends on the new model; then
+#     `docker compose up` of the default stack on a fresh small clone (Prometheus from Debian's
+#     package, tests/docker/stack.compose.yaml; not Grafana, whose image cannot be pulled):
+#     every service healthy, a DAG run started through Airflow's REST API writing the model
+#     the API then serves, and Prometheus scraping the API. Each stack is taken down after.
 # Images and layers are kept between runs in $MOVIEREC_CONTAINERS (default: the user's cache
 # folder), so that a rerun rebuilds only what changed. Needs root, or sudo, for debootstrap
 # and buildah, and a Debian mirror (apt's, or MOVIEREC_DEBIAN_MIRROR). Usage: tests/docker.sh
@@ -30,7 +34,7 @@ ensure_venv "$root/.venv-docker" "$root/requirements/docker-tests.txt" >&2
 cd "$root"
 
 # ---- hadolint ----
-"$root/.venv-docker/bin/hadolint" --no-color Dockerfile tests/docker/rust.Dockerfile tests/docker/seaweedfs.Dockerfile
+"$root/.venv-docker/bin/hadolint" --no-color Dockerfile tests/docker/*.Dockerfile
 ok "hadolint finds nothing in Dockerfile and tests/docker/*.Dockerfile"
 
 # ---- compose ----
@@ -547,6 +551,106 @@ done
 all_serve "$second_checksum" || { stack logs replica | tail -n 60; exit 1; }
 ok "every replica, the restarted one too, reports the new model's checksum"
 stack_down
+
+# ---- the default stack, up ----
+# `docker compose up` of compose.yaml as a team starts it (the API with the web page, Airflow,
+# MLflow, Prometheus; Grafana's image cannot be pulled here, and has no Debian package), on a
+# fresh small clone: every service healthy, a DAG run started from Airflow's REST API writes
+# the model that the API then serves, and Prometheus scrapes the API.
+buildah bud --isolation chroot --layers --format docker --build-arg "BASE=$base" \
+    -f tests/docker/prometheus.Dockerfile -t localhost/movierec-prometheus:test "$root/tests/docker" \
+    >"$work/build-prometheus.log" 2>&1 || { tail -n 30 "$work/build-prometheus.log"; exit 1; }
+buildah push --quiet localhost/movierec-runtime:test docker-daemon:movierec:test >/dev/null
+for image in airflow mlflow prometheus; do
+    buildah push --quiet "localhost/movierec-$image:test" "docker-daemon:movierec-$image:test" >/dev/null
+done
+stack_project=$work/stack
+small_project "$stack_project"
+$as_root chown -R 10001:10001 "$stack_project"
+export MOVIEREC_UID=10001 MOVIEREC_GID=10001 MOVIEREC_API_PORT=$(free_port) MOVIEREC_AIRFLOW_PORT=$(free_port) \
+    MOVIEREC_MLFLOW_PORT=$(free_port) MOVIEREC_PROMETHEUS_PORT=$(free_port) MOVIEREC_GRAFANA_PORT=$(free_port) \
+    MOVIEREC_SCHEDULE="0 0 1 1 *"
+# (A yearly schedule that started this year: no run of its own, only the one started below.)
+full_project=movierec-stack-test-$$
+full() {
+    "$compose_bin" --project-directory "$stack_project" -p "$full_project" -f "$stack_project/compose.yaml" \
+        -f "$root/tests/docker/stack.compose.yaml" "$@"
+}
+full_down() { full down --volumes --timeout 10 >/dev/null 2>&1 || true; }
+stop_commands+=(full_down)
+full up --detach --no-build api airflow mlflow prometheus >"$work/full.log" 2>&1 || { cat "$work/full.log"; exit 1; }
+health() { docker inspect --format '{{.State.Health.Status}}' "$(full ps --quiet "$1")" 2>/dev/null || true; }
+for _ in $(seq 240); do
+    [[ $(health airflow) == healthy && $(health mlflow) == healthy && $(health prometheus) == healthy ]] && break
+    sleep 1
+done
+for s in airflow mlflow prometheus; do
+    [[ $(health "$s") == healthy ]] || { full logs "$s" | tail -n 40; echo "$s is $(health "$s")" >&2; exit 1; }
+done
+api=http://127.0.0.1:$MOVIEREC_API_PORT
+[[ $(curl -s -o /dev/null -w '%{http_code}' "$api/ready") == 503 ]] || { full logs api | tail -n 20; exit 1; }
+ok "docker compose up: airflow, mlflow and prometheus healthy; the API up and waiting for a model"
+
+# A run of the pipeline's DAG, started through Airflow's REST API with the admin's token.
+python3 - "http://127.0.0.1:$MOVIEREC_AIRFLOW_PORT" "$stack_project/.airflow" <<'PY' || { full logs airflow | tail -n 80; exit 1; }
+import json, pathlib, sys, time, urllib.error, urllib.request
+base, home = sys.argv[1], pathlib.Path(sys.argv[2])
+def call(method, path, body=None, token=None):
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base + path, data, headers, method=method)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+passwords = home / "simple_auth_manager_passwords.json.generated"
+for _ in range(120):
+    if passwords.exists():
+        break
+    time.sleep(1)
+token = call("POST", "/auth/token", {"username": "admin", "password": json.loads(passwords.read_text())["admin"]})["access_token"]
+for _ in range(120):
+    try:
+        call("GET", "/api/v2/dags/movierec_pipeline", token=token)
+        break
+    except urllib.error.HTTPError:
+        time.sleep(2)
+run = call("POST", "/api/v2/dags/movierec_pipeline/dagRuns", {"logical_date": None}, token)["dag_run_id"]
+deadline = time.time() + 900
+while time.time() < deadline:
+    state = call("GET", f"/api/v2/dags/movierec_pipeline/dagRuns/{run}", token=token)["state"]
+    if state in ("success", "failed"):
+        break
+    time.sleep(5)
+tasks = call("GET", f"/api/v2/dags/movierec_pipeline/dagRuns/{run}/taskInstances", token=token)["task_instances"]
+states = {t["task_id"]: t["state"] for t in tasks}
+assert state == "success", (state, states)
+assert all(states[s] == "success" for s in ("load", "prepare", "train", "evaluate", "optimize", "predict", "refresh")), states
+print(f"run {run}: {states}")
+PY
+[[ -s $stack_project/models/serve.bin ]]
+for _ in $(seq 90); do
+    [[ $(health api) == healthy ]] && break
+    sleep 1
+done
+[[ $(health api) == healthy ]] || { full logs api | tail -n 20; exit 1; }
+user=$(sed -n '2s/,.*//p' "$stack_project/data/predictions/recommendations.csv")
+curl -sf "$api/users/$user/recommendations?n=3" >"$work/stack-recommendations.json"
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["recommendations"]; assert len(r) == 3, r' "$work/stack-recommendations.json"
+curl -sf "$api/" -H 'Accept: text/html' | grep -qi "<html"
+ok "a DAG run started from Airflow's REST API wrote the model; the API serves it (healthy, lists, the page)"
+
+prometheus=http://127.0.0.1:$MOVIEREC_PROMETHEUS_PORT
+for _ in $(seq 60); do
+    curl -sf "$prometheus/api/v1/query" --data-urlencode 'query=up{job="movierec-api"} == 1 and on() movierec_model_info' \
+        | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["data"]["result"] else 1)' && break
+    sleep 2
+done
+curl -sf "$prometheus/api/v1/query" --data-urlencode 'query=up{job="movierec-api"} == 1 and on() movierec_model_info' \
+    | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["data"]["result"] else 1)' \
+    || { full logs prometheus | tail -n 20; exit 1; }
+ok "Prometheus scrapes the API in the stack: up, and the model it serves"
+full_down
 
 # A clone whose sources differ from those the image's binaries were built from: the stages
 # refuse to run, so dvc.lock never records old binaries' outputs against new sources.
