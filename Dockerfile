@@ -92,6 +92,10 @@ RUN uv venv --python /usr/bin/python3 /opt/airflow-venv \
     && uv pip install --python /opt/dvc/bin/python --requirement /tmp/dvc.txt \
     && ln -s /opt/dvc/bin/dvc /usr/local/bin/dvc
 COPY --from=build /out/ /usr/local/
+# movierec-remote, with DVC's Python: the sharded search's workers fetch their inputs and put
+# their shard files with it (no clone on a worker).
+COPY deploy/remote/movierec-remote /usr/local/bin/
+RUN sed -i '1s|.*|#!/opt/dvc/bin/python|' /usr/local/bin/movierec-remote
 # The project (a clone, mounted here) is where the DAG runs `dvc repro`; the stages find their
 # binaries in MOVIEREC_BIN_DIR instead of the clone's target folder.
 ENV PATH=/opt/airflow-venv/bin:$PATH \
@@ -137,6 +141,31 @@ ENV MOVIEREC_REPLICAS=3
 USER 10003:10003
 EXPOSE 8000
 CMD ["haproxy", "-W", "-db", "-f", "/etc/haproxy/haproxy.cfg"]
+
+# ---- postgres and redis: Airflow's metadata database and Celery's broker (profile `celery`) ----
+FROM ${BASE} AS postgres
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends postgresql \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --uid 10005 --user-group --no-create-home metadata \
+    && install -d -o 10005 -g 10005 /var/lib/movierec-postgres
+COPY deploy/postgres/movierec-postgres /usr/local/bin/
+USER 10005:10005
+EXPOSE 5432
+HEALTHCHECK --interval=5s --timeout=5s --retries=12 CMD ["pg_isready", "-h", "127.0.0.1", "-U", "airflow"]
+CMD ["movierec-postgres"]
+
+FROM ${BASE} AS redis
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends redis-server \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --uid 10006 --user-group --no-create-home broker
+USER 10006:10006
+EXPOSE 6379
+HEALTHCHECK --interval=5s --timeout=5s --retries=12 CMD ["redis-cli", "ping"]
+# On the stack's private network only (no published port); nothing is kept on disk: a broker
+# that restarts loses queued messages, and Airflow's scheduler sends them again.
+CMD ["redis-server", "--bind", "0.0.0.0", "--protected-mode", "no", "--save", "", "--appendonly", "no"]
 
 # ---- runtime (the default target): serve and the six stage binaries ----
 FROM ${BASE} AS runtime

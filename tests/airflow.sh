@@ -46,8 +46,15 @@ assert {e for e in edges if "push" in e} == {("evaluate", "push"), ("predict", "
 assert dag.catchup is False and dag.max_active_runs == 1 and dag.max_active_tasks == 1
 assert all(t.retries == 2 for t in dag.tasks), [t.retries for t in dag.tasks]
 print(f"{len(dag.tasks)} tasks; edges {sorted(edges)}")
+# movierec_sharded: the shards on any worker's queue, everything else on the clone's.
+sharded = bag.dags["movierec_sharded"]
+queues = {t.task_id: t.queue for t in sharded.tasks}
+assert queues.pop("rating_shard") == queues.pop("ranking_shard") == "default", queues
+assert set(queues.values()) == {"project"}, queues
+upstream = {t.task_id: set(t.upstream_task_ids) for t in sharded.tasks}
+assert upstream["merge"] == {"ranking_shard"} and upstream["predict"] == {"merge"}, upstream
 PY
-ok "the DAG imports with no error and its task graph is DVC's stage graph, then push and refresh"
+ok "the DAGs import with no error; movierec_pipeline's task graph is DVC's stage graph, then push and refresh; movierec_sharded's shards go to any worker, the rest to the clone's"
 
 "$airflow" db migrate >"$work/migrate.log" 2>&1 || { cat "$work/migrate.log"; exit 1; }
 

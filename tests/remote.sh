@@ -41,11 +41,14 @@ cat >"$work/s3.json" <<EOF
 EOF
 mkdir -p "$work/weed"
 # start_weed: the server on its folder (kept from one start to the next), once it answers.
+# Volumes of 64 MB, at most 32 of them (2 GB): SeaweedFS's default of 8 holds 512 MB, less than
+# the large input below, the part of it a cut push left, and the outputs, and a full server
+# answers every upload with InternalError.
 start_weed() {
     setsid "$root/.venv-s3/bin/weed" server -dir="$work/weed" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
         -master.port="${ports[1]}" -volume.port="${ports[2]}" -filer.port="${ports[3]}" \
         -s3 -s3.port="$s3_port" -s3.config="$work/s3.json" -s3.port.iceberg=0 -s3.port.lance=0 \
-        -master.volumeSizeLimitMB=64 >>"$work/weed.log" 2>&1 &
+        -master.volumeSizeLimitMB=64 -volume.max=32 >>"$work/weed.log" 2>&1 &
     weed_pid=$!
     stop_groups+=("$weed_pid")
     for _ in $(seq 120); do

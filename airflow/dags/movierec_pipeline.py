@@ -16,10 +16,32 @@ variable of the same name:
   (without a URL the refresh task is skipped).
 From the environment of Airflow's DAG processor: MOVIEREC_SCHEDULE sets the schedule (a cron
 expression or preset; default @weekly), MOVIEREC_RETRIES and MOVIEREC_RETRY_DELAY_MINUTES a
-failed task's retries (default 2, 5 minutes apart).
+failed task's retries (default 2, 5 minutes apart), MOVIEREC_QUEUE the Celery queue of its
+tasks (default: Airflow's default queue).
 
 One task runs at a time (`max_active_tasks=1`): DVC takes a lock on the project, so two
 stages cannot be reproduced at once.
+
+The second DAG, movierec_sharded, is the pipeline with `optimize`'s search cut into shards
+that run on Airflow's Celery workers (docs/scaling.md, "The search on Celery workers").
+
+Tasks on the `project` queue run in the clone, on the one worker that has it: load and
+prepare (through DVC), then their outputs pushed to the DVC remote and published as the
+release `run-<DAG run id>` (movierec-remote); train and evaluate go on beside the search. The
+shards run on the `default` queue, on any worker: each checks the run's release out (DVC
+pulls the training and test sets and the ratings from the remote), runs its part of a round of
+the search (`optimize --shard K/N`), and puts its shard file on the remote under
+`movierec/runs/<release>/`. The rating round's shards go first; each ranking shard fetches
+their files (`--after`). Then, in the clone: the merge writes the optimize stage's outputs
+(`optimize --merge`), `dvc commit` records them as the stage's (so `dvc status` is clean and a
+later `dvc repro` runs nothing), predict runs, the outputs are pushed and published as the
+release `serving` (which `serve` replicas follow), and the API is refreshed.
+
+A shard that fails, or whose worker dies or is cut off, is run again by Airflow (MOVIEREC_RETRIES
+times, 10 s apart); the shard files of a retry are the same but for the times, and the merge
+takes them once. Settings, beside movierec_pipeline's: MOVIEREC_SHARDS (default 2) shards per
+round, also a parameter of a run (`shards`); the workers need the remote's settings
+(MOVIEREC_REMOTE_URL, MOVIEREC_REMOTE_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).
 """
 
 from __future__ import annotations
@@ -28,9 +50,13 @@ import os
 from datetime import datetime, timedelta
 
 from airflow.providers.standard.operators.bash import BashOperator
-from airflow.sdk import DAG
+from airflow.sdk import DAG, Param, task
 
 DAG_ID = "movierec_pipeline"
+# The Celery queue of the tasks that work in the clone: on the Celery deployment
+# (compose.yaml's `celery` profile) MOVIEREC_QUEUE is `project`, the queue of the worker that
+# has the clone; elsewhere Airflow's default queue.
+QUEUE = os.environ.get("MOVIEREC_QUEUE") or "default"
 
 
 def from_settings(name: str) -> str:
@@ -113,6 +139,7 @@ with DAG(
             task_id=stage,
             bash_command=STAGE_COMMAND,
             params={"stage": stage},
+            queue=QUEUE,
         )
         for stage in STAGES
     }
@@ -122,11 +149,123 @@ with DAG(
         task_id="push",
         bash_command=PUSH_COMMAND,
         skip_on_exit_code=99,
+        queue=QUEUE,
     )
     [tasks["evaluate"], tasks["predict"]] >> push
     refresh = BashOperator(
         task_id="refresh",
         bash_command=REFRESH_COMMAND,
         skip_on_exit_code=99,
+        queue=QUEUE,
     )
     [tasks["evaluate"], tasks["predict"]] >> refresh
+
+
+# ---- movierec_sharded (module docs) ----
+
+SHARDED_DAG_ID = "movierec_sharded"
+# The run's release: its id, as a release name may spell it.
+RELEASE = "run-{{ run_id | lower | replace(':', '-') | replace('+', '-') }}"
+
+STAGE_COMMAND = IN_PROJECT + """
+"$dvc" repro --single-item {{ params.stage }}
+"""
+
+PUBLISH_INPUTS = IN_PROJECT + f"""
+"$dvc" push load prepare
+movierec-remote publish --project "$project" {RELEASE}
+"""
+
+# On any worker: the run's inputs from the remote into a folder of its own, one shard, its file
+# back to the remote. ROUND is rating or ranking; MOVIEREC_SHARD is K/N.
+SHARD = f"""
+set -euo pipefail
+release={RELEASE}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+movierec-remote checkout "$release" "$work" data/prepared/train.parquet data/prepared/test.parquet \\
+    data/loaded/ratings.parquet >/dev/null
+cd "$work"
+k=${{MOVIEREC_SHARD%/*}} n=${{MOVIEREC_SHARD#*/}}
+after=()
+if [[ $ROUND == ranking ]]; then
+    for i in $(seq "$n"); do
+        movierec-remote get "runs/$release/rating-$i.json" "rating-$i.json"
+        after+=("rating-$i.json")
+    done
+    after=(--after "${{after[@]}}")
+fi
+optimize --params params.yaml --train data/prepared/train.parquet --test data/prepared/test.parquet \\
+    --ratings data/loaded/ratings.parquet --shard "$MOVIEREC_SHARD" --shard-file shard.json "${{after[@]}}"
+movierec-remote put shard.json "runs/$release/$ROUND-$k.json"
+echo "shard $MOVIEREC_SHARD of the $ROUND round of $release on $(hostname)"
+"""
+
+# In the clone: every shard file, the merge into the optimize stage's outputs, and DVC told.
+MERGE = IN_PROJECT + f"""
+release={RELEASE}
+shards=$(mktemp -d)
+trap 'rm -rf "$shards"' EXIT
+files=()
+for name in $(movierec-remote list "runs/$release/"); do
+    movierec-remote get "$name" "$shards/${{name##*/}}"
+    files+=("$shards/${{name##*/}}")
+done
+scripts/stage optimize --params params.yaml --train data/prepared/train.parquet \\
+    --test data/prepared/test.parquet --ratings data/loaded/ratings.parquet --model models/serve.bin \\
+    --report metrics/optimize.json --candidates metrics/optimize_candidates.csv --merge "${{files[@]}}"
+"$dvc" commit --force --quiet optimize
+"""
+
+PUBLISH = IN_PROJECT + """
+"$dvc" push
+movierec-remote publish --project "$project" serving
+"""
+
+with DAG(
+    dag_id=SHARDED_DAG_ID,
+    description="movierec with optimize's search sharded across Celery workers",
+    start_date=datetime(2026, 1, 1),
+    schedule=None,
+    catchup=False,
+    max_active_runs=1,
+    params={"shards": Param(int(os.environ.get("MOVIEREC_SHARDS") or 2), type="integer", minimum=1)},
+    default_args={
+        "retries": int(os.environ.get("MOVIEREC_RETRIES") or 3),
+        "retry_delay": timedelta(seconds=float(os.environ.get("MOVIEREC_RETRY_DELAY_SECONDS") or 10)),
+    },
+    tags=["movierec"],
+) as sharded:
+
+    def in_project(task_id: str, command: str, **kwargs) -> BashOperator:
+        return BashOperator(task_id=task_id, bash_command=command, queue="project", **kwargs)
+
+    stages = {
+        s: in_project(s, STAGE_COMMAND, params={"stage": s}) for s in ("load", "prepare", "train", "evaluate", "predict")
+    }
+    publish_inputs = in_project("publish_inputs", PUBLISH_INPUTS)
+
+    @task(queue="project")
+    def shards(round_: str, params=None) -> list[dict[str, str]]:
+        """Each shard's environment: its round and its K/N."""
+        n = int(params["shards"])
+        return [{"ROUND": round_, "MOVIEREC_SHARD": f"{k}/{n}"} for k in range(1, n + 1)]
+
+    rounds = {}
+    for r in ("rating", "ranking"):
+        envs = shards.override(task_id=f"{r}_shards")(r)
+        rounds[r] = (
+            envs,
+            BashOperator.partial(task_id=f"{r}_shard", bash_command=SHARD, queue="default", append_env=True).expand(
+                env=envs
+            ),
+        )
+    merge = in_project("merge", MERGE)
+    publish = in_project("publish", PUBLISH)
+    refresh = BashOperator(task_id="refresh", bash_command=REFRESH_COMMAND, skip_on_exit_code=99, queue="project")
+
+    stages["load"] >> stages["prepare"] >> publish_inputs >> rounds["rating"][0]
+    rounds["rating"][1] >> rounds["ranking"][0]
+    rounds["ranking"][1] >> merge >> stages["predict"]
+    stages["prepare"] >> stages["train"] >> stages["evaluate"]
+    [stages["evaluate"], stages["predict"]] >> publish >> refresh
