@@ -29,7 +29,8 @@ Tasks on the `project` queue run in the clone, on the one worker that has it: lo
 prepare (through DVC), then their outputs pushed to the DVC remote and published as the
 release `run-<DAG run id>` (movierec-remote); train and evaluate go on beside the search. The
 shards run on the `default` queue, on any worker: each checks the run's release out (DVC
-pulls the training and test sets and the ratings from the remote), runs its part of a round of
+pulls the training set and the ratings from the remote into the worker's cache,
+MOVIEREC_DVC_CACHE, by default ~/.cache/movierec/dvc), runs its part of a round of
 the search (`optimize --shard K/N`), and puts its shard file on the remote under
 `movierec/runs/<release>/`. The rating round's shards go first; each ranking shard fetches
 their files (`--after`). Then, in the clone: the merge writes the optimize stage's outputs
@@ -177,14 +178,15 @@ movierec-remote publish --project "$project" {RELEASE}
 """
 
 # On any worker: the run's inputs from the remote into a folder of its own, one shard, its file
-# back to the remote. ROUND is rating or ranking; MOVIEREC_SHARD is K/N.
+# back to the remote. ROUND is rating or ranking; MOVIEREC_SHARD is K/N. The worker's DVC cache
+# (MOVIEREC_DVC_CACHE) outlives the shard, so that its next shard on the same data pulls nothing.
 SHARD = f"""
 set -euo pipefail
 release={RELEASE}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-movierec-remote checkout "$release" "$work" data/prepared/train.parquet data/prepared/test.parquet \\
-    data/loaded/ratings.parquet >/dev/null
+export MOVIEREC_DVC_CACHE=${{MOVIEREC_DVC_CACHE:-$HOME/.cache/movierec/dvc}}
+movierec-remote checkout "$release" "$work" data/prepared/train.parquet data/loaded/ratings.parquet >/dev/null
 cd "$work"
 k=${{MOVIEREC_SHARD%/*}} n=${{MOVIEREC_SHARD#*/}}
 after=()
@@ -195,8 +197,8 @@ if [[ $ROUND == ranking ]]; then
     done
     after=(--after "${{after[@]}}")
 fi
-optimize --params params.yaml --train data/prepared/train.parquet --test data/prepared/test.parquet \\
-    --ratings data/loaded/ratings.parquet --shard "$MOVIEREC_SHARD" --shard-file shard.json "${{after[@]}}"
+optimize --params params.yaml --train data/prepared/train.parquet --ratings data/loaded/ratings.parquet \\
+    --shard "$MOVIEREC_SHARD" --shard-file shard.json "${{after[@]}}"
 movierec-remote put shard.json "runs/$release/$ROUND-$k.json"
 echo "shard $MOVIEREC_SHARD of the $ROUND round of $release on $(hostname)"
 """

@@ -52,10 +52,11 @@ struct Args {
     /// The training set (Parquet), cut into folds.
     #[arg(long, value_name = "PATH")]
     train: PathBuf,
-    /// The test set (Parquet), for the best candidate's honest score.
-    #[arg(long, value_name = "PATH")]
-    test: PathBuf,
-    /// All loaded ratings (Parquet), which the model to serve is fitted on.
+    /// The test set (Parquet), for the best candidate's honest score (not read by --shard).
+    #[arg(long, value_name = "PATH", required_unless_present = "shard")]
+    test: Option<PathBuf>,
+    /// All loaded ratings (Parquet), which the model to serve is fitted on (--shard reads only
+    /// how many movies they rate).
     #[arg(long, value_name = "PATH")]
     ratings: PathBuf,
     /// Where to write the model to serve.
@@ -181,29 +182,29 @@ fn read_sets(args: &Args) -> anyhow::Result<Sets> {
     let phase = Phase::start("reading the sets");
     let sets = Sets {
         train: movierec_tables::read_ratings(&args.train)?,
-        test: movierec_tables::read_ratings(&args.test)?,
+        test: movierec_tables::read_ratings(args.test.as_ref().expect("clap requires it without --shard"))?,
         all: movierec_tables::read_ratings(&args.ratings)?,
     };
     phase.finish();
     Ok(sets)
 }
 
-fn plan<'a>(p: &OptimizeParams, sets: &'a Sets) -> anyhow::Result<Plan<'a>> {
-    let plan = Plan::new(p, &sets.train, sets.all.movies().len(), "optimize.")?;
+fn plan<'a>(p: &OptimizeParams, train: &'a RatingList, n_items: usize) -> anyhow::Result<Plan<'a>> {
+    let plan = Plan::new(p, train, n_items, "optimize.")?;
     if plan.sampled() {
         tracing::info!(
             ratings = plan.searched().len(),
             users = plan.searched().users().len(),
             "searching on a sample of whole users (optimize.search_ratings {}; the training set has {})",
             p.search_ratings,
-            sets.train.len()
+            train.len()
         );
     }
     if let Some(first) = plan.left_out().first() {
         tracing::warn!(
             left_out = plan.left_out().len(),
             "ranking candidates left out: they cannot work on {} movies ({})",
-            sets.all.movies().len(),
+            n_items,
             first["reason"].as_str().unwrap_or_default()
         );
     }
@@ -231,8 +232,12 @@ fn read_shards(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, ShardFile)>> {
 
 /// `--shard K/N`: one part of a round of the search, written to `--shard-file`.
 fn run_shard(args: &Args, shard: Shard, p: &OptimizeParams) -> anyhow::Result<()> {
-    let sets = read_sets(args)?;
-    let plan = plan(p, &sets)?;
+    // A shard reads only what its plan needs: the training set, and the catalogue's size.
+    let phase = Phase::start("reading the training set and counting the movies");
+    let train = movierec_tables::read_ratings(&args.train)?;
+    let n_items = movierec_tables::count_movies(&args.ratings)?;
+    phase.finish();
+    let plan = plan(p, &train, n_items)?;
     let (stage, winner) = match args.after.as_slice() {
         [] => (Stage::Rating, None),
         after => (Stage::Ranking, Some(plan::rating_winner(&plan, read_shards(after)?)?)),
@@ -259,7 +264,7 @@ fn optimize(args: &Args, p: &OptimizeParams, tp: &TrackingParams, tracker: &mut 
     logged.push(("ranking".to_owned(), serde_json::to_string(&p.ranking)?));
     tracker.log(&logged, &[], &[])?;
     let sets = read_sets(args)?;
-    let plan = plan(p, &sets)?;
+    let plan = plan(p, &sets.train, sets.all.movies().len())?;
     let (pool, threads) = pool(p)?;
     let outcome = if args.merge.is_empty() {
         tracing::info!(candidates = plan.candidates(), folds = p.cv, threads, measure = %p.measure, "searching");

@@ -366,9 +366,14 @@ fn surprises_other_algorithms_are_searched_beside_svd() {
 impl Project {
     /// `optimize` with `extra` arguments instead of the outputs, on `params.yaml` as it is.
     fn optimize_with(&self, extra: &[&str]) -> Output {
+        self.run(&[&["--test", "data/test.parquet"], extra].concat())
+    }
+
+    /// `optimize` on the training set and all ratings, with `extra` arguments.
+    fn run(&self, extra: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_optimize"))
             .current_dir(self.dir.path())
-            .args(["--train", "data/train.parquet", "--test", "data/test.parquet", "--ratings", "data/ratings.parquet"])
+            .args(["--train", "data/train.parquet", "--ratings", "data/ratings.parquet"])
             .args(extra)
             .output()
             .unwrap()
@@ -382,7 +387,8 @@ impl Project {
             extra.push("--after");
             extra.extend(after.iter().map(String::as_str));
         }
-        let out = self.optimize_with(&extra);
+        // Without the test set, which a shard does not read.
+        let out = self.run(&extra);
         assert!(out.status.success(), "shard {k_n}: {}", String::from_utf8_lossy(&out.stderr));
         file
     }
@@ -447,4 +453,7 @@ fn a_search_in_shards_merges_into_the_outputs_of_one_process() {
     }
     refused(p.optimize_with(&["--shard", "1/2"]), "--shard-file");
     assert!(!p.path("shards/bad.json").exists());
+    // Only a shard goes without the test set.
+    let [model, report, candidates] = outputs;
+    refused(p.run(&["--model", model, "--report", report, "--candidates", candidates]), "--test");
 }

@@ -195,6 +195,35 @@ pub fn read_ratings(path: &Path) -> Result<RatingList, TableError> {
     Ok(list)
 }
 
+/// How many distinct movies a ratings, training or test table rates: what
+/// [`read_ratings`]'s `movies().len()` would give, reading the `movie_id` column alone.
+///
+/// # Errors
+/// If the file cannot be opened or decoded, or `movie_id` is missing, not text or has an
+/// empty value.
+pub fn count_movies(path: &Path) -> Result<usize, TableError> {
+    let file = std::fs::File::open(path).map_err(|source| TableError::Io { path: path.to_owned(), source })?;
+    let df =
+        ParquetReader::new(file).with_columns(Some(vec!["movie_id".into()])).finish().map_err(
+            |source| match source {
+                PolarsError::ColumnNotFound(_) => {
+                    TableError::Column { path: path.to_owned(), column: "movie_id", expected: "present" }
+                }
+                source => TableError::Parquet { path: path.to_owned(), source },
+            },
+        )?;
+    let movies = df.column("movie_id").ok().and_then(|c| c.str().ok()).ok_or(TableError::Column {
+        path: path.to_owned(),
+        column: "movie_id",
+        expected: "text",
+    })?;
+    if movies.null_count() > 0 {
+        let row = movies.iter().position(|m| m.is_none()).unwrap_or_default();
+        return Err(TableError::Null { path: path.to_owned(), column: "movie_id", row });
+    }
+    movies.n_unique().map_err(|source| TableError::Parquet { path: path.to_owned(), source })
+}
+
 /// Reads the text column `label` of a users or movies table, keyed by its `key` column
 /// (`user_id` or `movie_id`); empty when the table has no such column (the source had no
 /// such role), and without the rows whose label is missing.
@@ -288,6 +317,26 @@ mod tests {
         let back = read_ratings(&path).unwrap();
         let s = data.ratings.score();
         assert_eq!(back.score(), [s[30], s[2], s[17]]);
+    }
+
+    #[test]
+    fn movies_counted_as_the_rating_list_counts_them() {
+        let data = generate(&SyntheticConfig { seed: 5, scale: 0.01, ..SyntheticConfig::default() }, RatingScale::SEED)
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("part.parquet");
+        // A part of the ratings that misses some movies, so that the count is not the catalogue's.
+        let rows: Vec<u32> = (0..data.ratings.len() as u32).filter(|r| r % 97 == 0).collect();
+        write_rating_rows(&data.ratings, &rows, std::fs::File::create(&path).unwrap()).unwrap();
+        let counted = count_movies(&path).unwrap();
+        assert_eq!(counted, read_ratings(&path).unwrap().movies().len());
+        assert!(counted < data.ratings.movies().len(), "{counted}");
+        let path = dir.path().join("movies.parquet");
+        write_movies(&data, std::fs::File::create(&path).unwrap()).unwrap();
+        assert_eq!(count_movies(&path).unwrap(), data.ratings.movies().len());
+        write_users(&data, std::fs::File::create(&path).unwrap()).unwrap();
+        let e = count_movies(&path).unwrap_err().to_string();
+        assert!(e.contains("movies.parquet") && e.contains("movie_id"), "{e}");
     }
 
     #[test]
