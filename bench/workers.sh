@@ -147,4 +147,4 @@ for i in $(seq "$runs"); do
     echo "run $i: one process done, the same outputs" >&2
 done
 
-python3 "$root/bench/workers_report.py" "$work" "$runs" "$project/params.yaml"
+python3 "$root/bench/workers_report.py" "$work" "$runs"

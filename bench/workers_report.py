@@ -1,6 +1,6 @@
 """bench/workers.sh's report: the runs side by side, their medians, and the projection.
 
-Usage: workers_report.py WORK RUNS PARAMS
+Usage: workers_report.py WORK RUNS
 
 From WORK: sharded-I.json (the DAG run's task instances), shards-I/ (its shard files),
 sharded-I.memory (each shard worker's peak memory), one-I/ (the one-process run: its wall,
