@@ -116,14 +116,14 @@ for name in ("rating", "ranking"):
         "work": median_of(lambda r: r["rounds"][name]["work"]),
         "longest_fit": median_of(lambda r: r["rounds"][name]["longest_fit"]),
     }
-merge = median_of(lambda r: r["merge_gap"] + r["merge"])
+merge_seconds = median_of(lambda r: r["merge_gap"] + r["merge"])
 print("| machines (2 cores each) | shards per round | projected: inputs published to merge done (s) | of which the search (s) | against one process |")
 print("|---:|---:|---:|---:|---:|")
 projection = {}
 for machines in (1, 2, 4, 8):
     shards = 2 * machines
     search = sum(m["gap"] + m["overhead"] + max(m["work"] / shards, m["longest_fit"]) for m in model.values())
-    total = search + merge
+    total = search + merge_seconds
     projection[machines] = round(total, 1)
     print(f"| {machines} | {shards} | {total:.1f} | {search:.1f} | {total / med('one_optimize'):.2f} |")
 print()
@@ -132,7 +132,7 @@ one_mem = [r["one_memory_gb"] for r in rows if r["one_memory_gb"]]
 print(json.dumps({
     "one_optimize_s": round(med("one_optimize"), 1), "one_search_s": round(med("one_search"), 1),
     "sharded_optimize_s": round(med("sharded_optimize"), 1), "sharded_search_s": round(med("sharded_search"), 1),
-    "model": {k: {kk: round(vv, 2) for kk, vv in v.items()} for k, v in model.items()}, "merge_s": round(merge, 1),
+    "model": {k: {kk: round(vv, 2) for kk, vv in v.items()} for k, v in model.items()}, "merge_s": round(merge_seconds, 1),
     "projection_s": projection, "shard_worker_peak_gb": round(max(mem), 2) if mem else None,
     "one_process_peak_gb": round(max(one_mem), 2) if one_mem else None,
 }))
