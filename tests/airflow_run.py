@@ -32,14 +32,27 @@ parser.add_argument("--timeout", type=float, default=1500)
 args = parser.parse_args()
 
 
-def call(method, path, body=None, token=None):
+def call(method, path, body=None, token=None, tries=6):
+    """One request; an answer of 5xx or no answer is tried again, up to `tries` times: Airflow's
+    API server answers 500 while its database is locked by the scheduler (SQLite, standalone)."""
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(args.base + path, data, headers, method=method)
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.load(response)
+    for attempt in range(1, tries + 1):
+        request = urllib.request.Request(args.base + path, data, headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as error:
+            if error.code < 500 or attempt == tries:
+                raise
+            print(f"{method} {path}: {error.code}, trying again", file=sys.stderr, flush=True)
+        except (urllib.error.URLError, TimeoutError) as error:
+            if attempt == tries:
+                raise
+            print(f"{method} {path}: {error}, trying again", file=sys.stderr, flush=True)
+        time.sleep(2 * attempt)
 
 
 password = args.password
@@ -59,7 +72,13 @@ for _ in range(120):
     except urllib.error.HTTPError:
         time.sleep(2)
 call("PATCH", dag, {"is_paused": False}, token)
-run = call("POST", f"{dag}/dagRuns", {"logical_date": None}, token)["dag_run_id"]
+# The run's id is chosen here, so that a POST tried again cannot start a second run.
+run = f"manual__test_{time.time_ns()}"
+try:
+    call("POST", f"{dag}/dagRuns", {"dag_run_id": run, "logical_date": None}, token)
+except urllib.error.HTTPError as error:
+    if error.code != 409:  # 409: an earlier try made the run, though its answer was lost
+        raise
 
 
 def task_instances():
