@@ -98,10 +98,9 @@ remote_in_image() {
 $as_root chown 10001:10001 "$work"
 
 for i in $(seq "$runs"); do
-    # The search on the workers: a run of movierec_sharded, each worker's DVC cache emptied
-    # first, as for new data (its rating shard pulls the inputs, its ranking shard finds them).
+    # The search on the workers: a run of movierec_sharded (each shard fetches the search set
+    # from the remote).
     for w in "${workers[@]}"; do
-        docker exec "$w" sh -c 'rm -rf "$HOME/.cache/movierec/dvc"'
         f=$(memory_file "$w")
         [[ -z $f ]] || echo 0 | $as_root tee "$f" >/dev/null
     done
@@ -115,7 +114,7 @@ for i in $(seq "$runs"); do
     release=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["run"]; print("run-" + r.lower().replace(":", "-").replace("+", "-"))' "$work/sharded-$i.json")
     mkdir -p "$work/shards-$i"
     $as_root chown 10001:10001 "$work/shards-$i"
-    remote_in_image sh -c "for k in \$(movierec-remote list runs/$release/); do movierec-remote get \$k /bench/shards-$i/\${k##*/}; done"
+    remote_in_image sh -c "for k in \$(movierec-remote list runs/$release/shards/); do movierec-remote get \$k /bench/shards-$i/\${k##*/}; done"
     for f in models/serve.bin metrics/optimize.json metrics/optimize_candidates.csv; do
         mkdir -p "$work/sharded-$i-out/$(dirname "$f")"
         cp "$project/$f" "$work/sharded-$i-out/$f"

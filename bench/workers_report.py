@@ -7,9 +7,10 @@ sharded-I.memory (each shard worker's peak memory), one-I/ (the one-process run:
 peak memory and outputs). Prints Markdown tables and one JSON line.
 
 The projection: a round on S one-core shards takes the scheduling gap before it, a shard's own
-overhead (its task's time beyond its search: fetching the inputs, reading them, planning,
+overhead (its task's time beyond its search: fetching the search set, reading it, planning,
 putting its file), and the larger of its one-thread work divided by S and its longest fit (a
-fit is not divided); the merge (the refits) runs on one machine. Machines of two cores run two
+fit is not divided); the search set before and the merge (the refits) after run on one
+machine. Machines of two cores run two
 shards each.
 """
 
@@ -39,10 +40,11 @@ rows = []
 for i in range(1, runs + 1):
     run = json.loads((work / f"sharded-{i}.json").read_text())
     tasks = {(t["task_id"], t["map_index"]): t for t in run["tasks"]}
-    published = tasks[("publish_inputs", -1)]["end_date"]
+    search_set = tasks[("search_set", -1)]
+    started = search_set["start_date"]
     merge = tasks[("merge", -1)]
     rounds = {}
-    last_end = published
+    last_end = search_set["end_date"]
     for name in ("rating", "ranking"):
         shard_tasks = sorted((t for (task, _), t in tasks.items() if task == f"{name}_shard"), key=lambda t: t["map_index"])
         files = {}
@@ -75,7 +77,8 @@ for i in range(1, runs + 1):
         "one_optimize": seconds(started, finished),
         "one_search": one_report["search_seconds"],
         "one_memory_gb": int(one_memory) / 1e9 if one_memory else None,
-        "sharded_optimize": seconds(published, merge["end_date"]),
+        "sharded_optimize": seconds(started, merge["end_date"]),
+        "search_set": seconds(search_set["start_date"], search_set["end_date"]),
         "sharded_search": seconds(min(s["start_date"] for (t, _), s in tasks.items() if t == "rating_shard"),
                                   max(s["end_date"] for (t, _), s in tasks.items() if t == "ranking_shard")),
         "merge": seconds(merge["start_date"], merge["end_date"]),
@@ -84,7 +87,7 @@ for i in range(1, runs + 1):
         "worker_memory_gb": memory,
     })
 
-print("| run | one process: `optimize` (s) | its search (s) | sharded: inputs published to merge done (s) | its search: first shard's start to last shard's end (s) | overhead, `optimize` | overhead, search |")
+print("| run | one process: `optimize` (s) | its search (s) | sharded: search set's start to merge done (s) | its search: first shard's start to last shard's end (s) | overhead, `optimize` | overhead, search |")
 print("|---|---:|---:|---:|---:|---:|---:|")
 for i, r in enumerate(rows, 1):
     print(f"| {i} | {r['one_optimize']:.1f} | {r['one_search']:.1f} | {r['sharded_optimize']:.1f} | {r['sharded_search']:.1f} "
@@ -98,6 +101,8 @@ print("|---|---|---:|---:|---|---|---|---|---:|")
 for i, r in enumerate(rows, 1):
     for name, o in r["rounds"].items():
         f = lambda key: ", ".join(f"{s[key]:.1f}" for s in o["shards"])
+        if name == "rating":
+            print(f"| {i} | search set | | {r['search_set']:.1f} | | | | | |")
         print(f"| {i} | {name} | {o['gap']:.1f} | {o['span']:.1f} | {f('task')} | {f('search')} | {f('overhead')} "
               f"| {', '.join(str(s['fits']) for s in o['shards'])} | {o['longest_fit']:.1f} |")
     print(f"| {i} | merge | {r['merge_gap']:.1f} | {r['merge']:.1f} | | | | | |")
@@ -117,13 +122,14 @@ for name in ("rating", "ranking"):
         "longest_fit": median_of(lambda r: r["rounds"][name]["longest_fit"]),
     }
 merge_seconds = median_of(lambda r: r["merge_gap"] + r["merge"])
-print("| machines (2 cores each) | shards per round | projected: inputs published to merge done (s) | of which the search (s) | against one process |")
+search_set_seconds = median_of(lambda r: r["search_set"])
+print("| machines (2 cores each) | shards per round | projected: search set's start to merge done (s) | of which the search (s) | against one process |")
 print("|---:|---:|---:|---:|---:|")
 projection = {}
 for machines in (1, 2, 4, 8):
     shards = 2 * machines
     search = sum(m["gap"] + m["overhead"] + max(m["work"] / shards, m["longest_fit"]) for m in model.values())
-    total = search + merge_seconds
+    total = search_set_seconds + search + merge_seconds
     projection[machines] = round(total, 1)
     print(f"| {machines} | {shards} | {total:.1f} | {search:.1f} | {total / med('one_optimize'):.2f} |")
 print()
@@ -133,6 +139,7 @@ print(json.dumps({
     "one_optimize_s": round(med("one_optimize"), 1), "one_search_s": round(med("one_search"), 1),
     "sharded_optimize_s": round(med("sharded_optimize"), 1), "sharded_search_s": round(med("sharded_search"), 1),
     "model": {k: {kk: round(vv, 2) for kk, vv in v.items()} for k, v in model.items()}, "merge_s": round(merge_seconds, 1),
+    "search_set_s": round(search_set_seconds, 1),
     "projection_s": projection, "shard_worker_peak_gb": round(max(mem), 2) if mem else None,
     "one_process_peak_gb": round(max(one_mem), 2) if one_mem else None,
 }))

@@ -26,23 +26,25 @@ The second DAG, movierec_sharded, is the pipeline with `optimize`'s search cut i
 that run on Airflow's Celery workers (docs/scaling.md, "The search on Celery workers").
 
 Tasks on the `project` queue run in the clone, on the one worker that has it: load and
-prepare (through DVC), then their outputs pushed to the DVC remote and published as the
-release `run-<DAG run id>` (movierec-remote); train and evaluate go on beside the search. The
-shards run on the `default` queue, on any worker: each checks the run's release out (DVC
-pulls the training set and the ratings from the remote into the worker's cache,
-MOVIEREC_DVC_CACHE, by default ~/.cache/movierec/dvc), runs its part of a round of
-the search (`optimize --shard K/N`), and puts its shard file on the remote under
-`movierec/runs/<release>/`. The rating round's shards go first; each ranking shard fetches
-their files (`--after`). Then, in the clone: the merge writes the optimize stage's outputs
-(`optimize --merge`), `dvc commit` records them as the stage's (so `dvc status` is clean and a
-later `dvc repro` runs nothing), predict runs, the outputs are pushed and published as the
-release `serving` (which `serve` replicas follow), and the API is refreshed.
+prepare (through DVC), then the search set: the ratings the search's folds are cut from (at
+most optimize.search_ratings of them, a sample of the training set's users) with the plan's
+identity (`optimize --write-search-set`), put with params.yaml on the DVC remote under
+`movierec/runs/<release>/input/` (<release> is `run-<DAG run id>`); train and evaluate go on
+beside the search. The shards run on the `default` queue, on any worker: each gets the search
+set and params.yaml from the remote, runs its part of a round of the search
+(`optimize --shard K/N --search-set`), and puts its shard file on the remote under
+`movierec/runs/<release>/shards/`. The rating round's shards go first; each ranking shard
+fetches their files (`--after`). Then, in the clone: the merge writes the optimize stage's
+outputs (`optimize --merge`), `dvc commit` records them as the stage's (so `dvc status` is
+clean and a later `dvc repro` runs nothing), predict runs, the outputs are pushed and published
+as the release `serving` (which `serve` replicas follow), and the API is refreshed.
 
 A shard that fails, or whose worker dies or is cut off, is run again by Airflow (MOVIEREC_RETRIES
 times, 10 s apart); the shard files of a retry are the same but for the times, and the merge
 takes them once. Settings, beside movierec_pipeline's: MOVIEREC_SHARDS (default 2) shards per
-round, also a parameter of a run (`shards`); the workers need the remote's settings
-(MOVIEREC_REMOTE_URL, MOVIEREC_REMOTE_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).
+round, also a parameter of a run (`shards`); the workers need `optimize`, movierec-remote and
+the remote's settings (MOVIEREC_REMOTE_URL, MOVIEREC_REMOTE_ENDPOINT, AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY).
 """
 
 from __future__ import annotations
@@ -172,34 +174,41 @@ STAGE_COMMAND = IN_PROJECT + """
 "$dvc" repro --single-item {{ params.stage }}
 """
 
-PUBLISH_INPUTS = IN_PROJECT + f"""
-"$dvc" push load prepare
-movierec-remote publish --project "$project" {RELEASE}
+# In the clone: the search set (the ratings the search's folds are cut from, a sample of the
+# training set's users, with the plan's identity) and params.yaml, put on the remote under
+# movierec/runs/<release>/input/ for the shards.
+SEARCH_SET = IN_PROJECT + f"""
+release={RELEASE}
+input=$(mktemp -d)
+trap 'rm -rf "$input"' EXIT
+scripts/stage optimize --params params.yaml --train data/prepared/train.parquet \\
+    --ratings data/loaded/ratings.parquet --write-search-set "$input/search-set.parquet"
+movierec-remote put "$input/search-set.parquet" "runs/$release/input/search-set.parquet"
+movierec-remote put params.yaml "runs/$release/input/params.yaml"
 """
 
-# On any worker: the run's inputs from the remote into a folder of its own, one shard, its file
-# back to the remote. ROUND is rating or ranking; MOVIEREC_SHARD is K/N. The worker's DVC cache
-# (MOVIEREC_DVC_CACHE) outlives the shard, so that its next shard on the same data pulls nothing.
+# On any worker: the run's search set and params from the remote into a folder of its own, one
+# shard, its file back to the remote. ROUND is rating or ranking; MOVIEREC_SHARD is K/N.
 SHARD = f"""
 set -euo pipefail
 release={RELEASE}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-export MOVIEREC_DVC_CACHE=${{MOVIEREC_DVC_CACHE:-$HOME/.cache/movierec/dvc}}
-movierec-remote checkout "$release" "$work" data/prepared/train.parquet data/loaded/ratings.parquet >/dev/null
 cd "$work"
+movierec-remote get "runs/$release/input/search-set.parquet" search-set.parquet
+movierec-remote get "runs/$release/input/params.yaml" params.yaml
 k=${{MOVIEREC_SHARD%/*}} n=${{MOVIEREC_SHARD#*/}}
 after=()
 if [[ $ROUND == ranking ]]; then
     for i in $(seq "$n"); do
-        movierec-remote get "runs/$release/rating-$i.json" "rating-$i.json"
+        movierec-remote get "runs/$release/shards/rating-$i.json" "rating-$i.json"
         after+=("rating-$i.json")
     done
     after=(--after "${{after[@]}}")
 fi
-optimize --params params.yaml --train data/prepared/train.parquet --ratings data/loaded/ratings.parquet \\
+optimize --params params.yaml --search-set search-set.parquet \\
     --shard "$MOVIEREC_SHARD" --shard-file shard.json "${{after[@]}}"
-movierec-remote put shard.json "runs/$release/$ROUND-$k.json"
+movierec-remote put shard.json "runs/$release/shards/$ROUND-$k.json"
 echo "shard $MOVIEREC_SHARD of the $ROUND round of $release on $(hostname)"
 """
 
@@ -209,7 +218,7 @@ release={RELEASE}
 shards=$(mktemp -d)
 trap 'rm -rf "$shards"' EXIT
 files=()
-for name in $(movierec-remote list "runs/$release/"); do
+for name in $(movierec-remote list "runs/$release/shards/"); do
     movierec-remote get "$name" "$shards/${{name##*/}}"
     files+=("$shards/${{name##*/}}")
 done
@@ -245,7 +254,7 @@ with DAG(
     stages = {
         s: in_project(s, STAGE_COMMAND, params={"stage": s}) for s in ("load", "prepare", "train", "evaluate", "predict")
     }
-    publish_inputs = in_project("publish_inputs", PUBLISH_INPUTS)
+    search_set = in_project("search_set", SEARCH_SET)
 
     @task(queue="project")
     def shards(round_: str, params=None) -> list[dict[str, str]]:
@@ -266,7 +275,7 @@ with DAG(
     publish = in_project("publish", PUBLISH)
     refresh = BashOperator(task_id="refresh", bash_command=REFRESH_COMMAND, skip_on_exit_code=99, queue="project")
 
-    stages["load"] >> stages["prepare"] >> publish_inputs >> rounds["rating"][0]
+    stages["load"] >> stages["prepare"] >> search_set >> rounds["rating"][0]
     rounds["rating"][1] >> rounds["ranking"][0]
     rounds["ranking"][1] >> merge >> stages["predict"]
     stages["prepare"] >> stages["train"] >> stages["evaluate"]

@@ -4,7 +4,7 @@
 //! test set, and fits them on all ratings: the model to serve.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -50,24 +50,37 @@ struct Args {
     #[command(flatten)]
     common: Common,
     /// The training set (Parquet), cut into folds.
-    #[arg(long, value_name = "PATH")]
-    train: PathBuf,
+    #[arg(long, value_name = "PATH", required_unless_present = "search_set")]
+    train: Option<PathBuf>,
     /// The test set (Parquet), for the best candidate's honest score (not read by --shard).
-    #[arg(long, value_name = "PATH", required_unless_present = "shard")]
+    #[arg(long, value_name = "PATH", required_unless_present_any = ["shard", "write_search_set"])]
     test: Option<PathBuf>,
-    /// All loaded ratings (Parquet), which the model to serve is fitted on (--shard reads only
-    /// how many movies they rate).
-    #[arg(long, value_name = "PATH")]
-    ratings: PathBuf,
+    /// All loaded ratings (Parquet), which the model to serve is fitted on (--shard and
+    /// --write-search-set read only how many movies they rate).
+    #[arg(long, value_name = "PATH", required_unless_present = "search_set")]
+    ratings: Option<PathBuf>,
     /// Where to write the model to serve.
-    #[arg(long, value_name = "PATH", required_unless_present = "shard")]
+    #[arg(long, value_name = "PATH", required_unless_present_any = ["shard", "write_search_set"])]
     model: Option<PathBuf>,
     /// Where to write the report (JSON: best parameters and scores, every candidate's results).
-    #[arg(long, value_name = "PATH", required_unless_present = "shard")]
+    #[arg(long, value_name = "PATH", required_unless_present_any = ["shard", "write_search_set"])]
     report: Option<PathBuf>,
     /// Where to write one line per candidate (CSV), for `dvc plots`.
-    #[arg(long, value_name = "PATH", required_unless_present = "shard")]
+    #[arg(long, value_name = "PATH", required_unless_present_any = ["shard", "write_search_set"])]
     candidates: Option<PathBuf>,
+    /// Instead of searching, write the search set (Parquet): the ratings the folds are cut
+    /// from (at most `optimize.search_ratings`) and what identifies the plan, all a --shard
+    /// needs to read (--search-set).
+    #[arg(
+        long,
+        value_name = "PATH",
+        conflicts_with_all = ["shard", "merge", "model", "report", "candidates", "test"]
+    )]
+    write_search_set: Option<PathBuf>,
+    /// With --shard: read the search set --write-search-set wrote with the same params, instead
+    /// of --train and --ratings.
+    #[arg(long, value_name = "PATH", requires = "shard", conflicts_with_all = ["train", "ratings"])]
+    search_set: Option<PathBuf>,
     /// Run only part K of N of a round of the search, and write its results to --shard-file
     /// (the rating round; the ranking round with --after).
     #[arg(
@@ -95,7 +108,11 @@ A search in parts (docs/scaling.md): the same params and inputs everywhere, then
   optimize ... --shard K/N --shard-file rating-K.json                        for K in 1..N
   optimize ... --shard K/N --shard-file ranking-K.json --after rating-*.json for K in 1..N
   optimize ... --model M --report R --candidates C --merge rating-*.json ranking-*.json
-writes what `optimize ... --model M --report R --candidates C` writes, but for the times.";
+writes what `optimize ... --model M --report R --candidates C` writes, but for the times.
+A shard reads the training set and counts the movies of all ratings (`...` above: --train
+T --ratings R); or, lighter, it reads the search set written once by
+  optimize --params P --train T --ratings R --write-search-set S
+with `--params P --search-set S` in place of --train and --ratings.";
 
 #[derive(Debug, Serialize)]
 struct Score {
@@ -166,6 +183,9 @@ fn run(args: Args) -> anyhow::Result<()> {
     if let Some(shard) = args.shard {
         return run_shard(&args, shard, &params.optimize);
     }
+    if let Some(path) = &args.write_search_set {
+        return write_search_set(&args, path, &params.optimize);
+    }
     let mut tracker = Tracker::start(&params.tracking, "optimize", &params.tracking.experiments.optimize)?;
     let outcome = optimize(&args, &params.optimize, &params.tracking, &mut tracker);
     tracker.finish(outcome)
@@ -181,23 +201,63 @@ struct Sets {
 fn read_sets(args: &Args) -> anyhow::Result<Sets> {
     let phase = Phase::start("reading the sets");
     let sets = Sets {
-        train: movierec_tables::read_ratings(&args.train)?,
+        train: movierec_tables::read_ratings(train_path(args))?,
         test: movierec_tables::read_ratings(args.test.as_ref().expect("clap requires it without --shard"))?,
-        all: movierec_tables::read_ratings(&args.ratings)?,
+        all: movierec_tables::read_ratings(ratings_path(args))?,
     };
     phase.finish();
     Ok(sets)
 }
 
+fn train_path(args: &Args) -> &PathBuf {
+    args.train.as_ref().expect("clap requires it without --search-set")
+}
+
+fn ratings_path(args: &Args) -> &PathBuf {
+    args.ratings.as_ref().expect("clap requires it without --search-set")
+}
+
+/// The plan of a shard: on the search set, or on the training set and the catalogue's size.
+fn read_plan(args: &Args, p: &OptimizeParams) -> anyhow::Result<Plan<'static>> {
+    if let Some(path) = &args.search_set {
+        let phase = Phase::start("reading the search set");
+        let set = movierec_tables::read_search_set(path)?;
+        phase.finish();
+        return Plan::of_search_set(p, set, "optimize.").map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+    }
+    let phase = Phase::start("reading the training set and counting the movies");
+    let train = movierec_tables::read_ratings(train_path(args))?;
+    let n_items = movierec_tables::count_movies(ratings_path(args))?;
+    phase.finish();
+    let plan = Plan::of_owned(p, train, n_items, "optimize.")?;
+    report_plan(&plan, p, n_items);
+    Ok(plan)
+}
+
+/// `--write-search-set`: the plan's search set, for shards to read instead of the training set.
+fn write_search_set(args: &Args, path: &Path, p: &OptimizeParams) -> anyhow::Result<()> {
+    let plan = read_plan(args, p)?;
+    let (ratings, info) = plan.search_set();
+    tracing::info!(ratings = ratings.len(), sampled = info.sampled, plan = %info.plan, "writing the search set");
+    let mut out = Outputs::new();
+    out.write(path, |w| movierec_tables::write_search_set(ratings, &info, w))?;
+    out.commit()
+}
+
 fn plan<'a>(p: &OptimizeParams, train: &'a RatingList, n_items: usize) -> anyhow::Result<Plan<'a>> {
     let plan = Plan::new(p, train, n_items, "optimize.")?;
+    report_plan(&plan, p, n_items);
+    Ok(plan)
+}
+
+/// Logs whether `plan` searches a sample and which candidates it left out.
+fn report_plan(plan: &Plan<'_>, p: &OptimizeParams, n_items: usize) {
     if plan.sampled() {
         tracing::info!(
             ratings = plan.searched().len(),
             users = plan.searched().users().len(),
-            "searching on a sample of whole users (optimize.search_ratings {}; the training set has {})",
+            "searching on a sample of whole users (optimize.search_ratings {})",
             p.search_ratings,
-            train.len()
         );
     }
     if let Some(first) = plan.left_out().first() {
@@ -208,7 +268,6 @@ fn plan<'a>(p: &OptimizeParams, train: &'a RatingList, n_items: usize) -> anyhow
             first["reason"].as_str().unwrap_or_default()
         );
     }
-    Ok(plan)
 }
 
 fn pool(p: &OptimizeParams) -> anyhow::Result<(rayon::ThreadPool, usize)> {
@@ -232,12 +291,9 @@ fn read_shards(paths: &[PathBuf]) -> anyhow::Result<Vec<(String, ShardFile)>> {
 
 /// `--shard K/N`: one part of a round of the search, written to `--shard-file`.
 fn run_shard(args: &Args, shard: Shard, p: &OptimizeParams) -> anyhow::Result<()> {
-    // A shard reads only what its plan needs: the training set, and the catalogue's size.
-    let phase = Phase::start("reading the training set and counting the movies");
-    let train = movierec_tables::read_ratings(&args.train)?;
-    let n_items = movierec_tables::count_movies(&args.ratings)?;
-    phase.finish();
-    let plan = plan(p, &train, n_items)?;
+    // A shard reads only what its plan needs: the search set, or the training set and the
+    // catalogue's size.
+    let plan = read_plan(args, p)?;
     let (stage, winner) = match args.after.as_slice() {
         [] => (Stage::Rating, None),
         after => (Stage::Ranking, Some(plan::rating_winner(&plan, read_shards(after)?)?)),

@@ -457,3 +457,69 @@ fn a_search_in_shards_merges_into_the_outputs_of_one_process() {
     let [model, report, candidates] = outputs;
     refused(p.run(&["--model", model, "--report", report, "--candidates", candidates]), "--test");
 }
+
+/// A shard file without its times.
+fn untimed(path: PathBuf) -> Value {
+    fn strip(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                m.remove("seconds");
+                m.values_mut().for_each(strip);
+            }
+            Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    strip(&mut v);
+    v
+}
+
+/// The search set, written once, is all a shard reads: a sample of the training set's users
+/// (and the plan's identity), with which every shard writes what it writes from the training
+/// set; one written with other params, or a file that is not one, is refused.
+#[test]
+fn shards_read_the_search_set_alone() {
+    let p = Project::new();
+    std::fs::write(p.path("params.yaml"), format!("{KINDS}  search_ratings: 3000\n")).unwrap();
+    let set = "shards/search-set.parquet";
+    let out = p.run(&["--write-search-set", set]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let train_size = std::fs::metadata(p.path("data/train.parquet")).unwrap().len();
+    assert!(std::fs::metadata(p.path(set)).unwrap().len() < train_size, "a sample is smaller than the training set");
+    let from = |set: &str, k_n: &str, file: &str, after: &[String]| {
+        let mut args = vec!["--search-set", set, "--shard", k_n, "--shard-file", file];
+        if !after.is_empty() {
+            args.push("--after");
+            args.extend(after.iter().map(String::as_str));
+        }
+        Command::new(env!("CARGO_BIN_EXE_optimize")).current_dir(p.path("")).args(args).output().unwrap()
+    };
+    let from_set = |k_n: &str, file: &str, after: &[String]| from(set, k_n, file, after);
+    let n = 2;
+    let rating: Vec<String> = (1..=n).map(|k| p.shard(k, n, &[])).collect();
+    for k in 1..=n {
+        let file = format!("shards/set-rating-{k}.json");
+        let out = from_set(&format!("{k}/{n}"), &file, &[]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(untimed(p.path(&file)), untimed(p.path(&rating[k - 1])), "rating shard {k}");
+    }
+    let ranking = p.shard(2, n, &rating);
+    let out = from_set(&format!("2/{n}"), "shards/set-ranking-2.json", &rating);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(untimed(p.path("shards/set-ranking-2.json")), untimed(p.path(&ranking)), "ranking shard 2");
+
+    let refused = |out: Output, expected: &str| {
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && e.contains(expected), "expected {expected:?}: {e}");
+    };
+    // Other params (another seed draws another sample): the shard says so, and writes nothing.
+    std::fs::write(p.path("params.yaml"), format!("{KINDS}  search_ratings: 3000\n  seed: 9\n")).unwrap();
+    let other = from_set("1/2", "shards/other.json", &[]);
+    refused(other.clone(), "search-set.parquet: the search set was written for the plan ");
+    refused(other, "it was written with other params (or another version of movierec)");
+    refused(from("data/train.parquet", "1/2", "shards/other.json", &[]), "data/train.parquet is not a search set");
+    assert!(!p.path("shards/other.json").exists());
+    // A search set is read by a shard alone.
+    refused(p.run(&["--search-set", set, "--shard", "1/2", "--shard-file", "shards/other.json"]), "--train");
+}

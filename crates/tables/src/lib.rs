@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use movierec_core::data::columns::{Kind, Owner};
 use movierec_core::data::dataset::{Attrs, Values};
+use movierec_core::evaluation::plan::{SearchSet, SearchSetInfo};
 use movierec_core::{Dataset, RatingList, RatingScale, Role};
 use polars::prelude::*;
 
@@ -46,6 +47,8 @@ pub enum TableError {
     Column { path: PathBuf, column: &'static str, expected: &'static str },
     #[error("{path}: column {column:?} has an empty value at row {row}")]
     Null { path: PathBuf, column: &'static str, row: usize },
+    #[error("{path} is not a search set ({found}; `optimize --write-search-set` writes one)")]
+    NotSearchSet { path: PathBuf, found: String },
     #[error(
         "{path} has no valid rating scale in its metadata (keys {SCALE_MIN_KEY}, {SCALE_MAX_KEY}); was it written by `load`?"
     )]
@@ -156,12 +159,23 @@ pub fn write_movies(data: &Dataset, out: impl Write) -> Result<(), TableError> {
 /// If the file cannot be opened or decoded, lacks `user_id`, `movie_id` or `score` of the
 /// right types, has an empty value in them, or carries no rating scale.
 pub fn read_ratings(path: &Path) -> Result<RatingList, TableError> {
+    read_ratings_and_metadata(path).map(|(list, _)| list)
+}
+
+/// [`read_ratings`], and the file's key-value metadata.
+fn read_ratings_and_metadata(path: &Path) -> Result<(RatingList, Vec<(String, String)>), TableError> {
     let file = std::fs::File::open(path).map_err(|source| TableError::Io { path: path.to_owned(), source })?;
     let parquet = |source| TableError::Parquet { path: path.to_owned(), source };
     let mut reader = ParquetReader::new(file);
     let metadata = reader.get_metadata().map_err(parquet)?;
-    let pairs = metadata.key_value_metadata.iter().flatten().map(|kv| (kv.key.as_str(), kv.value.as_deref()));
-    let scale = read_scale(pairs.collect()).ok_or_else(|| TableError::NoScale { path: path.to_owned() })?;
+    let pairs: Vec<(String, String)> = metadata
+        .key_value_metadata
+        .iter()
+        .flatten()
+        .filter_map(|kv| Some((kv.key.clone(), kv.value.clone()?)))
+        .collect();
+    let scale = read_scale(pairs.iter().map(|(k, v)| (k.as_str(), Some(v.as_str()))).collect())
+        .ok_or_else(|| TableError::NoScale { path: path.to_owned() })?;
     let df = reader.with_columns(Some(vec!["user_id".into(), "movie_id".into(), "score".into()])).finish().map_err(
         |source| match source {
             PolarsError::ColumnNotFound(_) => {
@@ -192,7 +206,67 @@ pub fn read_ratings(path: &Path) -> Result<RatingList, TableError> {
             s.ok_or_else(|| null("score"))?,
         );
     }
-    Ok(list)
+    Ok((list, pairs))
+}
+
+/// Metadata keys of a search set's [`SearchSetInfo`], beside the scale's.
+const SEARCH_SET_KEYS: [&str; 5] = [
+    "movierec.search_set.format",
+    "movierec.search_set.plan",
+    "movierec.search_set.data",
+    "movierec.search_set.n_items",
+    "movierec.search_set.sampled",
+];
+
+/// Writes a search set: its ratings as a training set's table, what identifies its plan in
+/// the file's metadata.
+///
+/// # Errors
+/// If polars cannot encode or write the table.
+pub fn write_search_set(ratings: &RatingList, info: &SearchSetInfo, out: impl Write) -> Result<(), TableError> {
+    let rows: Vec<u32> = (0..ratings.len() as u32).collect();
+    let mut df = frame(rating_columns(ratings, &rows))?;
+    let values =
+        [info.format.clone(), info.plan.clone(), info.data.clone(), info.n_items.to_string(), info.sampled.to_string()];
+    let mut metadata = vec![
+        (SCALE_MIN_KEY.to_owned(), ratings.scale().min().to_string()),
+        (SCALE_MAX_KEY.to_owned(), ratings.scale().max().to_string()),
+    ];
+    metadata.extend(SEARCH_SET_KEYS.iter().map(|k| (*k).to_owned()).zip(values));
+    ParquetWriter::new(out)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_key_value_metadata(Some(KeyValueMetadata::from_static(metadata)))
+        .finish(&mut df)
+        .map(|_| ())
+        .map_err(TableError::Write)
+}
+
+/// Reads a search set written by [`write_search_set`].
+///
+/// # Errors
+/// As [`read_ratings`], and [`TableError::NotSearchSet`] if the file is a table but not a
+/// search set of this format.
+pub fn read_search_set(path: &Path) -> Result<SearchSet, TableError> {
+    let (ratings, pairs) = read_ratings_and_metadata(path)?;
+    let get = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    let not = |found: &str| TableError::NotSearchSet { path: path.to_owned(), found: found.to_owned() };
+    let [format, plan, data, n_items, sampled] = SEARCH_SET_KEYS.map(get);
+    match format {
+        Some(SearchSetInfo::FORMAT) => {}
+        Some(other) => return Err(not(&format!("format {other:?}"))),
+        None => return Err(not("no search set metadata")),
+    }
+    let info = (|| {
+        Some(SearchSetInfo {
+            format: SearchSetInfo::FORMAT.to_owned(),
+            plan: plan?.to_owned(),
+            data: data?.to_owned(),
+            n_items: n_items?.parse().ok()?,
+            sampled: sampled?.parse().ok()?,
+        })
+    })()
+    .ok_or_else(|| not("incomplete search set metadata"))?;
+    Ok(SearchSet { ratings, info })
 }
 
 /// How many distinct movies a ratings, training or test table rates: what
@@ -305,6 +379,36 @@ mod tests {
         assert_eq!(back.users().iter().collect::<Vec<_>>(), data.ratings.users().iter().collect::<Vec<_>>());
         assert!(back.user() == data.ratings.user());
         assert!(back.movie() == data.ratings.movie());
+    }
+
+    #[test]
+    fn a_search_set_round_trips_with_its_plan() {
+        let data = generate(&SyntheticConfig { seed: 5, scale: 0.01, ..SyntheticConfig::default() }, RatingScale::SEED)
+            .unwrap();
+        let sample = data.ratings.select(&[40, 3, 17, 3 + 1, 99]);
+        let info = SearchSetInfo {
+            format: SearchSetInfo::FORMAT.to_owned(),
+            plan: "0123456789abcdef".to_owned(),
+            data: "fedcba9876543210".to_owned(),
+            n_items: 123,
+            sampled: true,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("search-set.parquet");
+        write_search_set(&sample, &info, std::fs::File::create(&path).unwrap()).unwrap();
+        let back = read_search_set(&path).unwrap();
+        assert_eq!(back.info, info);
+        assert_eq!(back.ratings.scale(), sample.scale());
+        assert_eq!(back.ratings.score(), sample.score());
+        assert_eq!(back.ratings.users().iter().collect::<Vec<_>>(), sample.users().iter().collect::<Vec<_>>());
+        assert_eq!(back.ratings.movies().iter().collect::<Vec<_>>(), sample.movies().iter().collect::<Vec<_>>());
+        assert!(back.ratings.user() == sample.user() && back.ratings.movie() == sample.movie());
+
+        // A table that is not a search set is named as such.
+        let table = dir.path().join("train.parquet");
+        write_rating_rows(&data.ratings, &[1, 2], std::fs::File::create(&table).unwrap()).unwrap();
+        let e = read_search_set(&table).unwrap_err().to_string();
+        assert!(e.contains("train.parquet is not a search set (no search set metadata"), "{e}");
     }
 
     #[test]

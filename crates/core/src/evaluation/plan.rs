@@ -194,6 +194,50 @@ pub enum PlanError {
     /// Shard files that cannot be merged: each message names the files.
     #[error("{0}")]
     Merge(String),
+    /// A search set written for another plan than the params make.
+    #[error(
+        "the search set was written for the plan {written}, and these params make the plan {ours}: it was written \
+         with other params (or another version of movierec); write it again with these"
+    )]
+    OtherPlan {
+        /// The plan the search set records.
+        written: String,
+        /// The plan of these params on its data.
+        ours: String,
+    },
+}
+
+/// The search's input on its own, for shards that run apart: the ratings the folds are cut
+/// from (the training set, or the sample of its users), with what else identifies the plan.
+/// Written once by [`Plan::search_set`], it is all a shard reads ([`Plan::of_search_set`]): a
+/// sample is a fraction of the training set.
+#[derive(Clone, Debug)]
+pub struct SearchSet {
+    /// The ratings the folds are cut from, in the plan's order.
+    pub ratings: RatingList,
+    /// What the search set records besides.
+    pub info: SearchSetInfo,
+}
+
+/// What identifies a search set's plan, beside its ratings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchSetInfo {
+    /// [`SearchSetInfo::FORMAT`].
+    pub format: String,
+    /// The plan's fingerprint ([`Plan::fingerprint`]).
+    pub plan: String,
+    /// The training set's fingerprint ([`artifact::fingerprint`]).
+    pub data: String,
+    /// The catalogue's size: how many movies all ratings rate.
+    pub n_items: usize,
+    /// Whether the ratings are a sample of the training set's users.
+    pub sampled: bool,
+}
+
+impl SearchSetInfo {
+    /// What the `format` field of a search set holds.
+    pub const FORMAT: &'static str = "movierec search set 1";
 }
 
 /// The two rounds of a search (module docs).
@@ -286,9 +330,20 @@ impl ShardFile {
     pub const FORMAT: &'static str = "movierec search shard 1";
 }
 
-/// The data a search runs on: the training set, or a sample of its users.
+/// The sample of whole users `p` searches on, if `train` holds more than
+/// `p.search_ratings` ratings.
+fn sample(p: &OptimizeParams, train: &RatingList) -> Option<RatingList> {
+    match p.search_ratings {
+        0 => None,
+        max => split::sample_users(train, max, p.seed).map(|rows| train.select(&rows)),
+    }
+}
+
+/// The data a search runs on: the training set (borrowed, or read from a search set), or a
+/// sample of its users.
 enum Searched<'a> {
     Whole(&'a RatingList),
+    Owned(Box<RatingList>),
     Sample(Box<RatingList>),
 }
 
@@ -302,6 +357,9 @@ pub struct Plan<'a> {
     ranking: Vec<(Candidate, Spec)>,
     left_out: Vec<serde_json::Value>,
     searched: Searched<'a>,
+    /// The training set's fingerprint.
+    data: String,
+    n_items: usize,
     fingerprint: String,
 }
 
@@ -366,6 +424,65 @@ impl<'a> Plan<'a> {
     /// # Errors
     /// [`PlanError`] naming the parameter.
     pub fn new(p: &OptimizeParams, train: &'a RatingList, n_items: usize, prefix: &str) -> Result<Plan<'a>, PlanError> {
+        let searched = sample(p, train).map_or(Searched::Whole(train), |s| Searched::Sample(Box::new(s)));
+        Plan::build(p, searched, artifact::fingerprint(train), n_items, prefix)
+    }
+
+    /// [`Plan::new`] on a training set it keeps (while it searches on all of it) or drops.
+    ///
+    /// # Errors
+    /// As [`Plan::new`].
+    pub fn of_owned(
+        p: &OptimizeParams,
+        train: RatingList,
+        n_items: usize,
+        prefix: &str,
+    ) -> Result<Plan<'static>, PlanError> {
+        let data = artifact::fingerprint(&train);
+        let searched = match sample(p, &train) {
+            Some(s) => Searched::Sample(Box::new(s)),
+            None => Searched::Owned(Box::new(train)),
+        };
+        Plan::build(p, searched, data, n_items, prefix)
+    }
+
+    /// The plan of `p` on a search set ([`Plan::search_set`]): the plan [`Plan::new`] makes on
+    /// the training set the search set was written from, without reading it.
+    ///
+    /// # Errors
+    /// [`PlanError`] naming the parameter, or [`PlanError::OtherPlan`] if the search set was
+    /// written with other params.
+    pub fn of_search_set(p: &OptimizeParams, set: SearchSet, prefix: &str) -> Result<Plan<'static>, PlanError> {
+        let SearchSet { ratings, info } = set;
+        let searched =
+            if info.sampled { Searched::Sample(Box::new(ratings)) } else { Searched::Owned(Box::new(ratings)) };
+        let plan = Plan::build(p, searched, info.data, info.n_items, prefix)?;
+        if plan.fingerprint != info.plan {
+            return Err(PlanError::OtherPlan { written: info.plan, ours: plan.fingerprint });
+        }
+        Ok(plan)
+    }
+
+    /// The plan's search set: what [`Plan::of_search_set`] plans the same search from.
+    pub fn search_set(&self) -> (&RatingList, SearchSetInfo) {
+        let info = SearchSetInfo {
+            format: SearchSetInfo::FORMAT.to_owned(),
+            plan: self.fingerprint.clone(),
+            data: self.data.clone(),
+            n_items: self.n_items,
+            sampled: self.sampled(),
+        };
+        (self.searched(), info)
+    }
+
+    /// The plan of `p` on `searched`, cut from a training set of fingerprint `data`.
+    fn build(
+        p: &OptimizeParams,
+        searched: Searched<'a>,
+        data: String,
+        n_items: usize,
+        prefix: &str,
+    ) -> Result<Plan<'a>, PlanError> {
         let invalid = |field: String| move |message: String| PlanError::Invalid { field, message };
         let mut rating = svd_candidates(&p.base, &p.space, p.method, p.n_iter, p.seed, p.mode)
             .map_err(invalid(format!("{prefix}space")))?;
@@ -411,13 +528,6 @@ impl<'a> Plan<'a> {
                 }
             }
         }
-        let searched = match p.search_ratings {
-            0 => Searched::Whole(train),
-            max => match split::sample_users(train, max, p.seed) {
-                Some(rows) => Searched::Sample(Box::new(train.select(&rows))),
-                None => Searched::Whole(train),
-            },
-        };
         if let Searched::Sample(s) = &searched
             && s.len() < 10 * p.cv
         {
@@ -431,9 +541,11 @@ impl<'a> Plan<'a> {
             ranking,
             left_out,
             searched,
+            data,
+            n_items,
             fingerprint: String::new(),
         };
-        plan.fingerprint = plan.fingerprint_of(train, n_items);
+        plan.fingerprint = plan.fingerprint_of();
         plan.check_folds(prefix)?;
         Ok(plan)
     }
@@ -461,9 +573,11 @@ impl<'a> Plan<'a> {
             ranking: Vec::new(),
             left_out: Vec::new(),
             searched: Searched::Whole(train),
+            data: artifact::fingerprint(train),
+            n_items: 0,
             fingerprint: String::new(),
         };
-        plan.fingerprint = plan.fingerprint_of(train, 0);
+        plan.fingerprint = plan.fingerprint_of();
         plan.check_folds("")?;
         Ok(plan)
     }
@@ -477,7 +591,7 @@ impl<'a> Plan<'a> {
     /// What identifies the plan: the search's params (but `threads`, which changes no
     /// result), the candidates, the training set, the catalogue's size and this version of
     /// movierec. A shard file from another plan is refused by the merge.
-    fn fingerprint_of(&self, train: &RatingList, n_items: usize) -> String {
+    fn fingerprint_of(&self) -> String {
         let mut h = Fnv64::default();
         let params = OptimizeParams { threads: 0, ..self.params.clone() };
         let text = serde_json::json!({
@@ -485,8 +599,8 @@ impl<'a> Plan<'a> {
             "params": params,
             "rating_measure": self.rating_measure,
             "candidates": self.rating.len() + self.ranking.len(),
-            "data": artifact::fingerprint(train),
-            "n_items": n_items,
+            "data": self.data,
+            "n_items": self.n_items,
         });
         h.update(text.to_string().as_bytes());
         format!("{:016x}", h.finish())
@@ -501,7 +615,7 @@ impl<'a> Plan<'a> {
     pub fn searched(&self) -> &RatingList {
         match &self.searched {
             Searched::Whole(l) => l,
-            Searched::Sample(l) => l,
+            Searched::Owned(l) | Searched::Sample(l) => l,
         }
     }
 
