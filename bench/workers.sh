@@ -11,7 +11,8 @@
 # the DAG's runs find them done and run the search alone (then predict, which waits for it).
 # Times come from Airflow's task instances and the shard files; peak memory from each
 # container's memory cgroup (v1). Prints a table of the runs and one JSON line with what
-# bench/workers_report.py projects from. Needs root (or sudo) and the Docker engine; builds the
+# bench/workers_report.py projects from; the runs' records stay in test-output/bench-workers/
+# (MOVIEREC_BENCH_RESULTS). Needs root (or sudo) and the Docker engine; builds the
 # images as tests/docker.sh does (kept in $MOVIEREC_CONTAINERS). About 45 minutes.
 # Usage: bench/workers.sh [RUNS [SCALE MOVIES RATINGS_PER_USER]]
 set -euo pipefail
@@ -146,4 +147,15 @@ for i in $(seq "$runs"); do
     echo "run $i: one process done, the same outputs" >&2
 done
 
-python3 "$root/bench/workers_report.py" "$work" "$runs"
+# The runs' records, kept for the report to be run again (bench/workers_report.py DIR RUNS).
+results=${MOVIEREC_BENCH_RESULTS:-$root/test-output/bench-workers}
+rm -rf "$results"
+mkdir -p "$results"
+for i in $(seq "$runs"); do
+    cp -r "$work/sharded-$i.json" "$work/sharded-$i.memory" "$work/shards-$i" "$results/"
+    mkdir -p "$results/one-$i/metrics"
+    cp "$work/one-$i/wall" "$work/one-$i/memory" "$results/one-$i/"
+    cp "$work/one-$i/metrics/optimize.json" "$results/one-$i/metrics/"
+done
+echo "the runs' records are in $results" >&2
+python3 "$root/bench/workers_report.py" "$results" "$runs"

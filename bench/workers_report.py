@@ -41,7 +41,6 @@ for i in range(1, runs + 1):
     run = json.loads((work / f"sharded-{i}.json").read_text())
     tasks = {(t["task_id"], t["map_index"]): t for t in run["tasks"]}
     search_set = tasks[("search_set", -1)]
-    started = search_set["start_date"]
     merge = tasks[("merge", -1)]
     rounds = {}
     last_end = search_set["end_date"]
@@ -77,7 +76,7 @@ for i in range(1, runs + 1):
         "one_optimize": seconds(started, finished),
         "one_search": one_report["search_seconds"],
         "one_memory_gb": int(one_memory) / 1e9 if one_memory else None,
-        "sharded_optimize": seconds(started, merge["end_date"]),
+        "sharded_optimize": seconds(search_set["start_date"], merge["end_date"]),
         "search_set": seconds(search_set["start_date"], search_set["end_date"]),
         "sharded_search": seconds(min(s["start_date"] for (t, _), s in tasks.items() if t == "rating_shard"),
                                   max(s["end_date"] for (t, _), s in tasks.items() if t == "ranking_shard")),
