@@ -111,13 +111,14 @@ for o in "${all_outputs[@]}"; do cp "$reference/$o" "$o"; done
 
 # ---- kill -9 of each stage's process while dvc repro runs it ----
 # A moment within 90% of the stage's time alone, counted from when its process appears; when
-# the stage still ends first (DVC's own start varies), another moment, up to five.
+# the stage still ends first (DVC's own start varies, and a stage of a tenth of a second may
+# be seen late), another moment within half the range before, up to six: the last at once.
 for s in "${stages[@]}"; do
     cp dvc.lock "$work/dvc.lock.before"
     mapfile -t outs < <(outputs_of "$s")
     mapfile -t before < <(sha256sum "${outs[@]}")
     killed=0 late=()
-    for _ in 1 2 3 4 5; do
+    for try in 0 1 2 3 4 5; do
         dvc repro --single-item --force "$s" >"$work/killed.log" 2>&1 &
         dvc_pid=$!
         pid=
@@ -127,7 +128,8 @@ for s in "${stages[@]}"; do
             sleep 0.02
         done
         [[ -n $pid ]] || { cat "$work/killed.log"; echo "dvc never started $s"; exit 1; }
-        ms=$(($(moment "${seconds[$s]}" "$RANDOM") * 9 / 11))
+        ms=$(($(moment "${seconds[$s]}" "$RANDOM") * 9 / 11 / (1 << try)))
+        ((try < 5)) || ms=0
         sleep "$(python3 -c "print($ms / 1000)")"
         kill -9 "$pid" 2>/dev/null || true
         if ! wait "$dvc_pid"; then
