@@ -223,7 +223,10 @@ fn read_plan(args: &Args, p: &OptimizeParams) -> anyhow::Result<Plan<'static>> {
         let phase = Phase::start("reading the search set");
         let set = movierec_tables::read_search_set(path)?;
         phase.finish();
-        return Plan::of_search_set(p, set, "optimize.").map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+        let n_items = set.info.n_items;
+        let plan = Plan::of_search_set(p, set, "optimize.").map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        report_plan(&plan, p, n_items);
+        return Ok(plan);
     }
     let phase = Phase::start("reading the training set and counting the movies");
     let train = movierec_tables::read_ratings(train_path(args))?;

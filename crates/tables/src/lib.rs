@@ -55,17 +55,23 @@ pub enum TableError {
     NoScale { path: PathBuf },
 }
 
-fn scale_metadata(scale: RatingScale) -> KeyValueMetadata {
-    KeyValueMetadata::from_static(vec![
-        (SCALE_MIN_KEY.to_owned(), scale.min().to_string()),
-        (SCALE_MAX_KEY.to_owned(), scale.max().to_string()),
-    ])
+fn write_frame(df: DataFrame, scale: RatingScale, out: impl Write) -> Result<(), TableError> {
+    write_frame_with(df, scale, Vec::new(), out)
 }
 
-fn write_frame(mut df: DataFrame, scale: RatingScale, out: impl Write) -> Result<(), TableError> {
+/// Writes `df` with the rating scale and the key-value pairs `extra` in its metadata.
+fn write_frame_with(
+    mut df: DataFrame,
+    scale: RatingScale,
+    extra: Vec<(String, String)>,
+    out: impl Write,
+) -> Result<(), TableError> {
+    let mut metadata =
+        vec![(SCALE_MIN_KEY.to_owned(), scale.min().to_string()), (SCALE_MAX_KEY.to_owned(), scale.max().to_string())];
+    metadata.extend(extra);
     ParquetWriter::new(out)
         .with_compression(ParquetCompression::Zstd(None))
-        .with_key_value_metadata(Some(scale_metadata(scale)))
+        .with_key_value_metadata(Some(KeyValueMetadata::from_static(metadata)))
         .finish(&mut df)
         .map(|_| ())
         .map_err(TableError::Write)
@@ -225,20 +231,10 @@ const SEARCH_SET_KEYS: [&str; 5] = [
 /// If polars cannot encode or write the table.
 pub fn write_search_set(ratings: &RatingList, info: &SearchSetInfo, out: impl Write) -> Result<(), TableError> {
     let rows: Vec<u32> = (0..ratings.len() as u32).collect();
-    let mut df = frame(rating_columns(ratings, &rows))?;
     let values =
         [info.format.clone(), info.plan.clone(), info.data.clone(), info.n_items.to_string(), info.sampled.to_string()];
-    let mut metadata = vec![
-        (SCALE_MIN_KEY.to_owned(), ratings.scale().min().to_string()),
-        (SCALE_MAX_KEY.to_owned(), ratings.scale().max().to_string()),
-    ];
-    metadata.extend(SEARCH_SET_KEYS.iter().map(|k| (*k).to_owned()).zip(values));
-    ParquetWriter::new(out)
-        .with_compression(ParquetCompression::Zstd(None))
-        .with_key_value_metadata(Some(KeyValueMetadata::from_static(metadata)))
-        .finish(&mut df)
-        .map(|_| ())
-        .map_err(TableError::Write)
+    let extra = SEARCH_SET_KEYS.iter().map(|k| (*k).to_owned()).zip(values).collect();
+    write_frame_with(frame(rating_columns(ratings, &rows))?, ratings.scale(), extra, out)
 }
 
 /// Reads a search set written by [`write_search_set`].
