@@ -22,8 +22,9 @@ use movierec_core::data::split::{kfold, train_test_split};
 use movierec_core::data::synthetic::{SyntheticConfig, generate};
 use movierec_core::data::trainset::Trainset;
 use movierec_core::evaluation::accuracy;
-use movierec_core::models::predictor::{Algorithm, Predictor};
-use movierec_core::models::svd::TrainMode;
+use movierec_core::models::base::predictor::Predictor;
+use movierec_core::models::rating::Algorithm;
+use movierec_core::models::rating::svd::TrainMode;
 use movierec_core::{RatingScale, numpy};
 
 fn main() {

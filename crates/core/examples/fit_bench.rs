@@ -19,8 +19,8 @@ use movierec_core::data::split::train_test_split;
 use movierec_core::data::synthetic::{SyntheticConfig, generate};
 use movierec_core::data::trainset::Trainset;
 use movierec_core::evaluation::accuracy;
-use movierec_core::models::simd::Simd;
-use movierec_core::models::svd::SvdParams;
+use movierec_core::models::base::simd::Simd;
+use movierec_core::models::rating::svd::SvdParams;
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();

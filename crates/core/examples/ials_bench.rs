@@ -25,9 +25,9 @@ use movierec_core::data::split::train_test_split;
 use movierec_core::data::synthetic::{SyntheticConfig, generate};
 use movierec_core::data::trainset::Trainset;
 use movierec_core::evaluation::ranking::Heldout;
-use movierec_core::models::ials::{Ials, IalsParams};
-use movierec_core::models::simd::Simd;
-use movierec_core::models::{Fit, Interactions};
+use movierec_core::models::base::simd::Simd;
+use movierec_core::models::base::{Fit, Interactions};
+use movierec_core::models::ranking::ials::{Ials, IalsParams};
 
 fn main() {
     let kv: std::collections::HashMap<String, String> =

@@ -19,8 +19,8 @@ use movierec_core::data::split::train_test_split;
 use movierec_core::data::synthetic::{SyntheticConfig, generate};
 use movierec_core::data::trainset::Trainset;
 use movierec_core::evaluation::ranking::Heldout;
-use movierec_core::models::popularity::{By, PopularityParams};
-use movierec_core::models::svd::{SvdParams, TrainMode};
+use movierec_core::models::ranking::popularity::{By, PopularityParams};
+use movierec_core::models::rating::svd::{SvdParams, TrainMode};
 use movierec_core::models::{Fit, Kind, Ranking, RankingParams, Recommender, Weighting};
 
 fn main() {

@@ -1,5 +1,5 @@
 //! Benchmark of scoring every user against every movie and keeping each one's top N
-//! (`core::models::scoring`): `cargo run --release -p movierec-core --example scoring_bench --
+//! (`core::models::base::scoring`): `cargo run --release -p movierec-core --example scoring_bench --
 //! [key=value ...]`, with `users=` (200,000), `items=` (87,000), `factors=` (100), `seen=` (160
 //! movies a user has rated, left out of their list), `n=` (10), `threads=` (2), `bias=` (1: SVD's
 //! predicted relevance, with the movies' biases, the users' terms and the clipping; 0: implicit
@@ -9,7 +9,7 @@
 
 use std::time::Instant;
 
-use movierec_core::models::scoring::{Finish, Panels, top_unseen};
+use movierec_core::models::base::scoring::{Finish, Panels, top_unseen};
 use movierec_core::numpy::RandomState;
 
 fn main() {

@@ -11,7 +11,7 @@ use movierec_core::data::split::train_test_split;
 use movierec_core::data::synthetic::{SyntheticConfig, generate};
 use movierec_core::data::trainset::Trainset;
 use movierec_core::evaluation::accuracy;
-use movierec_core::models::svd::{SvdModel, SvdParams};
+use movierec_core::models::rating::svd::{SvdModel, SvdParams};
 
 fn test_rmse(model: &SvdModel, ratings: &RatingList, test: &[u32]) -> f64 {
     let (users, movies) = (ratings.users(), ratings.movies());

@@ -11,8 +11,8 @@ use movierec_core::data::split::train_test_split;
 use movierec_core::data::synthetic::{SyntheticConfig, generate};
 use movierec_core::data::trainset::Trainset;
 use movierec_core::evaluation::ranking::Heldout;
-use movierec_core::models::popularity::PopularityParams;
-use movierec_core::models::svd::{SvdParams, TrainMode};
+use movierec_core::models::ranking::popularity::PopularityParams;
+use movierec_core::models::rating::svd::{SvdParams, TrainMode};
 use movierec_core::models::{Fit, Kind, Ranking, RankingParams, Recommender};
 
 use common::ml100k;

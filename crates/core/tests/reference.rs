@@ -171,8 +171,8 @@ fn all_bits(v: &Value) -> Vec<f64> {
 fn compare_models(n_factors: usize, n_epochs: usize, biased: bool) {
     use movierec_core::data::trainset::Trainset;
     use movierec_core::evaluation::accuracy;
-    use movierec_core::models::baseline::BaselineParams;
-    use movierec_core::models::svd::{Factors, SvdParams};
+    use movierec_core::models::rating::baseline::BaselineParams;
+    use movierec_core::models::rating::svd::{Factors, SvdParams};
 
     let data =
         generate(&SyntheticConfig { seed: 4, scale: 0.02, ..SyntheticConfig::default() }, RatingScale::SEED).unwrap();
@@ -260,13 +260,13 @@ fn same(name: &str, what: &str, ours: &[f64], theirs: &[f64]) {
 /// within 1e-12 (with the same `was_impossible` and k-NN `actual_k`).
 fn compare_algorithms(list: &RatingList, cases: &[Value]) {
     use movierec_core::data::trainset::Trainset;
-    use movierec_core::models::co_clustering::CoClustering;
-    use movierec_core::models::knn::Knn;
-    use movierec_core::models::nmf::Nmf;
-    use movierec_core::models::normal::Normal;
-    use movierec_core::models::predictor::Algorithm;
-    use movierec_core::models::slope_one::SlopeOne;
-    use movierec_core::models::svdpp::Svdpp;
+    use movierec_core::models::rating::Algorithm;
+    use movierec_core::models::rating::co_clustering::CoClustering;
+    use movierec_core::models::rating::knn::Knn;
+    use movierec_core::models::rating::nmf::Nmf;
+    use movierec_core::models::rating::normal::Normal;
+    use movierec_core::models::rating::slope_one::SlopeOne;
+    use movierec_core::models::rating::svdpp::Svdpp;
 
     let dir = tempfile::tempdir().unwrap();
     let tsv = dir.path().join("ratings.tsv");
@@ -314,7 +314,7 @@ fn compare_algorithms(list: &RatingList, cases: &[Value]) {
         let arrays = theirs["arrays"].as_object().unwrap();
         let array = |key: &str| read_array(arrays[key].as_str().unwrap());
         let any: &dyn std::any::Any = model.as_any();
-        if let Some(m) = any.downcast_ref::<movierec_core::models::baseline::Baseline>() {
+        if let Some(m) = any.downcast_ref::<movierec_core::models::rating::baseline::Baseline>() {
             same(&name, "bu", &m.bu, &array("bu"));
             same(&name, "bi", &m.bi, &array("bi"));
         } else if let Some(m) = any.downcast_ref::<Normal>() {

@@ -11,8 +11,9 @@ use movierec_core::data::trainset::Trainset;
 use movierec_core::evaluation::accuracy::{self, RankingMetrics};
 use movierec_core::evaluation::ranking::{Heldout, RankingRow};
 use movierec_core::models::artifact;
-use movierec_core::models::popularity::{By, PopularityParams};
-use movierec_core::models::{Fit, Kind, Ranking, Recommender, depth};
+use movierec_core::models::ranking::popularity::{By, PopularityParams};
+use movierec_core::models::recommender::depth;
+use movierec_core::models::{Fit, Kind, Ranking, Recommender};
 use movierec_core::{RatingList, RatingScale};
 use movierec_stage::params::EvaluateParams;
 use movierec_stage::progress::Phase;
@@ -97,7 +98,7 @@ struct Report {
     nombre_films: usize,
     score_pertinence_moyen: f64,
     algorithm: &'static str,
-    mode: Option<movierec_core::models::svd::TrainMode>,
+    mode: Option<movierec_core::models::rating::svd::TrainMode>,
     baselines: Baselines,
     ranking: ModelRanking,
     rankings: std::collections::BTreeMap<String, RankingRow>,

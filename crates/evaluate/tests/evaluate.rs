@@ -9,7 +9,7 @@ use movierec_core::data::split::train_test_split;
 use movierec_core::data::synthetic::{SyntheticConfig, generate};
 use movierec_core::data::trainset::Trainset;
 use movierec_core::models::artifact::{self, Provenance};
-use movierec_core::models::svd::SvdParams;
+use movierec_core::models::rating::svd::SvdParams;
 use movierec_core::models::{Kind, RankingParams, Recommender};
 use serde_json::Value;
 
@@ -214,8 +214,8 @@ fn bad_model_files_are_clear_errors() {
 fn another_algorithms_predictions_are_scored() {
     use movierec_core::evaluation::accuracy;
     use movierec_core::models::Ranking;
-    use movierec_core::models::predictor::Algorithm;
-    use movierec_core::models::rating::RatingModel;
+    use movierec_core::models::rating::Algorithm;
+    use movierec_core::models::rating::model::RatingModel;
     let spec = serde_json::json!({"algorithm": "knn_baseline", "k": 20, "sim_options": {"user_based": false}});
     let algorithm: Algorithm = serde_json::from_value(spec).unwrap();
     let p = Project::with(|t| Recommender {

@@ -16,7 +16,7 @@ use movierec_core::evaluation::plan::{self, Outcome, Plan, Shard, ShardFile, Sta
 use movierec_core::evaluation::ranking::Heldout;
 use movierec_core::evaluation::search::{self, CandidateResult, Measure};
 use movierec_core::models::artifact::{self, Provenance};
-use movierec_core::models::svd::TrainMode;
+use movierec_core::models::rating::svd::TrainMode;
 use movierec_core::models::{Kind, Recommender};
 use movierec_stage::params::{OptimizeParams, TrackingParams};
 use movierec_stage::progress::{Phase, Steps};

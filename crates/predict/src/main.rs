@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use movierec_core::models::recommend;
+use movierec_core::models::base::select;
+use movierec_core::models::recommender;
 use movierec_core::quote::quote;
 use movierec_stage::progress::{Phase, Steps};
 use movierec_stage::{Common, Outputs, Params};
@@ -73,8 +74,8 @@ fn run(args: Args) -> anyhow::Result<()> {
     let names: HashMap<String, String> = movierec_tables::read_labels(&args.users, "user_id", "user_name")?;
     let titles: HashMap<String, String> = movierec_tables::read_labels(&args.movies, "movie_id", "title")?;
     // What each user has rated anywhere in the data, as the model's movie indices.
-    let histories = recommend::histories(&model.rating, &ratings);
-    let seen: Vec<Vec<u32>> = histories.iter().map(|h| recommend::movies_of(h)).collect();
+    let histories = recommender::histories(&model.rating, &ratings);
+    let seen: Vec<Vec<u32>> = histories.iter().map(|h| select::movies_of(h)).collect();
     let rating = &model.rating;
     let users: Vec<usize> = if p.users.is_empty() {
         (0..rating.users().len()).collect()

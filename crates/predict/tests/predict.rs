@@ -8,10 +8,11 @@ use std::process::{Command, Output};
 use movierec_core::data::synthetic::{SyntheticConfig, generate};
 use movierec_core::data::trainset::Trainset;
 use movierec_core::models::artifact::{self, Provenance};
-use movierec_core::models::predictor::Algorithm;
-use movierec_core::models::rating::RatingModel;
-use movierec_core::models::svd::SvdParams;
-use movierec_core::models::{Kind, RankingParams, Recommender, recommend};
+use movierec_core::models::base::select;
+use movierec_core::models::rating::Algorithm;
+use movierec_core::models::rating::model::RatingModel;
+use movierec_core::models::rating::svd::SvdParams;
+use movierec_core::models::{Kind, RankingParams, Recommender, recommender};
 use movierec_core::{Dataset, RatingScale};
 use serde_json::Value;
 
@@ -146,12 +147,12 @@ fn every_kind_orders_the_lists_and_shows_predicted_relevance() {
         let rows = p.rows();
         let svd = &p.model.rating;
         let top_n = p.model.ranking.top_n().unwrap();
-        let histories = recommend::histories(svd, &p.data.ratings);
+        let histories = recommender::histories(svd, &p.data.ratings);
         for u in (0..svd.users().len()).step_by(23) {
             let uid = svd.users().raw(u as u32);
             let got: Vec<&Vec<String>> = rows.iter().filter(|r| r[0] == uid).collect();
             let h = &histories[u];
-            let want = top_n.rank(Some(u), h, &recommend::movies_of(h), 4);
+            let want = top_n.rank(Some(u), h, &select::movies_of(h), 4);
             assert_eq!(got.len(), want.len());
             for (row, (i, _)) in got.iter().zip(&want) {
                 assert_eq!(row[3], svd.items().raw(*i), "{kind}, user {uid}");
@@ -170,13 +171,12 @@ fn another_rating_algorithm_orders_by_its_predictions() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let rows = p.rows();
     let rating = &p.model.rating;
-    let histories = recommend::histories(rating, &p.data.ratings);
+    let histories = recommender::histories(rating, &p.data.ratings);
     for u in (0..rating.users().len()).step_by(19) {
         let uid = rating.users().raw(u as u32);
         let got: Vec<&Vec<String>> = rows.iter().filter(|r| r[0] == uid).collect();
-        let seen = recommend::movies_of(&histories[u]);
-        let want =
-            recommend::top_unseen(rating.n_items(), &seen, 5, |i| rating.estimate(Some(u), Some(i as usize)).est);
+        let seen = select::movies_of(&histories[u]);
+        let want = select::top_unseen(rating.n_items(), &seen, 5, |i| rating.estimate(Some(u), Some(i as usize)).est);
         assert_eq!(got.len(), want.len());
         for (row, (i, est)) in got.iter().zip(&want) {
             assert_eq!(row[3], rating.items().raw(*i), "user {uid}");

@@ -8,17 +8,18 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use movierec_core::models::artifact::FORMAT_VERSION;
-use movierec_core::models::recommend;
+use movierec_core::models::base::select;
 use movierec_core::models::{Recommendation, User};
 use movierec_core::quote::quote;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody, Json, Path, Query};
-use crate::jobs::{self, GridsearchRequest, JobReport};
+use crate::gridsearch;
+use crate::jobs::{GridsearchRequest, JobReport};
 use crate::metrics::{Load, ModelGauges};
 use crate::snapshot::{Movie, Snapshot};
+use crate::state::AppState;
 
 type S = State<Arc<AppState>>;
 
@@ -186,7 +187,7 @@ fn root_info(state: &AppState) -> Json<RootInfo> {
         model: s.as_deref().map(model_info),
         users: s.as_ref().map_or(0, |s| s.data.user_ids.len()),
         movies: s.as_ref().map_or(0, |s| s.data.movie_ids.len()),
-        algorithms: &movierec_core::models::predictor::Algorithm::NAMES,
+        algorithms: &movierec_core::models::rating::Algorithm::NAMES,
         links,
     })
 }
@@ -526,7 +527,7 @@ pub async fn user_recommendations(
     let recommendations = off_the_answering_threads(move || {
         let history = &snapshot.view.history[mu as usize];
         let user = User { id: Some(mu as usize), history };
-        let list = relevance_list(&snapshot.view.model.recommend(user, &recommend::movies_of(history), n));
+        let list = relevance_list(&snapshot.view.model.recommend(user, &select::movies_of(history), n));
         recommended(&snapshot, &list, history, explain)
     })
     .await?;
@@ -625,7 +626,7 @@ pub async fn fold_in_recommendations(
         pairs.sort_unstable_by_key(|p| p.0);
         let user = User { id: None, history: &pairs };
         let profile = model.profile(user).expect("a new user is folded in");
-        let list = relevance_list(&model.recommend_with(user, Some(&profile), &recommend::movies_of(&pairs), n));
+        let list = relevance_list(&model.recommend_with(user, Some(&profile), &select::movies_of(&pairs), n));
         (profile.bias, recommended(&snapshot, &list, &pairs, explain))
     })
     .await?;
@@ -786,7 +787,7 @@ pub async fn start_gridsearch(
     state.authorize(&headers)?;
     let Json(request) = body?;
     let s = state.current()?;
-    let report = jobs::start(&state, s, request)?;
+    let report = gridsearch::start(&state, s, request)?;
     let location = format!("/gridsearch/{}", report.id());
     let mut response = (StatusCode::ACCEPTED, Json(report)).into_response();
     if let Ok(v) = header::HeaderValue::from_str(&location) {

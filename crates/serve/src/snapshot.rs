@@ -12,7 +12,7 @@ use movierec_core::data::columns::Owner;
 use movierec_core::data::dataset::Values;
 use movierec_core::models::Recommender;
 use movierec_core::models::artifact::{self, Provenance};
-use movierec_core::models::recommend;
+use movierec_core::models::recommender;
 use movierec_core::quote::quote;
 use movierec_core::{IdMap, RatingList, Role};
 
@@ -247,7 +247,7 @@ impl ModelView {
         let movie_of_item: Vec<u32> =
             rating.items().iter().map(|m| data.movie_ids.get(m).expect("checked above")).collect();
         let item_of_movie: Vec<Option<u32>> = data.movie_ids.iter().map(|m| rating.items().get(m)).collect();
-        let history = recommend::histories(rating, &data.ratings);
+        let history = recommender::histories(rating, &data.ratings);
         Ok(ModelView {
             model,
             provenance,

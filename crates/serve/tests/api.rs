@@ -11,7 +11,9 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use common::{Fixture, TOKEN};
 use movierec_core::data::trainset::Trainset;
-use movierec_core::models::{Kind, Ranking, Recommender, User, recommend};
+use movierec_core::models::base::select;
+use movierec_core::models::rating::svd::fold;
+use movierec_core::models::{Kind, Ranking, Recommender, User, recommender};
 use movierec_serve::{AppState, Config, Snapshot, router};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -99,7 +101,7 @@ async fn root_describes_the_model_and_links_the_routes() {
     }
     // What a grid search can search: every one of Surprise's algorithms.
     let algorithms: Vec<&str> = v["algorithms"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
-    assert_eq!(algorithms, movierec_core::models::predictor::Algorithm::NAMES);
+    assert_eq!(algorithms, movierec_core::models::rating::Algorithm::NAMES);
 }
 
 /// A browser asking for `/` gets the web page and its two files; an API client, the JSON.
@@ -348,8 +350,8 @@ async fn every_kind_is_served() {
 /// fold-in and the similar movies are core's.
 #[tokio::test]
 async fn every_algorithm_is_served() {
-    use movierec_core::models::predictor::Algorithm;
-    use movierec_core::models::rating::RatingModel;
+    use movierec_core::models::rating::Algorithm;
+    use movierec_core::models::rating::model::RatingModel;
     for spec in [
         json!({"algorithm": "knn_with_means", "sim_options": {"user_based": false}}),
         json!({"algorithm": "knn_baseline", "sim_options": {"name": "pearson_baseline"}}),
@@ -386,13 +388,13 @@ fn serving(fixture: Fixture) -> Service {
 /// A known user's list, a new visitor's and a movie's similar movies answer what core gives.
 async fn served_as_in_core(s: &Service, model: &Recommender, label: &str) {
     let list = &s.fixture.data.ratings;
-    let histories = recommend::histories(&model.rating, list);
+    let histories = recommender::histories(&model.rating, list);
     for u in [0u32, 3] {
         let (status, v) = s.get(&format!("/users/{}/recommendations?n=6", s.user(u))).await;
         assert_eq!(status, StatusCode::OK, "{label}: {v}");
         let mu = model.rating.users().get(&s.user(u)).unwrap() as usize;
         let h = &histories[mu];
-        let expected = model.recommend(User { id: Some(mu), history: h }, &recommend::movies_of(h), 6);
+        let expected = model.recommend(User { id: Some(mu), history: h }, &select::movies_of(h), 6);
         let got = v["recommendations"].as_array().unwrap();
         assert_eq!(got.len(), 6);
         for (r, e) in got.iter().zip(&expected) {
@@ -412,7 +414,7 @@ async fn served_as_in_core(s: &Service, model: &Recommender, label: &str) {
     let mut pairs: Vec<(u32, f64)> =
         [(&a, 90.0), (&b, 15.0), (&c, 60.0)].iter().map(|(m, r)| (model.rating.items().get(m).unwrap(), *r)).collect();
     pairs.sort_by_key(|p| p.0);
-    let expected = model.recommend(User { id: None, history: &pairs }, &recommend::movies_of(&pairs), 5);
+    let expected = model.recommend(User { id: None, history: &pairs }, &select::movies_of(&pairs), 5);
     let got = v["recommendations"].as_array().unwrap();
     let ids: Vec<&str> = got.iter().map(|r| r["movie_id"].as_str().unwrap()).collect();
     let want: Vec<&str> = expected.iter().map(|e| model.rating.items().raw(e.movie)).collect();
@@ -488,7 +490,7 @@ async fn fold_in_recommends_for_someone_new() {
     let pairs: Vec<(u32, f64)> =
         [(&a, 90.0), (&b, 15.0), (&c, 60.0)].iter().map(|(m, r)| (model.items().get(m).unwrap(), *r)).collect();
     let svd = model.as_svd().unwrap();
-    let profile = recommend::fold_in(svd, &pairs);
+    let profile = fold::fold_in(svd, &pairs);
     assert!((v["bias"].as_f64().unwrap() - profile.bias).abs() < 1e-12);
     for r in recs {
         let i = model.items().get(r["movie_id"].as_str().unwrap()).unwrap() as usize;
@@ -567,7 +569,7 @@ async fn movies_and_similar_movies() {
     assert_eq!(sim.len(), 4);
     assert!(sim.iter().all(|x| x["movie_id"] != s.movie(2)));
     let model = &s.fixture.model.rating;
-    let expected = recommend::similar(model.as_svd().unwrap(), model.items().get(&s.movie(2)).unwrap() as usize, 4);
+    let expected = fold::similar(model.as_svd().unwrap(), model.items().get(&s.movie(2)).unwrap() as usize, 4);
     for (x, (j, c)) in sim.iter().zip(expected) {
         assert_eq!(x["movie_id"], model.items().raw(j));
         assert!((x["similarity"].as_f64().unwrap() - c).abs() < 1e-12);

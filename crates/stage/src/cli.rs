@@ -52,7 +52,7 @@ pub fn main<A>(args: A, common: impl FnOnce(&A) -> &Common, run: impl FnOnce(A) 
 /// # Errors
 /// The value, and the values this CPU accepts.
 pub fn check_env() -> anyhow::Result<()> {
-    movierec_core::models::simd::Isa::from_env().map(|_| ()).map_err(anyhow::Error::msg)
+    movierec_core::models::base::simd::Isa::from_env().map(|_| ()).map_err(anyhow::Error::msg)
 }
 
 /// The exit of a binary: success, or the error and its causes on stderr and code 1.

@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 use movierec_core::RatingScale;
 use movierec_core::data::synthetic::{SyntheticConfig, generate};
 use movierec_core::models::artifact;
-use movierec_core::models::svd::{Factors, SvdModel, TrainMode};
+use movierec_core::models::rating::svd::{Factors, SvdModel, TrainMode};
 use movierec_core::models::{Kind, Recommender};
 use serde_json::Value;
 
@@ -126,7 +126,7 @@ fn the_model_does_not_depend_on_the_threads() {
 #[test]
 fn every_instruction_set_fits_the_portable_model() {
     let p = Project::new();
-    let available = movierec_core::models::simd::Isa::available();
+    let available = movierec_core::models::base::simd::Isa::available();
     for simd in ["portable", "native"] {
         let params = format!("train: {{svd: {{n_factors: 20, n_epochs: 3, simd: {simd}}}}}\n");
         let (best, rb) = p.ok_env(&params, &[]);
@@ -237,8 +237,8 @@ fn divergence_and_bad_parameters_are_clear_errors() {
 #[test]
 fn surprises_other_algorithms_are_trained_and_written() {
     use movierec_core::data::trainset::Trainset;
-    use movierec_core::models::predictor::Algorithm;
-    use movierec_core::models::rating::RatingModel;
+    use movierec_core::models::rating::Algorithm;
+    use movierec_core::models::rating::model::RatingModel;
     let p = Project::new();
     let list = movierec_tables::read_ratings(&p.path("data/train.parquet")).unwrap();
     let t = Trainset::new(&list);

@@ -374,7 +374,7 @@ mod tests {
             // through bitmaps or not.
             for chunk in [1, 7, 100] {
                 for (threads, bitmaps) in [(1, false), (3, false), (1, true), (3, true)] {
-                    let sorted = crate::models::install(threads, || rows.sorted_in_chunks(other, chunk, bitmaps));
+                    let sorted = crate::models::base::install(threads, || rows.sorted_in_chunks(other, chunk, bitmaps));
                     assert_eq!(sorted, expected, "chunks of {chunk} on {threads} threads, bitmaps {bitmaps}");
                 }
             }

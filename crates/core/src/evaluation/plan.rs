@@ -26,7 +26,7 @@ use crate::data::split::{self, SplitError};
 use crate::data::trainset::Trainset;
 use crate::evaluation::search::{self, Candidate, CandidateResult, Measure, Method, Round, Spec, TaskResult, Values};
 use crate::models::artifact::{self, Fnv64};
-use crate::models::svd::{SvdParams, TrainMode};
+use crate::models::rating::svd::{SvdParams, TrainMode};
 use crate::models::{FitError, Kind, RankingParams, Recommender};
 
 /// The `optimize` section.

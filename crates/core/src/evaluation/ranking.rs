@@ -15,8 +15,9 @@ use serde::Serialize;
 use crate::data::dataset::RatingList;
 use crate::data::trainset::Trainset;
 use crate::evaluation::accuracy::{RankingMetrics, UserRanking};
-use crate::models::rating::RatingModel;
-use crate::models::{Interactions, Recommender, TopN, from_ranked};
+use crate::models::rating::model::RatingModel;
+use crate::models::recommender::from_ranked;
+use crate::models::{Interactions, Recommender, TopN};
 
 /// What the ranking measures are taken against: each training user's history and relevant
 /// test movies, in the training set's inner ids.
@@ -130,7 +131,7 @@ impl Heldout {
     }
 
     /// The measures of lists taken from a ranking's own, computed beforehand
-    /// ([`Heldout::rank_users`], at least [`depth`](crate::models::depth)`(rerank,
+    /// ([`Heldout::rank_users`], at least [`depth`](crate::models::recommender::depth)`(rerank,
     /// curve_k.max(k))` long): as they are, or, with `reorder`, as a [`Recommender`] of that
     /// rating model and `rerank` gives them ([`from_ranked`]). The same measures as
     /// [`Heldout::measure_top_n`] and [`Heldout::measure_recommender`].
@@ -183,7 +184,7 @@ mod tests {
     use crate::data::scale::RatingScale;
     use crate::data::split::train_test_split;
     use crate::data::synthetic::{SyntheticConfig, generate};
-    use crate::models::popularity::PopularityParams;
+    use crate::models::ranking::popularity::PopularityParams;
     use crate::models::{Fit, Kind, RankingParams};
 
     #[test]

@@ -16,10 +16,12 @@ use crate::data::split::{Split, SplitError, kfold};
 use crate::data::trainset::Trainset;
 use crate::evaluation::accuracy::{self, RankingMetrics};
 use crate::evaluation::ranking::Heldout;
-use crate::models::predictor::Algorithm;
-use crate::models::rating::RatingModel;
-use crate::models::svd::{Diverged, Svd, SvdModel, SvdParams, TrainMode};
-use crate::models::{Kind, Ranking, RankingParams, Recommender, depth};
+use crate::models::base::Diverged;
+use crate::models::rating::Algorithm;
+use crate::models::rating::model::RatingModel;
+use crate::models::rating::svd::{Svd, SvdModel, SvdParams, TrainMode};
+use crate::models::recommender::depth;
+use crate::models::{Kind, Ranking, RankingParams, Recommender};
 use crate::numpy::RandomState;
 use crate::quote::quote;
 
@@ -1071,7 +1073,7 @@ mod tests {
         let Spec::Rating(Algorithm::KnnBasic(second), _) = &specs[1] else { panic!() };
         assert_eq!(
             (second.k, second.sim_options.user_based, second.sim_options.name),
-            (10, true, crate::models::similarity::Measure::Msd)
+            (10, true, crate::models::rating::similarity::Measure::Msd)
         );
         let Spec::Rating(Algorithm::KnnBasic(last), _) = &specs[7] else { panic!() };
         assert_eq!((last.k, last.sim_options.user_based), (20, true));

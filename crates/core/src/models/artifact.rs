@@ -11,12 +11,12 @@ use serde::{Deserialize, Serialize};
 use crate::data::dataset::RatingList;
 use crate::data::ids::IdMap;
 use crate::data::scale::RatingScale;
-use crate::models::ease::Ease;
-use crate::models::ials::{Ials, IalsParams};
-use crate::models::popularity::{By, Popularity};
-use crate::models::predictor::Algorithm;
-use crate::models::rating::{Fitted, RatingModel};
-use crate::models::svd::{Factors, Svd, SvdModel, TrainMode};
+use crate::models::ranking::ease::Ease;
+use crate::models::ranking::ials::{Ials, IalsParams};
+use crate::models::ranking::popularity::{By, Popularity};
+use crate::models::rating::Algorithm;
+use crate::models::rating::model::{Fitted, RatingModel};
+use crate::models::rating::svd::{Factors, Svd, SvdModel, TrainMode};
 use crate::models::{Kind, Ranking, Recommender, Weighting};
 use crate::quote::quote;
 
@@ -461,7 +461,7 @@ mod tests {
     use super::*;
     use crate::data::synthetic::{SyntheticConfig, generate};
     use crate::data::trainset::Trainset;
-    use crate::models::svd::SvdParams;
+    use crate::models::rating::svd::SvdParams;
 
     fn recommender(surprise: bool, kind: Kind) -> (Recommender, RatingList) {
         let c = SyntheticConfig { seed: 1, scale: 0.01, ..SyntheticConfig::default() };

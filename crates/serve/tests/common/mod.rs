@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use movierec_core::data::synthetic::{SyntheticConfig, generate};
 use movierec_core::data::trainset::Trainset;
 use movierec_core::models::artifact::{self, Provenance};
-use movierec_core::models::svd::SvdParams;
+use movierec_core::models::rating::svd::SvdParams;
 use movierec_core::models::{Kind, RankingParams, Recommender};
 use movierec_core::{Dataset, RatingList, RatingScale};
 use movierec_serve::Paths;

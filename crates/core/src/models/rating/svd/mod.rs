@@ -11,13 +11,18 @@
 //! pᵤ += lr_pu (e qᵢ - reg_pu pᵤ)       qᵢ += lr_qi (e pᵤ - reg_qi qᵢ)   (both from the old values)
 //! ```
 
+pub mod fast;
+pub mod fold;
+
 use serde::{Deserialize, Serialize};
 
 use crate::data::ids::IdMap;
 use crate::data::scale::RatingScale;
 use crate::data::trainset::Trainset;
-use crate::models::scoring::{Cached, Finish, Panels, dot_in_order};
-use crate::models::simd::{Isa, Simd};
+use crate::models::base::predictor::Prediction;
+use crate::models::base::scoring::{Cached, Finish, Panels, dot_in_order};
+use crate::models::base::simd::{Isa, Simd};
+use crate::models::base::{Diverged, FitError};
 use crate::numpy::RandomState;
 
 /// How `train` fits the model.
@@ -223,25 +228,6 @@ impl SvdParams {
     }
 }
 
-/// Training stopped because a parameter stopped being a number.
-#[derive(Clone, Debug, thiserror::Error, PartialEq)]
-#[error(
-    "training diverged at epoch {epoch} of {n_epochs}: {what} is no longer finite; the learning rates \
-     (lr_bu {lr_bu}, lr_bi {lr_bi}, lr_pu {lr_pu}, lr_qi {lr_qi}) are too large for ratings on a scale of {scale}: \
-     lower lr_all"
-)]
-#[allow(missing_docs)] // the fields are what the message names
-pub struct Diverged {
-    pub epoch: usize,
-    pub n_epochs: usize,
-    pub what: &'static str,
-    pub lr_bu: f64,
-    pub lr_bi: f64,
-    pub lr_pu: f64,
-    pub lr_qi: f64,
-    pub scale: RatingScale,
-}
-
 /// The learned factors, in the precision of the mode that trained them.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Factors {
@@ -287,19 +273,6 @@ pub struct SvdModel {
     pub packed: Cached<Panels>,
 }
 
-/// One prediction, as Surprise's `Prediction`, plus whether user and movie were known.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Prediction {
-    /// The estimate, clipped to the rating scale.
-    pub est: f64,
-    /// Surprise's `was_impossible`: true only for PMF with an unknown user or movie.
-    pub was_impossible: bool,
-    /// Whether the user has ratings in the training set.
-    pub user_known: bool,
-    /// Whether the movie has ratings in the training set.
-    pub item_known: bool,
-}
-
 impl SvdModel {
     /// The factor vectors' length.
     pub fn n_factors(&self) -> usize {
@@ -321,8 +294,8 @@ impl SvdModel {
 
     /// The `n` movies with the highest predicted scores of each of `users` (inner ids) among
     /// those not in `seen(u)` (sorted), best first, ties to the lower inner id: what
-    /// [`crate::models::recommend::for_user`] gives user by user, computed for all of them at
-    /// once as blocked matrix products ([`crate::models::scoring`]). `None` for the
+    /// [`crate::models::rating::svd::fold::for_user`] gives user by user, computed for all of them at
+    /// once as blocked matrix products ([`crate::models::base::scoring`]). `None` for the
     /// `surprise` mode's double-precision factors, which it does not score in blocks.
     pub fn top_unseen_all<'s>(
         &self,
@@ -334,17 +307,17 @@ impl SvdModel {
         let k = self.n_factors();
         let biased = self.svd.biased;
         let panels = self.packed.get_or_init(|| Panels::new(qi, k, biased.then_some(&self.bi[..])));
-        // `μ + bᵤ`, as the single estimate adds it ([`crate::models::predictor`]'s `biased`).
+        // `μ + bᵤ`, as the single estimate adds it ([`crate::models::base::predictor`]'s `biased`).
         let offsets: Option<Vec<f64>> = biased.then(|| self.bu.iter().map(|&b| self.global_mean + b).collect());
         let finish = Finish { user: offsets.as_deref(), clip: Some((self.scale.min(), self.scale.max())) };
-        Some(crate::models::scoring::top_unseen(pu, panels, &finish, users, seen, n))
+        Some(crate::models::base::scoring::top_unseen(pu, panels, &finish, users, seen, n))
     }
 
     /// Surprise's `estimate` followed by `predict`'s clipping, for inner ids (`None` for
     /// an unknown user or movie): biased, `μ + bᵤ + bᵢ + qᵢ·pᵤ` with the unknown terms left
     /// out; PMF, `qᵢ·pᵤ`, or the global mean and `was_impossible` if either is unknown.
     pub fn estimate(&self, u: Option<usize>, i: Option<usize>) -> Prediction {
-        crate::models::predictor::Predictor::predict(self, u, i)
+        crate::models::base::predictor::Predictor::predict(self, u, i)
     }
 
     /// The prediction for raw ids.
@@ -519,6 +492,23 @@ impl Svd {
     }
 }
 
+/// SVD's parameters checked for the `surprise` mode (Surprise's algorithms fit SVD in it),
+/// their errors as every algorithm's.
+///
+/// # Errors
+/// [`FitError::Invalid`] naming the parameter.
+pub(crate) fn check_svd(p: &SvdParams) -> Result<Svd, FitError> {
+    let checked = p.check().and_then(|svd| svd.check_mode(TrainMode::Surprise).map(|()| svd));
+    checked.map_err(|e| match e {
+        ParamError::Zero { name, value } => FitError::Invalid { name, value: value.to_string(), expected: "1 or more" },
+        ParamError::OutOfRange { name, value, expected } => {
+            FitError::Invalid { name, value: value.to_string(), expected }
+        }
+        ParamError::FastOnly { name } => {
+            FitError::Invalid { name, value: "true".to_owned(), expected: "false in the surprise mode" }
+        }
+    })
+}
 /// `Err` with the name of the first of `params` with a value that is not finite, or "the
 /// training error" when the epoch's sum of squared errors is not.
 pub(crate) fn check_finite<T: Finite>(params: &[(&'static str, &[T])], squared: f64) -> Result<(), &'static str> {
@@ -557,27 +547,6 @@ impl Finite for f64 {
     fn is_finite(self) -> bool {
         f64::is_finite(self)
     }
-}
-
-/// A dot product with eight interleaved sums, so the compiler can vectorise it; the order
-/// of additions depends only on the length, never on threads.
-#[inline]
-pub fn dot32(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        let x: &[f32; 8] = x.try_into().expect("chunks of 8");
-        let y: &[f32; 8] = y.try_into().expect("chunks of 8");
-        for j in 0..8 {
-            acc[j] += x[j] * y[j];
-        }
-    }
-    let mut tail = 0.0f32;
-    for (x, y) in ra.iter().zip(rb) {
-        tail += x * y;
-    }
-    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
 }
 
 #[cfg(test)]
@@ -655,13 +624,5 @@ mod tests {
         let m = pmf.fit_surprise(&t, |_| {}).unwrap();
         assert!(m.predict("nobody", "x").was_impossible);
         assert_eq!(m.bu, [0.0; 3]);
-    }
-
-    #[test]
-    fn dot32_matches_a_plain_sum() {
-        let a: Vec<f32> = (0..19).map(|x| x as f32 * 0.5).collect();
-        let b: Vec<f32> = (0..19).map(|x| 1.0 - x as f32 * 0.1).collect();
-        let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-        assert!((dot32(&a, &b) - plain).abs() < 1e-4);
     }
 }

@@ -1,6 +1,6 @@
 //! Surprise's k-NN algorithms (`knns.py`): `KNNBasic`, `KNNWithMeans`, `KNNWithZScore` and
 //! `KNNBaseline`, user-based or item-based, on any of Surprise's similarity measures
-//! ([`crate::models::similarity`]).
+//! ([`crate::models::rating::similarity`]).
 //!
 //! To estimate user `u`'s score of movie `i` (user-based; item-based swaps the roles), the
 //! neighbours are the users who rated `i`, in list order; the `k` most similar are kept
@@ -20,10 +20,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::scale::RatingScale;
 use crate::data::trainset::{Rows, Trainset};
-use crate::models::baseline::BaselineParams;
-use crate::models::predictor::{Folded, Predictor, biased, np_std};
-use crate::models::similarity::{self, Biases, Measure, SimOptions, Similarities};
-use crate::models::{FitError, check_count, install};
+use crate::models::base::predictor::{Folded, Predictor, biased, np_std};
+use crate::models::base::{FitError, check_count, install};
+use crate::models::rating::baseline::BaselineParams;
+use crate::models::rating::similarity::{self, Biases, Measure, SimOptions, Similarities};
 use crate::numpy;
 
 /// Which of the four k-NN algorithms.
@@ -117,7 +117,7 @@ impl KnnParams {
     /// `max_size`.
     pub fn fit(&self, variant: KnnVariant, t: &Trainset<'_>, threads: usize) -> Result<Knn, FitError> {
         check_count("k", self.k)?;
-        crate::models::check(
+        crate::models::base::check(
             "sim_options.shrinkage",
             self.sim_options.shrinkage,
             self.sim_options.shrinkage >= 0.0,

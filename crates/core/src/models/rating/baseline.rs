@@ -1,13 +1,14 @@
 //! The baselines SVD is measured against: the global mean, and Surprise's `BaselineOnly`
 //! (`baseline_only.py`, `optimize_baselines.pyx`), fitted by alternating least squares or by
 //! stochastic gradient descent as `bsl_options` says, reproduced exactly. The biases also
-//! feed the k-NN Baseline and the `pearson_baseline` similarity ([`crate::models::knn`]).
+//! feed the k-NN Baseline and the `pearson_baseline` similarity ([`crate::models::rating::knn`]).
 
 use serde::{Deserialize, Serialize};
 
 use crate::data::scale::RatingScale;
 use crate::data::trainset::Trainset;
-use crate::models::{FitError, check};
+use crate::models::base::predictor::{Predictor, biased};
+use crate::models::base::{FitError, check};
 
 /// How the biases are fitted (Surprise's `bsl_options['method']`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,10 +148,35 @@ impl BaselineParams {
 impl Baseline {
     /// The clipped estimate for inner ids (`None` when unknown).
     pub fn estimate(&self, u: Option<usize>, i: Option<usize>) -> f64 {
-        self.scale.clip(crate::models::predictor::biased(self.global_mean, &self.bu, &self.bi, u, i))
+        self.scale.clip(biased(self.global_mean, &self.bu, &self.bi, u, i))
     }
 }
 
+/// `BaselineOnly`'s one parameter.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BaselineOnlyParams {
+    /// How the biases are fitted.
+    pub bsl_options: BaselineParams,
+}
+
+impl Predictor for Baseline {
+    fn estimate(&self, u: Option<usize>, i: Option<usize>) -> Option<f64> {
+        Some(biased(self.global_mean, &self.bu, &self.bi, u, i))
+    }
+
+    fn global_mean(&self) -> f64 {
+        self.global_mean
+    }
+
+    fn scale(&self) -> RatingScale {
+        self.scale
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;

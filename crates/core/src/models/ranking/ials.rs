@@ -15,7 +15,7 @@
 //! blocks of fixed size added in block order. So the model is the same, bit for bit, for any
 //! number of threads. Factors are `f32`; each solve runs on the CPU's widest vector
 //! instructions, chosen at run time (`pulp`), in the arithmetic of `simd`
-//! ([`crate::models::simd`]): by default the portable one, the same bits on every CPU; the
+//! ([`crate::models::base::simd`]): by default the portable one, the same bits on every CPU; the
 //! native one (fused multiply-adds in eight or sixteen lanes where the CPU has them) differs
 //! between CPUs by rounding.
 
@@ -23,10 +23,11 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::trainset::Trainset;
-use crate::models::recommend::{solve_cholesky, top_unseen};
-use crate::models::scoring::{self, Finish, Panels, dot_in_order};
-use crate::models::simd::{self, Arith, Isa, Simd, Vectorized};
-use crate::models::{Fit, FitError, Interactions, TopN, Weighting, check, install};
+use crate::models::base::linalg::solve_cholesky;
+use crate::models::base::scoring::{self, Finish, Panels, dot_in_order};
+use crate::models::base::select::top_unseen;
+use crate::models::base::simd::{self, Arith, Isa, Simd, Vectorized};
+use crate::models::base::{Fit, FitError, Interactions, TopN, Weighting, check, install};
 use crate::numpy::RandomState;
 
 /// Implicit ALS's parameters.
@@ -95,7 +96,7 @@ pub struct Ials {
     /// `YᵀY` of the movie factors, which every fold-in needs: computed once, by
     /// [`Ials::new`].
     item_gram: Vec<f32>,
-    /// The movie factors packed for scoring every movie at once ([`crate::models::scoring`]).
+    /// The movie factors packed for scoring every movie at once ([`crate::models::base::scoring`]).
     panels: Panels,
 }
 
@@ -374,7 +375,7 @@ impl TopN for Ials {
         }
     }
 
-    /// As [`TopN::scores`] then the best unseen, in blocks ([`crate::models::scoring`]).
+    /// As [`TopN::scores`] then the best unseen, in blocks ([`crate::models::base::scoring`]).
     fn rank(&self, user: Option<usize>, history: &[(u32, f64)], seen: &[u32], n: usize) -> Vec<(u32, f64)> {
         let none = Finish { user: None, clip: None };
         match user {
@@ -413,7 +414,7 @@ mod tests {
     use super::*;
     use crate::data::scale::RatingScale;
     use crate::data::synthetic::{SyntheticConfig, generate};
-    use crate::models::simd::every_isa;
+    use crate::models::base::simd::every_isa;
 
     fn small() -> crate::data::dataset::RatingList {
         generate(&SyntheticConfig { seed: 5, scale: 0.02, ..SyntheticConfig::default() }, RatingScale::SEED)

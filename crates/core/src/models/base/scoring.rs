@@ -21,7 +21,7 @@
 
 use rayon::prelude::*;
 
-use crate::models::simd::{Isa, Simd};
+use crate::models::base::simd::{Isa, Simd};
 
 /// Movies a group holds: the products' unit, whatever the registers (four AVX-512 registers
 /// of a factor's values, eight of AVX2, sixteen of four lanes, sixty-four scalars).
@@ -292,11 +292,11 @@ fn products<S: pulp::Simd>(s: S, group: &[f32], xs: &[f32], part: usize) -> [[S:
     acc
 }
 
-impl crate::models::simd::Vectorized for Tile<'_, '_, '_> {
+impl crate::models::base::simd::Vectorized for Tile<'_, '_, '_> {
     type Output = ();
 
     #[inline(always)]
-    fn run<S: pulp::Simd, A: crate::models::simd::Arith>(self, s: S) {
+    fn run<S: pulp::Simd, A: crate::models::base::simd::Arith>(self, s: S) {
         let Tile { xs, users, panels, finish, groups, best, cursor, seen } = self;
         let w = S::F32_LANES;
         let parts = GROUP / (SPAN * w);
@@ -362,7 +362,7 @@ impl crate::models::simd::Vectorized for Tile<'_, '_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::recommend::top_unseen as reference_top;
+    use crate::models::base::select::top_unseen as reference_top;
 
     /// Rows whose dot products round differently in different orders.
     fn rows(n: usize, k: usize, seed: f32) -> Vec<f32> {
@@ -384,7 +384,7 @@ mod tests {
             (Finish { user: None, clip: None }, None),
         ] {
             let panels = Panels::new(&items, k, bias);
-            for isa in crate::models::simd::every_isa() {
+            for isa in crate::models::base::simd::every_isa() {
                 let got = top_unseen_on(isa, &users, &panels, &finish, &which, &|u| &seen[u], 15);
                 for (&u, list) in which.iter().zip(&got) {
                     let c = finish.user.map(|c| c[u]);

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::scale::RatingScale;
 use crate::data::trainset::Trainset;
-use crate::models::predictor::Predictor;
+use crate::models::base::predictor::Predictor;
 use crate::numpy::RandomState;
 
 /// `NormalPredictor`'s parameters: only the seed of its draws.

@@ -31,10 +31,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::scale::RatingScale;
 use crate::data::trainset::Trainset;
-use crate::models::predictor::{Folded, Predictor, biased};
-use crate::models::recommend::{cosines, ridge_profile, row_of};
-use crate::models::svd::TrainMode;
-use crate::models::{FitError, check, check_count};
+use crate::models::base::linalg::{cosines, ridge_profile, row_of};
+use crate::models::base::predictor::{Folded, Predictor, biased};
+use crate::models::base::{FitError, check, check_count};
+use crate::models::rating::svd::TrainMode;
 use crate::numpy::RandomState;
 
 /// SVD++'s parameters, with Surprise's names and defaults (`random_state` is `seed`).

@@ -15,8 +15,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::trainset::Trainset;
-use crate::models::recommend::top_unseen;
-use crate::models::{Fit, FitError, Interactions, TopN, Weighting, check, install};
+use crate::models::base::select::top_unseen;
+use crate::models::base::{Fit, FitError, Interactions, TopN, Weighting, check, install};
 
 /// EASE's parameters.
 ///

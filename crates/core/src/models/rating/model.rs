@@ -9,9 +9,11 @@ use std::sync::Arc;
 use crate::data::ids::IdMap;
 use crate::data::scale::RatingScale;
 use crate::data::trainset::Trainset;
-use crate::models::FitError;
-use crate::models::predictor::{Algorithm, Predictor};
-use crate::models::svd::{Prediction, SvdModel, TrainMode};
+use crate::models::base::FitError;
+use crate::models::base::predictor::Prediction;
+use crate::models::base::predictor::Predictor;
+use crate::models::rating::Algorithm;
+use crate::models::rating::svd::{SvdModel, TrainMode};
 
 /// A fitted rating model, indexed by its training set's inner ids.
 #[derive(Clone, Debug, PartialEq)]
@@ -62,7 +64,7 @@ impl RatingModel {
     /// The algorithm's [`FitError`].
     pub fn fit(algorithm: &Algorithm, t: &Trainset<'_>, threads: usize) -> Result<RatingModel, FitError> {
         if let Algorithm::Svd(p) = algorithm {
-            return Ok(RatingModel::Svd(crate::models::predictor::check_svd(p)?.fit_surprise(t, |_| {})?));
+            return Ok(RatingModel::Svd(crate::models::rating::svd::check_svd(p)?.fit_surprise(t, |_| {})?));
         }
         let model: Arc<dyn Predictor> = Arc::from(algorithm.fit(t, threads)?);
         Ok(RatingModel::Other(Fitted {
@@ -201,7 +203,7 @@ impl RatingModel {
     /// (ties to the lower inner id), or `None` when it learns nothing about movies' likeness.
     pub fn similar(&self, i: usize, n: usize) -> Option<Vec<(u32, f64)>> {
         let sims = self.predictor().item_similarities(i, self.n_items())?;
-        Some(crate::models::recommend::top_unseen(self.n_items(), &[i as u32], n, |j| sims[j as usize]))
+        Some(crate::models::base::select::top_unseen(self.n_items(), &[i as u32], n, |j| sims[j as usize]))
     }
 }
 
@@ -230,7 +232,7 @@ mod tests {
             .iter()
             .map(|&r| (data.ratings.movie()[r as usize].0, data.ratings.score()[r as usize]))
             .collect();
-        crate::models::keep_last_per_movie(&mut history);
+        crate::models::base::keep_last_per_movie(&mut history);
         let seen: Vec<u32> = history.iter().map(|h| h.0).collect();
         for name in [
             "knn_basic",
@@ -253,11 +255,11 @@ mod tests {
                 let algorithm: Algorithm = serde_json::from_value(spec).unwrap();
                 let m = RatingModel::fit(&algorithm, &t, 1).unwrap();
                 let new = m.fold_in(&history);
-                let fitted = crate::models::recommend::top_unseen(m.n_items(), &seen, 10, |i| {
+                let fitted = crate::models::base::select::top_unseen(m.n_items(), &seen, 10, |i| {
                     m.estimate(Some(u), Some(i as usize)).est
                 });
                 let folded =
-                    crate::models::recommend::top_unseen(m.n_items(), &seen, 10, |i| new.relevance[i as usize]);
+                    crate::models::base::select::top_unseen(m.n_items(), &seen, 10, |i| new.relevance[i as usize]);
                 let common = fitted.iter().filter(|(i, _)| folded.iter().any(|(j, _)| i == j)).count();
                 if name == "slope_one" {
                     // A fitted user's estimates are their ratings' alone: the same numbers.
@@ -284,7 +286,7 @@ mod tests {
                 .unwrap();
         let m = RatingModel::fit(&item_based, &t, 1).unwrap();
         let RatingModel::Other(f) = &m else { panic!("not svd") };
-        let knn = f.model.as_any().downcast_ref::<crate::models::knn::Knn>().unwrap();
+        let knn = f.model.as_any().downcast_ref::<crate::models::rating::knn::Knn>().unwrap();
         let s = m.similar(3, 5).unwrap();
         assert_eq!(s.len(), 5);
         assert!(s.iter().all(|&(j, sim)| j != 3 && sim == knn.sim.get(3, j as usize)));

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::scale::RatingScale;
 use crate::data::trainset::Trainset;
-use crate::models::predictor::{Folded, Predictor};
-use crate::models::{FitError, check_count};
+use crate::models::base::predictor::{Folded, Predictor};
+use crate::models::base::{FitError, check_count};
 use crate::numpy::{self, RandomState};
 
 /// CoClustering's parameters, with Surprise's names and defaults (`random_state` is `seed`).

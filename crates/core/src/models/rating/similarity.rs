@@ -524,7 +524,7 @@ mod tests {
                 }
                 // The blocks follow the number of threads; the similarities do not.
                 for threads in [1, 3] {
-                    let d = crate::models::install(threads, || compute(&o, n, yr, b)).upper;
+                    let d = crate::models::base::install(threads, || compute(&o, n, yr, b)).upper;
                     assert!(d.iter().zip(&r).all(|(a, b)| a.to_bits() == b.to_bits()), "{name:?}, {threads} threads");
                 }
             }

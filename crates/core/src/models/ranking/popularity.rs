@@ -9,8 +9,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::trainset::Trainset;
-use crate::models::scoring::Cached;
-use crate::models::{Fit, FitError, Interactions, TopN, check};
+use crate::models::base::scoring::Cached;
+use crate::models::base::{Fit, FitError, Interactions, TopN, check};
 
 /// What the list is ordered by.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

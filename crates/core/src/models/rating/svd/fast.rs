@@ -39,7 +39,7 @@
 //! operations: 1.18 times the fit's time on one thread at MovieLens-32M's shape).
 //!
 //! Each update runs on the CPU's best vector instructions, chosen at run time (AVX-512, 20%
-//! faster than AVX2 here), in the arithmetic of the model's `simd` ([`crate::models::simd`]):
+//! faster than AVX2 here), in the arithmetic of the model's `simd` ([`crate::models::base::simd`]):
 //! the portable one, the same bits on every CPU, or the native one. Factor rows are padded
 //! with zeros to whole vectors (sixteen floats in the portable arithmetic), and each group's
 //! rows and biases start on cache-line boundaries in buffers of their own: no vector straddles
@@ -51,8 +51,8 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 
 use crate::data::trainset::Trainset;
-use crate::models::simd::{Arith, Isa, Simd, Vectorized};
-use crate::models::svd::{Diverged, Epoch, Factors, Progress, Svd, SvdModel, TrainMode, all_finite};
+use crate::models::base::simd::{Arith, Isa, Simd, Vectorized};
+use crate::models::rating::svd::{Diverged, Epoch, Factors, Progress, Svd, SvdModel, TrainMode, all_finite};
 use crate::numpy::RandomState;
 
 /// Movie groups, at least (fewer only for a catalogue of fewer movies): about twice the
@@ -362,7 +362,7 @@ impl UserRows {
 }
 
 /// After an epoch, the first parameter that is not finite, in the order of the `surprise`
-/// mode's check ([`crate::models::svd::check_finite`]).
+/// mode's check ([`crate::models::rating::svd::check_finite`]).
 fn first_not_finite(users: &[&UserRows], items: &[&ItemRows], squared: f64) -> Result<(), &'static str> {
     let users_finite = |j: usize| users.iter().all(|x| x.finite[j]);
     let items_finite = |rows: fn(&ItemRows) -> &[f32]| items.iter().all(|&x| all_finite(rows(x)));
@@ -1185,8 +1185,8 @@ mod tests {
     use super::*;
     use crate::data::scale::RatingScale;
     use crate::data::synthetic::{SyntheticConfig, generate};
-    use crate::models::simd::{every_isa, portable_dot};
-    use crate::models::svd::SvdParams;
+    use crate::models::base::simd::{every_isa, portable_dot};
+    use crate::models::rating::svd::SvdParams;
 
     /// The rows of `k` values of `x`, in single precision, each padded with zeros to `padded`,
     /// written straight into their aligned buffer.

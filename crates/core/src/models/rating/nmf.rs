@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::scale::RatingScale;
 use crate::data::trainset::Trainset;
-use crate::models::predictor::{Folded, Predictor, biased};
-use crate::models::recommend::{cosines, row_of};
-use crate::models::{FitError, check, check_count};
+use crate::models::base::linalg::{cosines, row_of};
+use crate::models::base::predictor::{Folded, Predictor, biased};
+use crate::models::base::{FitError, check, check_count};
 use crate::numpy::RandomState;
 
 /// NMF's parameters, with Surprise's names and defaults (`random_state` is `seed`).

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::scale::RatingScale;
 use crate::data::trainset::{Rows, Trainset};
-use crate::models::predictor::{Folded, Predictor};
-use crate::models::{FitError, install};
+use crate::models::base::predictor::{Folded, Predictor};
+use crate::models::base::{FitError, install};
 use crate::numpy;
 
 /// SlopeOne has no parameter in Surprise; `max_items` is movierec's limit on its memory.

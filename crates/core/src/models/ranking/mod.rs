@@ -1,0 +1,194 @@
+//! The top-N kinds: what orders a user's unseen movies. Each kind is a module holding its
+//! parameters (implementing [`Fit`]) and its fitted model (implementing [`TopN`]): the same
+//! list for everyone ([`popularity`]), EASE ([`ease`]) and implicit ALS ([`ials`]). [`Kind`],
+//! [`RankingParams`] and [`Ranking`] register them, one variant per kind; the kind `svd`
+//! orders by the rating model's predicted relevance and fits nothing of its own.
+
+pub mod ease;
+pub mod ials;
+pub mod popularity;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::trainset::Trainset;
+use crate::models::base::{Fit, FitError, TopN};
+use crate::models::ranking::ease::{Ease, EaseParams};
+use crate::models::ranking::ials::{Ials, IalsParams};
+use crate::models::ranking::popularity::{Popularity, PopularityParams};
+
+/// What orders a user's list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// The rating model's predicted relevance (the original system's order).
+    Svd,
+    /// The same list for everyone: the most rated movies, or the highest damped mean score.
+    Popularity,
+    /// EASE (Steck 2019): a closed-form item × item model of who rated what.
+    Ease,
+    /// Implicit ALS (Hu, Koren and Volinsky 2008), solved by conjugate gradient.
+    Ials,
+    /// A choice, never a fitted model: EASE on a catalogue up to `ease.max_items` movies,
+    /// implicit ALS above ([`RankingParams::resolve`]), so that the default works at any size.
+    #[default]
+    Auto,
+}
+
+impl Kind {
+    /// Every kind a model can be, in the order reports list them (not [`Kind::Auto`], which
+    /// resolves to one of them).
+    pub const ALL: [Kind; 4] = [Kind::Svd, Kind::Popularity, Kind::Ease, Kind::Ials];
+
+    /// The name used in `params.yaml`, reports and the API.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Svd => "svd",
+            Kind::Popularity => "popularity",
+            Kind::Ease => "ease",
+            Kind::Ials => "ials",
+            Kind::Auto => "auto",
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+/// The parameters of every kind, and which one orders the lists.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RankingParams {
+    /// The kind that orders each user's list.
+    pub kind: Kind,
+    /// When above 0: the ranking's best `rerank` movies are ordered again by predicted
+    /// relevance (a list shorter than `rerank` is cut after the re-ordering).
+    pub rerank: usize,
+    /// The `popularity` kind's parameters.
+    pub popularity: PopularityParams,
+    /// The `ease` kind's parameters.
+    pub ease: EaseParams,
+    /// The `ials` kind's parameters.
+    pub ials: IalsParams,
+}
+
+impl RankingParams {
+    /// Fits the ranking of `self.kind` on `t` (nothing to fit for `svd`).
+    ///
+    /// # Errors
+    /// The kind's [`FitError`].
+    pub fn fit(&self, t: &Trainset<'_>, threads: usize) -> Result<Ranking, FitError> {
+        self.fit_kind(self.kind, t, threads)
+    }
+
+    /// The kind `kind` means on a catalogue of `n_items` movies: itself, or for `auto`,
+    /// EASE up to `ease.max_items` movies and implicit ALS above (EASE's `n²` matrix would
+    /// not fit: 56 GiB at 87,000 movies).
+    pub fn resolve(&self, kind: Kind, n_items: usize) -> Kind {
+        match kind {
+            Kind::Auto if n_items <= self.ease.max_items => Kind::Ease,
+            Kind::Auto => Kind::Ials,
+            other => other,
+        }
+    }
+
+    /// The kind `kind` resolves to on `n_items` movies, once its parameters are checked
+    /// against them: what [`RankingParams::fit_kind`] would refuse, before any work.
+    ///
+    /// # Errors
+    /// The kind's [`FitError`].
+    pub fn check_kind(&self, kind: Kind, n_items: usize) -> Result<Kind, FitError> {
+        let kind = self.resolve(kind, n_items);
+        match kind {
+            Kind::Svd | Kind::Auto => Ok(()),
+            Kind::Popularity => self.popularity.check(n_items),
+            Kind::Ease => self.ease.check(n_items),
+            Kind::Ials => self.ials.check(n_items),
+        }?;
+        Ok(kind)
+    }
+
+    /// Fits the ranking of `kind` with these parameters.
+    ///
+    /// # Errors
+    /// The kind's [`FitError`].
+    pub fn fit_kind(&self, kind: Kind, t: &Trainset<'_>, threads: usize) -> Result<Ranking, FitError> {
+        Ok(match self.resolve(kind, t.n_items()) {
+            Kind::Svd => Ranking::Svd,
+            Kind::Popularity => Ranking::Popularity(self.popularity.fit(t, threads)?),
+            Kind::Ease => Ranking::Ease(self.ease.fit(t, threads)?),
+            Kind::Ials | Kind::Auto => Ranking::Ials(self.ials.fit(t, threads)?),
+        })
+    }
+
+    /// The parameters of the chosen kind only, for reports and tracking.
+    pub fn chosen(&self) -> serde_json::Value {
+        self.chosen_as(self.kind)
+    }
+
+    /// The parameters of `kind` (what `self.kind` resolved to) only, for reports and
+    /// tracking; with `requested: auto` when `auto` chose it.
+    pub fn chosen_as(&self, kind: Kind) -> serde_json::Value {
+        let own = match kind {
+            Kind::Svd | Kind::Auto => serde_json::Value::Null,
+            Kind::Popularity => serde_json::to_value(self.popularity).expect("plain data"),
+            Kind::Ease => serde_json::to_value(self.ease).expect("plain data"),
+            Kind::Ials => serde_json::to_value(self.ials).expect("plain data"),
+        };
+        let mut chosen = serde_json::json!({"kind": kind, "rerank": self.rerank, "params": own});
+        if self.kind != kind {
+            chosen["requested"] = serde_json::json!(self.kind);
+        }
+        chosen
+    }
+}
+
+/// A fitted ranking: one variant per kind.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Ranking {
+    /// Order by the rating model's predicted relevance.
+    Svd,
+    /// A fitted popularity list.
+    Popularity(Popularity),
+    /// A fitted EASE.
+    Ease(Ease),
+    /// A fitted implicit ALS.
+    Ials(Ials),
+}
+
+impl Ranking {
+    /// Its kind.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Ranking::Svd => Kind::Svd,
+            Ranking::Popularity(_) => Kind::Popularity,
+            Ranking::Ease(_) => Kind::Ease,
+            Ranking::Ials(_) => Kind::Ials,
+        }
+    }
+
+    /// The fitted top-N model, or `None` for `svd` (the rating model orders).
+    pub fn top_n(&self) -> Option<&dyn TopN> {
+        match self {
+            Ranking::Svd => None,
+            Ranking::Popularity(m) => Some(m),
+            Ranking::Ease(m) => Some(m),
+            Ranking::Ials(m) => Some(m),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_have_names() {
+        for k in Kind::ALL {
+            assert_eq!(serde_json::from_value::<Kind>(k.name().into()).unwrap(), k);
+            assert_eq!(serde_json::to_value(k).unwrap(), k.name());
+        }
+        assert!(serde_json::from_value::<Kind>("knn".into()).is_err());
+    }
+}

@@ -1,0 +1,291 @@
+//! What is served: a [`Recommender`] joins the rating model, whose predicted relevance every
+//! recommendation shows, and the ranking that orders the list, and answers for a known user,
+//! a new user folded in from their ratings, or every user at once.
+
+use rayon::prelude::*;
+
+use crate::data::dataset::RatingList;
+use crate::models::base::keep_last_per_movie;
+use crate::models::base::select::top_unseen;
+use crate::models::ranking::{Kind, Ranking};
+use crate::models::rating::model::{NewUser, RatingModel};
+
+/// What each of a model's users has rated in `list`: (model movie index, score) pairs,
+/// sorted by movie, each movie once (the last rating of a pair rated twice), by model user
+/// index; users and movies the model does not know are left out.
+pub fn histories(model: &RatingModel, list: &RatingList) -> Vec<Vec<(u32, f64)>> {
+    let users: Vec<Option<u32>> = list.users().iter().map(|u| model.users().get(u)).collect();
+    let items: Vec<Option<u32>> = list.movies().iter().map(|m| model.items().get(m)).collect();
+    let mut seen: Vec<Vec<(u32, f64)>> = vec![Vec::new(); model.users().len()];
+    for ((u, m), &s) in list.user().iter().zip(list.movie()).zip(list.score()) {
+        if let (Some(u), Some(i)) = (users[u.get()], items[m.get()]) {
+            seen[u as usize].push((i, s));
+        }
+    }
+    seen.par_iter_mut().for_each(keep_last_per_movie);
+    seen
+}
+/// How deep a ranking's own list must be for `n` recommendations whose best `rerank` are
+/// re-ordered by predicted relevance (`rerank` 0: not re-ordered).
+pub fn depth(rerank: usize, n: usize) -> usize {
+    if rerank > 0 { rerank.max(n) } else { n }
+}
+
+/// Each of `users`' `n` recommendations from its ranking's own list (`ranked`, by
+/// [`TopN::rank_all`](crate::models::base::TopN::rank_all), at least [`depth`]`(rerank, n)` long), each movie with its predicted
+/// relevance by `rating`, the best `rerank` re-ordered by it: what
+/// [`Recommender::recommend_all`] gives with that `rerank`. One ranking's lists, computed
+/// once, serve every `rerank` and every `n` up to their length.
+///
+/// # Panics
+/// If `ranked` does not hold a list per user.
+pub fn from_ranked(
+    rating: &RatingModel,
+    users: &[usize],
+    ranked: &[Vec<(u32, f64)>],
+    rerank: usize,
+    n: usize,
+) -> Vec<Vec<Recommendation>> {
+    assert_eq!(users.len(), ranked.len(), "a ranked list per user");
+    ranked
+        .par_iter()
+        .zip(users)
+        .map(|(ranked, &u)| {
+            let list = ranked
+                .iter()
+                .take(depth(rerank, n))
+                .map(|&(movie, _)| Recommendation {
+                    movie,
+                    relevance: rating.estimate(Some(u), Some(movie as usize)).est,
+                })
+                .collect();
+            reordered(list, rerank, n)
+        })
+        .collect()
+}
+
+/// A ranking's list (at most [`depth`]`(rerank, n)` long), its best `rerank` re-ordered by
+/// predicted relevance, cut to `n`.
+fn reordered(mut list: Vec<Recommendation>, rerank: usize, n: usize) -> Vec<Recommendation> {
+    if rerank > 0 {
+        // A stable sort keeps the ranking's order among equal relevances.
+        list.sort_by(|a, b| b.relevance.total_cmp(&a.relevance));
+    }
+    list.truncate(n);
+    list
+}
+
+/// How a user is known to a [`Recommender`].
+#[derive(Clone, Copy, Debug)]
+pub struct User<'a> {
+    /// The inner id of a user the models were fitted on; `None` for a new user.
+    pub id: Option<usize>,
+    /// The user's ratings (inner movie id, score), sorted by movie, each movie once: what a
+    /// new user is folded in from, and what item-based kinds score from.
+    pub history: &'a [(u32, f64)],
+}
+
+/// One recommended movie.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Recommendation {
+    /// The movie's inner id.
+    pub movie: u32,
+    /// The rating model's predicted relevance, clipped to the rating scale: what users read.
+    pub relevance: f64,
+}
+
+/// What is served: the rating model, whose predicted relevance every recommendation shows,
+/// and the ranking that orders the list. Both were fitted on the same ratings, so they share
+/// the rating model's inner ids.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recommender {
+    /// The predicted relevance: SVD or another of Surprise's algorithms.
+    pub rating: RatingModel,
+    /// The order.
+    pub ranking: Ranking,
+    /// Re-order the ranking's best `rerank` movies by predicted relevance (0: do not).
+    pub rerank: usize,
+}
+
+impl Recommender {
+    /// The kind that orders the lists.
+    pub fn kind(&self) -> Kind {
+        self.ranking.kind()
+    }
+
+    /// The rating model's fold-in of a new user (a known user's own estimates are used
+    /// directly by [`Recommender::relevance`]).
+    pub fn profile(&self, user: User<'_>) -> Option<NewUser> {
+        user.id.is_none().then(|| self.rating.fold_in(user.history))
+    }
+
+    /// The predicted relevance of movie `i` for `user` (`profile` from
+    /// [`Recommender::profile`]).
+    pub fn relevance(&self, user: User<'_>, profile: Option<&NewUser>, i: usize) -> f64 {
+        match profile {
+            Some(p) => p.relevance[i],
+            None => self.rating.estimate(user.id, Some(i)).est,
+        }
+    }
+
+    /// The `n` movies not in `seen` (sorted inner ids) to recommend to `user`, in the
+    /// ranking's order (re-ordered by predicted relevance when `rerank` is set), each with
+    /// its predicted relevance. Ties go to the lower inner id.
+    pub fn recommend(&self, user: User<'_>, seen: &[u32], n: usize) -> Vec<Recommendation> {
+        self.recommend_with(user, self.profile(user).as_ref(), seen, n)
+    }
+
+    /// [`Recommender::recommend`] for each of `users`, users the models were fitted on (their
+    /// ratings by `history`, their seen movies by `seen`), the lists of the kinds whose scores
+    /// are products of factor rows computed all at once as blocked matrix products (the same
+    /// lists), on the current rayon pool.
+    pub fn recommend_all<'s>(
+        &self,
+        users: &[usize],
+        history: &(dyn Fn(usize) -> &'s [(u32, f64)] + Sync),
+        seen: &(dyn Fn(usize) -> &'s [u32] + Sync),
+        n: usize,
+    ) -> Vec<Vec<Recommendation>> {
+        let relevance = |u: usize, i: u32| self.rating.estimate(Some(u), Some(i as usize)).est;
+        let Some(model) = self.ranking.top_n() else {
+            let lists = self.rating.top_unseen_all(users, seen, n).unwrap_or_else(|| {
+                let n_items = self.rating.n_items();
+                users.par_iter().map(|&u| top_unseen(n_items, seen(u), n, |i| relevance(u, i))).collect()
+            });
+            return lists
+                .into_iter()
+                .map(|list| list.into_iter().map(|(movie, relevance)| Recommendation { movie, relevance }).collect())
+                .collect();
+        };
+        let ranked = model.rank_all(users, history, seen, depth(self.rerank, n));
+        from_ranked(&self.rating, users, &ranked, self.rerank, n)
+    }
+
+    /// [`Recommender::recommend`] with the new user's profile already folded in (from
+    /// [`Recommender::profile`]; `None` for a known user).
+    pub fn recommend_with(
+        &self,
+        user: User<'_>,
+        profile: Option<&NewUser>,
+        seen: &[u32],
+        n: usize,
+    ) -> Vec<Recommendation> {
+        // A known user's list is the one computed for all users at once.
+        if let (Some(u), None) = (user.id, profile) {
+            let (history, seen) = (user.history, seen);
+            return self.recommend_all(&[u], &|_| history, &|_| seen, n).pop().unwrap_or_default();
+        }
+        let relevance = |i: u32| self.relevance(user, profile, i as usize);
+        let n_items = self.rating.n_items();
+        let Some(model) = self.ranking.top_n() else {
+            return top_unseen(n_items, seen, n, relevance)
+                .into_iter()
+                .map(|(movie, relevance)| Recommendation { movie, relevance })
+                .collect();
+        };
+        let list = model
+            .rank(user.id, user.history, seen, depth(self.rerank, n))
+            .into_iter()
+            .map(|(movie, _)| Recommendation { movie, relevance: relevance(movie) })
+            .collect();
+        reordered(list, self.rerank, n)
+    }
+
+    /// The `n` movies most like movie `i`: by the ranking's model where its kind offers it,
+    /// else by the rating model's (the cosine of its movie factors, or an item-based k-NN's
+    /// similarities); none when neither learns movies' likeness.
+    pub fn similar(&self, i: usize, n: usize) -> Vec<(u32, f64)> {
+        self.ranking.top_n().and_then(|m| m.similar(i, n)).or_else(|| self.rating.similar(i, n)).unwrap_or_default()
+    }
+
+    /// Why movie `i` is recommended to someone with these ratings: the `k` movies of
+    /// `history` most like it (by [`Recommender::similar`]), most similar first, each with
+    /// its similarity and the user's score.
+    pub fn because(&self, i: usize, history: &[(u32, f64)], k: usize) -> Vec<(u32, f64, f64)> {
+        if k == 0 || history.is_empty() {
+            return Vec::new();
+        }
+        let score: std::collections::HashMap<u32, f64> = history.iter().copied().collect();
+        self.similar(i, self.rating.n_items())
+            .into_iter()
+            .filter_map(|(j, similarity)| score.get(&j).map(|&s| (j, similarity, s)))
+            .take(k)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::scale::RatingScale;
+    use crate::data::trainset::Trainset;
+    use crate::models::base::Interactions;
+    use crate::models::ranking::RankingParams;
+
+    /// Every user's list at once is each user's list by its definition: the best unseen by
+    /// the ranking's own scores (or the predicted relevance), re-ordered by relevance where
+    /// asked, ties to the lower id; for SVD in both precisions, implicit ALS, EASE, popularity.
+    #[test]
+    fn all_users_lists_are_each_users_list_by_definition() {
+        use crate::models::rating::svd::{SvdParams, TrainMode};
+        let data = crate::data::synthetic::generate(
+            &crate::data::synthetic::SyntheticConfig { seed: 4, scale: 0.03, ..Default::default() },
+            RatingScale::SEED,
+        )
+        .unwrap();
+        let t = Trainset::new(&data.ratings);
+        let x = Interactions::new(&t);
+        let history: Vec<Vec<(u32, f64)>> = (0..x.n_users()).map(|u| x.user(u).collect()).collect();
+        let seen: Vec<Vec<u32>> = history.iter().map(|h| h.iter().map(|r| r.0).collect()).collect();
+        let users: Vec<usize> = (0..x.n_users()).rev().step_by(3).collect();
+        let svd = SvdParams { n_factors: 20, n_epochs: 3, ..SvdParams::default() }.check().unwrap();
+        let ranking = RankingParams {
+            ials: crate::models::ranking::ials::IalsParams { factors: 8, iterations: 2, ..Default::default() },
+            ..Default::default()
+        };
+        for mode in [TrainMode::Fast, TrainMode::Surprise] {
+            let rating = RatingModel::Svd(svd.fit(mode, 1, &t, |_| {}).unwrap());
+            for kind in Kind::ALL {
+                for rerank in [0, 12] {
+                    let rec =
+                        Recommender { rating: rating.clone(), ranking: ranking.fit_kind(kind, &t, 1).unwrap(), rerank };
+                    let all = rec.recommend_all(&users, &|u| &history[u], &|u| &seen[u], 8);
+                    for (&u, list) in users.iter().zip(&all) {
+                        let relevance = |i: u32| rec.rating.estimate(Some(u), Some(i as usize)).est;
+                        let expected: Vec<u32> = match rec.ranking.top_n() {
+                            None => top_unseen(x.n_items(), &seen[u], 8, relevance).into_iter().map(|r| r.0).collect(),
+                            Some(m) => {
+                                let mut scores = vec![0.0; x.n_items()];
+                                m.scores(Some(u), &history[u], &mut scores);
+                                let depth = if rerank > 0 { rerank.max(8) } else { 8 };
+                                let mut l = top_unseen(x.n_items(), &seen[u], depth, |i| scores[i as usize]);
+                                if rerank > 0 {
+                                    l.sort_by(|a, b| relevance(b.0).total_cmp(&relevance(a.0)));
+                                    l.truncate(8);
+                                }
+                                l.into_iter().map(|r| r.0).collect()
+                            }
+                        };
+                        let got: Vec<u32> = list.iter().map(|r| r.movie).collect();
+                        assert_eq!(got, expected, "{mode:?}, {kind}, rerank {rerank}, user {u}");
+                        assert!(list.iter().all(|r| r.relevance == relevance(r.movie)));
+                        // One user alone gets the same list.
+                        let alone = rec.recommend(User { id: Some(u), history: &history[u] }, &seen[u], 8);
+                        assert_eq!(&alone, list, "{mode:?}, {kind}, rerank {rerank}, user {u} alone");
+                    }
+                    // One ranking's lists, deeper than any asks, re-ordered for each `rerank`
+                    // and `n`: each the lists computed for that `rerank` alone.
+                    if let Some(m) = rec.ranking.top_n() {
+                        let ranked = m.rank_all(&users, &|u| &history[u], &|u| &seen[u], 30);
+                        for (other, n) in [(0, 8), (0, 3), (12, 8), (5, 8), (20, 4)] {
+                            let alone = Recommender { rerank: other, ..rec.clone() };
+                            let expected = alone.recommend_all(&users, &|u| &history[u], &|u| &seen[u], n);
+                            let got = from_ranked(&rec.rating, &users, &ranked, other, n);
+                            assert_eq!(got, expected, "{mode:?}, {kind}, rerank {other} from one ranking, n {n}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
