@@ -89,3 +89,23 @@ pub(crate) fn np_std(values: &[f64]) -> f64 {
     let squared: Vec<f64> = values.iter().map(|&v| (v - mean) * (v - mean)).collect();
     (crate::numpy::pairwise_sum(&squared) / values.len() as f64).sqrt()
 }
+
+/// The three methods of [`Predictor`] every fitted model with the fields `global_mean` and
+/// `scale` implements the same way (`as_any`: the model itself), written once: each model's
+/// `impl Predictor` starts with `predictor_fields!();`.
+macro_rules! predictor_fields {
+    () => {
+        fn global_mean(&self) -> f64 {
+            self.global_mean
+        }
+
+        fn scale(&self) -> $crate::data::scale::RatingScale {
+            self.scale
+        }
+
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
+    };
+}
+pub(crate) use predictor_fields;

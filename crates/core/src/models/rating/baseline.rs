@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::scale::RatingScale;
 use crate::data::trainset::Trainset;
-use crate::models::base::predictor::{Predictor, biased};
+use crate::models::base::predictor::{Predictor, biased, predictor_fields};
 use crate::models::base::{FitError, check};
 
 /// How the biases are fitted (Surprise's `bsl_options['method']`).
@@ -161,20 +161,10 @@ pub struct BaselineOnlyParams {
 }
 
 impl Predictor for Baseline {
+    predictor_fields!();
+
     fn estimate(&self, u: Option<usize>, i: Option<usize>) -> Option<f64> {
         Some(biased(self.global_mean, &self.bu, &self.bi, u, i))
-    }
-
-    fn global_mean(&self) -> f64 {
-        self.global_mean
-    }
-
-    fn scale(&self) -> RatingScale {
-        self.scale
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
     }
 }
 #[cfg(test)]

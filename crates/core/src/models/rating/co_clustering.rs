@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::scale::RatingScale;
 use crate::data::trainset::Trainset;
-use crate::models::base::predictor::{Folded, Predictor};
+use crate::models::base::predictor::{Folded, Predictor, predictor_fields};
 use crate::models::base::{FitError, check_count};
 use crate::numpy::{self, RandomState};
 
@@ -177,6 +177,8 @@ impl CoClustering {
 }
 
 impl Predictor for CoClustering {
+    predictor_fields!();
+
     fn estimate(&self, u: Option<usize>, i: Option<usize>) -> Option<f64> {
         let (Some(u), Some(i)) = (u, i) else { return Some(self.global_mean) };
         Some(self.estimate_in(self.cltr_u[u] as usize, self.user_mean[u], i))
@@ -198,17 +200,5 @@ impl Predictor for CoClustering {
             .collect();
         let uc = argmin(&errors) as usize;
         Folded { estimates: (0..n_items).map(|i| Some(self.estimate_in(uc, mean, i))).collect(), bias: None }
-    }
-
-    fn global_mean(&self) -> f64 {
-        self.global_mean
-    }
-
-    fn scale(&self) -> RatingScale {
-        self.scale
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
     }
 }

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::scale::RatingScale;
 use crate::data::trainset::{Rows, Trainset};
-use crate::models::base::predictor::{Folded, Predictor, biased, np_std};
+use crate::models::base::predictor::{Folded, Predictor, biased, np_std, predictor_fields};
 use crate::models::base::{FitError, check_count, install};
 use crate::models::rating::baseline::BaselineParams;
 use crate::models::rating::similarity::{self, Biases, Measure, SimOptions, Similarities};
@@ -274,6 +274,8 @@ impl Knn {
 }
 
 impl Predictor for Knn {
+    predictor_fields!();
+
     fn estimate(&self, u: Option<usize>, i: Option<usize>) -> Option<f64> {
         self.estimate_k(u, i).est
     }
@@ -327,18 +329,6 @@ impl Predictor for Knn {
     /// Item-based only: the similarities it computed.
     fn item_similarities(&self, i: usize, n_items: usize) -> Option<Vec<f64>> {
         (!self.user_based).then(|| (0..n_items).map(|j| if i == j { 1.0 } else { self.sim.get(i, j) }).collect())
-    }
-
-    fn global_mean(&self) -> f64 {
-        self.global_mean
-    }
-
-    fn scale(&self) -> RatingScale {
-        self.scale
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
     }
 }
 

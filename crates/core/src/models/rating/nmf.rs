@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::scale::RatingScale;
 use crate::data::trainset::Trainset;
 use crate::models::base::linalg::{cosines, row_of};
-use crate::models::base::predictor::{Folded, Predictor, biased};
+use crate::models::base::predictor::{Folded, Predictor, biased, predictor_fields};
 use crate::models::base::{FitError, check, check_count};
 use crate::numpy::RandomState;
 
@@ -168,6 +168,8 @@ impl NmfParams {
 }
 
 impl Predictor for Nmf {
+    predictor_fields!();
+
     /// NMF's own updates for one user, the movies' biases and factors held fixed: from
     /// factors at the middle of the initial range and a zero bias, `n_epochs` passes of the
     /// bias's SGD step (biased) and the factors' multiplicative update over the user's ratings.
@@ -228,17 +230,5 @@ impl Predictor for Nmf {
         } else {
             Some(dot(u?, i?))
         }
-    }
-
-    fn global_mean(&self) -> f64 {
-        self.global_mean
-    }
-
-    fn scale(&self) -> RatingScale {
-        self.scale
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
     }
 }

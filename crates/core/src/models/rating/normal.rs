@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::scale::RatingScale;
 use crate::data::trainset::Trainset;
-use crate::models::base::predictor::Predictor;
+use crate::models::base::predictor::{Predictor, predictor_fields};
 use crate::numpy::RandomState;
 
 /// `NormalPredictor`'s parameters: only the seed of its draws.
@@ -96,20 +96,10 @@ impl NormalParams {
 }
 
 impl Predictor for Normal {
+    predictor_fields!();
+
     fn estimate(&self, _: Option<usize>, _: Option<usize>) -> Option<f64> {
         Some(self.rng.lock().unwrap_or_else(|e| e.into_inner()).normal(self.global_mean, self.sigma))
-    }
-
-    fn global_mean(&self) -> f64 {
-        self.global_mean
-    }
-
-    fn scale(&self) -> RatingScale {
-        self.scale
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
     }
 }
 

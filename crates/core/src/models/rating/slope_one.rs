@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::scale::RatingScale;
 use crate::data::trainset::{Rows, Trainset};
-use crate::models::base::predictor::{Folded, Predictor};
+use crate::models::base::predictor::{Folded, Predictor, predictor_fields};
 use crate::models::base::{FitError, install};
 use crate::numpy;
 
@@ -149,6 +149,8 @@ impl SlopeOne {
 }
 
 impl Predictor for SlopeOne {
+    predictor_fields!();
+
     fn estimate(&self, u: Option<usize>, i: Option<usize>) -> Option<f64> {
         let (u, i) = (u?, i?);
         Some(self.estimate_with(self.user_mean[u], self.ur.row(u).0, i))
@@ -160,17 +162,5 @@ impl Predictor for SlopeOne {
         let (rated, scores): (Vec<u32>, Vec<f64>) = history.iter().copied().unzip();
         let mean = if scores.is_empty() { self.global_mean } else { numpy::mean(&scores) };
         Folded { estimates: (0..n_items).map(|i| Some(self.estimate_with(mean, &rated, i))).collect(), bias: None }
-    }
-
-    fn global_mean(&self) -> f64 {
-        self.global_mean
-    }
-
-    fn scale(&self) -> RatingScale {
-        self.scale
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
     }
 }

@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::scale::RatingScale;
 use crate::data::trainset::Trainset;
 use crate::models::base::linalg::{cosines, ridge_profile, row_of};
-use crate::models::base::predictor::{Folded, Predictor, biased};
+use crate::models::base::predictor::{Folded, Predictor, biased, predictor_fields};
 use crate::models::base::{FitError, check, check_count};
 use crate::models::rating::svd::TrainMode;
 use crate::numpy::RandomState;
@@ -267,6 +267,8 @@ impl SvdppParams {
 }
 
 impl Predictor for Svdpp {
+    predictor_fields!();
+
     /// The user's implicit factors from the movies rated, `|N|^-½ Σⱼ yⱼ`, then the bias
     /// and explicit factors that minimise SVD++'s objective for the user with every movie's
     /// parameters held fixed (a ridge regression, as SVD's fold-in).
@@ -306,18 +308,6 @@ impl Predictor for Svdpp {
             est += q.iter().zip(z).map(|(a, b)| a * b).sum::<f64>();
         }
         Some(est)
-    }
-
-    fn global_mean(&self) -> f64 {
-        self.global_mean
-    }
-
-    fn scale(&self) -> RatingScale {
-        self.scale
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
     }
 }
 

@@ -1,9 +1,8 @@
 //! Recommending with a fitted SVD: a profile folded in for a user the model has never seen,
 //! the top N movies of a fitted user, and the movies nearest a movie by their factors.
 
-use crate::data::scale::RatingScale;
 use crate::models::base::linalg::{cosines, ridge_profile, row_of};
-use crate::models::base::predictor::{Folded, Predictor, biased};
+use crate::models::base::predictor::{Folded, Predictor, biased, predictor_fields};
 use crate::models::base::select::top_unseen;
 use crate::models::rating::svd::{Factors, SvdModel};
 
@@ -79,6 +78,8 @@ pub fn similar(model: &SvdModel, i: usize, n: usize) -> Vec<(u32, f64)> {
     top_unseen(model.items.len(), &[i as u32], n, |j| cos[j as usize])
 }
 impl Predictor for SvdModel {
+    predictor_fields!();
+
     /// The bias and factors that minimise SVD's objective for the user, the movies' held
     /// fixed ([`fold_in`]).
     fn fold_in(&self, history: &[(u32, f64)], n_items: usize) -> Folded {
@@ -110,18 +111,6 @@ impl Predictor for SvdModel {
         } else {
             Some(self.dot(u?, i?))
         }
-    }
-
-    fn global_mean(&self) -> f64 {
-        self.global_mean
-    }
-
-    fn scale(&self) -> RatingScale {
-        self.scale
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
     }
 }
 #[cfg(test)]
