@@ -1,7 +1,8 @@
 //! The modules of every crate in the workspace import one another in layers: no module
 //! depends, through any chain of imports, on a module that depends on it. A cycle makes a
 //! module impossible to read without the ones above it; this test names the modules of any
-//! cycle, so that it is broken where it starts rather than found by a reader.
+//! cycle, so that it is broken where it starts rather than found by a reader. And the binary
+//! crates stay glue: no function of theirs runs over [`LONGEST`] lines.
 //!
 //! A module depends on another when its code (not its tests) names a path into it:
 //! `crate::a::b::Item`, `super::Item`, or a child module's `child::Item`. Declaring a child
@@ -320,4 +321,71 @@ fn the_checker_sees_cycles() {
     write("c.rs", "pub struct C(crate::a::A);\nfn f() { let _ = crate::b::B; }\n");
     assert_eq!(cycles(&dir), [vec!["b".to_owned(), "c".to_owned()]]);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The most lines a function of a binary crate may take, its signature and braces included.
+const LONGEST: usize = 60;
+
+/// The functions of a file's code (not its tests) longer than [`LONGEST`] lines: each as its
+/// name, first line and length. A function ends at the first line that closes a brace at its
+/// own indentation, as rustfmt lays it out.
+fn long_functions(text: &str) -> Vec<(String, usize, usize)> {
+    let end = text.find("#[cfg(test)]\nmod tests").unwrap_or(text.len());
+    let lines: Vec<&str> = text[..end].lines().collect();
+    let mut out = Vec::new();
+    let mut k = 0;
+    while k < lines.len() {
+        let line = lines[k];
+        let indent = line.len() - line.trim_start().len();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let at = words.iter().position(|w| *w == "fn");
+        let is_fn = at.is_some_and(|a| {
+            words[..a].iter().all(|w| matches!(*w, "pub" | "pub(crate)" | "async" | "const" | "unsafe" | "extern"))
+        });
+        if !is_fn {
+            k += 1;
+            continue;
+        }
+        let name: String = words[at.unwrap() + 1].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+        let close = format!("{}}}", " ".repeat(indent));
+        // A declaration without a body (a trait's) ends with `;` before any `{`.
+        let body = (k..lines.len()).find(|&j| lines[j].trim_end().ends_with('{') || lines[j].trim_end().ends_with(';'));
+        let Some(open) = body.filter(|&j| lines[j].trim_end().ends_with('{')) else {
+            k += 1;
+            continue;
+        };
+        let last = (open..lines.len()).find(|&j| lines[j] == close).unwrap_or(lines.len() - 1);
+        if last - k + 1 > LONGEST {
+            out.push((name, k + 1, last - k + 1));
+        }
+        k = last + 1;
+    }
+    out
+}
+
+#[test]
+fn binary_crates_have_no_long_function() {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(crates_dir()).unwrap() {
+        let src = entry.unwrap().path().join("src");
+        if !src.join("main.rs").exists() {
+            continue;
+        }
+        for (module, text) in modules(&src) {
+            for (name, line, length) in long_functions(&text) {
+                found.push(format!("{}/{}: {name} (line {line}): {length} lines", src.display(), module.join("/")));
+            }
+        }
+    }
+    assert!(found.is_empty(), "functions of binary crates over {LONGEST} lines (split them):\n{}", found.join("\n"));
+}
+
+#[test]
+fn long_functions_are_found() {
+    let body = "    x += 1;\n".repeat(LONGEST);
+    let text = format!(
+        "pub fn short() {{\n}}\n\nfn long(\n    a: u8,\n) -> u8 {{\n{body}}}\n\nimpl A {{\n    fn m(&self) {{\n{body}    }}\n}}\n"
+    );
+    let found: Vec<(String, usize)> = long_functions(&text).into_iter().map(|(n, l, _)| (n, l)).collect();
+    assert_eq!(found, [("long".to_owned(), 4), ("m".to_owned(), LONGEST + 8 + 2)]);
 }

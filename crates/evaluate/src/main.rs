@@ -10,7 +10,7 @@ use clap::Parser;
 use movierec_core::data::trainset::Trainset;
 use movierec_core::evaluation::accuracy::{self, RankingMetrics};
 use movierec_core::evaluation::ranking::{Heldout, RankingRow};
-use movierec_core::models::artifact;
+use movierec_core::models::artifact::{self, Provenance};
 use movierec_core::models::ranking::popularity::{By, PopularityParams};
 use movierec_core::models::recommender::depth;
 use movierec_core::models::{Fit, Kind, Ranking, Recommender};
@@ -130,6 +130,54 @@ fn run(args: Args) -> anyhow::Result<()> {
 fn evaluate(args: &Args, p: &EvaluateParams, tracker: &mut Tracker) -> anyhow::Result<Outputs> {
     tracker.log(&tracking::params_of(&serde_json::to_value(p)?), &[], &[])?;
     anyhow::ensure!(p.k >= 1, "invalid evaluate.k 0: expected 1 or more");
+    let (model, provenance, train, test) = read(args, tracker)?;
+    let phase = Phase::start("scoring");
+    let rating = &model.rating; // SVD or the algorithm train.algorithm names
+    let ids: Vec<(Option<usize>, Option<usize>)> = (0..test.len())
+        .map(|r| {
+            let u = rating.users().get(test.users().raw(test.user()[r].0)).map(|u| u as usize);
+            let i = rating.items().get(test.movies().raw(test.movie()[r].0)).map(|i| i as usize);
+            (u, i)
+        })
+        .collect();
+    let pairs: Vec<(f64, f64)> =
+        ids.iter().zip(test.score()).map(|(&(u, i), &r)| (r, rating.estimate(u, i).est)).collect();
+    let t = Trainset::new(&train);
+    let baselines = baselines(p, &model, &t, &ids, &test);
+    phase.finish();
+    let curve_k = p.k.max(CURVE_K);
+    let (ranking, curve, rankings, ndcg_curves) = rank(&model, &t, &test, p, curve_k)?;
+    let report = Report {
+        rmse: accuracy::rmse(pairs.iter().copied()),
+        mae: accuracy::mae(pairs.iter().copied()),
+        training_time: provenance.training_seconds,
+        nombre_utilisateurs: rating.users().len(),
+        nombre_films: rating.items().len(),
+        score_pertinence_moyen: rating.global_mean(),
+        algorithm: rating.name(),
+        mode: rating.mode(),
+        baselines,
+        ranking,
+        rankings,
+        test: test_set(&test, &ids),
+    };
+    tracing::info!(
+        rmse = report.rmse,
+        mae = report.mae,
+        baseline_only_rmse = report.baselines.baseline_only.rmse,
+        kind = %report.ranking.kind,
+        precision = report.ranking.row.metrics.precision,
+        ndcg = report.ranking.row.metrics.ndcg,
+        "evaluated"
+    );
+    for (name, row) in &report.rankings {
+        tracing::info!(ndcg = row.metrics.ndcg, precision = row.metrics.precision, "ranking {name}");
+    }
+    write(args, &report, &pairs, rating.scale(), &curve, &ndcg_curves, curve_k, tracker)
+}
+
+/// The model and the sets, the model's provenance checked against the training set.
+fn read(args: &Args, tracker: &mut Tracker) -> anyhow::Result<(Recommender, Provenance, RatingList, RatingList)> {
     let phase = Phase::start("reading the model and the sets");
     let (model, provenance) = movierec_stage::model::read(&args.model)?;
     let model_params = serde_json::json!({
@@ -150,32 +198,28 @@ fn evaluate(args: &Args, p: &EvaluateParams, tracker: &mut Tracker) -> anyhow::R
         args.train.display()
     );
     phase.finish();
+    Ok((model, provenance, train, test))
+}
 
-    let phase = Phase::start("scoring");
-    let rating = &model.rating; // SVD or the algorithm train.algorithm names
-    let known = |list: &RatingList, r: usize| {
-        let u = rating.users().get(list.users().raw(list.user()[r].0)).map(|u| u as usize);
-        let i = rating.items().get(list.movies().raw(list.movie()[r].0)).map(|i| i as usize);
-        (u, i)
-    };
-    let ids: Vec<(Option<usize>, Option<usize>)> = (0..test.len()).map(|r| known(&test, r)).collect();
-    let pairs: Vec<(f64, f64)> =
-        ids.iter().zip(test.score()).map(|(&(u, i), &r)| (r, rating.estimate(u, i).est)).collect();
-    let t = Trainset::new(&train);
-    let baseline = p.baseline.fit(&t);
-    let mean = rating.scale().clip(t.global_mean());
+/// The baselines' rmse and mae on the test ratings (`ids`: their inner ids in the model).
+fn baselines(
+    p: &EvaluateParams,
+    model: &Recommender,
+    t: &Trainset<'_>,
+    ids: &[(Option<usize>, Option<usize>)],
+    test: &RatingList,
+) -> Baselines {
+    let baseline = p.baseline.fit(t);
+    let mean = model.rating.scale().clip(t.global_mean());
     let accuracy_of = |est: &dyn Fn(Option<usize>, Option<usize>) -> f64| {
         let pairs: Vec<(f64, f64)> = ids.iter().zip(test.score()).map(|(&(u, i), &r)| (r, est(u, i))).collect();
         Accuracy { rmse: accuracy::rmse(pairs.iter().copied()), mae: accuracy::mae(pairs.iter().copied()) }
     };
-    let baselines = Baselines {
-        global_mean: accuracy_of(&|_, _| mean),
-        baseline_only: accuracy_of(&|u, i| baseline.estimate(u, i)),
-    };
-    phase.finish();
-    let curve_k = p.k.max(CURVE_K);
-    let (ranking, curve, rankings, ndcg_curves) = rank(&model, &t, &test, p, curve_k)?;
+    Baselines { global_mean: accuracy_of(&|_, _| mean), baseline_only: accuracy_of(&|u, i| baseline.estimate(u, i)) }
+}
 
+/// What the test set holds, and how much of it the model does not know.
+fn test_set(test: &RatingList, ids: &[(Option<usize>, Option<usize>)]) -> TestSet {
     let distinct = |v: Vec<bool>| v.iter().filter(|x| **x).count();
     let mut test_users = vec![false; test.users().len()];
     let mut test_movies = vec![false; test.movies().len()];
@@ -195,61 +239,50 @@ fn evaluate(args: &Args, p: &EvaluateParams, tracker: &mut Tracker) -> anyhow::R
             unknown_movies[tm] = true;
         }
     }
-    let report = Report {
-        rmse: accuracy::rmse(pairs.iter().copied()),
-        mae: accuracy::mae(pairs.iter().copied()),
-        training_time: provenance.training_seconds,
-        nombre_utilisateurs: rating.users().len(),
-        nombre_films: rating.items().len(),
-        score_pertinence_moyen: rating.global_mean(),
-        algorithm: rating.name(),
-        mode: rating.mode(),
-        baselines,
-        ranking,
-        rankings,
-        test: TestSet {
-            ratings: test.len(),
-            users: distinct(test_users),
-            movies: distinct(test_movies),
-            unknown_users: distinct(unknown_users),
-            unknown_movies: distinct(unknown_movies),
-            ratings_of_unknown_users: unknown_user_rows,
-            ratings_of_unknown_movies: unknown_movie_rows,
-        },
-    };
-    tracing::info!(
-        rmse = report.rmse,
-        mae = report.mae,
-        baseline_only_rmse = report.baselines.baseline_only.rmse,
-        kind = %report.ranking.kind,
-        precision = report.ranking.row.metrics.precision,
-        ndcg = report.ranking.row.metrics.ndcg,
-        "evaluated"
-    );
-    for (name, row) in &report.rankings {
-        tracing::info!(ndcg = row.metrics.ndcg, precision = row.metrics.precision, "ranking {name}");
+    TestSet {
+        ratings: test.len(),
+        users: distinct(test_users),
+        movies: distinct(test_movies),
+        unknown_users: distinct(unknown_users),
+        unknown_movies: distinct(unknown_movies),
+        ratings_of_unknown_users: unknown_user_rows,
+        ratings_of_unknown_movies: unknown_movie_rows,
     }
+}
 
+/// Stages the report and the plots' data, and logs them to MLflow before they are put in
+/// place (the tracker's `finish` does it), so that a required tracking that fails changes no
+/// output.
+#[allow(clippy::too_many_arguments)] // the outputs, each named
+fn write(
+    args: &Args,
+    report: &Report,
+    pairs: &[(f64, f64)],
+    scale: RatingScale,
+    curve: &[RankingMetrics],
+    ndcg_curves: &[(String, Option<Vec<RankingMetrics>>)],
+    curve_k: usize,
+    tracker: &mut Tracker,
+) -> anyhow::Result<Outputs> {
+    use std::io::Write;
     let mut out = Outputs::new();
-    out.write(&args.errors, |w| error_histogram(&pairs, rating.scale(), w))?;
+    out.write(&args.errors, |w| error_histogram(pairs, scale, w))?;
     out.write(&args.ranking, |w| -> std::io::Result<()> {
-        use std::io::Write;
         writeln!(w, "k,precision,recall")?;
-        for m in &curve {
+        for m in curve {
             writeln!(w, "{},{},{}", m.k, m.precision, m.recall)?;
         }
         Ok(())
     })?;
     out.write(&args.ndcg, |w| -> std::io::Result<()> {
-        use std::io::Write;
         write!(w, "k")?;
-        for (name, _) in &ndcg_curves {
+        for (name, _) in ndcg_curves {
             write!(w, ",{name}")?;
         }
         writeln!(w)?;
         for k in 0..curve_k {
             write!(w, "{}", k + 1)?;
-            for (_, curve) in &ndcg_curves {
+            for (_, curve) in ndcg_curves {
                 match curve {
                     Some(curve) => write!(w, ",{}", curve[k].ndcg)?,
                     None => write!(w, ",")?,
@@ -259,11 +292,8 @@ fn evaluate(args: &Args, p: &EvaluateParams, tracker: &mut Tracker) -> anyhow::R
         }
         Ok(())
     })?;
-    out.write_json(&args.report, &report)?;
-
-    // Logged before the outputs are put in place (the tracker's `finish` does it), so that a
-    // required tracking that fails changes no output.
-    tracker.log(&[], &tracking::report_metrics(&serde_json::to_value(&report)?), &[])?;
+    out.write_json(&args.report, report)?;
+    tracker.log(&[], &tracking::report_metrics(&serde_json::to_value(report)?), &[])?;
     tracker.upload("metrics/evaluate.json", out.staged(&args.report))?;
     tracker.upload("plots/evaluate_errors.csv", out.staged(&args.errors))?;
     tracker.upload("plots/precision_recall.csv", out.staged(&args.ranking))?;
@@ -291,16 +321,11 @@ fn rank(
 ) -> anyhow::Result<Rankings> {
     let h = Heldout::new(t, test, p.relevance_threshold);
     let phase = Phase::start(format!("ranking for {} users", h.users.len()));
-    let c = &p.compare;
-    // Implicit ALS with the model's own parameters is the model's ranking (the fit is
-    // deterministic, and the model was fitted on this training set: its fingerprint is
-    // checked), so it is not fitted a second time.
-    let own_ials = matches!(&model.ranking, Ranking::Ials(m) if m.params == c.ials);
     // The model's ranking's own lists, computed once, as deep as the rows that re-order them
     // need: the model's, `model_reranked` and the own implicit ALS differ only in `rerank`.
     let n = curve_k.max(p.k);
     let shared = model.ranking.top_n().map(|top| {
-        let reranks = [model.rerank, c.rerank];
+        let reranks = [model.rerank, p.compare.rerank];
         h.rank_users(top, reranks.iter().map(|&r| depth(r, n)).max().unwrap_or(n))
     });
     // Re-ordered by the model's predicted relevance, or (`rerank` 0) as ranked.
@@ -312,41 +337,7 @@ fn rank(
     let mut rows = std::collections::BTreeMap::new();
     let mut curves = vec![("model".to_owned(), Some(curve.clone()))];
     rows.insert("model".to_owned(), row);
-    let with = |ranking: Ranking, rerank: usize| {
-        Compared::Measure(Box::new(Recommender { rating: model.rating.clone(), ranking, rerank }))
-    };
-    // The model's ranking re-ordered by `rerank`: the model's row again for its own.
-    let model_with = |rerank: usize| match &shared {
-        _ if rerank == model.rerank => Compared::Model,
-        Some(_) => Compared::Shared(rerank),
-        None => with(model.ranking.clone(), rerank),
-    };
-    // Every column of the NDCG plot is always written (empty where a ranking is left out), so
-    // `dvc plots` finds the same columns whatever the parameters.
-    let mut others: Vec<(&str, Compared)> = vec![("svd", with(Ranking::Svd, 0))];
-    for (name, by) in [("most_rated", By::Count), ("damped_mean", By::DampedMean)] {
-        let fitted =
-            PopularityParams { by, damping: c.damping }.fit(t, 0).context("invalid evaluate.compare.damping")?;
-        others.push((name, with(Ranking::Popularity(fitted), 0)));
-    }
-    let ease = if t.n_items() <= c.ease.max_items {
-        Some(c.ease.fit(t, 0).context("invalid evaluate.compare.ease")?)
-    } else {
-        tracing::warn!(
-            movies = t.n_items(),
-            max = c.ease.max_items,
-            "EASE left out of the comparison: too many movies"
-        );
-        None
-    };
-    others.push(("ease", ease.map_or(Compared::LeftOut, |e| with(Ranking::Ease(e), 0))));
-    let ials = if own_ials {
-        model_with(0)
-    } else {
-        with(Ranking::Ials(c.ials.fit(t, 0).context("invalid evaluate.compare.ials")?), 0)
-    };
-    others.push(("ials", ials));
-    others.push(("model_reranked", if c.rerank > 0 { model_with(c.rerank) } else { Compared::LeftOut }));
+    let others = compared(model, t, p, shared.is_some())?;
     let reused: Vec<&str> =
         others.iter().filter(|(_, c)| matches!(c, Compared::Shared(_) | Compared::Model)).map(|(n, _)| *n).collect();
     tracing::info!("rows from the model's ranking's lists, not ranked again: {}", reused.join(", "));
@@ -369,6 +360,68 @@ fn rank(
     let ranking =
         ModelRanking { relevance_threshold: p.relevance_threshold, kind: model.kind(), rerank: model.rerank, row };
     Ok((ranking, curve, rows, curves))
+}
+
+/// The rankings measured beside the model's, by their row's name, fitted where they are
+/// measured on their own (`shared`: the model's ranking's lists are computed once).
+fn compared(
+    model: &Recommender,
+    t: &Trainset<'_>,
+    p: &EvaluateParams,
+    shared: bool,
+) -> anyhow::Result<Vec<(&'static str, Compared)>> {
+    let c = &p.compare;
+    let with = |ranking: Ranking, rerank: usize| {
+        Compared::Measure(Box::new(Recommender { rating: model.rating.clone(), ranking, rerank }))
+    };
+    // The model's ranking re-ordered by `rerank`: the model's row again for its own.
+    let model_with = |rerank: usize| match shared {
+        _ if rerank == model.rerank => Compared::Model,
+        true => Compared::Shared(rerank),
+        false => with(model.ranking.clone(), rerank),
+    };
+    // Every column of the NDCG plot is always written (empty where a ranking is left out), so
+    // `dvc plots` finds the same columns whatever the parameters. A row per kind of the
+    // registry, in its order: a new kind must say here how it is compared.
+    let mut others: Vec<(&str, Compared)> = Vec::new();
+    for kind in Kind::ALL {
+        match kind {
+            Kind::Svd => others.push((Kind::Svd.name(), with(Ranking::Svd, 0))),
+            Kind::Popularity => {
+                for (name, by) in [("most_rated", By::Count), ("damped_mean", By::DampedMean)] {
+                    let fitted = PopularityParams { by, damping: c.damping }
+                        .fit(t, 0)
+                        .context("invalid evaluate.compare.damping")?;
+                    others.push((name, with(Ranking::Popularity(fitted), 0)));
+                }
+            }
+            Kind::Ease if t.n_items() <= c.ease.max_items => {
+                let ease = c.ease.fit(t, 0).context("invalid evaluate.compare.ease")?;
+                others.push((Kind::Ease.name(), with(Ranking::Ease(ease), 0)));
+            }
+            Kind::Ease => {
+                tracing::warn!(
+                    movies = t.n_items(),
+                    max = c.ease.max_items,
+                    "EASE left out of the comparison: too many movies"
+                );
+                others.push((Kind::Ease.name(), Compared::LeftOut));
+            }
+            // Implicit ALS with the model's own parameters is the model's ranking (the fit is
+            // deterministic, and the model was fitted on this training set: its fingerprint
+            // is checked), so it is not fitted a second time.
+            Kind::Ials if matches!(&model.ranking, Ranking::Ials(m) if m.params == c.ials) => {
+                others.push((Kind::Ials.name(), model_with(0)));
+            }
+            Kind::Ials => {
+                let ials = c.ials.fit(t, 0).context("invalid evaluate.compare.ials")?;
+                others.push((Kind::Ials.name(), with(Ranking::Ials(ials), 0)));
+            }
+            Kind::Auto => unreachable!("Kind::ALL holds kinds, not the choice between them"),
+        }
+    }
+    others.push(("model_reranked", if c.rerank > 0 { model_with(c.rerank) } else { Compared::LeftOut }));
+    Ok(others)
 }
 
 /// A ranking measured beside the model's.

@@ -6,7 +6,6 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
@@ -374,39 +373,64 @@ fn refit(
     threads: usize,
 ) -> anyhow::Result<(Report, Recommender, Provenance)> {
     let phase = Phase::start("fitting the best candidates on the training set, then on all ratings");
+    let test = honest_scores(p, &outcome, sets, pool, threads)?;
+    let (serve, provenance) = pool
+        .install(|| outcome.fit_to_serve(p.mode, threads, &sets.all))
+        .map_err(anyhow::Error::msg)
+        .context("fitting the model to serve")?;
+    phase.finish();
+    tracing::info!(
+        test_rmse = test.rmse,
+        test_mae = test.mae,
+        test_ranking = test.ranking,
+        "best candidates on the test set"
+    );
+    let report = report(p, plan, outcome, test, &serve, &provenance, threads);
+    Ok((report, serve, provenance))
+}
+
+/// The chosen candidates' scores on the test set, fitted on the training set.
+struct TestScores {
+    rmse: f64,
+    mae: f64,
+    ranking: Option<f64>,
+}
+
+fn honest_scores(
+    p: &OptimizeParams,
+    outcome: &Outcome,
+    sets: &Sets,
+    pool: &rayon::ThreadPool,
+    threads: usize,
+) -> anyhow::Result<TestScores> {
     let t = Trainset::new(&sets.train);
     let model = pool
         .install(|| outcome.fit(p.mode, threads, &t))
         .map_err(anyhow::Error::msg)
         .context("refitting the best candidates")?;
     let (rmse, mae) = search::score(&model.rating, &sets.test, 0..sets.test.len());
-    let test_ranking = match p.measure {
+    let ranking = match p.measure {
         Measure::Ranking { metric, k } => {
             let h = Heldout::new(&t, &sets.test, p.relevance_threshold);
             Some(metric.of(&pool.install(|| h.measure_recommender(&model, k, k)).0.metrics))
         }
         _ => None,
     };
-    let t_all = Trainset::new(&sets.all);
-    let t0 = Instant::now();
-    let serve = pool
-        .install(|| outcome.fit(p.mode, threads, &t_all))
-        .map_err(anyhow::Error::msg)
-        .context("fitting the model to serve")?;
-    let serve_seconds = t0.elapsed().as_secs_f64();
-    phase.finish();
-    tracing::info!(test_rmse = rmse, test_mae = mae, test_ranking, "best candidates on the test set");
+    Ok(TestScores { rmse, mae, ranking })
+}
 
-    let all = &sets.all;
-    let provenance = Provenance {
-        data_fingerprint: artifact::fingerprint(all),
-        n_ratings: all.len() as u64,
-        created_at: artifact::now_rfc3339(),
-        training_seconds: serve_seconds,
-        threads: outcome.fit_threads(p.mode, threads),
-    };
+/// `metrics/optimize.json`.
+fn report(
+    p: &OptimizeParams,
+    plan: &Plan<'_>,
+    outcome: Outcome,
+    test: TestScores,
+    serve: &Recommender,
+    provenance: &Provenance,
+    threads: usize,
+) -> Report {
     let best_result = &outcome.cv_results[outcome.best];
-    let report = Report {
+    Report {
         method: p.method,
         measure: p.measure,
         cv: p.cv,
@@ -425,24 +449,23 @@ fn refit(
         best_index: outcome.best,
         best_algorithm: outcome.best_algorithm,
         best_score: Score { rmse: best_result.mean_test_rmse.unwrap(), mae: best_result.mean_test_mae.unwrap() },
-        test_score: Score { rmse, mae },
+        test_score: Score { rmse: test.rmse, mae: test.mae },
         best_ranking: BestRanking {
             kind: outcome.ranking.kind,
             index: outcome.best_ranking,
             params: outcome.ranking.chosen(),
             cv_score: outcome.cv_results[outcome.best_ranking].score(p.measure),
-            test_score: test_ranking,
+            test_score: test.ranking,
         },
         serve_model: ServeModel {
-            n_ratings: all.len(),
+            n_ratings: provenance.n_ratings as usize,
             n_users: serve.rating.users().len(),
             n_movies: serve.rating.items().len(),
-            training_time: serve_seconds,
+            training_time: provenance.training_seconds,
         },
         best_params: outcome.best_params,
         cv_results: outcome.cv_results,
-    };
-    Ok((report, serve, provenance))
+    }
 }
 
 /// The parent run's best params and scores, one child run per candidate, the artifacts, and

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use movierec_core::RatingList;
 use movierec_core::models::base::select;
-use movierec_core::models::recommender;
+use movierec_core::models::{Recommender, recommender};
 use movierec_core::quote::quote;
 use movierec_stage::progress::{Phase, Steps};
 use movierec_stage::{Common, Outputs, Params};
@@ -71,67 +72,88 @@ fn run(args: Args) -> anyhow::Result<()> {
     let phase = Phase::start("reading the model and the data");
     let (model, _) = movierec_stage::model::read(&args.model)?;
     let ratings = movierec_tables::read_ratings(&args.ratings)?;
-    let names: HashMap<String, String> = movierec_tables::read_labels(&args.users, "user_id", "user_name")?;
-    let titles: HashMap<String, String> = movierec_tables::read_labels(&args.movies, "movie_id", "title")?;
-    // What each user has rated anywhere in the data, as the model's movie indices.
-    let histories = recommender::histories(&model.rating, &ratings);
-    let seen: Vec<Vec<u32>> = histories.iter().map(|h| select::movies_of(h)).collect();
-    let rating = &model.rating;
-    let users: Vec<usize> = if p.users.is_empty() {
-        (0..rating.users().len()).collect()
-    } else {
-        let unknown: Vec<&String> = p.users.iter().filter(|u| rating.users().get(u).is_none()).collect();
-        anyhow::ensure!(
-            unknown.is_empty(),
-            "predict.users lists users the model does not know: {}",
-            unknown.iter().map(|u| quote(u).to_string()).collect::<Vec<_>>().join(", ")
-        );
-        p.users.iter().map(|u| rating.users().get(u).expect("checked") as usize).collect()
+    let labels = Labels {
+        names: movierec_tables::read_labels(&args.users, "user_id", "user_name")?,
+        titles: movierec_tables::read_labels(&args.movies, "movie_id", "title")?,
     };
+    let users = users(&model, &p.users)?;
     phase.finish();
-
-    let steps = Steps::new(users.len().div_ceil(BLOCK) as u64, "blocks of users");
-    let mut recommended = vec![false; rating.items().len()];
-    let mut rows = 0usize;
-    let mut done = 0usize;
     let mut out = Outputs::new();
+    let (mut rows, mut distinct) = (0, 0);
     out.write(&args.out, |w| -> anyhow::Result<()> {
-        let mut csv = csv::Writer::from_writer(w);
-        csv.write_record(["user_id", "user_name", "rank", "movie_id", "title", "score"])?;
-        for block in users.chunks(BLOCK) {
-            let lists: Vec<Vec<(u32, f64)>> = model
-                .recommend_all(block, &|u| &histories[u], &|u| &seen[u], p.n)
-                .into_iter()
-                .map(|list| list.into_iter().map(|r| (r.movie, r.relevance)).collect())
-                .collect();
-            for (&u, list) in block.iter().zip(&lists) {
-                let uid = rating.users().raw(u as u32);
-                let name = names.get(uid).map_or("", String::as_str);
-                for (rank, &(i, score)) in list.iter().enumerate() {
-                    let iid = rating.items().raw(i);
-                    let title = titles.get(iid).map_or("", String::as_str);
-                    csv.write_record([uid, name, &(rank + 1).to_string(), iid, title, &score.to_string()])?;
-                    recommended[i as usize] = true;
-                    rows += 1;
-                }
-            }
-            done += block.len();
-            steps.step(format!("{done} users"));
-        }
-        csv.flush()?;
+        (rows, distinct) = recommend(&model, &ratings, &users, p.n, &labels, w)?;
         Ok(())
     })?;
-    steps.finish();
-    let distinct = recommended.iter().filter(|x| **x).count();
     let report = Report {
         ranking: model.kind(),
         n: p.n,
         users: users.len(),
         rows,
         distinct_movies: distinct,
-        catalogue_coverage: distinct as f64 / rating.items().len().max(1) as f64,
+        catalogue_coverage: distinct as f64 / model.rating.items().len().max(1) as f64,
     };
     tracing::info!(users = report.users, rows = report.rows, coverage = report.catalogue_coverage, "recommended");
     out.write_json(&args.report, &report)?;
     out.commit()
+}
+
+/// Users' names and movies' titles by raw id.
+struct Labels {
+    names: HashMap<String, String>,
+    titles: HashMap<String, String>,
+}
+
+/// The model's inner ids of the users to recommend to: `predict.users`, or every user.
+fn users(model: &Recommender, listed: &[String]) -> anyhow::Result<Vec<usize>> {
+    let known = model.rating.users();
+    if listed.is_empty() {
+        return Ok((0..known.len()).collect());
+    }
+    let unknown: Vec<&String> = listed.iter().filter(|u| known.get(u).is_none()).collect();
+    anyhow::ensure!(
+        unknown.is_empty(),
+        "predict.users lists users the model does not know: {}",
+        unknown.iter().map(|u| quote(u).to_string()).collect::<Vec<_>>().join(", ")
+    );
+    Ok(listed.iter().map(|u| known.get(u).expect("checked") as usize).collect())
+}
+
+/// Writes each user's `n` recommendations as CSV rows, in blocks of users: the rows written
+/// and the distinct movies recommended.
+fn recommend(
+    model: &Recommender,
+    ratings: &RatingList,
+    users: &[usize],
+    n: usize,
+    labels: &Labels,
+    w: &mut impl std::io::Write,
+) -> anyhow::Result<(usize, usize)> {
+    // What each user has rated anywhere in the data, as the model's movie indices.
+    let histories = recommender::histories(&model.rating, ratings);
+    let seen: Vec<Vec<u32>> = histories.iter().map(|h| select::movies_of(h)).collect();
+    let rating = &model.rating;
+    let steps = Steps::new(users.len().div_ceil(BLOCK) as u64, "blocks of users");
+    let mut recommended = vec![false; rating.items().len()];
+    let (mut rows, mut done) = (0usize, 0usize);
+    let mut csv = csv::Writer::from_writer(w);
+    csv.write_record(["user_id", "user_name", "rank", "movie_id", "title", "score"])?;
+    for block in users.chunks(BLOCK) {
+        let lists = model.recommend_all(block, &|u| &histories[u], &|u| &seen[u], n);
+        for (&u, list) in block.iter().zip(&lists) {
+            let uid = rating.users().raw(u as u32);
+            let name = labels.names.get(uid).map_or("", String::as_str);
+            for (rank, r) in list.iter().enumerate() {
+                let iid = rating.items().raw(r.movie);
+                let title = labels.titles.get(iid).map_or("", String::as_str);
+                csv.write_record([uid, name, &(rank + 1).to_string(), iid, title, &r.relevance.to_string()])?;
+                recommended[r.movie as usize] = true;
+                rows += 1;
+            }
+        }
+        done += block.len();
+        steps.step(format!("{done} users"));
+    }
+    csv.flush()?;
+    steps.finish();
+    Ok((rows, recommended.iter().filter(|x| **x).count()))
 }

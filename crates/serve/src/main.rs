@@ -172,29 +172,7 @@ fn token(args: &Args) -> anyhow::Result<Option<String>> {
 
 fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
-    anyhow::ensure!(
-        args.request_timeout.is_finite() && args.request_timeout > 0.0,
-        "invalid --request-timeout {}: expected a positive number of seconds",
-        args.request_timeout
-    );
-    anyhow::ensure!(args.max_page >= 1, "invalid --max-page 0: expected 1 or more");
-    anyhow::ensure!(
-        args.max_model_age_hours.is_finite() && args.max_model_age_hours > 0.0,
-        "invalid --max-model-age-hours {}: expected a positive number of hours",
-        args.max_model_age_hours
-    );
-    let config = Config {
-        token: token(&args)?,
-        max_page: args.max_page,
-        request_timeout: Duration::from_secs_f64(args.request_timeout),
-        max_in_flight: args.max_in_flight,
-        max_queue: args.max_queue,
-        body_limit: args.body_limit,
-        gridsearch_threads: args.gridsearch_threads.max(1),
-        gridsearch_max_fits: args.gridsearch_max_fits,
-        max_model_age: Duration::from_secs_f64(args.max_model_age_hours * 3600.0),
-        params: args.params.exists().then(|| args.params.clone()),
-    };
+    let config = config(&args)?;
     if config.token.is_none() {
         tracing::warn!("no API token: POST /gridsearch and POST /refresh are disabled (set MOVIEREC_API_TOKEN)");
     }
@@ -205,24 +183,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         movies: args.movies.clone(),
         metrics: Some(args.metrics.clone()),
     };
-    let snapshot = match Snapshot::load(&paths) {
-        Ok(s) => {
-            tracing::info!(
-                model = %args.model.display(),
-                users = s.data.user_ids.len(),
-                movies = s.data.movie_ids.len(),
-                "model and data loaded"
-            );
-            Some(s)
-        }
-        Err(e) if args.allow_missing_model => {
-            tracing::warn!("no model served until a refresh succeeds: {e:#}");
-            None
-        }
-        Err(e) => {
-            return Err(e.context("cannot start: the artifacts cannot be served (--allow-missing-model starts anyway)"));
-        }
-    };
+    let snapshot = load(&paths, &args)?;
     let state = AppState::new(paths, config, snapshot)?;
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if args.workers > 0 {
@@ -239,6 +200,54 @@ fn run(args: Args) -> anyhow::Result<()> {
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+/// The service's behaviour, from the flags checked.
+fn config(args: &Args) -> anyhow::Result<Config> {
+    anyhow::ensure!(
+        args.request_timeout.is_finite() && args.request_timeout > 0.0,
+        "invalid --request-timeout {}: expected a positive number of seconds",
+        args.request_timeout
+    );
+    anyhow::ensure!(args.max_page >= 1, "invalid --max-page 0: expected 1 or more");
+    anyhow::ensure!(
+        args.max_model_age_hours.is_finite() && args.max_model_age_hours > 0.0,
+        "invalid --max-model-age-hours {}: expected a positive number of hours",
+        args.max_model_age_hours
+    );
+    Ok(Config {
+        token: token(args)?,
+        max_page: args.max_page,
+        request_timeout: Duration::from_secs_f64(args.request_timeout),
+        max_in_flight: args.max_in_flight,
+        max_queue: args.max_queue,
+        body_limit: args.body_limit,
+        gridsearch_threads: args.gridsearch_threads.max(1),
+        gridsearch_max_fits: args.gridsearch_max_fits,
+        max_model_age: Duration::from_secs_f64(args.max_model_age_hours * 3600.0),
+        params: args.params.exists().then(|| args.params.clone()),
+    })
+}
+
+/// The artifacts at `paths`, or none when they cannot be served and `--allow-missing-model`
+/// says to start anyway.
+fn load(paths: &Paths, args: &Args) -> anyhow::Result<Option<Snapshot>> {
+    match Snapshot::load(paths) {
+        Ok(s) => {
+            tracing::info!(
+                model = %args.model.display(),
+                users = s.data.user_ids.len(),
+                movies = s.data.movie_ids.len(),
+                "model and data loaded"
+            );
+            Ok(Some(s))
+        }
+        Err(e) if args.allow_missing_model => {
+            tracing::warn!("no model served until a refresh succeeds: {e:#}");
+            Ok(None)
+        }
+        Err(e) => Err(e.context("cannot start: the artifacts cannot be served (--allow-missing-model starts anyway)")),
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

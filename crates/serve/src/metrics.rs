@@ -97,13 +97,22 @@ impl Metrics {
         started_seconds: u64,
     ) -> String {
         let mut out = String::with_capacity(8192);
+        self.render_requests(&mut out);
+        self.render_counts(&mut out, load, gridsearch_running);
+        render_model(&mut out, model);
+        header(&mut out, "process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch.");
+        let _ = writeln!(out, "process_start_time_seconds {started_seconds}");
+        if let Some(rss) = resident_bytes() {
+            header(&mut out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+            let _ = writeln!(out, "process_resident_memory_bytes {rss}");
+        }
+        out
+    }
+
+    /// The requests answered: counts and latency histograms, by route, method and status.
+    fn render_requests(&self, out: &mut String) {
         let map = self.requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        header(
-            &mut out,
-            "movierec_http_requests_total",
-            "counter",
-            "HTTP requests answered, by route, method and status.",
-        );
+        header(out, "movierec_http_requests_total", "counter", "HTTP requests answered, by route, method and status.");
         for ((route, method, status), s) in map.iter() {
             let _ = writeln!(
                 out,
@@ -112,7 +121,7 @@ impl Metrics {
             );
         }
         header(
-            &mut out,
+            out,
             "movierec_http_request_duration_seconds",
             "histogram",
             "Time to answer an HTTP request, by route, method and status.",
@@ -132,6 +141,10 @@ impl Metrics {
             let _ = writeln!(out, "movierec_http_request_duration_seconds_count{{{labels}}} {}", s.count);
         }
         drop(map);
+    }
+
+    /// The load, the counters of recommendations, refreshes and grid search jobs.
+    fn render_counts(&self, out: &mut String, load: &Load, gridsearch_running: bool) {
         let counter = |out: &mut String, name: &str, help: &str, v: &AtomicU64| {
             header(out, name, "counter", help);
             let _ = writeln!(out, "{name} {}", v.load(Ordering::Relaxed));
@@ -140,20 +153,20 @@ impl Metrics {
             header(out, name, "gauge", help);
             let _ = writeln!(out, "{name} {v}");
         };
-        gauge(&mut out, "movierec_http_requests_in_flight", "Requests being worked on now.", load.in_flight);
-        gauge(&mut out, "movierec_http_requests_queued", "Requests waiting their turn now.", load.queued);
-        gauge(&mut out, "movierec_http_max_in_flight", "The most requests worked on at once.", load.max_in_flight);
-        gauge(&mut out, "movierec_http_max_queue", "The most requests waiting their turn.", load.max_queue);
+        gauge(out, "movierec_http_requests_in_flight", "Requests being worked on now.", load.in_flight);
+        gauge(out, "movierec_http_requests_queued", "Requests waiting their turn now.", load.queued);
+        gauge(out, "movierec_http_max_in_flight", "The most requests worked on at once.", load.max_in_flight);
+        gauge(out, "movierec_http_max_queue", "The most requests waiting their turn.", load.max_queue);
         header(
-            &mut out,
+            out,
             "movierec_http_requests_refused_total",
             "counter",
             "Requests answered 503 at once because every place to work and to wait was taken.",
         );
         let _ = writeln!(out, "movierec_http_requests_refused_total {}", load.refused);
-        counter(&mut out, "movierec_recommendations_total", "Recommendation lists served.", &self.recommendations);
-        counter(&mut out, "movierec_recommended_movies_total", "Movies in the lists served.", &self.recommended_movies);
-        header(&mut out, "movierec_refresh_total", "counter", "Model refreshes, by result.");
+        counter(out, "movierec_recommendations_total", "Recommendation lists served.", &self.recommendations);
+        counter(out, "movierec_recommended_movies_total", "Movies in the lists served.", &self.recommended_movies);
+        header(out, "movierec_refresh_total", "counter", "Model refreshes, by result.");
         let _ =
             writeln!(out, "movierec_refresh_total{{result=\"success\"}} {}", self.refresh_ok.load(Ordering::Relaxed));
         let _ = writeln!(
@@ -161,7 +174,7 @@ impl Metrics {
             "movierec_refresh_total{{result=\"failure\"}} {}",
             self.refresh_failed.load(Ordering::Relaxed)
         );
-        header(&mut out, "movierec_gridsearch_jobs_total", "counter", "Grid search jobs, by result.");
+        header(out, "movierec_gridsearch_jobs_total", "counter", "Grid search jobs, by result.");
         for (result, v) in [
             ("started", &self.gridsearch_started),
             ("succeeded", &self.gridsearch_succeeded),
@@ -170,58 +183,50 @@ impl Metrics {
             let _ =
                 writeln!(out, "movierec_gridsearch_jobs_total{{result=\"{result}\"}} {}", v.load(Ordering::Relaxed));
         }
-        header(&mut out, "movierec_gridsearch_running", "gauge", "1 while a grid search job runs.");
+        header(out, "movierec_gridsearch_running", "gauge", "1 while a grid search job runs.");
         let _ = writeln!(out, "movierec_gridsearch_running {}", u8::from(gridsearch_running));
-        header(&mut out, "movierec_model_loaded", "gauge", "1 when a model is loaded and served.");
-        let _ = writeln!(out, "movierec_model_loaded {}", u8::from(model.is_some()));
-        if let Some(m) = model {
-            header(
-                &mut out,
-                "movierec_model_info",
-                "gauge",
-                "The model served: its data fingerprint, creation time and source.",
-            );
-            let _ = writeln!(
-                out,
-                "movierec_model_info{{fingerprint=\"{}\",created_at=\"{}\",source=\"{}\"}} 1",
-                escape(m.fingerprint),
-                escape(m.created_at),
-                escape(m.source)
-            );
-            if let Some(c) = m.created_seconds {
-                header(
-                    &mut out,
-                    "movierec_model_created_timestamp_seconds",
-                    "gauge",
-                    "When the model file was written.",
-                );
-                let _ = writeln!(out, "movierec_model_created_timestamp_seconds {c}");
-            }
-            if let Some(a) = m.age_seconds {
-                header(&mut out, "movierec_model_age_seconds", "gauge", "Seconds since the model file was written.");
-                let _ = writeln!(out, "movierec_model_age_seconds {a}");
-            }
-            header(
-                &mut out,
-                "movierec_model_max_age_seconds",
-                "gauge",
-                "The age past which the model is stale (serve --max-model-age).",
-            );
-            let _ = writeln!(out, "movierec_model_max_age_seconds {}", m.max_age_seconds);
-            header(&mut out, "movierec_model_loaded_timestamp_seconds", "gauge", "When this service loaded the model.");
-            let _ = writeln!(out, "movierec_model_loaded_timestamp_seconds {}", m.loaded_seconds);
-            header(&mut out, "movierec_model_users", "gauge", "Users the model knows.");
-            let _ = writeln!(out, "movierec_model_users {}", m.users);
-            header(&mut out, "movierec_model_movies", "gauge", "Movies the model knows.");
-            let _ = writeln!(out, "movierec_model_movies {}", m.movies);
+    }
+}
+
+/// The model served: whether one is, and what it is.
+fn render_model(out: &mut String, model: Option<&ModelGauges<'_>>) {
+    header(out, "movierec_model_loaded", "gauge", "1 when a model is loaded and served.");
+    let _ = writeln!(out, "movierec_model_loaded {}", u8::from(model.is_some()));
+    if let Some(m) = model {
+        header(
+            out,
+            "movierec_model_info",
+            "gauge",
+            "The model served: its data fingerprint, creation time and source.",
+        );
+        let _ = writeln!(
+            out,
+            "movierec_model_info{{fingerprint=\"{}\",created_at=\"{}\",source=\"{}\"}} 1",
+            escape(m.fingerprint),
+            escape(m.created_at),
+            escape(m.source)
+        );
+        if let Some(c) = m.created_seconds {
+            header(out, "movierec_model_created_timestamp_seconds", "gauge", "When the model file was written.");
+            let _ = writeln!(out, "movierec_model_created_timestamp_seconds {c}");
         }
-        header(&mut out, "process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch.");
-        let _ = writeln!(out, "process_start_time_seconds {started_seconds}");
-        if let Some(rss) = resident_bytes() {
-            header(&mut out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
-            let _ = writeln!(out, "process_resident_memory_bytes {rss}");
+        if let Some(a) = m.age_seconds {
+            header(out, "movierec_model_age_seconds", "gauge", "Seconds since the model file was written.");
+            let _ = writeln!(out, "movierec_model_age_seconds {a}");
         }
-        out
+        header(
+            out,
+            "movierec_model_max_age_seconds",
+            "gauge",
+            "The age past which the model is stale (serve --max-model-age).",
+        );
+        let _ = writeln!(out, "movierec_model_max_age_seconds {}", m.max_age_seconds);
+        header(out, "movierec_model_loaded_timestamp_seconds", "gauge", "When this service loaded the model.");
+        let _ = writeln!(out, "movierec_model_loaded_timestamp_seconds {}", m.loaded_seconds);
+        header(out, "movierec_model_users", "gauge", "Users the model knows.");
+        let _ = writeln!(out, "movierec_model_users {}", m.users);
+        header(out, "movierec_model_movies", "gauge", "Movies the model knows.");
+        let _ = writeln!(out, "movierec_model_movies {}", m.movies);
     }
 }
 

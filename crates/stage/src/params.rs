@@ -218,7 +218,7 @@ pub struct TrainParams {
 impl Default for TrainParams {
     fn default() -> TrainParams {
         TrainParams {
-            algorithm: "svd".to_owned(),
+            algorithm: Algorithm::SVD.to_owned(),
             mode: TrainMode::default(),
             threads: 0,
             svd: SvdParams::default(),
@@ -236,7 +236,7 @@ impl TrainParams {
     /// # Errors
     /// An unknown name.
     pub fn rating(&self) -> anyhow::Result<Option<Algorithm>> {
-        if self.algorithm == "svd" {
+        if self.algorithm == Algorithm::SVD {
             return Ok(None);
         }
         match self.algorithms.0.get(&self.algorithm) {
@@ -270,7 +270,7 @@ impl<'de> Deserialize<'de> for Algorithms {
         let raw = BTreeMap::<String, Option<serde_json::Map<String, serde_json::Value>>>::deserialize(d)?;
         let mut out = BTreeMap::new();
         for (name, params) in raw {
-            if name == "svd" {
+            if name == Algorithm::SVD {
                 return Err(D::Error::custom("SVD's parameters are train.svd, not train.algorithms.svd"));
             }
             let a = Algorithm::with_params(&name, params.unwrap_or_default())

@@ -8,12 +8,12 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Parser;
 use movierec_core::data::trainset::Trainset;
-use movierec_core::models::Recommender;
 use movierec_core::models::artifact::{self, Provenance};
 use movierec_core::models::base::simd::Isa;
 use movierec_core::models::rating::model::RatingModel;
 use movierec_core::models::rating::svd::fast;
 use movierec_core::models::rating::svd::{Epoch, Svd, TrainMode};
+use movierec_core::models::{Algorithm, Kind, Recommender};
 use movierec_stage::params::TrainParams;
 use movierec_stage::progress::{Phase, Steps};
 use movierec_stage::tracking::{self, Metric, Tracker};
@@ -117,50 +117,19 @@ fn train(args: &Args, p: &TrainParams, tracker: &mut Tracker) -> anyhow::Result<
     let fingerprint = artifact::fingerprint(&list);
     tracker.log(&[("data_fingerprint".to_owned(), fingerprint.clone())], &[], &[])?;
     // Everything that cannot be fitted on this data is refused before any fitting.
-    let kind = p.ranking.check_kind(p.ranking.kind, t.n_items()).context("invalid train.ranking parameters")?;
-    if kind != p.ranking.kind {
-        tracing::info!(
-            "the {} ranking is {kind} on {} movies (ease up to ease.max_items, {}; ials above)",
-            p.ranking.kind,
-            t.n_items(),
-            p.ranking.ease.max_items
-        );
-    }
-
-    let threads = match p.mode {
-        TrainMode::Surprise if algorithm.is_none() => 1,
-        // SVD's fast fit: no more threads than the data keeps busy.
-        TrainMode::Fast if algorithm.is_none() && p.threads == 0 => fast::threads_for(t.n_ratings()),
-        _ if p.threads == 0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        _ => p.threads,
-    };
-    let (model, seconds, losses) = match &algorithm {
+    let kind = ranking_kind(p, &t)?;
+    let threads = threads(p, algorithm.is_none(), &t);
+    let (rating, seconds, losses) = match &algorithm {
         None => fit_svd(&svd, p.mode, threads, &t)?,
-        Some(a) => {
-            tracing::info!(ratings = t.n_ratings(), users = t.n_users(), movies = t.n_items(), "training {}", a.name());
-            let phase = Phase::start(format!("fitting {}", a.name()));
-            let started = Instant::now();
-            let model =
-                RatingModel::fit(a, &t, threads).with_context(|| format!("invalid train.algorithms.{}", a.name()))?;
-            phase.finish();
-            (model, started.elapsed().as_secs_f64(), Vec::new())
-        }
+        Some(a) => fit_algorithm(a, threads, &t)?,
     };
     let phase = Phase::start(format!("fitting the {kind} ranking"));
     let started = Instant::now();
     let ranking = p.ranking.fit_kind(kind, &t, p.threads).context("invalid train.ranking parameters")?;
     let ranking_seconds = started.elapsed().as_secs_f64();
     phase.finish();
-    let model = Recommender { rating: model, ranking, rerank: p.ranking.rerank };
-
-    let provenance = Provenance {
-        data_fingerprint: fingerprint,
-        n_ratings: t.n_ratings() as u64,
-        created_at: artifact::now_rfc3339(),
-        training_seconds: seconds,
-        threads,
-    };
-    let is_svd = algorithm.is_none();
+    let model = Recommender { rating, ranking, rerank: p.ranking.rerank };
+    let provenance = Provenance::new(fingerprint, t.n_ratings(), seconds, threads);
     let report = Report {
         algorithm: model.rating.name(),
         params: model.rating.params(),
@@ -172,26 +141,73 @@ fn train(args: &Args, p: &TrainParams, tracker: &mut Tracker) -> anyhow::Result<
         n_users: t.n_users(),
         n_movies: t.n_items(),
         mean_score: t.global_mean(),
-        rating_updates_per_second: is_svd.then(|| (t.n_ratings() * svd.n_epochs) as f64 / seconds),
+        rating_updates_per_second: algorithm.is_none().then(|| (t.n_ratings() * svd.n_epochs) as f64 / seconds),
         final_train_rmse: losses.last().map(|e| e.train_rmse),
         data_fingerprint: provenance.data_fingerprint.clone(),
         ranking: RankingReport { params: p.ranking.chosen_as(kind), training_time: ranking_seconds },
     };
+    write(args, &model, &provenance, &report, &losses, tracker)
+}
+
+/// The kind `train.ranking` resolves to on this training set's catalogue, its parameters
+/// checked against it.
+fn ranking_kind(p: &TrainParams, t: &Trainset<'_>) -> anyhow::Result<Kind> {
+    let kind = p.ranking.check_kind(p.ranking.kind, t.n_items()).context("invalid train.ranking parameters")?;
+    if kind != p.ranking.kind {
+        tracing::info!(
+            "the {} ranking is {kind} on {} movies (ease up to ease.max_items, {}; ials above)",
+            p.ranking.kind,
+            t.n_items(),
+            p.ranking.ease.max_items
+        );
+    }
+    Ok(kind)
+}
+
+/// The threads the rating model's fit runs on: one for SVD in Surprise's mode; for SVD's fast
+/// fit left to choose, no more than the data keeps busy; else `train.threads` (0: every core).
+fn threads(p: &TrainParams, is_svd: bool, t: &Trainset<'_>) -> usize {
+    match p.mode {
+        TrainMode::Surprise if is_svd => 1,
+        TrainMode::Fast if is_svd && p.threads == 0 => fast::threads_for(t.n_ratings()),
+        _ if p.threads == 0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        _ => p.threads,
+    }
+}
+
+/// Fits one of Surprise's algorithms other than SVD: the model and the seconds (no epochs).
+fn fit_algorithm(a: &Algorithm, threads: usize, t: &Trainset<'_>) -> anyhow::Result<(RatingModel, f64, Vec<Epoch>)> {
+    tracing::info!(ratings = t.n_ratings(), users = t.n_users(), movies = t.n_items(), "training {}", a.name());
+    let phase = Phase::start(format!("fitting {}", a.name()));
+    let started = Instant::now();
+    let model = RatingModel::fit(a, t, threads).with_context(|| format!("invalid train.algorithms.{}", a.name()))?;
+    phase.finish();
+    Ok((model, started.elapsed().as_secs_f64(), Vec::new()))
+}
+
+/// Stages the model, the loss and the report, and logs them to MLflow before they are put in
+/// place (the tracker's `finish` does it), so that a required tracking that fails changes no
+/// output.
+fn write(
+    args: &Args,
+    model: &Recommender,
+    provenance: &Provenance,
+    report: &Report,
+    losses: &[Epoch],
+    tracker: &mut Tracker,
+) -> anyhow::Result<Outputs> {
     let mut out = Outputs::new();
-    out.write(&args.model, |w| artifact::write(&model, &provenance, w))?;
+    out.write(&args.model, |w| artifact::write(model, provenance, w))?;
     out.write(&args.loss, |w| -> std::io::Result<()> {
         use std::io::Write;
         writeln!(w, "epoch,train_rmse")?;
-        for e in &losses {
+        for e in losses {
             writeln!(w, "{},{}", e.epoch, e.train_rmse)?;
         }
         Ok(())
     })?;
-    out.write_json(&args.report, &report)?;
-
-    // Logged before the outputs are put in place (the tracker's `finish` does it), so that a
-    // required tracking that fails changes no output.
-    let mut metrics = tracking::report_metrics(&serde_json::to_value(&report)?);
+    out.write_json(&args.report, report)?;
+    let mut metrics = tracking::report_metrics(&serde_json::to_value(report)?);
     metrics.extend(losses.iter().map(|e| Metric {
         key: "train_rmse".into(),
         value: e.train_rmse,

@@ -25,9 +25,9 @@ use crate::data::dataset::RatingList;
 use crate::data::split::{self, SplitError};
 use crate::data::trainset::Trainset;
 use crate::evaluation::search::{self, Candidate, CandidateResult, Measure, Method, Round, Spec, TaskResult, Values};
-use crate::models::artifact::{self, Fnv64};
+use crate::models::artifact::{self, Fnv64, Provenance};
 use crate::models::rating::svd::{SvdParams, TrainMode};
-use crate::models::{FitError, Kind, RankingParams, Recommender};
+use crate::models::{Algorithm, FitError, Kind, RankingParams, RatingModel, Recommender};
 
 /// The `optimize` section.
 ///
@@ -77,28 +77,12 @@ pub struct RankingSearch {
 }
 
 impl Default for RankingSearch {
+    /// Every top-N kind of the registry over its default space
+    /// ([`search::default_ranking_space`]).
     fn default() -> RankingSearch {
-        let list = |v: &[f64]| Values::List(v.to_vec());
         RankingSearch {
             base: RankingParams::default(),
-            spaces: BTreeMap::from([
-                (Kind::Popularity, BTreeMap::new()),
-                (
-                    Kind::Ease,
-                    BTreeMap::from([
-                        ("lambda".to_owned(), list(&[100.0, 250.0, 500.0, 1000.0])),
-                        ("rerank".to_owned(), list(&[0.0, 20.0])),
-                    ]),
-                ),
-                (
-                    Kind::Ials,
-                    BTreeMap::from([
-                        ("factors".to_owned(), list(&[16.0, 32.0])),
-                        ("alpha".to_owned(), list(&[2.0, 5.0])),
-                        ("rerank".to_owned(), list(&[0.0, 20.0])),
-                    ]),
-                ),
-            ]),
+            spaces: Kind::ALL.into_iter().filter_map(|k| Some((k, search::default_ranking_space(k)?))).collect(),
         }
     }
 }
@@ -151,6 +135,27 @@ pub fn svd_candidates(
             Ok((c, Spec::Svd(svd)))
         })
         .collect()
+}
+
+/// One rating algorithm's candidates: SVD's from `space` ([`svd_candidates`], by `p`'s
+/// method, draws, seed and training mode, on `p.base`), or another of Surprise's algorithms'
+/// from its `param_grid`, every combination whatever the method, as Surprise's
+/// `GridSearchCV` takes it. `optimize` gathers SVD's and those of `optimize.algorithms`;
+/// `serve`'s grid search one algorithm's.
+///
+/// # Errors
+/// The space's, the grid's or the first candidate's problem, as text.
+pub fn rating_candidates(
+    algorithm: &str,
+    space: &BTreeMap<String, Values>,
+    param_grid: &serde_json::Map<String, serde_json::Value>,
+    p: &OptimizeParams,
+) -> Result<Vec<(Candidate, Spec)>, String> {
+    if algorithm == Algorithm::SVD {
+        return svd_candidates(&p.base, space, p.method, p.n_iter, p.seed, p.mode);
+    }
+    let specs = search::algorithm_candidates(algorithm, param_grid).map_err(|e| e.to_string())?;
+    Ok(specs.into_iter().map(|s| (Candidate::new(), s)).collect())
 }
 
 /// Why a search cannot be planned or run.
@@ -411,6 +416,42 @@ impl Outcome {
     /// runs on one), as its model file records.
     pub fn fit_threads(&self, mode: TrainMode, threads: usize) -> usize {
         if mode == TrainMode::Surprise && matches!(self.rating, Spec::Svd(_)) { 1 } else { threads }
+    }
+
+    /// The model to serve: the rating model and the ranking chosen, fitted on every rating of
+    /// `all` ([`Outcome::fit`]), with its provenance (the fit's time excludes building the
+    /// training set).
+    ///
+    /// # Errors
+    /// Why a fit failed, naming which.
+    pub fn fit_to_serve(
+        &self,
+        mode: TrainMode,
+        threads: usize,
+        all: &RatingList,
+    ) -> Result<(Recommender, Provenance), String> {
+        let t = Trainset::new(all);
+        let started = Instant::now();
+        let model = self.fit(mode, threads, &t)?;
+        Ok((model, Provenance::of(all, started.elapsed().as_secs_f64(), self.fit_threads(mode, threads))))
+    }
+
+    /// The rating model alone fitted on every rating of `all`, with its provenance (the
+    /// fit's time includes building the training set): what a grid search of the rating
+    /// model promotes, keeping the ranking it serves.
+    ///
+    /// # Errors
+    /// Why the fit failed.
+    pub fn fit_rating_to_serve(
+        &self,
+        mode: TrainMode,
+        threads: usize,
+        all: &RatingList,
+    ) -> Result<(RatingModel, Provenance), String> {
+        let started = Instant::now();
+        let t = Trainset::new(all);
+        let model = self.rating.fit_rating(mode, threads, &t).expect("the rating model is a rating candidate")?;
+        Ok((model, Provenance::of(all, started.elapsed().as_secs_f64(), self.fit_threads(mode, threads))))
     }
 }
 

@@ -132,6 +132,25 @@ pub fn searchable(kind: Kind) -> &'static [&'static str] {
     }
 }
 
+/// The space `optimize` searches `kind` over by default (`optimize.ranking.spaces`), or
+/// `None` for a kind it does not search as a top-N kind (`svd`: SVD's space is
+/// `optimize.space`; `auto`: a choice between kinds). An empty space is one candidate: the
+/// base parameters. A new kind is added here, so that the default search tries it.
+pub fn default_ranking_space(kind: Kind) -> Option<BTreeMap<String, Values>> {
+    let list = |v: &[f64]| Values::List(v.to_vec());
+    let space = |entries: &[(&str, Values)]| entries.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+    match kind {
+        Kind::Svd | Kind::Auto => None,
+        Kind::Popularity => Some(BTreeMap::new()),
+        Kind::Ease => Some(space(&[("lambda", list(&[100.0, 250.0, 500.0, 1000.0])), ("rerank", list(&[0.0, 20.0]))])),
+        Kind::Ials => Some(space(&[
+            ("factors", list(&[16.0, 32.0])),
+            ("alpha", list(&[2.0, 5.0])),
+            ("rerank", list(&[0.0, 20.0])),
+        ])),
+    }
+}
+
 /// Parameters that are counts: drawn values are rounded, and must be whole numbers of 1 or
 /// more (`rerank` of 0 or more).
 const COUNTS: [&str; 6] = ["n_factors", "n_epochs", "factors", "iterations", "cg_steps", "rerank"];
@@ -397,7 +416,7 @@ impl Spec {
     /// The rating algorithm's name; `None` for a top-N kind.
     pub fn algorithm(&self) -> Option<&'static str> {
         match self {
-            Spec::Svd(_) => Some("svd"),
+            Spec::Svd(_) => Some(Algorithm::SVD),
             Spec::Rating(a, _) => Some(a.name()),
             Spec::TopN(_) => None,
         }
@@ -457,7 +476,7 @@ pub fn algorithm_candidates(
 ) -> Result<Vec<Spec>, SpaceError> {
     use serde_json::Value;
     let fail = |message: String| SpaceError::Algorithm { name: name.to_owned(), message };
-    if name == "svd" {
+    if name == Algorithm::SVD {
         return Err(fail("SVD's space is optimize.space".to_owned()));
     }
     if Algorithm::default_of(name).is_none() {

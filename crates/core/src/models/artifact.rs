@@ -44,6 +44,25 @@ pub struct Provenance {
     pub threads: usize,
 }
 
+impl Provenance {
+    /// The provenance of a fit on `n_ratings` ratings of fingerprint `data_fingerprint`, which
+    /// took `training_seconds` on `threads` threads, written now ([`now_rfc3339`]).
+    pub fn new(data_fingerprint: String, n_ratings: usize, training_seconds: f64, threads: usize) -> Provenance {
+        Provenance {
+            data_fingerprint,
+            n_ratings: n_ratings as u64,
+            created_at: now_rfc3339(),
+            training_seconds,
+            threads,
+        }
+    }
+
+    /// [`Provenance::new`] of a fit on `ratings`.
+    pub fn of(ratings: &RatingList, training_seconds: f64, threads: usize) -> Provenance {
+        Provenance::new(fingerprint(ratings), ratings.len(), training_seconds, threads)
+    }
+}
+
 /// The JSON header.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -62,6 +62,9 @@ pub enum Algorithm {
 }
 
 impl Algorithm {
+    /// SVD's name.
+    pub const SVD: &'static str = "svd";
+
     /// Every algorithm's name, in Surprise's order of its documentation.
     pub const NAMES: [&'static str; 11] = [
         "normal_predictor",
@@ -70,7 +73,7 @@ impl Algorithm {
         "knn_with_means",
         "knn_with_zscore",
         "knn_baseline",
-        "svd",
+        Self::SVD,
         "svdpp",
         "nmf",
         "slope_one",

@@ -94,7 +94,7 @@ impl RatingModel {
     /// The algorithm's name, as `params.yaml` spells it.
     pub fn name(&self) -> &'static str {
         match self {
-            RatingModel::Svd(_) => "svd",
+            RatingModel::Svd(_) => Algorithm::SVD,
             RatingModel::Other(f) => f.algorithm.name(),
         }
     }
