@@ -433,7 +433,7 @@ impl Spec {
     ) -> Option<Result<RatingModel, String>> {
         match self {
             Spec::Svd(svd) => {
-                Some(svd.fit(mode, svd_threads, t, |_| {}).map(RatingModel::Svd).map_err(|e| e.to_string()))
+                Some(svd.fit(mode, svd_threads, t, |_| {}).map(RatingModel::from).map_err(|e| e.to_string()))
             }
             Spec::Rating(a, _) => Some(RatingModel::fit(a, t, 0).map_err(|e| e.to_string())),
             Spec::TopN(_) => None,
@@ -791,7 +791,7 @@ impl<'a> Round<'a> {
         let result = match &fits[c].1 {
             Spec::Svd(_) => {
                 return svd_unit(fits, unit, self.mode, set, |c, model, seconds| {
-                    let result = Ok(rating_scores(RatingModel::Svd(model), seconds));
+                    let result = Ok(rating_scores(RatingModel::from(model), seconds));
                     on_fit(c, f);
                     result
                 })
@@ -1244,7 +1244,7 @@ mod tests {
                     match svd.fit(mode, 1, &Trainset::new(&train), |_| {}) {
                         Ok(model) if r[c].reason.is_none() => {
                             let (rmse, _) =
-                                score(&RatingModel::Svd(model), &data, fold.test.iter().map(|&r| r as usize));
+                                score(&RatingModel::from(model), &data, fold.test.iter().map(|&r| r as usize));
                             assert_eq!(r[c].split_test_rmse[f], rmse, "{mode:?}: candidate {c}, fold {f}");
                         }
                         Ok(_) => {}

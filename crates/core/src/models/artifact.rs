@@ -15,7 +15,7 @@ use crate::models::ranking::ease::Ease;
 use crate::models::ranking::ials::{Ials, IalsParams};
 use crate::models::ranking::popularity::{By, Popularity};
 use crate::models::rating::Algorithm;
-use crate::models::rating::model::{Fitted, RatingModel};
+use crate::models::rating::model::RatingModel;
 use crate::models::rating::svd::{Factors, Svd, SvdModel, TrainMode};
 use crate::models::{Kind, Ranking, Recommender, Weighting};
 use crate::quote::quote;
@@ -255,16 +255,13 @@ pub fn write(recommender: &Recommender, provenance: &Provenance, out: impl Write
         Ranking::Ials(m) => ranking.ials = Some(m.params),
     }
     let mut buf = Vec::new();
-    let (svd, payload) = match model {
-        RatingModel::Svd(m) => (Some(m), None),
-        RatingModel::Other(f) => {
-            let bytes = f
-                .algorithm
-                .save(f.model.as_ref())
-                .ok_or_else(|| std::io::Error::other(format!("the {} model cannot be stored", f.algorithm.name())))?;
-            (None, Some((f, bytes)))
-        }
-    };
+    // SVD keeps the layout of the files before the other algorithms: its parameters, mode and
+    // precision in the header, its payload without a length.
+    let svd = model.as_svd();
+    let payload = model
+        .algorithm
+        .save(model.model.as_ref())
+        .ok_or_else(|| std::io::Error::other(format!("the {} model cannot be stored", model.name())))?;
     let header = Header {
         svd: svd.map(|m| m.svd),
         mode: svd.map(|m| m.mode),
@@ -278,7 +275,7 @@ pub fn write(recommender: &Recommender, provenance: &Provenance, out: impl Write
         }),
         provenance: provenance.clone(),
         ranking: Some(ranking),
-        algorithm: payload.as_ref().map(|(f, _)| f.algorithm.clone()),
+        algorithm: svd.is_none().then(|| model.algorithm.clone()),
     };
     let json = serde_json::to_vec(&header).map_err(std::io::Error::other)?;
     buf.extend_from_slice(MAGIC);
@@ -292,19 +289,10 @@ pub fn write(recommender: &Recommender, provenance: &Provenance, out: impl Write
             buf.extend_from_slice(id.as_bytes());
         }
     }
-    if let Some(m) = svd {
-        for v in m.bu.iter().chain(&m.bi) {
-            buf.extend_from_slice(&v.to_le_bytes());
-        }
-        match &m.factors {
-            Factors::F32 { pu, qi } => pu.iter().chain(qi).for_each(|v| buf.extend_from_slice(&v.to_le_bytes())),
-            Factors::F64 { pu, qi } => pu.iter().chain(qi).for_each(|v| buf.extend_from_slice(&v.to_le_bytes())),
-        }
+    if svd.is_none() {
+        buf.extend_from_slice(&(payload.len() as u64).to_le_bytes());
     }
-    if let Some((_, bytes)) = &payload {
-        buf.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-        buf.extend_from_slice(bytes);
-    }
+    buf.extend_from_slice(&payload);
     match &recommender.ranking {
         Ranking::Svd => {}
         Ranking::Popularity(p) => p.scores.iter().for_each(|v| buf.extend_from_slice(&v.to_le_bytes())),
@@ -395,7 +383,7 @@ pub fn read(bytes: &[u8]) -> Result<(Recommender, Provenance), ArtifactError> {
             let model = algorithm
                 .load(c.take(len, "model payload")?)
                 .map_err(|e| ArtifactError::Invalid(format!("unreadable {} model: {e}", algorithm.name())))?;
-            RatingModel::Other(Fitted { algorithm: algorithm.clone(), users, items, model })
+            RatingModel { algorithm: algorithm.clone(), users, items, model }
         }
         None => {
             let lacks = |what: &str| ArtifactError::Invalid(format!("the header lacks the SVD's {what}"));
@@ -412,7 +400,7 @@ pub fn read(bytes: &[u8]) -> Result<(Recommender, Provenance), ArtifactError> {
                     Factors::F64 { pu: c.f64s(nu * k, "user factors")?, qi: c.f64s(ni * k, "movie factors")? }
                 }
             };
-            RatingModel::Svd(SvdModel {
+            RatingModel::from(SvdModel {
                 svd,
                 mode,
                 scale: header.scale,

@@ -244,7 +244,7 @@ mod tests {
             ..Default::default()
         };
         for mode in [TrainMode::Fast, TrainMode::Surprise] {
-            let rating = RatingModel::Svd(svd.fit(mode, 1, &t, |_| {}).unwrap());
+            let rating = RatingModel::from(svd.fit(mode, 1, &t, |_| {}).unwrap());
             for kind in Kind::ALL {
                 for rerank in [0, 12] {
                     let rec =

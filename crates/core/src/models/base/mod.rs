@@ -17,6 +17,19 @@ use crate::data::scale::RatingScale;
 use crate::data::trainset::Trainset;
 use crate::models::base::select::top_unseen;
 
+/// How SVD and SVD++ are fitted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrainMode {
+    /// Double precision, one thread, Surprise's exact visiting and update order: the same
+    /// parameters as scikit-surprise, bit for bit.
+    Surprise,
+    /// Single precision, parallel over a grid of user × movie blocks run in an order that
+    /// keeps each user's and each movie's own: the same result for any number of threads.
+    #[default]
+    Fast,
+}
+
 /// A model that cannot be fitted with these parameters on this data.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum FitError {

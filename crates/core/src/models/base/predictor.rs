@@ -4,6 +4,7 @@
 //! global mean and clips to the rating scale, as Surprise's `AlgoBase.predict` does.
 
 use crate::data::scale::RatingScale;
+use crate::models::base::TrainMode;
 
 /// A user the model was not fitted on, folded in from their ratings.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,6 +45,31 @@ pub trait Predictor: Send + Sync + std::fmt::Debug {
     /// likeness.
     fn item_similarities(&self, i: usize, n_items: usize) -> Option<Vec<f64>> {
         let _ = (i, n_items);
+        None
+    }
+
+    /// The training mode it was fitted in, for the algorithms that have two.
+    fn mode(&self) -> Option<TrainMode> {
+        None
+    }
+
+    /// Its parameters as reports show them, when the fitted model says more than the
+    /// parameters it was given (SVD's overrides resolved); `None`: the registry's.
+    fn params(&self) -> Option<serde_json::Value> {
+        None
+    }
+
+    /// The `n` movies with the highest predicted relevance of each of `users` (inner ids),
+    /// not in `seen(u)`, best first, ties to the lower inner id, all at once as blocked
+    /// matrix products; `None` where the model cannot (its movies are then scored one by
+    /// one, as `predict` gives them).
+    fn top_unseen_all<'s>(
+        &self,
+        users: &[usize],
+        seen: &(dyn Fn(usize) -> &'s [u32] + Sync),
+        n: usize,
+    ) -> Option<Vec<Vec<(u32, f64)>>> {
+        let _ = (users, seen, n);
         None
     }
 

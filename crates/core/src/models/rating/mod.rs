@@ -29,7 +29,7 @@ use crate::models::rating::knn::{Knn, KnnParams, KnnVariant};
 use crate::models::rating::nmf::{Nmf, NmfParams};
 use crate::models::rating::normal::{Normal, NormalParams};
 use crate::models::rating::slope_one::{SlopeOne, SlopeOneParams};
-use crate::models::rating::svd::{SvdParams, check_svd};
+use crate::models::rating::svd::{SvdModel, SvdParams, check_svd};
 use crate::models::rating::svdpp::{Svdpp, SvdppParams};
 
 /// One of Surprise's prediction algorithms with its parameters, as `params.yaml` names it
@@ -153,8 +153,8 @@ impl Algorithm {
 
 impl Algorithm {
     /// The payload of a model this algorithm fitted, as the model file stores it: its fields
-    /// under their names in MessagePack. `None` for SVD, which the file stores in a layout of
-    /// its own, and for a model of another algorithm.
+    /// under their names in MessagePack, or for SVD its biases and factors as the file's own
+    /// layout has them; `None` for a model of another algorithm.
     pub fn save(&self, model: &dyn Predictor) -> Option<Vec<u8>> {
         fn encode<T: Serialize + 'static>(model: &dyn Predictor) -> Option<Vec<u8>> {
             rmp_serde::to_vec_named(model.as_any().downcast_ref::<T>()?).ok()
@@ -166,11 +166,21 @@ impl Algorithm {
             | Algorithm::KnnWithMeans(_)
             | Algorithm::KnnWithZscore(_)
             | Algorithm::KnnBaseline(_) => encode::<Knn>(model),
-            Algorithm::Svd(_) => None,
+            // Its model file's own layout; the header holds its parameters and mode.
+            Algorithm::Svd(_) => model.as_any().downcast_ref::<SvdModel>().map(SvdModel::payload),
             Algorithm::Svdpp(_) => encode::<Svdpp>(model),
             Algorithm::Nmf(_) => encode::<Nmf>(model),
             Algorithm::SlopeOne(_) => encode::<SlopeOne>(model),
             Algorithm::CoClustering(_) => encode::<CoClustering>(model),
+        }
+    }
+
+    /// The training mode its parameters choose, for the algorithms that have two; SVD's is
+    /// its fitted model's ([`Predictor::mode`]).
+    pub fn mode(&self) -> Option<crate::models::base::TrainMode> {
+        match self {
+            Algorithm::Svdpp(p) => Some(p.mode),
+            _ => None,
         }
     }
 

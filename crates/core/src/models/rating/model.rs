@@ -1,8 +1,7 @@
 //! The rating model: what predicts the relevance score a user would give a movie, the score
-//! every recommendation shows. Surprise's SVD in either training mode ([`SvdModel`], stored
-//! in a layout of its own), or any other of Surprise's algorithms ([`Algorithm`]), behind
-//! one interface: predict for known ids, fold in a new user, and the movies' likeness where
-//! the algorithm learns one.
+//! every recommendation shows. Any of Surprise's algorithms ([`Algorithm`], SVD among them)
+//! behind one interface: predict for known ids, fold in a new user, and the movies' likeness
+//! where the algorithm learns one.
 
 use std::sync::Arc;
 
@@ -16,17 +15,8 @@ use crate::models::rating::Algorithm;
 use crate::models::rating::svd::{SvdModel, TrainMode};
 
 /// A fitted rating model, indexed by its training set's inner ids.
-#[derive(Clone, Debug, PartialEq)]
-pub enum RatingModel {
-    /// Surprise's SVD (or PMF), from either training mode.
-    Svd(SvdModel),
-    /// Another of Surprise's algorithms.
-    Other(Fitted),
-}
-
-/// One of Surprise's algorithms other than SVD, fitted.
 #[derive(Clone, Debug)]
-pub struct Fitted {
+pub struct RatingModel {
     /// The algorithm and the parameters it was fitted with.
     pub algorithm: Algorithm,
     /// Raw user ids by inner id.
@@ -37,13 +27,14 @@ pub struct Fitted {
     pub model: Arc<dyn Predictor>,
 }
 
-impl PartialEq for Fitted {
-    /// The same algorithm, ids and fitted values (compared as the model file stores them).
-    fn eq(&self, other: &Fitted) -> bool {
-        self.algorithm == other.algorithm
-            && self.users == other.users
-            && self.items == other.items
-            && self.algorithm.save(self.model.as_ref()) == other.algorithm.save(other.model.as_ref())
+impl PartialEq for RatingModel {
+    /// The same algorithm, parameters, ids and fitted values (compared as the model file
+    /// stores them).
+    fn eq(&self, other: &RatingModel) -> bool {
+        let fitted = |m: &RatingModel| {
+            (m.name(), m.params(), m.mode(), m.global_mean().to_bits(), m.scale(), m.algorithm.save(m.model.as_ref()))
+        };
+        self.users == other.users && self.items == other.items && fitted(self) == fitted(other)
     }
 }
 
@@ -63,102 +54,61 @@ impl RatingModel {
     /// # Errors
     /// The algorithm's [`FitError`].
     pub fn fit(algorithm: &Algorithm, t: &Trainset<'_>, threads: usize) -> Result<RatingModel, FitError> {
-        if let Algorithm::Svd(p) = algorithm {
-            return Ok(RatingModel::Svd(crate::models::rating::svd::check_svd(p)?.fit_surprise(t, |_| {})?));
-        }
-        let model: Arc<dyn Predictor> = Arc::from(algorithm.fit(t, threads)?);
-        Ok(RatingModel::Other(Fitted {
+        Ok(RatingModel {
             algorithm: algorithm.clone(),
             users: t.list().users().clone(),
             items: t.list().movies().clone(),
-            model,
-        }))
+            model: Arc::from(algorithm.fit(t, threads)?),
+        })
     }
 
     /// The `n` movies with the highest predicted relevance of each of `users` (inner ids),
     /// not in `seen(u)`, best first, ties to the lower inner id, all at once as blocked
-    /// matrix products; `None` where the model is not one of single-precision factors (then
-    /// the movies are scored one by one, as [`RatingModel::estimate`] predicts them).
+    /// matrix products; `None` where the model does not score in blocks (then the movies
+    /// are scored one by one, as [`RatingModel::estimate`] predicts them).
     pub fn top_unseen_all<'s>(
         &self,
         users: &[usize],
         seen: &(dyn Fn(usize) -> &'s [u32] + Sync),
         n: usize,
     ) -> Option<Vec<Vec<(u32, f64)>>> {
-        match self {
-            RatingModel::Svd(m) => m.top_unseen_all(users, seen, n),
-            RatingModel::Other(_) => None,
-        }
+        self.model.top_unseen_all(users, seen, n)
     }
 
     /// The algorithm's name, as `params.yaml` spells it.
     pub fn name(&self) -> &'static str {
-        match self {
-            RatingModel::Svd(_) => Algorithm::SVD,
-            RatingModel::Other(f) => f.algorithm.name(),
-        }
+        self.algorithm.name()
     }
 
-    /// SVD's training mode, or SVD++'s; `None` for the algorithms that have one way of
-    /// fitting.
+    /// The training mode, for the algorithms that have two (SVD, SVD++).
     pub fn mode(&self) -> Option<TrainMode> {
-        match self {
-            RatingModel::Svd(m) => Some(m.mode),
-            RatingModel::Other(Fitted { algorithm: Algorithm::Svdpp(p), .. }) => Some(p.mode),
-            RatingModel::Other(_) => None,
-        }
+        self.model.mode().or_else(|| self.algorithm.mode())
     }
 
     /// The parameters under Surprise's names (SVD's with every override resolved), for
     /// reports and the API.
     pub fn params(&self) -> serde_json::Value {
-        match self {
-            RatingModel::Svd(m) => {
-                let svd = &m.svd;
-                let [lr_bu, lr_bi, lr_pu, lr_qi] = svd.lr;
-                let [reg_bu, reg_bi, reg_pu, reg_qi] = svd.reg;
-                serde_json::json!({
-                    "n_factors": svd.n_factors, "n_epochs": svd.n_epochs, "biased": svd.biased,
-                    "init_mean": svd.init_mean, "init_std_dev": svd.init_std_dev,
-                    "lr_bu": lr_bu, "lr_bi": lr_bi, "lr_pu": lr_pu, "lr_qi": lr_qi,
-                    "reg_bu": reg_bu, "reg_bi": reg_bi, "reg_pu": reg_pu, "reg_qi": reg_qi,
-                    "seed": svd.seed, "adagrad": svd.adagrad, "simd": svd.simd,
-                })
-            }
-            RatingModel::Other(f) => f.algorithm.params(),
-        }
+        self.model.params().unwrap_or_else(|| self.algorithm.params())
     }
 
     /// The fitted SVD, if it is one.
     pub fn as_svd(&self) -> Option<&SvdModel> {
-        match self {
-            RatingModel::Svd(m) => Some(m),
-            RatingModel::Other(_) => None,
-        }
+        self.model.as_any().downcast_ref()
     }
 
     /// The fitted model.
     pub fn predictor(&self) -> &dyn Predictor {
-        match self {
-            RatingModel::Svd(m) => m,
-            RatingModel::Other(f) => f.model.as_ref(),
-        }
+        self.model.as_ref()
     }
 
     /// Raw user ids by inner id.
     pub fn users(&self) -> &IdMap {
-        match self {
-            RatingModel::Svd(m) => &m.users,
-            RatingModel::Other(f) => &f.users,
-        }
+        &self.users
     }
 
     /// Raw movie ids by inner id.
     pub fn items(&self) -> &IdMap {
-        match self {
-            RatingModel::Svd(m) => &m.items,
-            RatingModel::Other(f) => &f.items,
-        }
+        &self.items
     }
 
     /// Movies the model was fitted on.
@@ -208,8 +158,14 @@ impl RatingModel {
 }
 
 impl From<SvdModel> for RatingModel {
+    /// A fitted SVD, its parameters those it was fitted with, every override set.
     fn from(m: SvdModel) -> RatingModel {
-        RatingModel::Svd(m)
+        RatingModel {
+            algorithm: Algorithm::Svd(m.svd.params()),
+            users: m.users.clone(),
+            items: m.items.clone(),
+            model: Arc::new(m),
+        }
     }
 }
 
@@ -285,8 +241,7 @@ mod tests {
             serde_json::from_value(serde_json::json!({"algorithm": "knn_basic", "sim_options": {"user_based": false}}))
                 .unwrap();
         let m = RatingModel::fit(&item_based, &t, 1).unwrap();
-        let RatingModel::Other(f) = &m else { panic!("not svd") };
-        let knn = f.model.as_any().downcast_ref::<crate::models::rating::knn::Knn>().unwrap();
+        let knn = m.model.as_any().downcast_ref::<crate::models::rating::knn::Knn>().unwrap();
         let s = m.similar(3, 5).unwrap();
         assert_eq!(s.len(), 5);
         assert!(s.iter().all(|&(j, sim)| j != 3 && sim == knn.sim.get(3, j as usize)));
@@ -296,5 +251,27 @@ mod tests {
                 .unwrap();
         assert!(RatingModel::fit(&user_based, &t, 1).unwrap().similar(3, 5).is_none());
         assert!(RatingModel::fit(&Algorithm::default_of("slope_one").unwrap(), &t, 1).unwrap().similar(3, 5).is_none());
+    }
+
+    /// Two rating models are equal when their algorithm, ids and fitted values are: SVD's as
+    /// much as another algorithm's, whatever path built them.
+    #[test]
+    fn rating_models_are_equal_by_what_they_fitted() {
+        use crate::models::rating::svd::SvdParams;
+        let c = SyntheticConfig { seed: 3, scale: 0.01, ..SyntheticConfig::default() };
+        let data = generate(&c, RatingScale::SEED).unwrap();
+        let t = Trainset::new(&data.ratings);
+        let p = SvdParams { n_factors: 4, n_epochs: 2, ..SvdParams::default() };
+        let fitted = RatingModel::fit(&Algorithm::Svd(p), &t, 1).unwrap();
+        let from_model = RatingModel::from(p.check().unwrap().fit_surprise(&t, |_| {}).unwrap());
+        assert_eq!(fitted, from_model, "the registry's fit and SVD's own");
+        let other_seed = RatingModel::fit(&Algorithm::Svd(SvdParams { seed: 1, ..p }), &t, 1).unwrap();
+        assert_ne!(fitted, other_seed);
+        let knn = RatingModel::fit(&Algorithm::default_of("knn_basic").unwrap(), &t, 1).unwrap();
+        assert_eq!(knn, RatingModel::fit(&Algorithm::default_of("knn_basic").unwrap(), &t, 1).unwrap());
+        assert_ne!(knn, fitted);
+        assert_eq!(fitted.name(), Algorithm::SVD);
+        assert_eq!(fitted.mode(), Some(TrainMode::Surprise));
+        assert!(fitted.as_svd().is_some() && knn.as_svd().is_none());
     }
 }

@@ -4,7 +4,7 @@
 use crate::models::base::linalg::{cosines, ridge_profile, row_of};
 use crate::models::base::predictor::{Folded, Predictor, biased, predictor_fields};
 use crate::models::base::select::top_unseen;
-use crate::models::rating::svd::{Factors, SvdModel};
+use crate::models::rating::svd::{Factors, SvdModel, TrainMode};
 
 /// The `n` movies user `u` (inner id) has not seen with the highest predicted scores.
 pub fn for_user(model: &SvdModel, u: usize, seen: &[u32], n: usize) -> Vec<(u32, f64)> {
@@ -79,6 +79,35 @@ pub fn similar(model: &SvdModel, i: usize, n: usize) -> Vec<(u32, f64)> {
 }
 impl Predictor for SvdModel {
     predictor_fields!();
+
+    fn mode(&self) -> Option<TrainMode> {
+        Some(self.mode)
+    }
+
+    /// Surprise's names, every override resolved.
+    fn params(&self) -> Option<serde_json::Value> {
+        let svd = &self.svd;
+        let [lr_bu, lr_bi, lr_pu, lr_qi] = svd.lr;
+        let [reg_bu, reg_bi, reg_pu, reg_qi] = svd.reg;
+        Some(serde_json::json!({
+            "n_factors": svd.n_factors, "n_epochs": svd.n_epochs, "biased": svd.biased,
+            "init_mean": svd.init_mean, "init_std_dev": svd.init_std_dev,
+            "lr_bu": lr_bu, "lr_bi": lr_bi, "lr_pu": lr_pu, "lr_qi": lr_qi,
+            "reg_bu": reg_bu, "reg_bi": reg_bi, "reg_pu": reg_pu, "reg_qi": reg_qi,
+            "seed": svd.seed, "adagrad": svd.adagrad, "simd": svd.simd,
+        }))
+    }
+
+    /// The fast mode's single-precision factors, scored in blocks
+    /// ([`SvdModel::top_unseen_all`]).
+    fn top_unseen_all<'s>(
+        &self,
+        users: &[usize],
+        seen: &(dyn Fn(usize) -> &'s [u32] + Sync),
+        n: usize,
+    ) -> Option<Vec<Vec<(u32, f64)>>> {
+        SvdModel::top_unseen_all(self, users, seen, n)
+    }
 
     /// The bias and factors that minimise SVD's objective for the user, the movies' held
     /// fixed ([`fold_in`]).

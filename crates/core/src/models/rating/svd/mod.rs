@@ -19,24 +19,12 @@ use serde::{Deserialize, Serialize};
 use crate::data::ids::IdMap;
 use crate::data::scale::RatingScale;
 use crate::data::trainset::Trainset;
+pub use crate::models::base::TrainMode;
 use crate::models::base::predictor::Prediction;
 use crate::models::base::scoring::{Cached, Finish, Panels, dot_in_order};
 use crate::models::base::simd::{Isa, Simd};
 use crate::models::base::{Diverged, FitError};
 use crate::numpy::RandomState;
-
-/// How `train` fits the model.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TrainMode {
-    /// Double precision, one thread, Surprise's exact visiting and update order: the same
-    /// parameters as scikit-surprise, bit for bit.
-    Surprise,
-    /// Single precision, parallel over a grid of user × movie blocks run in an order that
-    /// keeps each user's and each movie's own: the same result for any number of threads.
-    #[default]
-    Fast,
-}
 
 /// SVD's hyper-parameters, with Surprise's names and defaults, as read from `params.yaml`.
 ///
@@ -177,6 +165,34 @@ fn fitted_natively() -> Simd {
     Simd::Native
 }
 
+impl Svd {
+    /// Parameters that check to these ([`SvdParams::check`]): every override set.
+    pub fn params(&self) -> SvdParams {
+        let [lr_bu, lr_bi, lr_pu, lr_qi] = self.lr.map(Some);
+        let [reg_bu, reg_bi, reg_pu, reg_qi] = self.reg.map(Some);
+        SvdParams {
+            n_factors: self.n_factors,
+            n_epochs: self.n_epochs,
+            biased: self.biased,
+            init_mean: self.init_mean,
+            init_std_dev: self.init_std_dev,
+            lr_all: self.lr[0],
+            reg_all: self.reg[0],
+            lr_bu,
+            lr_bi,
+            lr_pu,
+            lr_qi,
+            reg_bu,
+            reg_bi,
+            reg_pu,
+            reg_qi,
+            seed: self.seed,
+            adagrad: self.adagrad,
+            simd: self.simd,
+        }
+    }
+}
+
 impl SvdParams {
     /// Checks every value and resolves the overrides.
     ///
@@ -311,6 +327,21 @@ impl SvdModel {
         let offsets: Option<Vec<f64>> = biased.then(|| self.bu.iter().map(|&b| self.global_mean + b).collect());
         let finish = Finish { user: offsets.as_deref(), clip: Some((self.scale.min(), self.scale.max())) };
         Some(crate::models::base::scoring::top_unseen(pu, panels, &finish, users, seen, n))
+    }
+
+    /// The biases and factors as the model file stores them, after its header and ids:
+    /// `bu`, `bi`, then `pu` and `qi`, little-endian, in the precision of the mode that
+    /// fitted them.
+    pub fn payload(&self) -> Vec<u8> {
+        let mut buf = Vec::new();
+        for v in self.bu.iter().chain(&self.bi) {
+            buf.extend_from_slice(&v.to_le_bytes());
+        }
+        match &self.factors {
+            Factors::F32 { pu, qi } => pu.iter().chain(qi).for_each(|v| buf.extend_from_slice(&v.to_le_bytes())),
+            Factors::F64 { pu, qi } => pu.iter().chain(qi).for_each(|v| buf.extend_from_slice(&v.to_le_bytes())),
+        }
+        buf
     }
 
     /// Surprise's `estimate` followed by `predict`'s clipping, for inner ids (`None` for
@@ -624,5 +655,25 @@ mod tests {
         let m = pmf.fit_surprise(&t, |_| {}).unwrap();
         assert!(m.predict("nobody", "x").was_impossible);
         assert_eq!(m.bu, [0.0; 3]);
+    }
+
+    /// The parameters of a checked SVD check back to it, every override kept.
+    #[test]
+    fn a_checked_svd_gives_back_its_parameters() {
+        let given = [
+            SvdParams::default(),
+            SvdParams {
+                lr_bu: Some(0.2),
+                reg_qi: Some(0.5),
+                adagrad: true,
+                simd: Simd::Native,
+                ..SvdParams::default()
+            },
+            SvdParams { biased: false, n_factors: 7, lr_all: 0.03, reg_all: 0.1, seed: 9, ..SvdParams::default() },
+        ];
+        for p in given {
+            let svd = p.check().unwrap();
+            assert_eq!(svd.params().check().unwrap(), svd, "{p:?}");
+        }
     }
 }
