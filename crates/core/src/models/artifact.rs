@@ -256,12 +256,17 @@ pub fn write(recommender: &Recommender, provenance: &Provenance, out: impl Write
     }
     let mut buf = Vec::new();
     // SVD keeps the layout of the files before the other algorithms: its parameters, mode and
-    // precision in the header, its payload without a length.
+    // precision in the header, its payload without a length, written in place.
     let svd = model.as_svd();
-    let payload = model
-        .algorithm
-        .save(model.model.as_ref())
-        .ok_or_else(|| std::io::Error::other(format!("the {} model cannot be stored", model.name())))?;
+    let payload = match svd {
+        Some(_) => None,
+        None => Some(
+            model
+                .algorithm
+                .save(model.model.as_ref())
+                .ok_or_else(|| std::io::Error::other(format!("the {} model cannot be stored", model.name())))?,
+        ),
+    };
     let header = Header {
         svd: svd.map(|m| m.svd),
         mode: svd.map(|m| m.mode),
@@ -289,10 +294,13 @@ pub fn write(recommender: &Recommender, provenance: &Provenance, out: impl Write
             buf.extend_from_slice(id.as_bytes());
         }
     }
-    if svd.is_none() {
-        buf.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    if let Some(m) = svd {
+        m.write_payload(&mut buf);
     }
-    buf.extend_from_slice(&payload);
+    if let Some(bytes) = &payload {
+        buf.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        buf.extend_from_slice(bytes);
+    }
     match &recommender.ranking {
         Ranking::Svd => {}
         Ranking::Popularity(p) => p.scores.iter().for_each(|v| buf.extend_from_slice(&v.to_le_bytes())),

@@ -334,6 +334,12 @@ impl SvdModel {
     /// fitted them.
     pub fn payload(&self) -> Vec<u8> {
         let mut buf = Vec::new();
+        self.write_payload(&mut buf);
+        buf
+    }
+
+    /// Appends [`SvdModel::payload`] to `buf`, without a copy of its own.
+    pub fn write_payload(&self, buf: &mut Vec<u8>) {
         for v in self.bu.iter().chain(&self.bi) {
             buf.extend_from_slice(&v.to_le_bytes());
         }
@@ -341,7 +347,6 @@ impl SvdModel {
             Factors::F32 { pu, qi } => pu.iter().chain(qi).for_each(|v| buf.extend_from_slice(&v.to_le_bytes())),
             Factors::F64 { pu, qi } => pu.iter().chain(qi).for_each(|v| buf.extend_from_slice(&v.to_le_bytes())),
         }
-        buf
     }
 
     /// Surprise's `estimate` followed by `predict`'s clipping, for inner ids (`None` for
