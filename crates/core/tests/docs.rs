@@ -81,7 +81,8 @@ fn relative_links_lead_somewhere() {
     for doc in &docs {
         let text = read(doc);
         let dir = Path::new(doc).parent().unwrap();
-        for (_, rest) in text.match_indices("](").map(|(i, _)| ((), &text[i + 2..])) {
+        for (at, _) in text.match_indices("](") {
+            let rest = &text[at + 2..];
             let Some(end) = rest.find(')') else { continue };
             let target = &rest[..end];
             if target.contains("://") || target.starts_with("mailto:") || target.starts_with("../../") {
