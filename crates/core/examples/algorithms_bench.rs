@@ -60,10 +60,12 @@ fn main() {
             continue;
         }
         let mut algorithm = Algorithm::default_of(name.strip_suffix("_surprise").unwrap_or(name)).unwrap();
-        if let Algorithm::Svdpp(p) = &mut algorithm
-            && name.ends_with("_surprise")
-        {
-            p.mode = TrainMode::Surprise;
+        // Both default to the `fast` mode here, as `train` does.
+        let training = if name.ends_with("_surprise") { TrainMode::Surprise } else { TrainMode::Fast };
+        match &mut algorithm {
+            Algorithm::Svd(p) => p.mode = training,
+            Algorithm::Svdpp(p) => p.mode = training,
+            _ => {}
         }
         if let Algorithm::KnnBasic(p)
         | Algorithm::KnnWithMeans(p)
@@ -73,7 +75,7 @@ fn main() {
         {
             p.sim_options.user_based = false;
         }
-        let fit = Fit { algorithm, fast_svd: name == "svd" };
+        let fit = Fit { algorithm };
         let line = match mode.as_str() {
             "split" => split(&list, &fit, runs),
             "cv" => cv(&list, &fit),
@@ -83,22 +85,14 @@ fn main() {
     }
 }
 
-/// An algorithm, and for SVD which mode: `Algorithm::fit` fits SVD in the `surprise` mode,
-/// `train` (through `RatingModel`) in `train.mode`, by default `fast`.
+/// An algorithm with its parameters, SVD's and SVD++'s mode among them.
 struct Fit {
     algorithm: Algorithm,
-    fast_svd: bool,
 }
 
 impl Fit {
     fn fit(&self, t: &Trainset<'_>, threads: usize) -> Box<dyn Predictor> {
-        match &self.algorithm {
-            Algorithm::Svd(p) if self.fast_svd => {
-                let svd = p.check().unwrap();
-                Box::new(svd.fit(TrainMode::Fast, threads, t, |_| {}).unwrap())
-            }
-            algorithm => algorithm.fit(t, threads).unwrap(),
-        }
+        self.algorithm.fit(t, threads).unwrap()
     }
 }
 

@@ -375,7 +375,7 @@ fn refit(
     let phase = Phase::start("fitting the best candidates on the training set, then on all ratings");
     let test = honest_scores(p, &outcome, sets, pool, threads)?;
     let (serve, provenance) = pool
-        .install(|| outcome.fit_to_serve(p.mode, threads, &sets.all))
+        .install(|| outcome.fit_to_serve(threads, &sets.all))
         .map_err(anyhow::Error::msg)
         .context("fitting the model to serve")?;
     phase.finish();
@@ -405,7 +405,7 @@ fn honest_scores(
 ) -> anyhow::Result<TestScores> {
     let t = Trainset::new(&sets.train);
     let model = pool
-        .install(|| outcome.fit(p.mode, threads, &t))
+        .install(|| outcome.fit(threads, &t))
         .map_err(anyhow::Error::msg)
         .context("refitting the best candidates")?;
     let (rmse, mae) = search::score(&model.rating, &sets.test, 0..sets.test.len());

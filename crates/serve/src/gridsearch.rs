@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use movierec_core::evaluation::plan::{self, OptimizeParams, Outcome, Plan, PlanError};
 use movierec_core::evaluation::search::{Candidate, Measure, Method, Spec};
 use movierec_core::models::artifact::Provenance;
-use movierec_core::models::{Algorithm, RatingModel, Recommender};
+use movierec_core::models::{RatingModel, Recommender};
 
 use crate::error::ApiError;
 use crate::jobs::{GridsearchRequest, Job, JobReport, JobResult, Resolved};
@@ -55,27 +55,30 @@ pub fn start(
 /// 422 for a field of another algorithm, a method or a space that cannot be searched, or no
 /// candidate.
 fn plan_job(d: &OptimizeParams, request: GridsearchRequest) -> Result<Work, ApiError> {
-    let algorithm = request.algorithm.unwrap_or_else(|| Algorithm::SVD.to_owned());
-    let is_svd = algorithm == Algorithm::SVD;
-    if is_svd && request.param_grid.is_some() {
+    // The algorithm `optimize.space` searches (SVD) by default; it takes a space of numbers
+    // (grid or random), the others Surprise's param_grid.
+    let base = d.space_base();
+    let algorithm = request.algorithm.unwrap_or_else(|| base.name().to_owned());
+    let by_space = algorithm == base.name();
+    if by_space && request.param_grid.is_some() {
         return Err(ApiError::unprocessable("param_grid is for the other algorithms; SVD's parameters are in space"));
     }
-    if !is_svd && request.space.is_some() {
+    if !by_space && request.space.is_some() {
         return Err(ApiError::unprocessable(format!(
             "space is SVD's; {algorithm}'s parameters are in param_grid (Surprise's GridSearchCV param_grid)"
         )));
     }
-    if !is_svd && request.method == Some(Method::Random) {
+    if !by_space && request.method == Some(Method::Random) {
         return Err(ApiError::unprocessable(format!("{algorithm}'s param_grid is searched whole: method grid only")));
     }
-    let space = if is_svd { request.space.unwrap_or_else(|| d.space.clone()) } else { BTreeMap::new() };
+    let space = if by_space { request.space.unwrap_or_else(|| d.space.clone()) } else { BTreeMap::new() };
     let param_grid = match request.param_grid {
         Some(grid) => grid,
-        None if is_svd => serde_json::Map::new(),
+        None if by_space => serde_json::Map::new(),
         None => d.algorithms.get(&algorithm).cloned().unwrap_or_default(),
     };
     let params = OptimizeParams {
-        method: if is_svd { request.method.unwrap_or(d.method) } else { Method::Grid },
+        method: if by_space { request.method.unwrap_or(d.method) } else { Method::Grid },
         n_iter: request.n_iter.unwrap_or(d.n_iter),
         cv: request.cv.unwrap_or(d.cv),
         seed: request.seed.unwrap_or(d.seed),
@@ -99,7 +102,7 @@ fn plan_job(d: &OptimizeParams, request: GridsearchRequest) -> Result<Work, ApiE
         // The job tunes the rating model: by rmse unless `optimize.measure` is mae, or the
         // request asks for a ranking measure (of the rating model's own order).
         measure: request.measure.unwrap_or(if d.measure == Measure::Mae { Measure::Mae } else { Measure::Rmse }),
-        mode: is_svd.then_some(params.mode),
+        mode: by_space.then_some(params.mode),
         promote: request.promote,
         candidates: fits.len(),
     };
@@ -171,7 +174,7 @@ fn run(
         return Ok((result, false, None));
     }
     let (model, provenance) = pool
-        .install(|| outcome.fit_rating_to_serve(work.params.mode, threads, ratings))
+        .install(|| outcome.fit_rating_to_serve(threads, ratings))
         .map_err(|e| format!("fitting the best candidate on all ratings: {e}"))?;
     let promoted = promote(state, snapshot, model, provenance, &work.id, &result)?;
     let message = (!promoted).then(|| "not promoted: the data was refreshed while the job ran".to_owned());

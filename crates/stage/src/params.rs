@@ -229,25 +229,36 @@ impl Default for TrainParams {
 }
 
 impl TrainParams {
-    /// The rating algorithm to fit: `None` for SVD (`mode` and `svd`), else the algorithm
-    /// named by `algorithm` with its parameters from `algorithms` (Surprise's defaults when
-    /// absent).
+    /// The rating algorithm to fit: the one named by `algorithm` with its parameters from
+    /// `algorithms` (Surprise's defaults when absent), or SVD's from `svd`, fitted in `mode`
+    /// (this file's layout before SVD's parameters had a place among the others').
     ///
     /// # Errors
     /// An unknown name.
-    pub fn rating(&self) -> anyhow::Result<Option<Algorithm>> {
+    pub fn rating(&self) -> anyhow::Result<Algorithm> {
         if self.algorithm == Algorithm::SVD {
-            return Ok(None);
+            return Ok(Algorithm::Svd(SvdParams { mode: self.mode, ..self.svd }));
         }
         match self.algorithms.0.get(&self.algorithm) {
-            Some(a) => Ok(Some(a.clone())),
-            None => Algorithm::default_of(&self.algorithm).map(Some).ok_or_else(|| {
+            Some(a) => Ok(a.clone()),
+            None => Algorithm::default_of(&self.algorithm).ok_or_else(|| {
                 anyhow::anyhow!(
                     "invalid train.algorithm {}: expected one of {}",
                     movierec_core::quote::quote(&self.algorithm),
                     Algorithm::NAMES.join(", ")
                 )
             }),
+        }
+    }
+}
+
+impl TrainParams {
+    /// Where the rating algorithm's parameters are in the params file, for messages.
+    pub fn rating_field(&self) -> String {
+        if self.algorithm == Algorithm::SVD {
+            "train.svd".to_owned()
+        } else {
+            format!("train.algorithms.{}", self.algorithm)
         }
     }
 }
@@ -469,11 +480,12 @@ mod tests {
             "train:\n  algorithm: knn_baseline\n  algorithms:\n    knn_baseline: {k: 7, sim_options: {user_based: false}}\n    slope_one:\n",
         )
         .unwrap();
-        let Some(Algorithm::KnnBaseline(k)) = p.train.rating().unwrap() else { panic!("{:?}", p.train) };
+        let Algorithm::KnnBaseline(k) = p.train.rating().unwrap() else { panic!("{:?}", p.train) };
         assert_eq!((k.k, k.sim_options.user_based, k.min_k), (7, false, 1));
         let p: Params = serde_yaml::from_str("train: {algorithm: nmf}\n").unwrap();
-        assert_eq!(p.train.rating().unwrap(), Algorithm::default_of("nmf"));
-        assert_eq!(Params::default().train.rating().unwrap(), None);
+        assert_eq!(Some(p.train.rating().unwrap()), Algorithm::default_of("nmf"));
+        let svd = Params::default().train.rating().unwrap();
+        assert_eq!((svd.name(), svd.mode()), (Algorithm::SVD, Some(TrainMode::Fast)), "train.svd in train.mode");
         let e =
             serde_yaml::from_str::<Params>("train: {algorithm: svd, algorithms: {knn_basic: {kk: 1}}}\n").unwrap_err();
         assert!(e.to_string().contains("kk"), "{e}");

@@ -10,9 +10,8 @@ use clap::Parser;
 use movierec_core::data::trainset::Trainset;
 use movierec_core::models::artifact::{self, Provenance};
 use movierec_core::models::base::simd::Isa;
+use movierec_core::models::base::{Epoch, FitError, TrainMode};
 use movierec_core::models::rating::model::RatingModel;
-use movierec_core::models::rating::svd::fast;
-use movierec_core::models::rating::svd::{Epoch, Svd, TrainMode};
 use movierec_core::models::{Algorithm, Kind, Recommender};
 use movierec_stage::params::TrainParams;
 use movierec_stage::progress::{Phase, Steps};
@@ -107,8 +106,10 @@ fn train(args: &Args, p: &TrainParams, tracker: &mut Tracker) -> anyhow::Result<
         &[],
     )?;
     let algorithm = p.rating()?;
-    let svd = p.svd.check().context("invalid train.svd parameters")?;
-    svd.check_mode(p.mode).context("invalid train.svd parameters")?;
+    algorithm
+        .check()
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("invalid {} parameters", p.rating_field()))?;
     let phase = Phase::start("reading the training set");
     let list = movierec_tables::read_ratings(&args.train)?;
     anyhow::ensure!(!list.is_empty(), "the training set {} has no rating", args.train.display());
@@ -118,11 +119,12 @@ fn train(args: &Args, p: &TrainParams, tracker: &mut Tracker) -> anyhow::Result<
     tracker.log(&[("data_fingerprint".to_owned(), fingerprint.clone())], &[], &[])?;
     // Everything that cannot be fitted on this data is refused before any fitting.
     let kind = ranking_kind(p, &t)?;
-    let threads = threads(p, algorithm.is_none(), &t);
-    let (rating, seconds, losses) = match &algorithm {
-        None => fit_svd(&svd, p.mode, threads, &t)?,
-        Some(a) => fit_algorithm(a, threads, &t)?,
-    };
+    let threads = algorithm.threads(p.threads, t.n_ratings());
+    let (rating, seconds, losses) = fit(&algorithm, threads, &t).map_err(|e| match e {
+        // What diverged says which rates to lower.
+        FitError::Diverged(_) => anyhow::Error::new(e),
+        e => anyhow::Error::new(e).context(format!("invalid {}", p.rating_field())),
+    })?;
     let phase = Phase::start(format!("fitting the {kind} ranking"));
     let started = Instant::now();
     let ranking = p.ranking.fit_kind(kind, &t, p.threads).context("invalid train.ranking parameters")?;
@@ -141,7 +143,7 @@ fn train(args: &Args, p: &TrainParams, tracker: &mut Tracker) -> anyhow::Result<
         n_users: t.n_users(),
         n_movies: t.n_items(),
         mean_score: t.global_mean(),
-        rating_updates_per_second: algorithm.is_none().then(|| (t.n_ratings() * svd.n_epochs) as f64 / seconds),
+        rating_updates_per_second: algorithm.epochs().map(|n| (t.n_ratings() * n) as f64 / seconds),
         final_train_rmse: losses.last().map(|e| e.train_rmse),
         data_fingerprint: provenance.data_fingerprint.clone(),
         ranking: RankingReport { params: p.ranking.chosen_as(kind), training_time: ranking_seconds },
@@ -162,27 +164,6 @@ fn ranking_kind(p: &TrainParams, t: &Trainset<'_>) -> anyhow::Result<Kind> {
         );
     }
     Ok(kind)
-}
-
-/// The threads the rating model's fit runs on: one for SVD in Surprise's mode; for SVD's fast
-/// fit left to choose, no more than the data keeps busy; else `train.threads` (0: every core).
-fn threads(p: &TrainParams, is_svd: bool, t: &Trainset<'_>) -> usize {
-    match p.mode {
-        TrainMode::Surprise if is_svd => 1,
-        TrainMode::Fast if is_svd && p.threads == 0 => fast::threads_for(t.n_ratings()),
-        _ if p.threads == 0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        _ => p.threads,
-    }
-}
-
-/// Fits one of Surprise's algorithms other than SVD: the model and the seconds (no epochs).
-fn fit_algorithm(a: &Algorithm, threads: usize, t: &Trainset<'_>) -> anyhow::Result<(RatingModel, f64, Vec<Epoch>)> {
-    tracing::info!(ratings = t.n_ratings(), users = t.n_users(), movies = t.n_items(), "training {}", a.name());
-    let phase = Phase::start(format!("fitting {}", a.name()));
-    let started = Instant::now();
-    let model = RatingModel::fit(a, t, threads).with_context(|| format!("invalid train.algorithms.{}", a.name()))?;
-    phase.finish();
-    Ok((model, started.elapsed().as_secs_f64(), Vec::new()))
 }
 
 /// Stages the model, the loss and the report, and logs them to MLflow before they are put in
@@ -220,38 +201,40 @@ fn write(
     Ok(out)
 }
 
-/// Fits SVD in `mode`, with a bar over the epochs: the model, the seconds, each epoch's loss.
-fn fit_svd(
-    svd: &Svd,
-    mode: TrainMode,
-    threads: usize,
-    t: &Trainset<'_>,
-) -> anyhow::Result<(RatingModel, f64, Vec<Epoch>)> {
+/// Fits the rating model: the model, the seconds, and each epoch's loss for an algorithm
+/// fitted epoch by epoch (SVD), with a bar over the epochs.
+fn fit(a: &Algorithm, threads: usize, t: &Trainset<'_>) -> Result<(RatingModel, f64, Vec<Epoch>), FitError> {
     tracing::info!(
-        mode = ?mode,
+        algorithm = a.name(),
+        mode = ?a.mode(),
         threads,
         ratings = t.n_ratings(),
         users = t.n_users(),
         movies = t.n_items(),
-        n_factors = svd.n_factors,
-        n_epochs = svd.n_epochs,
         "training"
     );
-    let steps = Steps::new(svd.n_epochs as u64, "epochs");
-    let mut losses: Vec<Epoch> = Vec::with_capacity(svd.n_epochs);
-    let on_epoch = |e: Epoch| {
-        steps.step(format!("epoch {} train rmse {:.4}", e.epoch, e.train_rmse));
+    let epochs = a.epochs();
+    let steps = epochs.map(|n| Steps::new(n as u64, "epochs"));
+    let phase = epochs.is_none().then(|| Phase::start(format!("fitting {}", a.name())));
+    let mut losses: Vec<Epoch> = Vec::with_capacity(epochs.unwrap_or(0));
+    let started = Instant::now();
+    let model = RatingModel::fit_by_epoch(a, t, threads, |e, _| {
+        if let Some(steps) = &steps {
+            steps.step(format!("epoch {} train rmse {:.4}", e.epoch, e.train_rmse));
+        }
         tracing::debug!(epoch = e.epoch, train_rmse = e.train_rmse, "epoch");
         losses.push(e);
-    };
-    let started = Instant::now();
-    let model = match mode {
-        TrainMode::Surprise => svd.fit_surprise(t, on_epoch),
-        TrainMode::Fast => svd.fit_fast(t, threads, on_epoch),
-    }?;
+    })?;
     let seconds = started.elapsed().as_secs_f64();
-    steps.finish();
-    let final_rmse = losses.last().map_or(f64::NAN, |e| e.train_rmse);
-    tracing::info!("trained in {seconds:.2} s, final train rmse {final_rmse:.4}");
-    Ok((model.into(), seconds, losses))
+    if let Some(steps) = steps {
+        steps.finish();
+    }
+    if let Some(phase) = phase {
+        phase.finish();
+    }
+    match losses.last() {
+        Some(last) => tracing::info!("trained in {seconds:.2} s, final train rmse {:.4}", last.train_rmse),
+        None => tracing::info!("trained in {seconds:.2} s"),
+    }
+    Ok((model, seconds, losses))
 }

@@ -87,6 +87,13 @@ impl Default for RankingSearch {
     }
 }
 
+impl OptimizeParams {
+    /// The rating algorithm `space` searches: SVD on `base`, fitted in `mode`.
+    pub fn space_base(&self) -> Algorithm {
+        Algorithm::Svd(SvdParams { mode: self.mode, ..self.base })
+    }
+}
+
 impl Default for OptimizeParams {
     fn default() -> OptimizeParams {
         let list = |v: &[f64]| Values::List(v.to_vec());
@@ -113,31 +120,32 @@ impl Default for OptimizeParams {
     }
 }
 
-/// The SVD candidates of `space` (every combination, or `n_iter` draws seeded by `seed`),
-/// each applied to `base` and checked, also against the training `mode`.
+/// The candidates of `space` for a rating algorithm searched by one ([`Algorithm::searchable`]):
+/// every combination, or `n_iter` draws seeded by `seed`, each applied to `base` and checked
+/// (also against its training mode).
 ///
 /// # Errors
 /// The first candidate's or space's problem, as text.
-pub fn svd_candidates(
-    base: &SvdParams,
+pub fn space_candidates(
+    base: &Algorithm,
     space: &BTreeMap<String, Values>,
     method: Method,
     n_iter: usize,
     seed: u32,
-    mode: TrainMode,
 ) -> Result<Vec<(Candidate, Spec)>, String> {
-    search::candidates(Kind::Svd, space, method, n_iter, seed)
+    search::candidates((base.name(), base.searchable()), space, method, n_iter, seed)
         .map_err(|e| e.to_string())?
         .into_iter()
         .map(|c| {
-            let svd = search::apply(base, &c).map_err(|e| e.to_string())?.check().map_err(|e| e.to_string())?;
-            svd.check_mode(mode).map_err(|e| e.to_string())?;
-            Ok((c, Spec::Svd(svd)))
+            let a = search::apply(base, &c).map_err(|e| e.to_string())?;
+            a.check()?;
+            let searched = c.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(*v))).collect();
+            Ok((c, Spec::Rating(a, searched)))
         })
         .collect()
 }
 
-/// One rating algorithm's candidates: SVD's from `space` ([`svd_candidates`], by `p`'s
+/// One rating algorithm's candidates: SVD's from `space` ([`space_candidates`], by `p`'s
 /// method, draws, seed and training mode, on `p.base`), or another of Surprise's algorithms'
 /// from its `param_grid`, every combination whatever the method, as Surprise's
 /// `GridSearchCV` takes it. `optimize` gathers SVD's and those of `optimize.algorithms`;
@@ -151,8 +159,9 @@ pub fn rating_candidates(
     param_grid: &serde_json::Map<String, serde_json::Value>,
     p: &OptimizeParams,
 ) -> Result<Vec<(Candidate, Spec)>, String> {
-    if algorithm == Algorithm::SVD {
-        return svd_candidates(&p.base, space, p.method, p.n_iter, p.seed, p.mode);
+    let base = p.space_base();
+    if algorithm == base.name() {
+        return space_candidates(&base, space, p.method, p.n_iter, p.seed);
     }
     let specs = search::algorithm_candidates(algorithm, param_grid).map_err(|e| e.to_string())?;
     Ok(specs.into_iter().map(|s| (Candidate::new(), s)).collect())
@@ -402,20 +411,23 @@ impl Outcome {
     ///
     /// # Errors
     /// Why a fit failed, naming which.
-    pub fn fit(&self, mode: TrainMode, threads: usize, t: &Trainset<'_>) -> Result<Recommender, String> {
+    pub fn fit(&self, threads: usize, t: &Trainset<'_>) -> Result<Recommender, String> {
         let rating = self
             .rating
-            .fit_rating(mode, threads, t)
+            .fit_rating(threads, t)
             .expect("the rating model is a rating candidate")
             .map_err(|e| format!("fitting the rating model: {e}"))?;
         let ranking = self.ranking.fit(t, 0).map_err(|e| format!("fitting the ranking: {e}"))?;
         Ok(Recommender { rating, ranking, rerank: self.ranking.rerank })
     }
 
-    /// The threads a fit of the rating model on `threads` threads uses (SVD in Surprise's mode
-    /// runs on one), as its model file records.
-    pub fn fit_threads(&self, mode: TrainMode, threads: usize) -> usize {
-        if mode == TrainMode::Surprise && matches!(self.rating, Spec::Svd(_)) { 1 } else { threads }
+    /// The threads a fit of the rating model on `threads` threads uses (one for an
+    /// algorithm that runs on one, [`Algorithm::one_thread`]), as its model file records.
+    pub fn fit_threads(&self, threads: usize) -> usize {
+        match &self.rating {
+            Spec::Rating(a, _) if a.one_thread() => 1,
+            _ => threads,
+        }
     }
 
     /// The model to serve: the rating model and the ranking chosen, fitted on every rating of
@@ -424,16 +436,11 @@ impl Outcome {
     ///
     /// # Errors
     /// Why a fit failed, naming which.
-    pub fn fit_to_serve(
-        &self,
-        mode: TrainMode,
-        threads: usize,
-        all: &RatingList,
-    ) -> Result<(Recommender, Provenance), String> {
+    pub fn fit_to_serve(&self, threads: usize, all: &RatingList) -> Result<(Recommender, Provenance), String> {
         let t = Trainset::new(all);
         let started = Instant::now();
-        let model = self.fit(mode, threads, &t)?;
-        Ok((model, Provenance::of(all, started.elapsed().as_secs_f64(), self.fit_threads(mode, threads))))
+        let model = self.fit(threads, &t)?;
+        Ok((model, Provenance::of(all, started.elapsed().as_secs_f64(), self.fit_threads(threads))))
     }
 
     /// The rating model alone fitted on every rating of `all`, with its provenance (the
@@ -442,16 +449,11 @@ impl Outcome {
     ///
     /// # Errors
     /// Why the fit failed.
-    pub fn fit_rating_to_serve(
-        &self,
-        mode: TrainMode,
-        threads: usize,
-        all: &RatingList,
-    ) -> Result<(RatingModel, Provenance), String> {
+    pub fn fit_rating_to_serve(&self, threads: usize, all: &RatingList) -> Result<(RatingModel, Provenance), String> {
         let started = Instant::now();
         let t = Trainset::new(all);
-        let model = self.rating.fit_rating(mode, threads, &t).expect("the rating model is a rating candidate")?;
-        Ok((model, Provenance::of(all, started.elapsed().as_secs_f64(), self.fit_threads(mode, threads))))
+        let model = self.rating.fit_rating(threads, &t).expect("the rating model is a rating candidate")?;
+        Ok((model, Provenance::of(all, started.elapsed().as_secs_f64(), self.fit_threads(threads))))
     }
 }
 
@@ -525,7 +527,7 @@ impl<'a> Plan<'a> {
         prefix: &str,
     ) -> Result<Plan<'a>, PlanError> {
         let invalid = |field: String| move |message: String| PlanError::Invalid { field, message };
-        let mut rating = svd_candidates(&p.base, &p.space, p.method, p.n_iter, p.seed, p.mode)
+        let mut rating = space_candidates(&p.space_base(), &p.space, p.method, p.n_iter, p.seed)
             .map_err(invalid(format!("{prefix}space")))?;
         if rating.is_empty() && p.algorithms.is_empty() {
             return Err(PlanError::NoCandidate);
@@ -550,7 +552,7 @@ impl<'a> Plan<'a> {
                             .to_owned(),
                     ));
                 }
-                let candidates = search::candidates(kind, space, p.method, p.n_iter, p.seed)
+                let candidates = search::candidates(search::of_kind(kind), space, p.method, p.n_iter, p.seed)
                     .map_err(|e| invalid(field.clone())(e.to_string()))?;
                 for c in candidates {
                     let params = search::apply_ranking(&p.ranking.base, kind, &c)
@@ -707,7 +709,7 @@ impl<'a> Plan<'a> {
             Stage::Rating => (self.rating_measure, None),
             Stage::Ranking => (p.measure, winner.map(|w| &self.rating[w].1)),
         };
-        let round = Round::new(self.searched(), &fits, p.mode, p.cv, p.seed, measure, p.relevance_threshold, rating)
+        let round = Round::new(self.searched(), &fits, p.cv, p.seed, measure, p.relevance_threshold, rating)
             .expect("the folds were checked when the plan was made");
         f(&round)
     }
@@ -804,11 +806,10 @@ impl<'a> Plan<'a> {
             search::rank_by(&mut cv_results, self.params.measure);
             best_ranking = search::best(&cv_results).expect("the rating model's own order has a score");
         }
-        let (candidate, rating) = &self.rating[best];
+        let (_, rating) = &self.rating[best];
         let best_params = match rating {
             Spec::Rating(a, _) => a.params(),
-            _ => serde_json::to_value(search::apply(&self.params.base, candidate).expect("checked when planned"))
-                .expect("parameters serialize"),
+            Spec::TopN(_) => unreachable!("the rating model is a rating candidate"),
         };
         let ranking = match best_ranking.checked_sub(self.rating.len()) {
             Some(r) => match &self.ranking[r].1 {

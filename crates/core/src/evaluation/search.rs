@@ -16,10 +16,9 @@ use crate::data::split::{Split, SplitError, kfold};
 use crate::data::trainset::Trainset;
 use crate::evaluation::accuracy::{self, RankingMetrics};
 use crate::evaluation::ranking::Heldout;
-use crate::models::base::Diverged;
+use crate::models::base::{Diverged, FitError, Unsettable};
 use crate::models::rating::Algorithm;
 use crate::models::rating::model::RatingModel;
-use crate::models::rating::svd::{Svd, SvdModel, SvdParams, TrainMode};
 use crate::models::recommender::depth;
 use crate::models::{Kind, Ranking, RankingParams, Recommender};
 use crate::numpy::RandomState;
@@ -60,12 +59,14 @@ pub enum Method {
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum SpaceError {
     /// A name that is not one of the kind's numeric parameters.
-    #[error("cannot search {} for {kind}: expected one of {}", quote(.name), searchable(*kind).join(", "))]
+    #[error("cannot search {} for {of}: expected one of {}", quote(.name), .expected.join(", "))]
     Unknown {
-        /// The kind searched.
-        kind: Kind,
+        /// The algorithm or kind searched.
+        of: &'static str,
         /// The name given.
         name: String,
+        /// Its parameters that can be searched.
+        expected: &'static [&'static str],
     },
     /// A grid needs lists.
     #[error("the grid search needs a list of values for {0}; ranges are for the random search")]
@@ -93,25 +94,6 @@ pub enum SpaceError {
     },
 }
 
-/// SVD's parameters that can be searched (`adagrad`: 0 or 1, for false or true).
-pub const SEARCHABLE: [&str; 15] = [
-    "adagrad",
-    "n_factors",
-    "n_epochs",
-    "init_mean",
-    "init_std_dev",
-    "lr_all",
-    "reg_all",
-    "lr_bu",
-    "lr_bi",
-    "lr_pu",
-    "lr_qi",
-    "reg_bu",
-    "reg_bi",
-    "reg_pu",
-    "reg_qi",
-];
-
 /// The popularity kind's searchable parameters (`rerank`: see [`RankingParams::rerank`]).
 pub const SEARCHABLE_POPULARITY: [&str; 2] = ["damping", "rerank"];
 /// EASE's searchable parameters.
@@ -120,16 +102,22 @@ pub const SEARCHABLE_EASE: [&str; 2] = ["lambda", "rerank"];
 pub const SEARCHABLE_IALS: [&str; 7] =
     ["factors", "regularization", "alpha", "iterations", "cg_steps", "init_std_dev", "rerank"];
 
-/// The parameters of `kind` that can be searched.
+/// The parameters of top-N `kind` that can be searched.
 pub fn searchable(kind: Kind) -> &'static [&'static str] {
     match kind {
-        Kind::Svd => &SEARCHABLE,
+        // The rating model's order: its parameters are the rating model's.
+        Kind::Svd => &[],
         Kind::Popularity => &SEARCHABLE_POPULARITY,
         Kind::Ease => &SEARCHABLE_EASE,
         Kind::Ials => &SEARCHABLE_IALS,
         // A choice between kinds, not a kind with parameters of its own: search the kinds.
         Kind::Auto => &[],
     }
+}
+
+/// Top-N `kind`'s name and searchable parameters, as [`candidates`] takes them.
+pub fn of_kind(kind: Kind) -> (&'static str, &'static [&'static str]) {
+    (kind.name(), searchable(kind))
 }
 
 /// The space `optimize` searches `kind` over by default (`optimize.ranking.spaces`), or
@@ -193,58 +181,45 @@ pub fn apply_ranking(base: &RankingParams, kind: Kind, candidate: &Candidate) ->
             (Kind::Ials, "iterations") => p.ials.iterations = count(name, v)?,
             (Kind::Ials, "cg_steps") => p.ials.cg_steps = count(name, v)?,
             (Kind::Ials, "init_std_dev") => p.ials.init_std_dev = v,
-            _ => return Err(SpaceError::Unknown { kind, name: name.clone() }),
+            _ => return Err(SpaceError::Unknown { of: kind.name(), name: name.clone(), expected: searchable(kind) }),
         }
     }
     Ok(p)
 }
 
-/// Sets the searched values on `base`.
+/// Sets the searched values on `base`, a rating algorithm searched by a space
+/// ([`Algorithm::searchable`]).
 ///
 /// # Errors
-/// [`SpaceError`] for an unknown name or a count that is not a whole number of one or more.
-pub fn apply(base: &SvdParams, candidate: &Candidate) -> Result<SvdParams, SpaceError> {
-    let mut p = *base;
+/// [`SpaceError`] for an unknown name or a value the parameter does not take.
+pub fn apply(base: &Algorithm, candidate: &Candidate) -> Result<Algorithm, SpaceError> {
+    let mut a = base.clone();
     for (name, v) in candidate {
-        let v = *v;
-        let count = || count(name, v);
-        match name.as_str() {
-            "n_factors" => p.n_factors = count()?,
-            "n_epochs" => p.n_epochs = count()?,
-            "init_mean" => p.init_mean = v,
-            "init_std_dev" => p.init_std_dev = v,
-            "lr_all" => p.lr_all = v,
-            "reg_all" => p.reg_all = v,
-            "lr_bu" => p.lr_bu = Some(v),
-            "lr_bi" => p.lr_bi = Some(v),
-            "lr_pu" => p.lr_pu = Some(v),
-            "lr_qi" => p.lr_qi = Some(v),
-            "reg_bu" => p.reg_bu = Some(v),
-            "reg_bi" => p.reg_bi = Some(v),
-            "reg_pu" => p.reg_pu = Some(v),
-            "reg_qi" => p.reg_qi = Some(v),
-            "adagrad" if v == 0.0 || v == 1.0 => p.adagrad = v == 1.0,
-            "adagrad" => return Err(SpaceError::Invalid { name: name.clone(), value: v, expected: "0 or 1" }),
-            other => return Err(SpaceError::Unknown { kind: Kind::Svd, name: other.to_owned() }),
-        }
+        a.set(name, *v).map_err(|e| match e {
+            Unsettable::Unknown => {
+                SpaceError::Unknown { of: base.name(), name: name.clone(), expected: base.searchable() }
+            }
+            Unsettable::Invalid(expected) => SpaceError::Invalid { name: name.clone(), value: *v, expected },
+        })?;
     }
-    Ok(p)
+    Ok(a)
 }
 
-/// The candidates of `kind`'s `space` (parameters in name order) by `method`.
+/// The candidates of `space` (parameters in name order) by `method`, its names among
+/// `expected`, the parameters of `of` (an algorithm or a kind) that can be searched.
 ///
 /// # Errors
 /// [`SpaceError`] for an unknown name, an empty list, or a range in a grid.
 pub fn candidates(
-    kind: Kind,
+    (of, expected): (&'static str, &'static [&'static str]),
     space: &BTreeMap<String, Values>,
     method: Method,
     n_iter: usize,
     seed: u32,
 ) -> Result<Vec<Candidate>, SpaceError> {
     for (name, values) in space {
-        if !searchable(kind).contains(&name.as_str()) {
-            return Err(SpaceError::Unknown { kind, name: name.clone() });
+        if !expected.contains(&name.as_str()) {
+            return Err(SpaceError::Unknown { of, name: name.clone(), expected });
         }
         let empty = match values {
             Values::List(v) => v.is_empty(),
@@ -392,13 +367,11 @@ impl std::fmt::Display for Measure {
     }
 }
 
-/// What a candidate is: an SVD, another rating algorithm, or a top-N kind's parameters.
+/// What a candidate is: a rating algorithm or a top-N kind's parameters.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Spec {
-    /// An SVD, checked.
-    Svd(Svd),
-    /// Another of Surprise's algorithms, with the values searched (flattened names, as
-    /// `sim_options.name`).
+    /// A rating algorithm, checked, with the values searched (the space's, or its
+    /// `param_grid`'s under flattened names, as `sim_options.name`).
     Rating(Algorithm, BTreeMap<String, serde_json::Value>),
     /// A top-N ranking (its `kind` is not `svd`).
     TopN(RankingParams),
@@ -408,7 +381,7 @@ impl Spec {
     /// The kind: `svd` (lists by predicted relevance) for the rating models.
     pub fn kind(&self) -> Kind {
         match self {
-            Spec::Svd(_) | Spec::Rating(..) => Kind::Svd,
+            Spec::Rating(..) => Kind::Svd,
             Spec::TopN(p) => p.kind,
         }
     }
@@ -416,26 +389,33 @@ impl Spec {
     /// The rating algorithm's name; `None` for a top-N kind.
     pub fn algorithm(&self) -> Option<&'static str> {
         match self {
-            Spec::Svd(_) => Some(Algorithm::SVD),
             Spec::Rating(a, _) => Some(a.name()),
             Spec::TopN(_) => None,
         }
     }
 
-    /// Fits the rating model of a rating candidate (SVD in `mode` on `svd_threads` threads, 1
-    /// for a fit that is itself one task of a parallel search; the others' parallel parts on
-    /// the current pool), or `None` for a top-N kind.
-    pub fn fit_rating(
-        &self,
-        mode: TrainMode,
-        svd_threads: usize,
-        t: &Trainset<'_>,
-    ) -> Option<Result<RatingModel, String>> {
+    /// A rating candidate's epochs, for an algorithm whose one fit serves every smaller
+    /// number ([`Algorithm::epochs`]); else 0.
+    fn epochs(&self) -> usize {
         match self {
-            Spec::Svd(svd) => {
-                Some(svd.fit(mode, svd_threads, t, |_| {}).map(RatingModel::from).map_err(|e| e.to_string()))
-            }
-            Spec::Rating(a, _) => Some(RatingModel::fit(a, t, 0).map_err(|e| e.to_string())),
+            Spec::Rating(a, _) => a.epochs().unwrap_or(0),
+            Spec::TopN(_) => 0,
+        }
+    }
+
+    /// The threads of a fit that is one task of a parallel search ([`Algorithm::task_threads`]).
+    fn task_threads(&self) -> usize {
+        match self {
+            Spec::Rating(a, _) => a.task_threads(),
+            Spec::TopN(_) => 0,
+        }
+    }
+
+    /// Fits the rating model of a rating candidate with `threads` threads
+    /// ([`Algorithm::fit`]), or `None` for a top-N kind.
+    pub fn fit_rating(&self, threads: usize, t: &Trainset<'_>) -> Option<Result<RatingModel, String>> {
+        match self {
+            Spec::Rating(a, _) => Some(RatingModel::fit(a, t, threads).map_err(|e| e.to_string())),
             Spec::TopN(_) => None,
         }
     }
@@ -476,11 +456,12 @@ pub fn algorithm_candidates(
 ) -> Result<Vec<Spec>, SpaceError> {
     use serde_json::Value;
     let fail = |message: String| SpaceError::Algorithm { name: name.to_owned(), message };
-    if name == Algorithm::SVD {
-        return Err(fail("SVD's space is optimize.space".to_owned()));
-    }
-    if Algorithm::default_of(name).is_none() {
-        return Err(fail(format!("expected one of {}", Algorithm::NAMES.join(", "))));
+    match Algorithm::default_of(name) {
+        None => return Err(fail(format!("expected one of {}", Algorithm::NAMES.join(", ")))),
+        Some(a) if !a.searchable().is_empty() => {
+            return Err(fail(format!("{}'s space is optimize.space", name.to_uppercase())));
+        }
+        Some(_) => {}
     }
     let as_list = |v: &Value| match v {
         Value::Array(items) => items.clone(),
@@ -642,7 +623,6 @@ fn score_inner(model: &RatingModel, ratings: &[InnerRating]) -> (f64, f64) {
 pub fn cross_validate(
     list: &RatingList,
     fits: &[(Candidate, Spec)],
-    mode: TrainMode,
     cv: usize,
     seed: u32,
     measure: Measure,
@@ -650,7 +630,7 @@ pub fn cross_validate(
     rating: Option<&Spec>,
     on_fit: impl Fn(usize, usize) + Sync,
 ) -> Result<Vec<CandidateResult>, SplitError> {
-    let round = Round::new(list, fits, mode, cv, seed, measure, threshold, rating)?;
+    let round = Round::new(list, fits, cv, seed, measure, threshold, rating)?;
     let all: Vec<usize> = (0..round.tasks()).collect();
     Ok(round.summarize(round.run(&all, on_fit)).expect("every task ran"))
 }
@@ -659,7 +639,7 @@ pub fn cross_validate(
 /// with a seed), cut into tasks: one per (unit, fold), unit-major, where a unit is the
 /// candidates that share one fit ([`units`]). Each task fits on one thread of the current
 /// rayon pool (an SVD on one thread, with one fit for the SVD candidates that differ only in
-/// `n_epochs`: [`svd_unit`]; a top-N kind's parallel parts as more tasks of the same pool), so
+/// `n_epochs`: [`epoch_unit`]; the other fits' parallel parts as more tasks of the same pool), so
 /// a task's results depend only on its unit and fold: never on the scheduling, the threads,
 /// or which other tasks run beside it. Rating candidates are scored by rmse and mae; when the
 /// measure is a ranking measure, every candidate's lists are also measured on the fold's
@@ -671,7 +651,6 @@ pub struct Round<'a> {
     fits: &'a [(Candidate, Spec)],
     folds: Vec<Split>,
     units: Vec<Vec<usize>>,
-    mode: TrainMode,
     measure: Measure,
     threshold: f64,
     rating: Option<&'a Spec>,
@@ -686,7 +665,6 @@ impl<'a> Round<'a> {
     pub fn new(
         list: &'a RatingList,
         fits: &'a [(Candidate, Spec)],
-        mode: TrainMode,
         cv: usize,
         seed: u32,
         measure: Measure,
@@ -694,7 +672,7 @@ impl<'a> Round<'a> {
         rating: Option<&'a Spec>,
     ) -> Result<Round<'a>, SplitError> {
         let folds = kfold(list.len(), cv, seed)?;
-        Ok(Round { list, fits, folds, units: units(fits), mode, measure, threshold, rating })
+        Ok(Round { list, fits, folds, units: units(fits), measure, threshold, rating })
     }
 
     /// How many tasks the round has: its units times its folds.
@@ -747,7 +725,8 @@ impl<'a> Round<'a> {
         });
         let fold_ratings: Vec<Option<RatingModel>> = match self.rating {
             Some(spec) if reranks => {
-                sets.par_iter().map(|t| spec.fit_rating(self.mode, 1, t.as_ref()?).and_then(Result::ok)).collect()
+                let threads = spec.task_threads();
+                sets.par_iter().map(|t| spec.fit_rating(threads, t.as_ref()?).and_then(Result::ok)).collect()
             }
             _ => vec![None; n_folds],
         };
@@ -789,9 +768,9 @@ impl<'a> Round<'a> {
         let c = unit[0];
         let t0 = Instant::now();
         let result = match &fits[c].1 {
-            Spec::Svd(_) => {
-                return svd_unit(fits, unit, self.mode, set, |c, model, seconds| {
-                    let result = Ok(rating_scores(RatingModel::from(model), seconds));
+            Spec::Rating(a, _) if a.epochs().is_some() => {
+                return epoch_unit(fits, unit, set, |c, model, seconds| {
+                    let result = Ok(rating_scores(model, seconds));
                     on_fit(c, f);
                     result
                 })
@@ -804,7 +783,7 @@ impl<'a> Round<'a> {
                 .collect();
             }
             spec @ Spec::Rating(..) => spec
-                .fit_rating(self.mode, 1, set)
+                .fit_rating(spec.task_threads(), set)
                 .expect("a rating candidate")
                 .map(|model| rating_scores(model, t0.elapsed().as_secs_f64())),
             Spec::TopN(p) => {
@@ -899,17 +878,18 @@ struct Fold<'s, 'l> {
     k: Option<usize>,
 }
 
-/// The search's units of work, each a list of candidates: the SVD candidates that differ only
-/// in `n_epochs` together, by `n_epochs` (ties in candidate order), as one fit serves them all
-/// ([`svd_unit`]); the top-N candidates that differ only in `rerank` together, in candidate
-/// order, as one fit and one ranking serve them all; every other candidate alone.
+/// The search's units of work, each a list of candidates: the rating candidates of an
+/// algorithm fitted epoch by epoch that differ only in their epochs (SVD's `n_epochs`)
+/// together, by epochs (ties in candidate order), as one fit serves them all
+/// ([`epoch_unit`]); the top-N candidates that differ only in `rerank` together, in
+/// candidate order, as one fit and one ranking serve them all; every other candidate alone.
 fn units(fits: &[(Candidate, Spec)]) -> Vec<Vec<usize>> {
     let mut units: Vec<Vec<usize>> = Vec::new();
     // Each shared unit's key: the candidate's spec without what its members differ in.
     let mut keys: Vec<(Spec, usize)> = Vec::new();
     for (c, (_, spec)) in fits.iter().enumerate() {
         let key = match spec {
-            Spec::Svd(svd) => Some(Spec::Svd(Svd { n_epochs: 0, ..*svd })),
+            Spec::Rating(a, _) if a.epochs().is_some() => Some(Spec::Rating(a.with_epochs(0), BTreeMap::new())),
             Spec::TopN(p) => Some(Spec::TopN(RankingParams { rerank: 0, ..p.clone() })),
             Spec::Rating(..) => None,
         };
@@ -923,57 +903,56 @@ fn units(fits: &[(Candidate, Spec)]) -> Vec<Vec<usize>> {
         units.push(vec![c]);
     }
     for unit in &mut units {
-        unit.sort_by_key(|&c| (svd_epochs(fits, c), c));
+        unit.sort_by_key(|&c| (fits[c].1.epochs(), c));
     }
     units
 }
 
-/// Candidate `c`'s `n_epochs` if it is an SVD candidate, else 0.
-fn svd_epochs(fits: &[(Candidate, Spec)], c: usize) -> usize {
-    match &fits[c].1 {
-        Spec::Svd(svd) => svd.n_epochs,
-        _ => 0,
-    }
-}
-
-/// Fits a unit of SVD candidates on `t` once, with the most epochs, on one thread, and hands
-/// each candidate its model as the epoch it asks for ends (the same model as its own fit,
-/// [`Svd::fit_with`]), with the seconds a fit of its own would have taken (the fit's time so
-/// far, less the time spent in `measure`); a candidate whose epoch the fit did not reach
-/// (it diverged) gets the error its own fit would have. Results in the unit's order.
-fn svd_unit(
+/// Fits a unit of rating candidates that differ only in their epochs on `t` once, with the
+/// most epochs, as one task ([`Algorithm::task_threads`]), and hands each candidate its
+/// model as the epoch it asks for ends (the same model as its own fit,
+/// [`Algorithm::fit_by_epoch`]), with the seconds a fit of its own would have taken (the
+/// fit's time so far, less the time spent in `measure`); a candidate whose epoch the fit did
+/// not reach (it diverged) gets the error its own fit would have. Results in the unit's
+/// order.
+fn epoch_unit(
     fits: &[(Candidate, Spec)],
     unit: &[usize],
-    mode: TrainMode,
     t: &Trainset<'_>,
-    mut measure: impl FnMut(usize, SvdModel, f64) -> FoldResult,
+    mut measure: impl FnMut(usize, RatingModel, f64) -> FoldResult,
 ) -> Vec<(usize, FoldResult)> {
-    let Spec::Svd(longest) = fits[*unit.last().expect("a unit has candidates")].1 else {
-        unreachable!("an SVD unit holds SVD candidates")
+    let Spec::Rating(longest, _) = &fits[*unit.last().expect("a unit has candidates")].1 else {
+        unreachable!("an epoch unit holds rating candidates")
     };
-    let epochs = |c: usize| svd_epochs(fits, c);
+    let epochs = |c: usize| fits[c].1.epochs();
+    let most = epochs(*unit.last().expect("a unit has candidates"));
     let (start, mut measuring) = (Instant::now(), std::time::Duration::ZERO);
     let mut out: Vec<(usize, FoldResult)> = Vec::with_capacity(unit.len());
-    let mut hand_over = |c: usize, model: SvdModel, out: &mut Vec<(usize, FoldResult)>| {
+    let mut hand_over = |c: usize, model: RatingModel, out: &mut Vec<(usize, FoldResult)>| {
         let seconds = (start.elapsed() - measuring).as_secs_f64();
         let t0 = Instant::now();
         out.push((c, measure(c, model, seconds)));
         measuring += t0.elapsed();
     };
-    let fitted = longest.fit_with(mode, 1, t, |p| {
-        for &c in unit.iter().filter(|&&c| epochs(c) == p.epoch.epoch && epochs(c) < longest.n_epochs) {
-            hand_over(c, p.model(), &mut out);
+    let fitted = RatingModel::fit_by_epoch(longest, t, longest.task_threads(), |epoch, model| {
+        for &c in unit.iter().filter(|&&c| epochs(c) == epoch.epoch && epochs(c) < most) {
+            hand_over(c, model(), &mut out);
         }
     });
     match fitted {
         Ok(model) => {
-            for &c in unit.iter().filter(|&&c| epochs(c) == longest.n_epochs) {
+            for &c in unit.iter().filter(|&&c| epochs(c) == most) {
                 hand_over(c, model.clone(), &mut out);
+            }
+        }
+        Err(FitError::Diverged(e)) => {
+            for &c in &unit[out.len()..] {
+                out.push((c, Err(Diverged { n_epochs: epochs(c), ..e.clone() }.to_string())));
             }
         }
         Err(e) => {
             for &c in &unit[out.len()..] {
-                out.push((c, Err(Diverged { n_epochs: epochs(c), ..e.clone() }.to_string())));
+                out.push((c, Err(e.to_string())));
             }
         }
     }
@@ -1070,6 +1049,15 @@ pub fn mean_std(values: &[f64]) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::rating::svd::{self, SvdParams, TrainMode};
+
+    /// SVD's searchable parameters, as a space names them.
+    const SVD: (&str, &[&str]) = ("svd", &svd::SEARCHABLE);
+
+    /// An SVD candidate of `p` fitted in `mode`.
+    fn svd(p: SvdParams, mode: TrainMode) -> Spec {
+        Spec::Rating(Algorithm::Svd(SvdParams { mode, ..p }), BTreeMap::new())
+    }
 
     fn space(entries: &[(&str, Values)]) -> BTreeMap<String, Values> {
         entries.iter().map(|(n, v)| (n.to_string(), v.clone())).collect()
@@ -1110,11 +1098,11 @@ mod tests {
     #[test]
     fn a_grid_is_every_combination_the_last_varying_fastest() {
         let s = space(&[("lr_all", Values::List(vec![0.1, 0.2])), ("n_epochs", Values::List(vec![5.0, 10.0, 20.0]))]);
-        let c = candidates(Kind::Svd, &s, Method::Grid, 0, 0).unwrap();
+        let c = candidates(SVD, &s, Method::Grid, 0, 0).unwrap();
         assert_eq!(c.len(), 6);
         assert_eq!(c[0], vec![("lr_all".to_string(), 0.1), ("n_epochs".to_string(), 5.0)]);
         assert_eq!(c[1][1].1, 10.0);
-        let p = apply(&SvdParams::default(), &c[5]).unwrap();
+        let Algorithm::Svd(p) = apply(&Algorithm::Svd(SvdParams::default()), &c[5]).unwrap() else { panic!() };
         assert_eq!((p.lr_all, p.n_epochs), (0.2, 20));
     }
 
@@ -1124,9 +1112,9 @@ mod tests {
             ("lr_all", Values::Range { min: 0.001, max: 0.01, log: true }),
             ("n_factors", Values::List(vec![10.0, 20.0])),
         ]);
-        let a = candidates(Kind::Svd, &s, Method::Random, 50, 3).unwrap();
-        assert_eq!(a, candidates(Kind::Svd, &s, Method::Random, 50, 3).unwrap());
-        assert_ne!(a, candidates(Kind::Svd, &s, Method::Random, 50, 4).unwrap());
+        let a = candidates(SVD, &s, Method::Random, 50, 3).unwrap();
+        assert_eq!(a, candidates(SVD, &s, Method::Random, 50, 3).unwrap());
+        assert_ne!(a, candidates(SVD, &s, Method::Random, 50, 4).unwrap());
         for c in &a {
             assert!((0.001..=0.01).contains(&c[0].1));
             assert!(c[1].1 == 10.0 || c[1].1 == 20.0);
@@ -1135,23 +1123,22 @@ mod tests {
 
     #[test]
     fn bad_spaces_are_errors() {
-        let e =
-            candidates(Kind::Svd, &space(&[("n_factor", Values::List(vec![1.0]))]), Method::Grid, 0, 0).unwrap_err();
+        let e = candidates(SVD, &space(&[("n_factor", Values::List(vec![1.0]))]), Method::Grid, 0, 0).unwrap_err();
         assert!(e.to_string().contains("n_factor") && e.to_string().contains("n_factors"));
         let range = Values::Range { min: 0.1, max: 0.2, log: false };
-        assert!(candidates(Kind::Svd, &space(&[("lr_all", range)]), Method::Grid, 0, 0).is_err());
-        assert!(candidates(Kind::Svd, &space(&[("lr_all", Values::List(vec![]))]), Method::Grid, 0, 0).is_err());
+        assert!(candidates(SVD, &space(&[("lr_all", range)]), Method::Grid, 0, 0).is_err());
+        assert!(candidates(SVD, &space(&[("lr_all", Values::List(vec![]))]), Method::Grid, 0, 0).is_err());
         let c = vec![("n_factors".to_string(), 2.5)];
-        assert!(apply(&SvdParams::default(), &c).is_err());
+        assert!(apply(&Algorithm::Svd(SvdParams::default()), &c).is_err());
     }
 
     #[test]
     fn top_n_spaces_and_measures() {
         let s = space(&[("lambda", Values::List(vec![100.0, 500.0]))]);
-        let c = candidates(Kind::Ease, &s, Method::Grid, 0, 0).unwrap();
+        let c = candidates(of_kind(Kind::Ease), &s, Method::Grid, 0, 0).unwrap();
         let p = apply_ranking(&RankingParams::default(), Kind::Ease, &c[1]).unwrap();
         assert_eq!((p.kind, p.ease.lambda), (Kind::Ease, 500.0));
-        let e = candidates(Kind::Ials, &space(&[("lambda", Values::List(vec![1.0]))]), Method::Grid, 0, 0)
+        let e = candidates(of_kind(Kind::Ials), &space(&[("lambda", Values::List(vec![1.0]))]), Method::Grid, 0, 0)
             .unwrap_err()
             .to_string();
         assert!(e.contains("\"lambda\" for ials") && e.contains("factors, regularization"), "{e}");
@@ -1184,15 +1171,16 @@ mod tests {
         let data = generate(&SyntheticConfig { seed: 8, scale: 0.05, ..SyntheticConfig::default() }, RatingScale::SEED)
             .unwrap()
             .ratings;
-        let svd = SvdParams { n_factors: 10, n_epochs: 5, ..SvdParams::default() }.check().unwrap();
+        let svd = svd(SvdParams { n_factors: 10, n_epochs: 5, ..SvdParams::default() }, TrainMode::Fast);
         let ease = apply_ranking(&RankingParams::default(), Kind::Ease, &vec![("lambda".into(), 50.0)]).unwrap();
-        let fits =
-            vec![(vec![("n_factors".into(), 10.0)], Spec::Svd(svd)), (vec![("lambda".into(), 50.0)], Spec::TopN(ease))];
+        let fits = vec![(vec![("n_factors".into(), 10.0)], svd), (vec![("lambda".into(), 50.0)], Spec::TopN(ease))];
         let measure = Measure::try_from("ndcg@10".to_owned()).unwrap();
         let run = |threads: usize| {
-            rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(|| {
-                cross_validate(&data, &fits, TrainMode::Fast, 3, 1, measure, 60.0, None, |_, _| {}).unwrap()
-            })
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| cross_validate(&data, &fits, 3, 1, measure, 60.0, None, |_, _| {}).unwrap())
         };
         let r = run(1);
         let scores = |r: &[CandidateResult]| {
@@ -1208,7 +1196,7 @@ mod tests {
         let folds = kfold(data.len(), 3, 1).unwrap();
         for (f, fold) in folds.iter().enumerate() {
             let train = data.select(&fold.train);
-            let model = fits[0].1.fit_rating(TrainMode::Fast, 1, &Trainset::new(&train)).unwrap().unwrap();
+            let model = fits[0].1.fit_rating(1, &Trainset::new(&train)).unwrap().unwrap();
             let (rmse, _) = score(&model, &data, fold.test.iter().map(|&r| r as usize));
             assert_eq!(r[0].split_test_rmse[f], rmse, "fold {f}");
         }
@@ -1224,19 +1212,20 @@ mod tests {
         // lr_all 0.2 diverges after a few epochs: its 1-epoch candidate may be fine, its 9-epoch
         // one is not.
         let grid = [(3, 0.005), (1, 0.005), (3, 0.01), (2, 0.005), (2, 0.005), (1, 0.2), (9, 0.2)];
-        let fits: Vec<(Candidate, Spec)> = grid
-            .iter()
-            .map(|&(n_epochs, lr_all)| {
-                let svd = SvdParams { n_factors: 6, n_epochs, lr_all, ..SvdParams::default() }.check().unwrap();
-                (vec![("n_epochs".into(), n_epochs as f64), ("lr_all".into(), lr_all)], Spec::Svd(svd))
-            })
-            .collect();
-        assert_eq!(units(&fits), [vec![1, 3, 4, 0], vec![2], vec![5, 6]]);
         for mode in [TrainMode::Fast, TrainMode::Surprise] {
-            let r = cross_validate(&data, &fits, mode, 2, 1, Measure::Rmse, 60.0, None, |_, _| {}).unwrap();
+            let fits: Vec<(Candidate, Spec)> = grid
+                .iter()
+                .map(|&(n_epochs, lr_all)| {
+                    let svd = svd(SvdParams { n_factors: 6, n_epochs, lr_all, ..SvdParams::default() }, mode);
+                    (vec![("n_epochs".into(), n_epochs as f64), ("lr_all".into(), lr_all)], svd)
+                })
+                .collect();
+            assert_eq!(units(&fits), [vec![1, 3, 4, 0], vec![2], vec![5, 6]]);
+            let r = cross_validate(&data, &fits, 2, 1, Measure::Rmse, 60.0, None, |_, _| {}).unwrap();
             let folds = kfold(data.len(), 2, 1).unwrap();
             for (c, (_, spec)) in fits.iter().enumerate() {
-                let Spec::Svd(svd) = spec else { unreachable!() };
+                let Spec::Rating(Algorithm::Svd(p), _) = spec else { unreachable!() };
+                let svd = p.check().unwrap();
                 // A failed candidate's reason is its first failing fold's.
                 let mut first_error = None;
                 for (f, fold) in folds.iter().enumerate() {
@@ -1274,10 +1263,10 @@ mod tests {
         };
         let fits = vec![ials(2.0, 0.0), ials(2.0, 20.0), ials(5.0, 20.0), ials(2.0, 5.0), ials(5.0, 0.0)];
         assert_eq!(units(&fits), [vec![0, 1, 3], vec![2, 4]]);
-        let rating = Spec::Svd(SvdParams { n_factors: 6, n_epochs: 5, ..SvdParams::default() }.check().unwrap());
+        let rating = svd(SvdParams { n_factors: 6, n_epochs: 5, ..SvdParams::default() }, TrainMode::Fast);
         let measure = Measure::try_from("ndcg@10".to_owned()).unwrap();
         let search = |fits: &[(Candidate, Spec)]| {
-            cross_validate(&data, fits, TrainMode::Fast, 2, 1, measure, 60.0, Some(&rating), |_, _| {}).unwrap()
+            cross_validate(&data, fits, 2, 1, measure, 60.0, Some(&rating), |_, _| {}).unwrap()
         };
         let together = search(&fits);
         // Each candidate searched alone (its own fit and ranking) scores the same on each fold.
@@ -1289,7 +1278,7 @@ mod tests {
         assert_ne!(ranking(0), ranking(1), "re-ordering changed nothing");
         assert_ne!(ranking(1), ranking(3));
         // Without a rating model, re-ordering fails; the unit's candidate with rerank 0 does not.
-        let r = cross_validate(&data, &fits, TrainMode::Fast, 2, 1, measure, 60.0, None, |_, _| {}).unwrap();
+        let r = cross_validate(&data, &fits, 2, 1, measure, 60.0, None, |_, _| {}).unwrap();
         assert_eq!([0, 1, 3].map(|c| r[c].status), ["ok", "failed", "failed"]);
         assert_eq!(r[0].split_test_ranking, ranking(0));
     }

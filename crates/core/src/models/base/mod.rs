@@ -30,6 +30,24 @@ pub enum TrainMode {
     Fast,
 }
 
+/// What one epoch of training reports.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Epoch {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Root mean squared error of the training ratings, each measured just before its update.
+    pub train_rmse: f64,
+}
+
+/// Why a searched value cannot be set on an algorithm's parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unsettable {
+    /// Not one of the parameters a search sets.
+    Unknown,
+    /// Outside what the parameter accepts: what it expects.
+    Invalid(&'static str),
+}
+
 /// A model that cannot be fitted with these parameters on this data.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum FitError {

@@ -21,15 +21,15 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::data::trainset::Trainset;
-use crate::models::base::FitError;
 use crate::models::base::predictor::Predictor;
+use crate::models::base::{FitError, TrainMode, Unsettable};
 use crate::models::rating::baseline::{Baseline, BaselineOnlyParams};
 use crate::models::rating::co_clustering::{CoClustering, CoClusteringParams};
 use crate::models::rating::knn::{Knn, KnnParams, KnnVariant};
 use crate::models::rating::nmf::{Nmf, NmfParams};
 use crate::models::rating::normal::{Normal, NormalParams};
 use crate::models::rating::slope_one::{SlopeOne, SlopeOneParams};
-use crate::models::rating::svd::{SvdModel, SvdParams, check_svd};
+use crate::models::rating::svd::{Epoch, SvdModel, SvdParams, check_svd};
 use crate::models::rating::svdpp::{Svdpp, SvdppParams};
 
 /// One of Surprise's prediction algorithms with its parameters, as `params.yaml` names it
@@ -126,7 +126,8 @@ impl Algorithm {
     }
 
     /// Fits on `t` with `threads` threads for the parts that run in parallel (the k-NN
-    /// similarities and SlopeOne's deviations; 0: the current rayon pool); the model is the
+    /// similarities and SlopeOne's deviations, 0: the current rayon pool; SVD's `fast` fit,
+    /// which runs threads of its own, 0: as many as the data keeps busy); the model is the
     /// same whatever the number of threads.
     ///
     /// # Errors
@@ -142,7 +143,7 @@ impl Algorithm {
             Algorithm::KnnWithMeans(p) => Box::new(p.fit(KnnVariant::WithMeans, t, threads)?),
             Algorithm::KnnWithZscore(p) => Box::new(p.fit(KnnVariant::WithZscore, t, threads)?),
             Algorithm::KnnBaseline(p) => Box::new(p.fit(KnnVariant::Baseline, t, threads)?),
-            Algorithm::Svd(p) => Box::new(check_svd(p)?.fit_surprise(t, |_| {})?),
+            Algorithm::Svd(p) => Box::new(check_svd(p)?.fit(p.mode, threads, t, |_| {})?),
             Algorithm::Svdpp(p) => Box::new(p.fit(t)?),
             Algorithm::Nmf(p) => Box::new(p.fit(t)?),
             Algorithm::SlopeOne(p) => Box::new(p.fit(t, threads)?),
@@ -175,12 +176,113 @@ impl Algorithm {
         }
     }
 
-    /// The training mode its parameters choose, for the algorithms that have two; SVD's is
-    /// its fitted model's ([`Predictor::mode`]).
-    pub fn mode(&self) -> Option<crate::models::base::TrainMode> {
+    /// The training mode its parameters choose, for the algorithms that have two.
+    pub fn mode(&self) -> Option<TrainMode> {
         match self {
+            Algorithm::Svd(p) => Some(p.mode),
             Algorithm::Svdpp(p) => Some(p.mode),
             _ => None,
+        }
+    }
+
+    /// The threads a fit with a budget of `budget` threads (0: every core) runs on, for
+    /// `n_ratings` training ratings, as reports record it: the algorithm's own policy where
+    /// it has one (SVD: [`SvdParams::threads`]), else the budget.
+    pub fn threads(&self, budget: usize, n_ratings: usize) -> usize {
+        match self {
+            Algorithm::Svd(p) => p.threads(budget, n_ratings),
+            _ if budget == 0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            _ => budget,
+        }
+    }
+
+    /// Whether a fit runs on one thread whatever it is given (SVD in the `surprise` mode).
+    pub fn one_thread(&self) -> bool {
+        matches!(self, Algorithm::Svd(p) if p.mode == TrainMode::Surprise)
+    }
+
+    /// The `threads` to fit with as one task of a search that runs many fits in parallel on a
+    /// rayon pool: 1 for an algorithm that runs threads of its own (SVD), so that the tasks
+    /// do not oversubscribe the cores; 0, the search's pool, for the others.
+    pub fn task_threads(&self) -> usize {
+        match self {
+            Algorithm::Svd(_) => 1,
+            _ => 0,
+        }
+    }
+
+    /// The parameters a search sets from a space of numbers (a grid or random draws,
+    /// `optimize.space`); empty for the algorithms searched by Surprise's `param_grid`.
+    pub fn searchable(&self) -> &'static [&'static str] {
+        match self {
+            Algorithm::Svd(_) => &svd::SEARCHABLE,
+            _ => &[],
+        }
+    }
+
+    /// Checks parameters a search set ([`Algorithm::set`]) before any fit, in the
+    /// algorithm's own terms.
+    ///
+    /// # Errors
+    /// The first parameter out of range, also for the training mode.
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            Algorithm::Svd(p) => p.check().and_then(|svd| svd.check_mode(p.mode)).map_err(|e| e.to_string()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Sets the searched parameter `name`, one of [`Algorithm::searchable`], to `v`.
+    ///
+    /// # Errors
+    /// [`Unsettable`] for another name or a value the parameter does not take.
+    pub fn set(&mut self, name: &str, v: f64) -> Result<(), Unsettable> {
+        match self {
+            Algorithm::Svd(p) => p.set(name, v),
+            _ => Err(Unsettable::Unknown),
+        }
+    }
+
+    /// The epochs of an algorithm fitted epoch by epoch where an epoch does not depend on
+    /// how many follow (SVD): one fit with the most epochs then serves every smaller number
+    /// ([`Algorithm::fit_by_epoch`]), and reports each epoch's training loss; `None` for the
+    /// others.
+    pub fn epochs(&self) -> Option<usize> {
+        match self {
+            Algorithm::Svd(p) => Some(p.n_epochs),
+            _ => None,
+        }
+    }
+
+    /// This algorithm with `n` epochs, for one that has them ([`Algorithm::epochs`]); else
+    /// itself.
+    pub fn with_epochs(&self, n: usize) -> Algorithm {
+        match self {
+            Algorithm::Svd(p) => Algorithm::Svd(SvdParams { n_epochs: n, ..*p }),
+            other => other.clone(),
+        }
+    }
+
+    /// [`Algorithm::fit`], calling `on_epoch` as each epoch ends with what it reports and a
+    /// way to build the model as it is then: the same model, bit for bit, as a fit with that
+    /// many epochs. Never called for an algorithm without [`Algorithm::epochs`].
+    ///
+    /// # Errors
+    /// [`FitError`] naming the parameter or the limit, or the epoch that diverged.
+    pub fn fit_by_epoch(
+        &self,
+        t: &Trainset<'_>,
+        threads: usize,
+        mut on_epoch: impl FnMut(Epoch, &dyn Fn() -> Box<dyn Predictor>),
+    ) -> Result<Box<dyn Predictor>, FitError> {
+        match self {
+            Algorithm::Svd(p) => {
+                let fitted = check_svd(p)?.fit_with(p.mode, threads, t, |progress| {
+                    on_epoch(progress.epoch, &|| Box::new(progress.model()))
+                })?;
+                Ok(Box::new(fitted))
+            }
+            other => other.fit(t, threads),
         }
     }
 

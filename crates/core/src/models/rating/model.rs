@@ -12,7 +12,7 @@ use crate::models::base::FitError;
 use crate::models::base::predictor::Prediction;
 use crate::models::base::predictor::Predictor;
 use crate::models::rating::Algorithm;
-use crate::models::rating::svd::{SvdModel, TrainMode};
+use crate::models::rating::svd::{Epoch, SvdModel, TrainMode};
 
 /// A fitted rating model, indexed by its training set's inner ids.
 #[derive(Clone, Debug)]
@@ -48,18 +48,39 @@ pub struct NewUser {
 }
 
 impl RatingModel {
-    /// Fits `algorithm` on `t` (SVD in Surprise's exact mode), with `threads` threads for
-    /// the parts that run in parallel (0: the current pool).
+    /// Fits `algorithm` on `t`, with `threads` threads for the parts that run in parallel
+    /// ([`Algorithm::fit`]).
     ///
     /// # Errors
     /// The algorithm's [`FitError`].
     pub fn fit(algorithm: &Algorithm, t: &Trainset<'_>, threads: usize) -> Result<RatingModel, FitError> {
-        Ok(RatingModel {
+        Ok(RatingModel::of(algorithm, t, algorithm.fit(t, threads)?))
+    }
+
+    /// [`RatingModel::fit`], calling `on_epoch` as each epoch ends with what it reports and
+    /// a way to build the model as it is then ([`Algorithm::fit_by_epoch`]).
+    ///
+    /// # Errors
+    /// The algorithm's [`FitError`].
+    pub fn fit_by_epoch(
+        algorithm: &Algorithm,
+        t: &Trainset<'_>,
+        threads: usize,
+        mut on_epoch: impl FnMut(Epoch, &dyn Fn() -> RatingModel),
+    ) -> Result<RatingModel, FitError> {
+        let fitted = algorithm
+            .fit_by_epoch(t, threads, |epoch, model| on_epoch(epoch, &|| RatingModel::of(algorithm, t, model())))?;
+        Ok(RatingModel::of(algorithm, t, fitted))
+    }
+
+    /// `model`, fitted by `algorithm` on `t`.
+    fn of(algorithm: &Algorithm, t: &Trainset<'_>, model: Box<dyn Predictor>) -> RatingModel {
+        RatingModel {
             algorithm: algorithm.clone(),
             users: t.list().users().clone(),
             items: t.list().movies().clone(),
-            model: Arc::from(algorithm.fit(t, threads)?),
-        })
+            model: Arc::from(model),
+        }
     }
 
     /// The `n` movies with the highest predicted relevance of each of `users` (inner ids),
@@ -161,7 +182,7 @@ impl From<SvdModel> for RatingModel {
     /// A fitted SVD, its parameters those it was fitted with, every override set.
     fn from(m: SvdModel) -> RatingModel {
         RatingModel {
-            algorithm: Algorithm::Svd(m.svd.params()),
+            algorithm: Algorithm::Svd(m.svd.params(m.mode)),
             users: m.users.clone(),
             items: m.items.clone(),
             model: Arc::new(m),

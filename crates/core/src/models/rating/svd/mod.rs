@@ -19,11 +19,11 @@ use serde::{Deserialize, Serialize};
 use crate::data::ids::IdMap;
 use crate::data::scale::RatingScale;
 use crate::data::trainset::Trainset;
-pub use crate::models::base::TrainMode;
 use crate::models::base::predictor::Prediction;
 use crate::models::base::scoring::{Cached, Finish, Panels, dot_in_order};
 use crate::models::base::simd::{Isa, Simd};
-use crate::models::base::{Diverged, FitError};
+use crate::models::base::{Diverged, FitError, Unsettable};
+pub use crate::models::base::{Epoch, TrainMode};
 use crate::numpy::RandomState;
 
 /// SVD's hyper-parameters, with Surprise's names and defaults, as read from `params.yaml`.
@@ -42,6 +42,7 @@ use crate::numpy::RandomState;
 /// | `seed` | 0 | the factors' initialisation (Surprise's `random_state`) | 0 to 2^32 - 1 |
 /// | `adagrad` | false | movierec's own, `fast` mode only: AdaGrad's adaptive step, as LibMF's | |
 /// | `simd` | `portable` | movierec's own, `fast` mode only: the vector loops' arithmetic ([`Simd`]): the same model on every CPU, or `native`, the CPU's fastest | `portable`, `native` |
+/// | `mode` | `surprise` | how it is fitted ([`TrainMode`]); not read from `train.svd`: the params file sets it by `train.mode` (`optimize.mode` in the search) | `surprise`, `fast` |
 ///
 /// With `adagrad`, each row of factors (a user's `pᵤ`, a movie's `qᵢ`) and each bias keeps
 /// the sum `G` of its squared gradients, starting at 1 (for a row, the mean over its factors
@@ -70,6 +71,8 @@ pub struct SvdParams {
     pub seed: u32,
     pub adagrad: bool,
     pub simd: Simd,
+    #[serde(skip)]
+    pub mode: TrainMode,
 }
 
 impl Default for SvdParams {
@@ -93,6 +96,7 @@ impl Default for SvdParams {
             seed: 0,
             adagrad: false,
             simd: Simd::Portable,
+            mode: TrainMode::Surprise,
         }
     }
 }
@@ -166,8 +170,9 @@ fn fitted_natively() -> Simd {
 }
 
 impl Svd {
-    /// Parameters that check to these ([`SvdParams::check`]): every override set.
-    pub fn params(&self) -> SvdParams {
+    /// Parameters that check to these ([`SvdParams::check`]), fitted in `mode`: every
+    /// override set.
+    pub fn params(&self, mode: TrainMode) -> SvdParams {
         let [lr_bu, lr_bi, lr_pu, lr_qi] = self.lr.map(Some);
         let [reg_bu, reg_bi, reg_pu, reg_qi] = self.reg.map(Some);
         SvdParams {
@@ -189,6 +194,7 @@ impl Svd {
             seed: self.seed,
             adagrad: self.adagrad,
             simd: self.simd,
+            mode,
         }
     }
 }
@@ -376,15 +382,6 @@ impl Progress<'_> {
     }
 }
 
-/// What one epoch of training reports.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Epoch {
-    /// 1-based epoch number.
-    pub epoch: usize,
-    /// Root mean squared error of the training ratings, each measured just before its update.
-    pub train_rmse: f64,
-}
-
 impl Svd {
     /// Whether these parameters can be fitted in `mode`.
     ///
@@ -528,13 +525,12 @@ impl Svd {
     }
 }
 
-/// SVD's parameters checked for the `surprise` mode (Surprise's algorithms fit SVD in it),
-/// their errors as every algorithm's.
+/// SVD's parameters checked, also against their mode, their errors as every algorithm's.
 ///
 /// # Errors
 /// [`FitError::Invalid`] naming the parameter.
 pub(crate) fn check_svd(p: &SvdParams) -> Result<Svd, FitError> {
-    let checked = p.check().and_then(|svd| svd.check_mode(TrainMode::Surprise).map(|()| svd));
+    let checked = p.check().and_then(|svd| svd.check_mode(p.mode).map(|()| svd));
     checked.map_err(|e| match e {
         ParamError::Zero { name, value } => FitError::Invalid { name, value: value.to_string(), expected: "1 or more" },
         ParamError::OutOfRange { name, value, expected } => {
@@ -545,6 +541,75 @@ pub(crate) fn check_svd(p: &SvdParams) -> Result<Svd, FitError> {
         }
     })
 }
+
+/// SVD's parameters that a search can set (`adagrad`: 0 or 1, for false or true).
+pub const SEARCHABLE: [&str; 15] = [
+    "adagrad",
+    "n_factors",
+    "n_epochs",
+    "init_mean",
+    "init_std_dev",
+    "lr_all",
+    "reg_all",
+    "lr_bu",
+    "lr_bi",
+    "lr_pu",
+    "lr_qi",
+    "reg_bu",
+    "reg_bi",
+    "reg_pu",
+    "reg_qi",
+];
+
+impl SvdParams {
+    /// Sets the searched parameter `name` (one of [`SEARCHABLE`]) to `v`.
+    ///
+    /// # Errors
+    /// [`Unsettable`] for another name, a count that is not a whole number of 1 or more, or an
+    /// `adagrad` other than 0 or 1.
+    pub fn set(&mut self, name: &str, v: f64) -> Result<(), Unsettable> {
+        let count = || {
+            if v >= 1.0 && v.fract() == 0.0 && v < 1e9 {
+                Ok(v as usize)
+            } else {
+                Err(Unsettable::Invalid("a whole number of 1 or more"))
+            }
+        };
+        match name {
+            "n_factors" => self.n_factors = count()?,
+            "n_epochs" => self.n_epochs = count()?,
+            "init_mean" => self.init_mean = v,
+            "init_std_dev" => self.init_std_dev = v,
+            "lr_all" => self.lr_all = v,
+            "reg_all" => self.reg_all = v,
+            "lr_bu" => self.lr_bu = Some(v),
+            "lr_bi" => self.lr_bi = Some(v),
+            "lr_pu" => self.lr_pu = Some(v),
+            "lr_qi" => self.lr_qi = Some(v),
+            "reg_bu" => self.reg_bu = Some(v),
+            "reg_bi" => self.reg_bi = Some(v),
+            "reg_pu" => self.reg_pu = Some(v),
+            "reg_qi" => self.reg_qi = Some(v),
+            "adagrad" if v == 0.0 || v == 1.0 => self.adagrad = v == 1.0,
+            "adagrad" => return Err(Unsettable::Invalid("0 or 1")),
+            _ => return Err(Unsettable::Unknown),
+        }
+        Ok(())
+    }
+
+    /// The threads a fit with a budget of `budget` threads (0: as many as help) runs on, for
+    /// `n_ratings` training ratings: one in the `surprise` mode; in the `fast` mode the budget,
+    /// or when left to choose no more than the data keeps busy ([`fast::threads_for`]). The
+    /// model does not depend on it.
+    pub fn threads(&self, budget: usize, n_ratings: usize) -> usize {
+        match self.mode {
+            TrainMode::Surprise => 1,
+            TrainMode::Fast if budget == 0 => fast::threads_for(n_ratings),
+            TrainMode::Fast => budget,
+        }
+    }
+}
+
 /// `Err` with the name of the first of `params` with a value that is not finite, or "the
 /// training error" when the epoch's sum of squared errors is not.
 pub(crate) fn check_finite<T: Finite>(params: &[(&'static str, &[T])], squared: f64) -> Result<(), &'static str> {
@@ -678,7 +743,7 @@ mod tests {
         ];
         for p in given {
             let svd = p.check().unwrap();
-            assert_eq!(svd.params().check().unwrap(), svd, "{p:?}");
+            assert_eq!(svd.params(TrainMode::Fast).check().unwrap(), svd, "{p:?}");
         }
     }
 }
