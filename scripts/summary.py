@@ -62,7 +62,7 @@ def main():
         names = [
             ("model", f"train's model ({r['kind']})"),
             ("model_reranked", "  its best re-ranked by relevance"),
-            ("svd", f"{evaluate.get('algorithm', 'svd')}'s predicted relevance"),
+            ("relevance", f"{evaluate.get('algorithm', 'svd')}'s predicted relevance"),
             ("most_rated", "most-rated movies"),
             ("damped_mean", "highest damped mean score"),
         ]

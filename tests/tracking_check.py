@@ -97,7 +97,7 @@ children = [x for x in runs if tags(x).get("mlflow.parentRunId") == parent["info
 o = report("optimize.json")
 assert len(children) == o["candidates"] == 6, len(children)
 kinds = sorted(params(c)["kind"] for c in children)
-assert kinds == ["ease", "ease", "svd", "svd", "svd", "svd"], kinds
+assert kinds == ["ease", "ease", "relevance", "relevance", "relevance", "relevance"], kinds
 best = [c for c in children if tags(c)["best"] == "true"]
 assert len(best) == 1 and tags(parent)["best_run_id"] == best[0]["info"]["run_id"]
 assert int(tags(best[0])["candidate"]) == o["best_index"] + 1

@@ -93,7 +93,7 @@ fn main() {
     let svd_seconds = start.elapsed().as_secs_f64();
     let with = |ranking: Ranking, rerank: usize| Recommender { rating: rating.clone().into(), ranking, rerank };
     if wants("svd") {
-        print("svd (predicted relevance)", &with(Ranking::Svd, 0), svd_seconds);
+        print("svd (predicted relevance)", &with(Ranking::Relevance, 0), svd_seconds);
     }
     for (name, by) in [("most_rated", By::Count), ("damped_mean", By::DampedMean)] {
         if wants(name) {

@@ -40,7 +40,7 @@ fn measure(ratings: &RatingList, threshold: f64) -> Measured {
     };
     let defaults = RankingParams::default();
     Measured {
-        svd: ndcg(Ranking::Svd),
+        svd: ndcg(Ranking::Relevance),
         most_rated: ndcg(Ranking::Popularity(PopularityParams::default().fit(&t, 0).unwrap())),
         ease: ndcg(defaults.fit_kind(Kind::Ease, &t, 0).unwrap()),
         ials: ndcg(defaults.fit_kind(Kind::Ials, &t, 0).unwrap()),

@@ -386,7 +386,7 @@ fn compared(
     let mut others: Vec<(&str, Compared)> = Vec::new();
     for kind in Kind::ALL {
         match kind {
-            Kind::Svd => others.push((Kind::Svd.name(), with(Ranking::Svd, 0))),
+            Kind::Relevance => others.push((Kind::Relevance.name(), with(Ranking::Relevance, 0))),
             Kind::Popularity => {
                 for (name, by) in [("most_rated", By::Count), ("damped_mean", By::DampedMean)] {
                     let fitted = PopularityParams { by, damping: c.damping }

@@ -105,7 +105,7 @@ fn reports_the_original_metrics_the_baselines_and_the_ranking() {
     // Every ranking side by side, the model's row equal to `ranking`.
     let rows = r["rankings"].as_object().unwrap();
     let names: Vec<&str> = rows.keys().map(String::as_str).collect();
-    assert_eq!(names, ["damped_mean", "ease", "ials", "model", "model_reranked", "most_rated", "svd"]);
+    assert_eq!(names, ["damped_mean", "ease", "ials", "model", "model_reranked", "most_rated", "relevance"]);
     assert_eq!(rows["model"]["ndcg"], ranking["ndcg"]);
     // The model orders by EASE with λ 500, the comparison's EASE too: the same lists.
     assert_eq!(rows["ease"], rows["model"]);
@@ -113,7 +113,7 @@ fn reports_the_original_metrics_the_baselines_and_the_ranking() {
     let bias = |name: &str| rows[name]["popularity_bias"].as_f64().unwrap();
     assert!(rows.keys().all(|n| bias(n) <= bias("most_rated")), "{r}");
     let ndcg = std::fs::read_to_string(p.path(OUTPUTS[3])).unwrap();
-    assert_eq!(ndcg.lines().next(), Some("k,model,svd,most_rated,damped_mean,ease,ials,model_reranked"));
+    assert_eq!(ndcg.lines().next(), Some("k,model,relevance,most_rated,damped_mean,ease,ials,model_reranked"));
     assert_eq!(ndcg.lines().count(), 21);
     let at5: Vec<&str> = ndcg.lines().nth(5).unwrap().split(',').collect();
     // (serde_json reads floats to within one unit in the last place.)
@@ -171,9 +171,9 @@ fn rankings_left_out_keep_their_columns() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("EASE left out of the comparison"));
     let r: Value = serde_json::from_slice(&std::fs::read(p.path(OUTPUTS[0])).unwrap()).unwrap();
     let names: Vec<&str> = r["rankings"].as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(names, ["damped_mean", "ials", "model", "most_rated", "svd"]);
+    assert_eq!(names, ["damped_mean", "ials", "model", "most_rated", "relevance"]);
     let ndcg = std::fs::read_to_string(p.path(OUTPUTS[3])).unwrap();
-    assert_eq!(ndcg.lines().next(), Some("k,model,svd,most_rated,damped_mean,ease,ials,model_reranked"));
+    assert_eq!(ndcg.lines().next(), Some("k,model,relevance,most_rated,damped_mean,ease,ials,model_reranked"));
     let first: Vec<&str> = ndcg.lines().nth(1).unwrap().split(',').collect();
     assert_eq!((first.len(), first[5], first[7]), (8, "", ""));
 }
@@ -209,7 +209,7 @@ fn bad_model_files_are_clear_errors() {
 }
 
 /// A model whose rating model is another of Surprise's algorithms is scored as it predicts:
-/// rmse and mae of its predictions, and its own order in the `svd` row (predicted relevance).
+/// rmse and mae of its predictions, and its own order in the `relevance` row (predicted relevance).
 #[test]
 fn another_algorithms_predictions_are_scored() {
     use movierec_core::evaluation::accuracy;
@@ -220,7 +220,7 @@ fn another_algorithms_predictions_are_scored() {
     let algorithm: Algorithm = serde_json::from_value(spec).unwrap();
     let p = Project::with(|t| Recommender {
         rating: RatingModel::fit(&algorithm, t, 1).unwrap(),
-        ranking: Ranking::Svd,
+        ranking: Ranking::Relevance,
         rerank: 0,
     });
     let out = p.evaluate("evaluate: {k: 5}\n", "data/train.parquet");
@@ -239,6 +239,6 @@ fn another_algorithms_predictions_are_scored() {
     assert!((r["rmse"].as_f64().unwrap() - accuracy::rmse(pairs.iter().copied())).abs() < 1e-12, "{r}");
     assert!((r["mae"].as_f64().unwrap() - accuracy::mae(pairs.iter().copied())).abs() < 1e-12, "{r}");
     assert!(r["rmse"].as_f64().unwrap() < r["baselines"]["global_mean"]["rmse"].as_f64().unwrap(), "{r}");
-    assert_eq!(r["ranking"]["kind"], "svd");
-    assert_eq!(r["rankings"]["svd"]["ndcg"], r["ranking"]["ndcg"]);
+    assert_eq!(r["ranking"]["kind"], "relevance");
+    assert_eq!(r["rankings"]["relevance"]["ndcg"], r["ranking"]["ndcg"]);
 }

@@ -101,8 +101,8 @@ fn a_grid_search_reports_every_candidate_and_fits_the_model_to_serve() {
         model.rating.as_svd().unwrap().n_factors() as f64,
         results[best]["params"]["n_factors"].as_f64().unwrap()
     );
-    assert_eq!(model.kind(), Kind::Svd, "selected by rmse, the lists keep SVD's order");
-    assert_eq!(r["best_ranking"]["kind"], "svd");
+    assert_eq!(model.kind(), Kind::Relevance, "selected by rmse, the lists keep SVD's order");
+    assert_eq!(r["best_ranking"]["kind"], "relevance");
     let csv = std::fs::read_to_string(p.path(OUTPUTS[2])).unwrap();
     assert_eq!(
         csv.lines().next(),
@@ -258,20 +258,20 @@ fn a_search_over_kinds_by_a_ranking_measure() {
     let r = p.ok(KINDS);
     let results = r["cv_results"].as_array().unwrap();
     let kinds: Vec<&str> = results.iter().map(|c| c["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["svd", "svd", "popularity", "ease", "ease", "ease", "ease", "ials"]);
+    assert_eq!(kinds, ["relevance", "relevance", "popularity", "ease", "ease", "ease", "ease", "ials"]);
     // EASE re-ranked by predicted relevance is measured as served: a different list.
     assert_eq!(results[4]["params"]["rerank"], 10.0);
     assert_ne!(results[3]["split_test_ranking"], results[4]["split_test_ranking"]);
     // The rating model is SVD's best by rmse; its own order competes with the top-N kinds.
     let svd_best = r["best_index"].as_u64().unwrap() as usize;
-    assert_eq!(results[svd_best]["kind"], "svd");
+    assert_eq!(results[svd_best]["kind"], "relevance");
     let rmse = |c: &Value| c["mean_test_rmse"].as_f64().unwrap_or(f64::INFINITY);
     assert!(results.iter().all(|c| rmse(c) >= rmse(&results[svd_best])));
     for (i, c) in results.iter().enumerate() {
-        let measured = i == svd_best || c["kind"] != "svd";
+        let measured = i == svd_best || c["kind"] != "relevance";
         assert_eq!(c["split_test_ranking"].as_array().map_or(0, Vec::len), if measured { 2 } else { 0 }, "{c}");
         assert_eq!(c["rank"].is_null(), !measured, "{c}");
-        assert_eq!(c["mean_test_rmse"].is_null(), c["kind"] != "svd");
+        assert_eq!(c["mean_test_rmse"].is_null(), c["kind"] != "relevance");
     }
     let ndcg = |c: &Value| c["mean_test_ranking"]["ndcg"].as_f64().unwrap_or(0.0);
     let best = r["best_ranking"]["index"].as_u64().unwrap() as usize;
@@ -308,7 +308,7 @@ fn candidates_that_cannot_work_on_the_catalogue_are_left_out() {
     let r =
         p.ok(&KINDS.replace("base: {ials: {iterations: 3}}", "base: {ials: {iterations: 3}, ease: {max_items: 100}}"));
     let kinds: Vec<&str> = r["cv_results"].as_array().unwrap().iter().map(|c| c["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["svd", "svd", "popularity", "ials"]);
+    assert_eq!(kinds, ["relevance", "relevance", "popularity", "ials"]);
     let left_out = r["left_out"].as_array().unwrap();
     assert_eq!(left_out.len(), 4);
     assert!(
@@ -339,7 +339,7 @@ fn surprises_other_algorithms_are_searched_beside_svd() {
     let results = r["cv_results"].as_array().unwrap();
     let algorithms: Vec<&str> = results.iter().map(|c| c["algorithm"].as_str().unwrap()).collect();
     assert_eq!(algorithms, ["svd", "baseline_only", "knn_baseline", "knn_baseline", "knn_baseline", "knn_baseline"]);
-    assert!(results.iter().all(|c| c["kind"] == "svd" && c["split_test_rmse"].as_array().unwrap().len() == 2));
+    assert!(results.iter().all(|c| c["kind"] == "relevance" && c["split_test_rmse"].as_array().unwrap().len() == 2));
     // Parameters in name order, the last varying fastest; a nested dict's combinations are one
     // parameter's values.
     let expect =

@@ -18,7 +18,7 @@ use serde::Serialize;
 ///
 /// Uses the model to serve (written by `optimize`, fitted on all ratings), ranks every movie
 /// the user has not rated anywhere in the loaded data in the model's order (its ranking
-/// kind's: EASE, implicit ALS, popularity, or the predicted score itself for `svd`; ties go
+/// kind's: EASE, implicit ALS, popularity, or the predicted score itself for `relevance`; ties go
 /// to the movie seen first in the data), and writes up to `predict.n` rows per user (fewer
 /// only for a user who has rated all but a few movies): user id, user name, rank, movie id,
 /// title, score (the predicted relevance, clipped to the rating scale). `predict.users`

@@ -24,7 +24,7 @@ struct Project {
 
 impl Project {
     fn new() -> Project {
-        Project::of_kind(Kind::Svd)
+        Project::of_kind(Kind::Relevance)
     }
 
     /// A project whose model's lists `kind` orders.
@@ -163,10 +163,12 @@ fn every_kind_orders_the_lists_and_shows_predicted_relevance() {
 }
 
 /// With another of Surprise's algorithms as the rating model, its predicted relevance orders
-/// the lists (kind `svd`) and is the score shown.
+/// the lists (kind `relevance`) and is the score shown.
 #[test]
 fn another_rating_algorithm_orders_by_its_predictions() {
-    let p = Project::with(Kind::Svd, |t| RatingModel::fit(&Algorithm::default_of("slope_one").unwrap(), t, 1).unwrap());
+    let p = Project::with(Kind::Relevance, |t| {
+        RatingModel::fit(&Algorithm::default_of("slope_one").unwrap(), t, 1).unwrap()
+    });
     let out = p.predict("predict: {n: 5}\n");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let rows = p.rows();

@@ -101,7 +101,7 @@ pub struct ModelInfo {
 /// What orders the recommendation lists (the score shown is always SVD's predicted relevance).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RankingInfo {
-    /// `svd` (predicted relevance), `popularity`, `ease` or `ials`.
+    /// `relevance` (the rating model's predicted relevance), `popularity`, `ease` or `ials`.
     #[schema(example = "ease")]
     kind: String,
     /// When above 0, the ranking's best `rerank` movies are re-ordered by predicted relevance.
@@ -502,7 +502,7 @@ fn count_served(state: &AppState, movies: usize) {
 }
 
 /// The top-n movies a user has not seen, in the served ranking's order (by predicted
-/// relevance for the `svd` kind; ties to the movie seen first in the data), each with its
+/// relevance for the `relevance` kind; ties to the movie seen first in the data), each with its
 /// predicted relevance score.
 #[utoipa::path(get, path = "/users/{id}/recommendations", tag = "recommendations",
     params(("id" = String, Path, description = "User id"), TopQuery),
@@ -734,7 +734,7 @@ pub struct SimilarMovies {
 }
 
 /// The movies nearest a movie by what the served ranking learnt: EASE's item weights, the
-/// cosine of implicit ALS's movie factors, or, for the `svd` and `popularity` kinds, the
+/// cosine of implicit ALS's movie factors, or, for the `relevance` and `popularity` kinds, the
 /// cosine of SVD's movie factors.
 #[utoipa::path(get, path = "/movies/{id}/similar", tag = "recommendations",
     params(("id" = String, Path, description = "Movie id"), TopQuery),

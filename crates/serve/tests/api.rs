@@ -86,7 +86,7 @@ async fn root_describes_the_model_and_links_the_routes() {
     let m = &v["model"];
     assert_eq!(m["format_version"], 3);
     assert_eq!((m["algorithm"].as_str(), m["mode"].as_str()), (Some("svd"), Some("fast")));
-    assert_eq!(m["ranking"], json!({"kind": "svd", "rerank": 0}));
+    assert_eq!(m["ranking"], json!({"kind": "relevance", "rerank": 0}));
     assert_eq!(m["trained_at"], "2025-11-26T00:00:00Z");
     assert_eq!(m["data_fingerprint"], movierec_core::models::artifact::fingerprint(&s.fixture.data.ratings));
     let file = std::fs::read(s.fixture.path("serve.bin")).unwrap();
@@ -364,7 +364,7 @@ async fn every_algorithm_is_served() {
         let fixture = Fixture::new();
         let algorithm: Algorithm = serde_json::from_value(spec.clone()).unwrap();
         let rating = RatingModel::fit(&algorithm, &Trainset::new(&fixture.data.ratings), 1).unwrap();
-        let model = Recommender { rating, ranking: Ranking::Svd, rerank: 0 };
+        let model = Recommender { rating, ranking: Ranking::Relevance, rerank: 0 };
         common::write_recommender(&model, &fixture.data.ratings, &fixture.path("serve.bin"));
         let s = serving(fixture);
         let name = algorithm.name();

@@ -200,7 +200,7 @@ impl Default for PrepareParams {
 /// | `mode` | `fast` | `fast` (single precision, parallel, deterministic) or `surprise` (scikit-surprise's exact results) |
 /// | `threads` | 0 | threads of the fit; 0: all cores (the `fast` mode at most one per 131,072 training ratings). The model does not depend on it |
 /// | `svd` | Surprise's defaults | SVD's hyper-parameters, with Surprise's names (`n_factors`, `lr_all`, ...) |
-/// | `ranking` | `kind: ease` | what orders each user's list (`svd`, `popularity`, `ease`, `ials`), `rerank`, and each kind's parameters |
+/// | `ranking` | `kind: ease` | what orders each user's list (`relevance`, `popularity`, `ease`, `ials`; `svd`, its former name, is read as `relevance`), `rerank`, and each kind's parameters |
 /// | `algorithm` | `svd` | the rating model, whose predicted relevance every list shows: `svd` (`mode`, `svd`) or another of Surprise's algorithms (`knn_baseline`, `svdpp`, …) |
 /// | `algorithms` | none | the other algorithms' parameters by name, under Surprise's names (absent: Surprise's defaults); only the chosen one's are used |
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

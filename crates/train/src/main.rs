@@ -30,8 +30,8 @@ use serde::Serialize;
 /// `train.mode` is `fast` (single precision, parallel on `train.threads` threads, the same
 /// model for any number of threads) or `surprise` (scikit-surprise's SVD reproduced bit for
 /// bit). `train.svd` holds Surprise's hyper-parameters: SVD predicts the relevance score every
-/// recommendation shows. `train.ranking.kind` chooses what orders each user's list: `svd`
-/// (predicted relevance), `popularity`, `ease` or `ials`, each with its parameters under
+/// recommendation shows. `train.ranking.kind` chooses what orders each user's list:
+/// `relevance` (the rating model's predicted relevance; `svd` is its former name), `popularity`, `ease` or `ials`, each with its parameters under
 /// `train.ranking`. Training stops with an error, and writes nothing, if a parameter is out
 /// of range or stops being finite (learning rates too large for the rating scale). Outputs
 /// are written only if the stage succeeds.

@@ -184,7 +184,7 @@ fn every_ranking_kind_is_fitted_and_written() {
         assert_eq!(model.kind(), kind);
         assert_eq!(r["ranking"]["kind"], kind.name());
         assert!(r["ranking"]["training_time"].as_f64().unwrap() >= 0.0);
-        assert_eq!(model.ranking.top_n().is_some(), kind != Kind::Svd);
+        assert_eq!(model.ranking.top_n().is_some(), kind != Kind::Relevance);
         let (two, _) = p.ok_recommender(&params(2));
         assert!(two == model, "{kind}: the model changed with the number of threads");
     }

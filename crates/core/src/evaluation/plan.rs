@@ -394,7 +394,7 @@ pub struct Outcome {
     pub best_algorithm: &'static str,
     /// The rating model's spec.
     pub rating: Spec,
-    /// The ranking's parameters (kind `svd`: the rating model's order).
+    /// The ranking's parameters (kind `relevance`: the rating model's order).
     pub ranking: RankingParams,
     /// The search's time, seconds (summed over the shards of a merged search).
     pub seconds: f64,
@@ -542,7 +542,7 @@ impl<'a> Plan<'a> {
         if !p.measure.lower_is_better() {
             for (&kind, space) in &p.ranking.spaces {
                 let field = format!("{prefix}ranking.spaces.{kind}");
-                if kind == Kind::Svd {
+                if kind == Kind::Relevance {
                     return Err(invalid(field)(format!("SVD's space is {prefix}space")));
                 }
                 if kind == Kind::Auto {
@@ -816,7 +816,7 @@ impl<'a> Plan<'a> {
                 Spec::TopN(params) => params.clone(),
                 _ => unreachable!("ranking candidates are top-N kinds"),
             },
-            None => RankingParams { kind: Kind::Svd, ..self.params.ranking.base.clone() },
+            None => RankingParams { kind: Kind::Relevance, ..self.params.ranking.base.clone() },
         };
         Ok(Outcome {
             cv_results,

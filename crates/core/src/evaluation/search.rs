@@ -106,7 +106,7 @@ pub const SEARCHABLE_IALS: [&str; 7] =
 pub fn searchable(kind: Kind) -> &'static [&'static str] {
     match kind {
         // The rating model's order: its parameters are the rating model's.
-        Kind::Svd => &[],
+        Kind::Relevance => &[],
         Kind::Popularity => &SEARCHABLE_POPULARITY,
         Kind::Ease => &SEARCHABLE_EASE,
         Kind::Ials => &SEARCHABLE_IALS,
@@ -121,14 +121,14 @@ pub fn of_kind(kind: Kind) -> (&'static str, &'static [&'static str]) {
 }
 
 /// The space `optimize` searches `kind` over by default (`optimize.ranking.spaces`), or
-/// `None` for a kind it does not search as a top-N kind (`svd`: SVD's space is
+/// `None` for a kind it does not search as a top-N kind (`relevance`: the rating model's space is
 /// `optimize.space`; `auto`: a choice between kinds). An empty space is one candidate: the
 /// base parameters. A new kind is added here, so that the default search tries it.
 pub fn default_ranking_space(kind: Kind) -> Option<BTreeMap<String, Values>> {
     let list = |v: &[f64]| Values::List(v.to_vec());
     let space = |entries: &[(&str, Values)]| entries.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
     match kind {
-        Kind::Svd | Kind::Auto => None,
+        Kind::Relevance | Kind::Auto => None,
         Kind::Popularity => Some(BTreeMap::new()),
         Kind::Ease => Some(space(&[("lambda", list(&[100.0, 250.0, 500.0, 1000.0])), ("rerank", list(&[0.0, 20.0]))])),
         Kind::Ials => Some(space(&[
@@ -373,15 +373,15 @@ pub enum Spec {
     /// A rating algorithm, checked, with the values searched (the space's, or its
     /// `param_grid`'s under flattened names, as `sim_options.name`).
     Rating(Algorithm, BTreeMap<String, serde_json::Value>),
-    /// A top-N ranking (its `kind` is not `svd`).
+    /// A top-N ranking (its `kind` is not `relevance`).
     TopN(RankingParams),
 }
 
 impl Spec {
-    /// The kind: `svd` (lists by predicted relevance) for the rating models.
+    /// The kind: `relevance` (lists by predicted relevance) for the rating models.
     pub fn kind(&self) -> Kind {
         match self {
-            Spec::Rating(..) => Kind::Svd,
+            Spec::Rating(..) => Kind::Relevance,
             Spec::TopN(p) => p.kind,
         }
     }
@@ -512,7 +512,7 @@ pub fn algorithm_candidates(
 /// One candidate's cross-validated scores, as a row of Surprise's `cv_results`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CandidateResult {
-    /// The candidate's kind (`svd` for every rating model: lists by predicted relevance).
+    /// The candidate's kind (`relevance` for every rating model: lists by predicted relevance).
     pub kind: Kind,
     /// The rating algorithm (`svd`, `knn_baseline`, …); none for a top-N kind.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -760,7 +760,7 @@ impl<'a> Round<'a> {
         let rating_scores = |model: RatingModel, seconds: f64| {
             let accuracy = score_inner(&model, &fold.tests[f]);
             let ranking = fold.heldout[f].as_ref().zip(k).map(|(h, k)| {
-                let rec = Recommender { rating: model, ranking: Ranking::Svd, rerank: 0 };
+                let rec = Recommender { rating: model, ranking: Ranking::Relevance, rerank: 0 };
                 h.measure_recommender(&rec, k, k).0.metrics
             });
             FoldScores { accuracy: Some(accuracy), ranking, seconds }
@@ -1052,7 +1052,7 @@ mod tests {
     use crate::models::rating::svd::{self, SvdParams, TrainMode};
 
     /// SVD's searchable parameters, as a space names them.
-    const SVD: (&str, &[&str]) = ("svd", &svd::SEARCHABLE);
+    const SVD: (&str, &[&str]) = (Algorithm::SVD, &svd::SEARCHABLE);
 
     /// An SVD candidate of `p` fitted in `mode`.
     fn svd(p: SvdParams, mode: TrainMode) -> Spec {
@@ -1187,7 +1187,7 @@ mod tests {
             r.iter().map(|c| (c.rank, c.split_test_rmse.clone(), c.split_test_ranking.clone())).collect::<Vec<_>>()
         };
         assert_eq!(scores(&r), scores(&run(3)));
-        assert_eq!((r[0].kind, r[1].kind), (Kind::Svd, Kind::Ease));
+        assert_eq!((r[0].kind, r[1].kind), (Kind::Relevance, Kind::Ease));
         assert!(r[0].mean_test_rmse.is_some() && r[1].mean_test_rmse.is_none());
         assert_eq!(r[1].rank, Some(1), "{:?} vs {:?}", r[1].mean_test_ranking, r[0].mean_test_ranking);
         assert_eq!(r[1].split_test_ranking.len(), 3);

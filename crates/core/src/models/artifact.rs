@@ -25,7 +25,7 @@ pub const MAGIC: &[u8; 8] = b"MOVIEREC";
 /// The next eight: what the file holds.
 pub const KIND: &[u8; 8] = b"SVDMODEL";
 /// The format version this code writes and the newest it reads. Version 1 files (an SVD
-/// alone) are read as a recommender ordered by predicted relevance (kind `svd`); version 2
+/// alone) are read as a recommender ordered by predicted relevance (kind `relevance`); version 2
 /// files have SVD as their rating model.
 pub const FORMAT_VERSION: u32 = 3;
 
@@ -82,7 +82,7 @@ struct Header {
     /// The rating model when it is not SVD (version 3): the algorithm and its parameters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     algorithm: Option<Algorithm>,
-    /// What orders the lists (version 2; absent in version 1: `svd`).
+    /// What orders the lists (version 2; absent in version 1: `relevance`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ranking: Option<RankingHeader>,
 }
@@ -249,7 +249,7 @@ pub fn write(recommender: &Recommender, provenance: &Provenance, out: impl Write
         ials: None,
     };
     match &recommender.ranking {
-        Ranking::Svd => {}
+        Ranking::Relevance => {}
         Ranking::Popularity(p) => ranking.popularity_by = Some(p.by),
         Ranking::Ease(e) => ranking.ease_weighting = Some(e.weighting),
         Ranking::Ials(m) => ranking.ials = Some(m.params),
@@ -302,7 +302,7 @@ pub fn write(recommender: &Recommender, provenance: &Provenance, out: impl Write
         buf.extend_from_slice(bytes);
     }
     match &recommender.ranking {
-        Ranking::Svd => {}
+        Ranking::Relevance => {}
         Ranking::Popularity(p) => p.scores.iter().for_each(|v| buf.extend_from_slice(&v.to_le_bytes())),
         Ranking::Ease(e) => e.b.iter().for_each(|v| buf.extend_from_slice(&v.to_le_bytes())),
         Ranking::Ials(m) => {
@@ -425,10 +425,10 @@ pub fn read(bytes: &[u8]) -> Result<(Recommender, Provenance), ArtifactError> {
     let scale = (header.scale.min(), header.scale.max());
     let invalid = |what: &str| ArtifactError::Invalid(format!("the {what} ranking lacks its parameters"));
     let (ranking, rerank) = match header.ranking {
-        None => (Ranking::Svd, 0),
+        None => (Ranking::Relevance, 0),
         Some(r) => {
             let ranking = match r.kind {
-                Kind::Svd => Ranking::Svd,
+                Kind::Relevance => Ranking::Relevance,
                 Kind::Auto => return Err(ArtifactError::Invalid("a ranking of kind auto, which no fit writes".into())),
                 Kind::Popularity => Ranking::Popularity(Popularity {
                     by: r.popularity_by.ok_or_else(|| invalid("popularity"))?,
@@ -505,7 +505,7 @@ mod tests {
     }
 
     fn model_bytes(surprise: bool) -> (Recommender, Vec<u8>) {
-        let (rec, list) = recommender(surprise, Kind::Svd);
+        let (rec, list) = recommender(surprise, Kind::Relevance);
         let bytes = to_bytes(&rec, &list);
         (rec, bytes)
     }
@@ -530,11 +530,11 @@ mod tests {
         let c = SyntheticConfig { seed: 1, scale: 0.01, ..SyntheticConfig::default() };
         let data = generate(&c, RatingScale::SEED).unwrap();
         let t = Trainset::new(&data.ratings);
-        for name in Algorithm::NAMES.iter().filter(|&&n| n != "svd") {
+        for name in Algorithm::NAMES.iter().filter(|&&n| n != Algorithm::SVD) {
             let algorithm = Algorithm::default_of(name).unwrap();
             let fitted = RatingModel::fit(&algorithm, &t, 1).unwrap();
             let again = RatingModel::fit(&algorithm, &t, 1).unwrap();
-            let rec = Recommender { rating: fitted, ranking: Ranking::Svd, rerank: 0 };
+            let rec = Recommender { rating: fitted, ranking: Ranking::Relevance, rerank: 0 };
             let bytes = to_bytes(&rec, &data.ratings);
             let (back, _) = read(&bytes).unwrap();
             assert!(back == rec, "{name}");
@@ -554,27 +554,48 @@ mod tests {
         }
     }
 
-    /// A version 1 file (an SVD, no ranking) is read as a recommender of kind `svd`.
+    /// `bytes`, a model file, with its header changed by `edit` and its version `version`.
+    fn with_header(bytes: &[u8], version: u32, edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+        let header_len = u32::from_le_bytes(bytes[20..24].try_into().unwrap()) as usize;
+        let mut header: serde_json::Value = serde_json::from_slice(&bytes[24..24 + header_len]).unwrap();
+        edit(&mut header);
+        let json = serde_json::to_vec(&header).unwrap();
+        let mut out = Vec::new();
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(KIND);
+        out.extend_from_slice(&version.to_le_bytes());
+        out.extend_from_slice(&(json.len() as u32).to_le_bytes());
+        out.extend_from_slice(&json);
+        out.extend_from_slice(&bytes[24 + header_len..bytes.len() - 8]);
+        let mut h = Fnv64::default();
+        h.update(&out);
+        out.extend_from_slice(&h.finish().to_le_bytes());
+        out
+    }
+
+    /// A version 1 file (an SVD, no ranking) is read as a recommender of kind `relevance`.
     #[test]
     fn version_1_files_are_read_as_svd() {
         let (rec, bytes) = model_bytes(false);
-        let header_len = u32::from_le_bytes(bytes[20..24].try_into().unwrap()) as usize;
-        let mut header: serde_json::Value = serde_json::from_slice(&bytes[24..24 + header_len]).unwrap();
-        header.as_object_mut().unwrap().remove("ranking");
-        let json = serde_json::to_vec(&header).unwrap();
-        let mut v1 = Vec::new();
-        v1.extend_from_slice(MAGIC);
-        v1.extend_from_slice(KIND);
-        v1.extend_from_slice(&1u32.to_le_bytes());
-        v1.extend_from_slice(&(json.len() as u32).to_le_bytes());
-        v1.extend_from_slice(&json);
-        v1.extend_from_slice(&bytes[24 + header_len..bytes.len() - 8]);
-        let mut h = Fnv64::default();
-        h.update(&v1);
-        v1.extend_from_slice(&h.finish().to_le_bytes());
+        let v1 = with_header(&bytes, 1, |h| {
+            h.as_object_mut().unwrap().remove("ranking");
+        });
         let (back, _) = read(&v1).unwrap();
-        assert_eq!(back.kind(), Kind::Svd);
+        assert_eq!(back.kind(), Kind::Relevance);
         assert_eq!(back.rerank, 0);
+        assert!(back.rating == rec.rating);
+    }
+
+    /// The kind `relevance` is written under its name, and a file written when its name was
+    /// `svd` reads as it.
+    #[test]
+    fn the_relevance_kind_is_read_by_its_former_name() {
+        let (rec, bytes) = model_bytes(false);
+        assert_eq!(rec.kind(), Kind::Relevance);
+        with_header(&bytes, FORMAT_VERSION, |h| assert_eq!(h["ranking"]["kind"], "relevance"));
+        let former = with_header(&bytes, FORMAT_VERSION, |h| h["ranking"]["kind"] = "svd".into());
+        let (back, _) = read(&former).unwrap();
+        assert_eq!(back.kind(), Kind::Relevance);
         assert!(back.rating == rec.rating);
     }
 

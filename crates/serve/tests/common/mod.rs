@@ -59,7 +59,7 @@ impl Fixture {
 
 /// Fits a small model on `ratings`, ordered by predicted relevance, and writes it to `path`.
 pub fn write_model(ratings: &RatingList, path: &std::path::Path) -> Recommender {
-    write_model_of_kind(ratings, path, Kind::Svd)
+    write_model_of_kind(ratings, path, Kind::Relevance)
 }
 
 /// Fits a small model on `ratings` whose lists `kind` orders, and writes it to `path`.

@@ -1,8 +1,8 @@
 //! The top-N kinds: what orders a user's unseen movies. Each kind is a module holding its
 //! parameters (implementing [`Fit`]) and its fitted model (implementing [`TopN`]): the same
 //! list for everyone ([`popularity`]), EASE ([`ease`]) and implicit ALS ([`ials`]). [`Kind`],
-//! [`RankingParams`] and [`Ranking`] register them, one variant per kind; the kind `svd`
-//! orders by the rating model's predicted relevance and fits nothing of its own.
+//! [`RankingParams`] and [`Ranking`] register them, one variant per kind; the kind
+//! `relevance` orders by the rating model's predicted relevance and fits nothing of its own.
 
 pub mod ease;
 pub mod ials;
@@ -20,8 +20,11 @@ use crate::models::ranking::popularity::{Popularity, PopularityParams};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
-    /// The rating model's predicted relevance (the original system's order).
-    Svd,
+    /// The rating model's predicted relevance, whichever algorithm it is (the original
+    /// system's order). Its name was `svd` when SVD was the only rating model; `svd` is still
+    /// read as it.
+    #[serde(alias = "svd")]
+    Relevance,
     /// The same list for everyone: the most rated movies, or the highest damped mean score.
     Popularity,
     /// EASE (Steck 2019): a closed-form item × item model of who rated what.
@@ -37,12 +40,12 @@ pub enum Kind {
 impl Kind {
     /// Every kind a model can be, in the order reports list them (not [`Kind::Auto`], which
     /// resolves to one of them).
-    pub const ALL: [Kind; 4] = [Kind::Svd, Kind::Popularity, Kind::Ease, Kind::Ials];
+    pub const ALL: [Kind; 4] = [Kind::Relevance, Kind::Popularity, Kind::Ease, Kind::Ials];
 
     /// The name used in `params.yaml`, reports and the API.
     pub fn name(self) -> &'static str {
         match self {
-            Kind::Svd => "svd",
+            Kind::Relevance => "relevance",
             Kind::Popularity => "popularity",
             Kind::Ease => "ease",
             Kind::Ials => "ials",
@@ -74,7 +77,7 @@ pub struct RankingParams {
 }
 
 impl RankingParams {
-    /// Fits the ranking of `self.kind` on `t` (nothing to fit for `svd`).
+    /// Fits the ranking of `self.kind` on `t` (nothing to fit for `relevance`).
     ///
     /// # Errors
     /// The kind's [`FitError`].
@@ -101,7 +104,7 @@ impl RankingParams {
     pub fn check_kind(&self, kind: Kind, n_items: usize) -> Result<Kind, FitError> {
         let kind = self.resolve(kind, n_items);
         match kind {
-            Kind::Svd | Kind::Auto => Ok(()),
+            Kind::Relevance | Kind::Auto => Ok(()),
             Kind::Popularity => self.popularity.check(n_items),
             Kind::Ease => self.ease.check(n_items),
             Kind::Ials => self.ials.check(n_items),
@@ -115,7 +118,7 @@ impl RankingParams {
     /// The kind's [`FitError`].
     pub fn fit_kind(&self, kind: Kind, t: &Trainset<'_>, threads: usize) -> Result<Ranking, FitError> {
         Ok(match self.resolve(kind, t.n_items()) {
-            Kind::Svd => Ranking::Svd,
+            Kind::Relevance => Ranking::Relevance,
             Kind::Popularity => Ranking::Popularity(self.popularity.fit(t, threads)?),
             Kind::Ease => Ranking::Ease(self.ease.fit(t, threads)?),
             Kind::Ials | Kind::Auto => Ranking::Ials(self.ials.fit(t, threads)?),
@@ -131,7 +134,7 @@ impl RankingParams {
     /// tracking; with `requested: auto` when `auto` chose it.
     pub fn chosen_as(&self, kind: Kind) -> serde_json::Value {
         let own = match kind {
-            Kind::Svd | Kind::Auto => serde_json::Value::Null,
+            Kind::Relevance | Kind::Auto => serde_json::Value::Null,
             Kind::Popularity => serde_json::to_value(self.popularity).expect("plain data"),
             Kind::Ease => serde_json::to_value(self.ease).expect("plain data"),
             Kind::Ials => serde_json::to_value(self.ials).expect("plain data"),
@@ -148,7 +151,7 @@ impl RankingParams {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Ranking {
     /// Order by the rating model's predicted relevance.
-    Svd,
+    Relevance,
     /// A fitted popularity list.
     Popularity(Popularity),
     /// A fitted EASE.
@@ -161,17 +164,17 @@ impl Ranking {
     /// Its kind.
     pub fn kind(&self) -> Kind {
         match self {
-            Ranking::Svd => Kind::Svd,
+            Ranking::Relevance => Kind::Relevance,
             Ranking::Popularity(_) => Kind::Popularity,
             Ranking::Ease(_) => Kind::Ease,
             Ranking::Ials(_) => Kind::Ials,
         }
     }
 
-    /// The fitted top-N model, or `None` for `svd` (the rating model orders).
+    /// The fitted top-N model, or `None` for `relevance` (the rating model orders).
     pub fn top_n(&self) -> Option<&dyn TopN> {
         match self {
-            Ranking::Svd => None,
+            Ranking::Relevance => None,
             Ranking::Popularity(m) => Some(m),
             Ranking::Ease(m) => Some(m),
             Ranking::Ials(m) => Some(m),
@@ -190,5 +193,9 @@ mod tests {
             assert_eq!(serde_json::to_value(k).unwrap(), k.name());
         }
         assert!(serde_json::from_value::<Kind>("knn".into()).is_err());
+        // The order by predicted relevance, under the name it had when SVD was the only rating
+        // model.
+        assert_eq!(serde_json::from_value::<Kind>("svd".into()).unwrap(), Kind::Relevance);
+        assert_eq!(Kind::Relevance.name(), "relevance");
     }
 }
