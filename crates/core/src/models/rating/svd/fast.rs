@@ -52,7 +52,7 @@ use std::sync::mpsc::Sender;
 
 use crate::data::trainset::Trainset;
 use crate::models::base::simd::{Arith, Isa, Simd, Vectorized};
-use crate::models::rating::svd::{Diverged, Epoch, Factors, Progress, Svd, SvdModel, TrainMode, all_finite};
+use crate::models::rating::svd::{Diverged, Epoch, Factors, Progress, Svd, SvdModel, SvdParams, TrainMode, all_finite};
 use crate::numpy::RandomState;
 
 /// Movie groups, at least (fewer only for a catalogue of fewer movies): about twice the
@@ -85,6 +85,20 @@ pub const RATINGS_PER_THREAD: usize = 131_072;
 pub fn threads_for(n_ratings: usize) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     cores.min(n_ratings / RATINGS_PER_THREAD).max(1)
+}
+
+impl SvdParams {
+    /// The threads a fit with a budget of `budget` threads (0: as many as help) runs on, for
+    /// `n_ratings` training ratings: one in the `surprise` mode; in the `fast` mode the budget,
+    /// or when left to choose no more than the data keeps busy ([`threads_for`]). The
+    /// model does not depend on it.
+    pub fn threads(&self, budget: usize, n_ratings: usize) -> usize {
+        match self.mode {
+            TrainMode::Surprise => 1,
+            TrainMode::Fast if budget == 0 => threads_for(n_ratings),
+            TrainMode::Fast => budget,
+        }
+    }
 }
 
 /// Consecutive user groups one thread takes at a time on several threads, their blocks

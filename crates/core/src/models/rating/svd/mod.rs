@@ -596,18 +596,6 @@ impl SvdParams {
         }
         Ok(())
     }
-
-    /// The threads a fit with a budget of `budget` threads (0: as many as help) runs on, for
-    /// `n_ratings` training ratings: one in the `surprise` mode; in the `fast` mode the budget,
-    /// or when left to choose no more than the data keeps busy ([`fast::threads_for`]). The
-    /// model does not depend on it.
-    pub fn threads(&self, budget: usize, n_ratings: usize) -> usize {
-        match self.mode {
-            TrainMode::Surprise => 1,
-            TrainMode::Fast if budget == 0 => fast::threads_for(n_ratings),
-            TrainMode::Fast => budget,
-        }
-    }
 }
 
 /// `Err` with the name of the first of `params` with a value that is not finite, or "the
