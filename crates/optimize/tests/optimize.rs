@@ -357,7 +357,7 @@ fn surprises_other_algorithms_are_searched_beside_svd() {
     assert_eq!(model.rating.name(), results[best]["algorithm"].as_str().unwrap());
     assert_eq!(provenance.n_ratings as usize, p.n_ratings);
     let csv = std::fs::read_to_string(p.path(OUTPUTS[2])).unwrap();
-    assert!(csv.lines().nth(3).unwrap().starts_with("3,svd,knn_baseline,"), "{csv}");
+    assert!(csv.lines().nth(3).unwrap().starts_with("3,relevance,knn_baseline,"), "{csv}");
     assert!(csv.lines().nth(3).unwrap().ends_with(",10,,msd,false"), "{csv}");
     // The same search on one thread gives the same scores.
     assert_eq!(scores(&r), scores(&p.ok(&format!("{params}  threads: 1\n"))));
