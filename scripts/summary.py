@@ -58,7 +58,7 @@ def main():
             f"Ranking    top {r['k']} unseen movies, relevant = a test score of {r['relevance_threshold']:g} or more"
             f" ({r['users']:,} users)"
         )
-        lines.append(f"           {'':<34}{'NDCG':>7}{'precision':>11}{'hit rate':>10}")
+        lines.append(f"           {'':<34}{'NDCG':>7}{'precision':>11}{'hit rate':>10}{'dislikes':>10}")
         names = [
             ("model", f"train's model ({r['kind']})"),
             ("model_reranked", "  its best re-ranked by relevance"),
@@ -69,7 +69,11 @@ def main():
         for key, label in names:
             m = rankings.get(key)
             if m:
-                lines.append(f"           {label:<34}{m['ndcg']:>7.3f}{m['precision']:>11.3f}{m['hit_rate']:>10.3f}")
+                # Predicted dislikes: the share of the list below the user's own mean score.
+                dislikes = f"{m['predicted_dislikes']:>10.1%}" if "predicted_dislikes" in m else ""
+                lines.append(
+                    f"           {label:<34}{m['ndcg']:>7.3f}{m['precision']:>11.3f}{m['hit_rate']:>10.3f}{dislikes}"
+                )
     if optimize:
         best = optimize["best_score"]
         lines.append(

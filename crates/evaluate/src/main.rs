@@ -319,7 +319,8 @@ fn rank(
     p: &EvaluateParams,
     curve_k: usize,
 ) -> anyhow::Result<Rankings> {
-    let h = Heldout::new(t, test, p.relevance_threshold);
+    // Every row's predicted dislikes by the model's rating model, the score every list shows.
+    let h = Heldout::new(t, test, p.relevance_threshold).judged_by(t, &model.rating);
     let phase = Phase::start(format!("ranking for {} users", h.users.len()));
     // The model's ranking's own lists, computed once, as deep as the rows that re-order them
     // need: the model's, `model_reranked` and the own implicit ALS differ only in `rerank`.

@@ -97,7 +97,7 @@ fn reports_the_original_metrics_the_baselines_and_the_ranking() {
     let ranking = &r["ranking"];
     assert_eq!((ranking["k"].as_u64(), ranking["relevance_threshold"].as_f64()), (Some(5), Some(70.0)));
     assert_eq!(ranking["kind"], "ease");
-    for key in ["precision", "recall", "ndcg", "map", "hit_rate", "coverage", "popularity_bias"] {
+    for key in ["precision", "recall", "ndcg", "map", "hit_rate", "coverage", "popularity_bias", "predicted_dislikes"] {
         let v = ranking[key].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&v), "{key} = {v}");
     }
@@ -112,6 +112,11 @@ fn reports_the_original_metrics_the_baselines_and_the_ranking() {
     // The most-rated list is the most popular by construction.
     let bias = |name: &str| rows[name]["popularity_bias"].as_f64().unwrap();
     assert!(rows.keys().all(|n| bias(n) <= bias("most_rated")), "{r}");
+    // Every row judged by the model's rating model: its own order has the fewest predicted
+    // dislikes (a list by predicted relevance puts the highest first).
+    let dislikes = |name: &str| rows[name]["predicted_dislikes"].as_f64().unwrap();
+    assert!(rows.keys().all(|n| dislikes(n) >= dislikes("relevance")), "{r}");
+    assert!(dislikes("most_rated") > dislikes("relevance"), "{r}");
     let ndcg = std::fs::read_to_string(p.path(OUTPUTS[3])).unwrap();
     assert_eq!(ndcg.lines().next(), Some("k,model,relevance,most_rated,damped_mean,ease,ials,model_reranked"));
     assert_eq!(ndcg.lines().count(), 21);

@@ -14,7 +14,7 @@ const TEXT = {
     page: "Page {page} of {pages}",
     "user.title": "User {name}", "user.recs": "Top {n} recommendations", "user.howmany": "How many",
     "user.update": "Show", "user.rated": "Ratings ({total})", rank: "Rank", title: "Title", year: "Year",
-    directors: "Directors", actors: "Actors", imdb: "IMDb", relevance: "Predicted relevance", why: "Because they rated",
+    directors: "Directors", actors: "Actors", imdb: "IMDb", relevance: "Predicted relevance", why: "Because they liked", noLiked: "no movie they liked is like it",
     score: "Score", sort: "Sort by", "sort.by": "Sort by {col}",
     "movie.title": "Movie", "movie.nratings": "Ratings", "movie.mean": "Mean score", "movie.votes": "IMDb votes",
     "movie.description": "Description", "movie.similar": "Similar movies", similarity: "Similarity",
@@ -40,7 +40,7 @@ const TEXT = {
     page: "Page {page} sur {pages}",
     "user.title": "Utilisateur {name}", "user.recs": "Les {n} meilleures recommandations", "user.howmany": "Combien",
     "user.update": "Afficher", "user.rated": "Notes ({total})", rank: "Rang", title: "Titre", year: "Année",
-    directors: "Réalisation", actors: "Distribution", imdb: "IMDb", relevance: "Pertinence prédite", why: "Parce qu’il ou elle a noté",
+    directors: "Réalisation", actors: "Distribution", imdb: "IMDb", relevance: "Pertinence prédite", why: "Parce qu’il ou elle a aimé", noLiked: "aucun film aimé ne lui ressemble",
     score: "Score", sort: "Trier par", "sort.by": "Trier par {col}",
     "movie.title": "Film", "movie.nratings": "Notes", "movie.mean": "Score moyen", "movie.votes": "Votes IMDb",
     "movie.description": "Résumé", "movie.similar": "Films proches", similarity: "Similarité",
@@ -147,7 +147,7 @@ function recommendationTable(recs, caption) {
     { label: t("relevance"), nowrap: true, cell: (r) => relevanceCell(r.score) },
     { label: t("why"), cell: (r) => (r.because && r.because.length
         ? h("ul", { class: "why" }, r.because.map((b) => h("li", {}, movieLink(b.movie_id, b.title), ` (${fmt(b.score, 0)})`)))
-        : "—") },
+        : r.because ? t("noLiked") : "—") },
   ], recs, caption);
 }
 

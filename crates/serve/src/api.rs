@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use movierec_core::models::artifact::FORMAT_VERSION;
 use movierec_core::models::base::select;
+use movierec_core::models::recommender;
 use movierec_core::models::{Recommendation, User};
 use movierec_core::quote::quote;
 use serde::{Deserialize, Serialize};
@@ -381,7 +382,8 @@ pub struct TopQuery {
     /// Movies to return: 1 to the catalogue size (default 10).
     #[param(minimum = 1)]
     n: Option<usize>,
-    /// With each movie, the movies the user rated that are most like it: 0 to 10 (default 0).
+    /// With each movie, the movies the user liked (scored at or above their own mean) that
+    /// are most like it: 0 to 10 (default 0).
     #[param(minimum = 0, maximum = 10)]
     explain: Option<usize>,
 }
@@ -417,12 +419,14 @@ pub struct RecommendedMovie {
     imdb_rating: Option<f64>,
     /// Predicted relevance score, clipped to the rating scale.
     score: f64,
-    /// With `explain`: the movies the user rated that are most like this one, most alike first.
+    /// With `explain`: the movies the user liked (scored at or above `liked_from`) that are
+    /// most like this one, most alike first; empty when none they liked is like it (a movie
+    /// they scored lower is never a reason).
     #[serde(skip_serializing_if = "Option::is_none")]
     because: Option<Vec<Because>>,
 }
 
-/// A movie the user rated that is like a recommended one.
+/// A movie the user liked that is like a recommended one.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Because {
     movie_id: String,
@@ -450,8 +454,13 @@ fn relevance_list(list: &[Recommendation]) -> Vec<(u32, f64)> {
     list.iter().map(|r| (r.movie, r.relevance)).collect()
 }
 
-/// The answer's list; with `explain` above 0, each movie with the movies of `history` most
-/// like it.
+/// With `explain` above 0, the score from which the user of `history` liked a movie.
+fn liked(history: &[(u32, f64)], explain: usize) -> Option<f64> {
+    recommender::liked_from(history).filter(|_| explain > 0)
+}
+
+/// The answer's list; with `explain` above 0, each movie with the movies of `history` the
+/// user liked most like it.
 fn recommended(s: &Snapshot, list: &[(u32, f64)], history: &[(u32, f64)], explain: usize) -> Vec<RecommendedMovie> {
     let movie = |item: u32| -> &Movie { &s.data.movies[s.view.movie_of_item[item as usize] as usize] };
     list.iter()
@@ -491,6 +500,10 @@ pub struct UserRecommendations {
     user_id: String,
     user_name: Option<String>,
     n: usize,
+    /// With `explain`: the score from which the user liked a movie, their own mean score;
+    /// only movies scored at or above it are given as reasons.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    liked_from: Option<f64>,
     /// Best first; fewer than `n` only if the user has seen nearly every movie.
     recommendations: Vec<RecommendedMovie>,
 }
@@ -524,15 +537,16 @@ pub async fn user_recommendations(
         )));
     };
     let snapshot = Arc::clone(&s);
-    let recommendations = off_the_answering_threads(move || {
+    let (liked_from, recommendations) = off_the_answering_threads(move || {
         let history = &snapshot.view.history[mu as usize];
         let user = User { id: Some(mu as usize), history };
         let list = relevance_list(&snapshot.view.model.recommend(user, &select::movies_of(history), n));
-        recommended(&snapshot, &list, history, explain)
+        (liked(history, explain), recommended(&snapshot, &list, history, explain))
     })
     .await?;
     count_served(&state, recommendations.len());
-    Ok(Json(UserRecommendations { user_id: id, user_name: s.data.user_names[u].clone(), n, recommendations }))
+    let user_name = s.data.user_names[u].clone();
+    Ok(Json(UserRecommendations { user_id: id, user_name, n, liked_from, recommendations }))
 }
 
 /// A rating of someone the model has never seen.
@@ -568,6 +582,10 @@ pub struct FoldInRecommendations {
     folded_in: usize,
     /// The user bias found (0 for PMF; none for the algorithms without one).
     bias: Option<f64>,
+    /// With `explain`: the score from which the user liked a movie, the mean of the scores
+    /// given; only movies scored at or above it are given as reasons.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    liked_from: Option<f64>,
     recommendations: Vec<RecommendedMovie>,
 }
 
@@ -621,17 +639,17 @@ pub async fn fold_in_recommendations(
         pairs.push((item, r.score));
     }
     let snapshot = Arc::clone(&s);
-    let (bias, recommendations) = off_the_answering_threads(move || {
+    let (bias, liked_from, recommendations) = off_the_answering_threads(move || {
         let model = &snapshot.view.model;
         pairs.sort_unstable_by_key(|p| p.0);
         let user = User { id: None, history: &pairs };
         let profile = model.profile(user).expect("a new user is folded in");
         let list = relevance_list(&model.recommend_with(user, Some(&profile), &select::movies_of(&pairs), n));
-        (profile.bias, recommended(&snapshot, &list, &pairs, explain))
+        (profile.bias, liked(&pairs, explain), recommended(&snapshot, &list, &pairs, explain))
     })
     .await?;
     count_served(&state, recommendations.len());
-    Ok(Json(FoldInRecommendations { n, folded_in: body.ratings.len(), bias, recommendations }))
+    Ok(Json(FoldInRecommendations { n, folded_in: body.ratings.len(), bias, liked_from, recommendations }))
 }
 
 // ---- movies ----

@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -180,40 +180,51 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
-/// `explain` gives each recommendation the user's rated movies most like it, as the model
-/// ranks their similarity, for a known user and a folded-in one.
+/// `explain` gives each recommendation the movies the user liked (scored at or above their
+/// own mean) most like it, as the model ranks their similarity, for a known user and a
+/// folded-in one; a movie they scored lower is never a reason.
 #[tokio::test]
 async fn recommendations_say_why() {
     let s = Service::new(Config::default());
-    let u = s.user(0);
-    let (status, v) = s.get(&format!("/users/{u}/recommendations?n=5&explain=3")).await;
-    assert_eq!(status, StatusCode::OK, "{v}");
     let snapshot = s.state.snapshot().unwrap();
     let model = &snapshot.view.model;
-    let ratings = &s.fixture.data.ratings;
-    let rated: HashSet<String> = ratings
-        .user()
-        .iter()
-        .zip(ratings.movie())
-        .filter(|(u, _)| u.get() == 0)
-        .map(|(_, m)| s.movie(m.get() as u32))
-        .collect();
-    for rec in v["recommendations"].as_array().unwrap() {
-        let because = rec["because"].as_array().unwrap();
-        assert_eq!(because.len(), 3.min(rated.len()), "{rec}");
-        assert!(because.iter().all(|b| rated.contains(b["movie_id"].as_str().unwrap())), "{rec}");
-        assert!(because.windows(2).all(|w| w[0]["similarity"].as_f64() >= w[1]["similarity"].as_f64()), "{rec}");
-        // The first is the rated movie the model finds most like the recommendation.
-        let i = model.rating.items().get(rec["movie_id"].as_str().unwrap()).unwrap() as usize;
-        let best = model
-            .similar(i, model.rating.items().len())
-            .into_iter()
-            .find(|(j, _)| rated.contains(model.rating.items().raw(*j)))
-            .unwrap();
-        assert_eq!(because[0]["movie_id"], model.rating.items().raw(best.0), "{rec}");
+    let items = model.rating.items();
+    let mut a_disliked_movie_was_closest = false;
+    for user in 0..10 {
+        let u = s.user(user);
+        let (status, v) = s.get(&format!("/users/{u}/recommendations?n=10&explain=3")).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        let history = &snapshot.view.history[model.rating.users().get(&u).unwrap() as usize];
+        let liked = history.iter().map(|r| r.1).sum::<f64>() / history.len() as f64;
+        assert_eq!(v["liked_from"].as_f64(), Some(liked), "{v}");
+        let score: HashMap<String, f64> = history.iter().map(|&(j, s)| (items.raw(j).to_owned(), s)).collect();
+        for rec in v["recommendations"].as_array().unwrap() {
+            let because = rec["because"].as_array().unwrap();
+            assert!(because.len() <= 3, "{rec}");
+            for b in because {
+                let id = b["movie_id"].as_str().unwrap();
+                assert_eq!(b["score"].as_f64(), score.get(id).copied(), "{rec}");
+                assert!(b["score"].as_f64().unwrap() >= liked && b["similarity"].as_f64().unwrap() > 0.0, "{rec}");
+            }
+            assert!(because.windows(2).all(|w| w[0]["similarity"].as_f64() >= w[1]["similarity"].as_f64()), "{rec}");
+            // The first is the liked movie the model finds most like the recommendation.
+            let i = items.get(rec["movie_id"].as_str().unwrap()).unwrap() as usize;
+            let alike = model.similar(i, items.len());
+            let first_liked =
+                alike.iter().find(|(j, sim)| *sim > 0.0 && score.get(items.raw(*j)).is_some_and(|&s| s >= liked));
+            assert_eq!(because.first().map(|b| b["movie_id"].clone()), first_liked.map(|(j, _)| json!(items.raw(*j))));
+            let closest_rated = alike.iter().find(|(j, _)| score.contains_key(items.raw(*j)));
+            a_disliked_movie_was_closest |= closest_rated.is_some_and(|(j, _)| score[items.raw(*j)] < liked);
+        }
     }
+    assert!(
+        a_disliked_movie_was_closest,
+        "no recommendation's closest rated movie was disliked: the test shows nothing"
+    );
+    let u = s.user(0);
     let (_, v) = s.get(&format!("/users/{u}/recommendations?n=5")).await;
     assert!(v["recommendations"][0].get("because").is_none(), "no explain, no because: {v}");
+    assert!(v.get("liked_from").is_none(), "no explain, no liked_from: {v}");
     let msg = error(
         &s.get(&format!("/users/{u}/recommendations?explain=11")).await,
         StatusCode::BAD_REQUEST,
@@ -221,13 +232,15 @@ async fn recommendations_say_why() {
     );
     assert!(msg.contains("0 to 10"), "{msg}");
 
-    let body = json!({"ratings": [{"movie_id": s.movie(0), "score": 90}, {"movie_id": s.movie(1), "score": 10}], "n": 3, "explain": 1});
+    // Folded in: 90 and 10 have the mean 50, so only the movie scored 90 is a reason.
+    let body = json!({"ratings": [{"movie_id": s.movie(0), "score": 90}, {"movie_id": s.movie(1), "score": 10}], "n": 5, "explain": 2});
     let (status, v) = s.post("/recommendations", None, &body.to_string()).await;
     assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["liked_from"], 50.0);
     for rec in v["recommendations"].as_array().unwrap() {
-        let b = &rec["because"][0];
-        assert!(b["movie_id"] == s.movie(0) || b["movie_id"] == s.movie(1), "{rec}");
-        assert!(b["score"] == 90.0 || b["score"] == 10.0, "{rec}");
+        for b in rec["because"].as_array().unwrap() {
+            assert_eq!((&b["movie_id"], &b["score"]), (&json!(s.movie(0)), &json!(90.0)), "{rec}");
+        }
     }
 }
 

@@ -16,7 +16,7 @@ use crate::data::dataset::RatingList;
 use crate::data::trainset::Trainset;
 use crate::evaluation::accuracy::{RankingMetrics, UserRanking};
 use crate::models::rating::model::RatingModel;
-use crate::models::recommender::from_ranked;
+use crate::models::recommender::{from_ranked, liked_from};
 use crate::models::{Interactions, Recommender, TopN};
 
 /// What the ranking measures are taken against: each training user's history and relevant
@@ -33,6 +33,20 @@ pub struct Heldout {
     pub users: Vec<usize>,
     /// Each movie's popularity percentile in training.
     pub percentile: Vec<f64>,
+    /// The rating model that judges whether a listed movie is a predicted dislike
+    /// ([`Heldout::judged_by`]), with each training user's and movie's inner id in it.
+    judge: Option<Judge>,
+}
+
+/// A rating model judging lists: its predicted relevance of a listed movie against the
+/// user's own mean score.
+#[derive(Clone, Debug)]
+struct Judge {
+    rating: RatingModel,
+    users: Vec<Option<usize>>,
+    items: Vec<Option<usize>>,
+    /// Each training user's mean score (their ratings' in `history`).
+    mean: Vec<f64>,
 }
 
 impl Heldout {
@@ -63,7 +77,19 @@ impl Heldout {
         let n = counts.len().max(2) as f64 - 1.0;
         let percentile = counts.iter().map(|c| sorted.partition_point(|s| s < c) as f64 / n).collect();
         let seen = history.iter().map(|h| h.iter().map(|r| r.0).collect()).collect();
-        Heldout { history, seen, relevant, users: measured, percentile }
+        Heldout { history, seen, relevant, users: measured, percentile, judge: None }
+    }
+
+    /// Every list measured also reports its predicted dislikes: the share of its top-K
+    /// movies whose relevance `rating` predicts below the user's own mean score (`t` is the
+    /// training set this was made from, for its ids).
+    pub fn judged_by(mut self, t: &Trainset<'_>, rating: &RatingModel) -> Heldout {
+        let train = t.list();
+        let users = train.users().iter().map(|u| rating.users().get(u).map(|v| v as usize)).collect();
+        let items = train.movies().iter().map(|m| rating.items().get(m).map(|v| v as usize)).collect();
+        let mean = self.history.iter().map(|h| liked_from(h).unwrap_or(f64::NAN)).collect();
+        self.judge = Some(Judge { rating: rating.clone(), users, items, mean });
+        self
     }
 
     /// Movies in training.
@@ -115,8 +141,25 @@ impl Heldout {
             metrics: at(k),
             coverage: recommended.iter().filter(|r| **r).count() as f64 / self.n_items().max(1) as f64,
             popularity_bias: if count == 0 { 0.0 } else { sum / count as f64 },
+            predicted_dislikes: self.judge.as_ref().map(|j| self.dislikes(j, lists, k)),
         };
         (row, (1..=depth).map(at).collect())
+    }
+
+    /// The share of the top-`k` movies of `lists` (one per measured user) whose relevance
+    /// `j` predicts below the user's own mean score (0 for no movie).
+    fn dislikes(&self, j: &Judge, lists: &[Vec<u32>], k: usize) -> f64 {
+        let (below, count) = lists
+            .par_iter()
+            .zip(&self.users)
+            .map(|(l, &u)| {
+                let top = &l[..l.len().min(k)];
+                let below =
+                    top.iter().filter(|&&i| j.rating.estimate(j.users[u], j.items[i as usize]).est < j.mean[u]).count();
+                (below, top.len())
+            })
+            .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        if count == 0 { 0.0 } else { below as f64 / count as f64 }
     }
 
     /// Measures a top-N model's own order (its lists of all the users at once).
@@ -176,6 +219,11 @@ pub struct RankingRow {
     pub coverage: f64,
     /// Mean popularity percentile of the recommended movies (1: the most rated).
     pub popularity_bias: f64,
+    /// Share of the top-K movies whose predicted relevance is below the user's own mean
+    /// score: movies the list's own rating model says the user will not like
+    /// ([`Heldout::judged_by`]; none when nothing judges).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predicted_dislikes: Option<f64>,
 }
 
 #[cfg(test)]
@@ -233,5 +281,39 @@ mod tests {
             let (row, _) = h.measure_top_n(m.top_n().unwrap(), 10, 10);
             assert!(row.metrics.ndcg > 1.3 * pop.metrics.ndcg, "{kind}: {} vs {}", row.metrics.ndcg, pop.metrics.ndcg);
         }
+    }
+
+    /// A judged list's predicted dislikes are the share of its top-K movies whose predicted
+    /// relevance is below the user's own mean score; the rating model's own order has fewer
+    /// than the most-rated list; nothing judges an unjudged list.
+    #[test]
+    fn predicted_dislikes_are_the_listed_movies_predicted_below_the_users_mean() {
+        use crate::models::rating::Algorithm;
+        use crate::models::{Ranking, Recommender};
+        let c = SyntheticConfig { seed: 11, scale: 0.1, ..SyntheticConfig::default() };
+        let data = generate(&c, RatingScale::SEED).unwrap();
+        let split = train_test_split(data.ratings.len(), 0.2, 42).unwrap();
+        let (train, test) = (data.ratings.select(&split.train), data.ratings.select(&split.test));
+        let t = Trainset::new(&train);
+        let rating = RatingModel::fit(&Algorithm::default_of("baseline_only").unwrap(), &t, 1).unwrap();
+        let h = Heldout::new(&t, &test, 60.0).judged_by(&t, &rating);
+        let popular = PopularityParams::default().fit(&t, 1).unwrap();
+        let ranked = h.rank_users(&popular, 10);
+        let (row, _) = h.measure_ranked(&ranked, None, 10, 10);
+        let (mut below, mut count) = (0, 0);
+        for (list, &u) in ranked.iter().zip(&h.users) {
+            let mean = h.history[u].iter().map(|r| r.1).sum::<f64>() / h.history[u].len() as f64;
+            for &(i, _) in list.iter().take(10) {
+                count += 1;
+                below += usize::from(rating.estimate(Some(u), Some(i as usize)).est < mean);
+            }
+        }
+        assert_eq!(row.predicted_dislikes, Some(below as f64 / count as f64));
+        assert!(below > 0 && below < count, "{below} of {count}");
+        let own = Recommender { rating, ranking: Ranking::Relevance, rerank: 0 };
+        let (own, _) = h.measure_recommender(&own, 10, 10);
+        assert!(own.predicted_dislikes < row.predicted_dislikes, "{own:?} vs {row:?}");
+        let unjudged = Heldout::new(&t, &test, 60.0);
+        assert_eq!(unjudged.measure_ranked(&ranked, None, 10, 10).0.predicted_dislikes, None);
     }
 }

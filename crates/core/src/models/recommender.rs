@@ -199,19 +199,30 @@ impl Recommender {
     }
 
     /// Why movie `i` is recommended to someone with these ratings: the `k` movies of
-    /// `history` most like it (by [`Recommender::similar`]), most similar first, each with
-    /// its similarity and the user's score.
+    /// `history` they liked ([`liked_from`]: scored at or above their own mean) most like it
+    /// (by [`Recommender::similar`], a likeness above 0), most similar first, each with its
+    /// similarity and the user's score. A movie they scored below their mean is never a
+    /// reason: the list is empty when no movie they liked is like this one.
     pub fn because(&self, i: usize, history: &[(u32, f64)], k: usize) -> Vec<(u32, f64, f64)> {
-        if k == 0 || history.is_empty() {
+        let Some(liked) = liked_from(history).filter(|_| k > 0) else {
             return Vec::new();
-        }
-        let score: std::collections::HashMap<u32, f64> = history.iter().copied().collect();
+        };
+        let score: std::collections::HashMap<u32, f64> = history.iter().copied().filter(|&(_, s)| s >= liked).collect();
         self.similar(i, self.rating.n_items())
             .into_iter()
+            .filter(|&(_, similarity)| similarity > 0.0)
             .filter_map(|(j, similarity)| score.get(&j).map(|&s| (j, similarity, s)))
             .take(k)
             .collect()
     }
+}
+
+/// The score from which a user liked a movie they rated: their own mean score (`None` for
+/// no rating). Each user's own, since scales are personal: for someone who scores
+/// everything from 60 up, a 60 is a disappointment; for someone whose mean is 30, a 50 is
+/// praise.
+pub fn liked_from(history: &[(u32, f64)]) -> Option<f64> {
+    (!history.is_empty()).then(|| history.iter().map(|r| r.1).sum::<f64>() / history.len() as f64)
 }
 
 #[cfg(test)]
@@ -221,6 +232,50 @@ mod tests {
     use crate::data::trainset::Trainset;
     use crate::models::base::Interactions;
     use crate::models::ranking::RankingParams;
+
+    /// The reasons given for a recommendation are the movies the user liked (at or above
+    /// their own mean score) that the model finds most like it, most alike first; a movie
+    /// they disliked is never one, even when it is the most alike of all they rated.
+    #[test]
+    fn reasons_are_movies_the_user_liked() {
+        use crate::models::rating::Algorithm;
+        let data = crate::data::synthetic::generate(
+            &crate::data::synthetic::SyntheticConfig { seed: 4, scale: 0.03, ..Default::default() },
+            RatingScale::SEED,
+        )
+        .unwrap();
+        let t = Trainset::new(&data.ratings);
+        let x = Interactions::new(&t);
+        let rating = RatingModel::fit(&Algorithm::default_of("baseline_only").unwrap(), &t, 1).unwrap();
+        let ranking = RankingParams { kind: Kind::Ease, ..Default::default() }.fit(&t, 1).unwrap();
+        let rec = Recommender { rating, ranking, rerank: 0 };
+        let items: Vec<usize> = (0..t.n_items()).step_by(7).collect();
+        let similar: Vec<Vec<(u32, f64)>> = items.iter().map(|&i| rec.similar(i, t.n_items())).collect();
+        let mut a_disliked_movie_was_closest = 0;
+        for u in (0..x.n_users()).step_by(5) {
+            let history: Vec<(u32, f64)> = x.user(u).collect();
+            let liked = liked_from(&history).unwrap();
+            let score = |j: u32| history.iter().find(|r| r.0 == j).map(|r| r.1);
+            for (&i, alike) in items.iter().zip(&similar) {
+                let reasons = rec.because(i, &history, 3);
+                assert!(reasons.len() <= 3);
+                assert!(
+                    reasons.iter().all(|&(j, sim, s)| s >= liked && sim > 0.0 && score(j) == Some(s)),
+                    "{reasons:?}"
+                );
+                assert!(reasons.windows(2).all(|w| w[0].1 >= w[1].1));
+                let first_liked = alike.iter().find(|&&(j, sim)| sim > 0.0 && score(j).is_some_and(|s| s >= liked));
+                assert_eq!(reasons.first().map(|r| r.0), first_liked.map(|r| r.0), "user {u}, movie {i}");
+                let closest_rated = alike.iter().find(|&&(j, _)| score(j).is_some());
+                if closest_rated.is_some_and(|&(j, _)| score(j).unwrap() < liked) {
+                    a_disliked_movie_was_closest += 1;
+                }
+            }
+        }
+        assert!(a_disliked_movie_was_closest > 10, "{a_disliked_movie_was_closest}: the test would show nothing");
+        assert_eq!(liked_from(&[]), None);
+        assert!(rec.because(0, &[], 3).is_empty() && rec.because(0, &[(1, 50.0)], 0).is_empty());
+    }
 
     /// Every user's list at once is each user's list by its definition: the best unseen by
     /// the ranking's own scores (or the predicted relevance), re-ordered by relevance where
