@@ -187,7 +187,13 @@ fn slow_requests_time_out() {
     stream.write_all(format!("{head}{{\"ratings\": [").as_bytes()).unwrap();
     let started = Instant::now();
     let mut response = vec![0u8; 4096];
-    let n = stream.read(&mut response).unwrap();
+    // A signal to the test process (a child's exit) may interrupt the wait: wait again.
+    let n = loop {
+        match stream.read(&mut response) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => break other.unwrap(),
+        }
+    };
     let response = String::from_utf8_lossy(&response[..n]);
     assert!(response.starts_with("HTTP/1.1 503"), "{response}");
     assert!(response.contains("\"timeout\""), "{response}");
