@@ -21,5 +21,5 @@ echo "# synthetic (seed-scale default data)"
 "$bench" synthetic
 echo "# EASE fit seconds at 385 movies, $runs runs"
 for ((i = 0; i < runs; i++)); do
-    "$bench" synthetic only=ease 2>/dev/null | awk -F'\t' '$1 == "ease" { print $8 }'
+    "$bench" synthetic only=ease 2>/dev/null | awk -F'\t' '$1 == "ease" { print $9 }'
 done | sort -n | awk '{ v[NR] = $1 } END { print "median", v[int((NR + 1) / 2)] }'

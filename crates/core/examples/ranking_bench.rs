@@ -3,13 +3,16 @@
 //!
 //! DATA is `synthetic` (the default generator, seed 42; `scale=`, `movies=`,
 //! `ratings_per_user=` change its shape) or an ml-100k or ml-latest folder. The ratings are
-//! split 80/20 as `prepare` does (Surprise's `train_test_split`, seed 42); every ranking is
+//! split 80/20 as `prepare` does (Surprise's `train_test_split`, seed `seed=`, default 42);
+//! every ranking is
 //! measured on the held-out ratings with `evaluation::ranking`'s definitions at K = 10
 //! (relevant: a test score of at least `threshold=`, default 4 for MovieLens and 60 for the
 //! synthetic data). Prints one tab-separated line per ranking: name, NDCG@10, precision@10,
-//! recall@10, hit rate, coverage, popularity bias, fit seconds. `only=ease,ials` restricts
-//! the rows; `ials.factors=`, `ials.alpha=`, `ials.regularization=`, `ials.iterations=`,
-//! `ials.weighting=`, `ease.lambda=`, `ease.weighting=`, `threads=` set parameters.
+//! recall@10, hit rate, coverage, popularity bias, predicted dislikes (the share of the top 10
+//! whose relevance SVD predicts below the user's own mean), fit seconds. `only=ease,ials`
+//! restricts the rows; `ials.factors=`, `ials.alpha=`, `ials.regularization=`,
+//! `ials.iterations=`, `ials.weighting=`, `ease.lambda=`, `ease.weighting=`, `ease.liking=`
+//! (a comma-separated list: one EASE row each), `threads=` set parameters.
 
 use std::time::Instant;
 
@@ -19,6 +22,7 @@ use movierec_core::data::split::train_test_split;
 use movierec_core::data::synthetic::{SyntheticConfig, generate};
 use movierec_core::data::trainset::Trainset;
 use movierec_core::evaluation::ranking::Heldout;
+use movierec_core::models::ranking::ease::EaseParams;
 use movierec_core::models::ranking::popularity::{By, PopularityParams};
 use movierec_core::models::rating::svd::{SvdParams, TrainMode};
 use movierec_core::models::{Fit, Kind, Ranking, RankingParams, Recommender, Weighting};
@@ -55,11 +59,16 @@ fn main() {
         (d.ratings, 4.0)
     };
     let threshold = get("threshold").unwrap_or(default_threshold);
-    let split = train_test_split(ratings.len(), 0.2, 42).unwrap();
+    let seed = get("seed").map_or(42, |s| s as u32);
+    let split = train_test_split(ratings.len(), 0.2, seed).unwrap();
     let train = ratings.select(&split.train);
     let test = ratings.select(&split.test);
     let t = Trainset::new(&train);
-    let h = Heldout::new(&t, &test, threshold);
+    let start = Instant::now();
+    let svd = SvdParams::default().check().unwrap();
+    let rating = svd.fit(TrainMode::Fast, threads, &t, |_| {}).expect("SVD fits");
+    let svd_seconds = start.elapsed().as_secs_f64();
+    let h = Heldout::new(&t, &test, threshold).judged_by(&t, &rating.clone().into());
     eprintln!(
         "{} ratings, {} users, {} movies; {} test users with a relevant movie",
         ratings.len(),
@@ -78,19 +87,18 @@ fn main() {
     params.ials.cg_steps = get("ials.cg_steps").map_or(params.ials.cg_steps, |v| v as usize);
     params.ials.weighting = weighting("ials.weighting", params.ials.weighting);
 
-    println!("ranking\tndcg@10\tprecision@10\trecall@10\thit_rate\tcoverage\tpopularity_bias\tfit_seconds");
+    println!(
+        "ranking\tndcg@10\tprecision@10\trecall@10\thit_rate\tcoverage\tpopularity_bias\tpredicted_dislikes\tfit_seconds"
+    );
     let print = |name: &str, rec: &Recommender, seconds: f64| {
         let (row, _) = h.measure_recommender(rec, 10, 10);
         let m = row.metrics;
+        let dislikes = row.predicted_dislikes.expect("judged by SVD");
         println!(
-            "{name}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{seconds:.3}",
+            "{name}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{dislikes:.4}\t{seconds:.3}",
             m.ndcg, m.precision, m.recall, m.hit_rate, row.coverage, row.popularity_bias
         );
     };
-    let start = Instant::now();
-    let svd = SvdParams::default().check().unwrap();
-    let rating = svd.fit(TrainMode::Fast, threads, &t, |_| {}).expect("SVD fits");
-    let svd_seconds = start.elapsed().as_secs_f64();
     let with = |ranking: Ranking, rerank: usize| Recommender { rating: rating.clone().into(), ranking, rerank };
     if wants("svd") {
         print("svd (predicted relevance)", &with(Ranking::Relevance, 0), svd_seconds);
@@ -100,6 +108,16 @@ fn main() {
             let p = PopularityParams { by, ..PopularityParams::default() }.fit(&t, threads).unwrap();
             print(name, &with(Ranking::Popularity(p), 0), 0.0);
         }
+    }
+    // EASE with each `liking` asked for, beside the plain one (`ease`).
+    let likings: Vec<f64> = kv.get("ease.liking").map_or(Vec::new(), |v| {
+        v.split(',').map(|x| x.parse().unwrap_or_else(|_| panic!("ease.liking={v}: numbers"))).collect()
+    });
+    for liking in likings.iter().filter(|_| wants("ease")) {
+        let p = RankingParams { ease: EaseParams { liking: *liking, ..params.ease }, ..params.clone() };
+        let start = Instant::now();
+        let ranking = p.fit_kind(Kind::Ease, &t, threads).expect("fits");
+        print(&format!("ease liking {liking}"), &with(ranking, 0), start.elapsed().as_secs_f64());
     }
     for kind in [Kind::Ease, Kind::Ials] {
         if !wants(kind.name()) {

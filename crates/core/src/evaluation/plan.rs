@@ -46,7 +46,7 @@ use crate::models::{Algorithm, FitError, Kind, RankingParams, RatingModel, Recom
 /// | `space` | the default grid (54 candidates) | SVD's searched parameters: lists, or `{min, max, log}` ranges for the random search |
 /// | `algorithms` | none | Surprise's other algorithms searched beside SVD, each by its `param_grid` as Surprise's `GridSearchCV` takes it (lists; `sim_options` and `bsl_options` dicts of lists) |
 /// | `ranking.base` | the kinds' defaults | the top-N kinds' parameters that are not searched (its `kind` is ignored) |
-/// | `ranking.spaces` | EASE's λ, implicit ALS's factors and α, each with and without `rerank` 20; popularity | a space per top-N kind, searched when `measure` is a ranking measure |
+/// | `ranking.spaces` | EASE's λ and `liking` (0 or 1), implicit ALS's factors and α, each with and without `rerank` 20; popularity | a space per top-N kind, searched when `measure` is a ranking measure |
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 #[allow(missing_docs)] // documented in the table above

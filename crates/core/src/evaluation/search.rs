@@ -97,7 +97,7 @@ pub enum SpaceError {
 /// The popularity kind's searchable parameters (`rerank`: see [`RankingParams::rerank`]).
 pub const SEARCHABLE_POPULARITY: [&str; 2] = ["damping", "rerank"];
 /// EASE's searchable parameters.
-pub const SEARCHABLE_EASE: [&str; 2] = ["lambda", "rerank"];
+pub const SEARCHABLE_EASE: [&str; 3] = ["lambda", "liking", "rerank"];
 /// Implicit ALS's searchable parameters.
 pub const SEARCHABLE_IALS: [&str; 7] =
     ["factors", "regularization", "alpha", "iterations", "cg_steps", "init_std_dev", "rerank"];
@@ -130,7 +130,11 @@ pub fn default_ranking_space(kind: Kind) -> Option<BTreeMap<String, Values>> {
     match kind {
         Kind::Relevance | Kind::Auto => None,
         Kind::Popularity => Some(BTreeMap::new()),
-        Kind::Ease => Some(space(&[("lambda", list(&[100.0, 250.0, 500.0, 1000.0])), ("rerank", list(&[0.0, 20.0]))])),
+        Kind::Ease => Some(space(&[
+            ("lambda", list(&[100.0, 250.0, 500.0, 1000.0])),
+            ("liking", list(&[0.0, 1.0])),
+            ("rerank", list(&[0.0, 20.0])),
+        ])),
         Kind::Ials => Some(space(&[
             ("factors", list(&[16.0, 32.0])),
             ("alpha", list(&[2.0, 5.0])),
@@ -175,6 +179,7 @@ pub fn apply_ranking(base: &RankingParams, kind: Kind, candidate: &Candidate) ->
             }
             (Kind::Popularity, "damping") => p.popularity.damping = v,
             (Kind::Ease, "lambda") => p.ease.lambda = v,
+            (Kind::Ease, "liking") => p.ease.liking = v,
             (Kind::Ials, "factors") => p.ials.factors = count(name, v)?,
             (Kind::Ials, "regularization") => p.ials.regularization = v,
             (Kind::Ials, "alpha") => p.ials.alpha = v,

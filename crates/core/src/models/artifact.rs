@@ -97,6 +97,9 @@ struct RankingHeader {
     popularity_by: Option<By>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ease_weighting: Option<Weighting>,
+    /// EASE's `liking`, when above 0 (absent in files written before it: 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ease_liking: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ials: Option<IalsParams>,
 }
@@ -246,12 +249,16 @@ pub fn write(recommender: &Recommender, provenance: &Provenance, out: impl Write
         rerank: recommender.rerank,
         popularity_by: None,
         ease_weighting: None,
+        ease_liking: None,
         ials: None,
     };
     match &recommender.ranking {
         Ranking::Relevance => {}
         Ranking::Popularity(p) => ranking.popularity_by = Some(p.by),
-        Ranking::Ease(e) => ranking.ease_weighting = Some(e.weighting),
+        Ranking::Ease(e) => {
+            ranking.ease_weighting = Some(e.weighting);
+            ranking.ease_liking = (e.liking != 0.0).then_some(e.liking);
+        }
         Ranking::Ials(m) => ranking.ials = Some(m.params),
     }
     let mut buf = Vec::new();
@@ -437,6 +444,7 @@ pub fn read(bytes: &[u8]) -> Result<(Recommender, Provenance), ArtifactError> {
                 }),
                 Kind::Ease => Ranking::Ease(Ease {
                     weighting: r.ease_weighting.ok_or_else(|| invalid("ease"))?,
+                    liking: r.ease_liking.unwrap_or(0.0),
                     scale,
                     n_items: ni,
                     b: c.f32s(ni.checked_mul(ni).ok_or(ArtifactError::Truncated("EASE weights"))?, "EASE weights")?,
@@ -552,6 +560,23 @@ mod tests {
             let cut = [&bytes[..bytes.len() - 40], &bytes[bytes.len() - 8..]].concat();
             assert!(read(&cut).is_err(), "{name}");
         }
+    }
+
+    /// EASE's `liking` is stored (and absent from files when 0, as before it existed).
+    #[test]
+    fn eases_liking_round_trips() {
+        let (mut rec, list) = recommender(false, Kind::Ease);
+        let header = |bytes: &[u8]| -> serde_json::Value {
+            let len = u32::from_le_bytes(bytes[20..24].try_into().unwrap()) as usize;
+            serde_json::from_slice(&bytes[24..24 + len]).unwrap()
+        };
+        assert!(header(&to_bytes(&rec, &list))["ranking"].get("ease_liking").is_none());
+        let Ranking::Ease(e) = &mut rec.ranking else { unreachable!() };
+        e.liking = 1.5;
+        let bytes = to_bytes(&rec, &list);
+        assert_eq!(header(&bytes)["ranking"]["ease_liking"], 1.5);
+        let (back, _) = read(&bytes).unwrap();
+        assert!(back == rec);
     }
 
     /// `bytes`, a model file, with its header changed by `edit` and its version `version`.

@@ -6,6 +6,12 @@
 //! and `Bᵢⱼ = −Pᵢⱼ / Pⱼⱼ`; a user's score of movie `j` is `Σᵢ xᵤᵢ Bᵢⱼ`. A new user needs no
 //! solve: their ratings are their row of `X`.
 //!
+//! The score can also speak at scoring time ([`EaseParams::liking`]): a user's row then puts
+//! more weight on the movies they scored high and less (or, past 1, a negative weight) on
+//! those they scored low, so that a movie like the ones they disliked is pushed down rather
+//! than up. `B` is unchanged: it says which movies go together; the row says which of the
+//! user's movies to follow.
+//!
 //! It needs `items²` memory and `items³` time: [`EaseParams::max_items`] refuses large
 //! catalogues with an error naming the `ials` kind. `G` is built row by row (each row from
 //! the users of one movie) and inverted by Cholesky, one column of `P` per task, so the
@@ -24,6 +30,7 @@ use crate::models::base::{Fit, FitError, Interactions, TopN, Weighting, check, i
 /// |---|---|---|
 /// | `lambda` | 500 | the L2 penalty on `B` (above 0) |
 /// | `weighting` | `binary` | `binary` or `score`: what a rating puts into `X` |
+/// | `liking` | 0 | how much a rating's score adds to its entry of the user's row when scoring (0 or more): `x + liking·(s − mid)/(max − mid)`, `mid` the scale's middle; 0: `X`'s entry alone; 1: a top score counts one more, the middle as in `X`, the lowest one less (0 for `binary`); above 1, a low score is a negative signal |
 /// | `max_items` | 20000 | movies above which fitting is refused (memory `8·items²` bytes) |
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -32,21 +39,26 @@ pub struct EaseParams {
     pub lambda: f64,
     /// What a rating puts into `X`.
     pub weighting: Weighting,
+    /// How much a rating's score, centred on the scale's middle, adds to the user's row.
+    pub liking: f64,
     /// The largest catalogue fitted.
     pub max_items: usize,
 }
 
 impl Default for EaseParams {
     fn default() -> EaseParams {
-        EaseParams { lambda: 500.0, weighting: Weighting::Binary, max_items: 20_000 }
+        EaseParams { lambda: 500.0, weighting: Weighting::Binary, liking: 0.0, max_items: 20_000 }
     }
 }
 
 /// A fitted EASE.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ease {
-    /// What a rating puts into a user's row.
+    /// What a rating puts into `X`.
     pub weighting: Weighting,
+    /// How much a rating's score, centred on the scale's middle, adds to its entry of the
+    /// user's row ([`EaseParams::liking`]).
+    pub liking: f64,
     /// The rating scale's bounds, for [`Weighting::weight`].
     pub scale: (f64, f64),
     /// Movies.
@@ -60,6 +72,7 @@ impl Fit for EaseParams {
 
     fn check(&self, n: usize) -> Result<(), FitError> {
         check("ease.lambda", self.lambda, self.lambda > 0.0, "a number above 0")?;
+        check("ease.liking", self.liking, self.liking >= 0.0, "0 or more")?;
         if n > self.max_items {
             let gib = (n * n * 8) as f64 / f64::from(1u32 << 30);
             return Err(FitError::TooManyItems { n, max: self.max_items, gib });
@@ -117,7 +130,7 @@ impl Fit for EaseParams {
                     if i == j { 0.0 } else { (-p[i * n + j] / p[j * n + j]) as f32 }
                 })
                 .collect();
-            Ok(Ease { weighting: self.weighting, scale, n_items: n, b })
+            Ok(Ease { weighting: self.weighting, liking: self.liking, scale, n_items: n, b })
         })
     }
 }
@@ -172,6 +185,20 @@ fn solve_in_place(l: &[f64], lt: &[f64], n: usize, b: &mut [f64]) {
     }
 }
 
+impl Ease {
+    /// A rating's entry in the user's row: its entry of `X`, plus `liking` times its score
+    /// centred on the scale's middle (from −1 at the lowest score to 1 at the highest).
+    pub fn input(&self, s: f64) -> f64 {
+        let (lo, hi) = self.scale;
+        let x = self.weighting.weight(s, lo, hi);
+        if self.liking == 0.0 {
+            return x;
+        }
+        let mid = (lo + hi) / 2.0;
+        x + self.liking * ((s - mid) / (hi - mid)).clamp(-1.0, 1.0)
+    }
+}
+
 impl TopN for Ease {
     fn n_items(&self) -> usize {
         self.n_items
@@ -181,7 +208,7 @@ impl TopN for Ease {
         out.fill(0.0);
         let n = self.n_items;
         for &(i, s) in history {
-            let w = self.weighting.weight(s, self.scale.0, self.scale.1);
+            let w = self.input(s);
             let row = &self.b[i as usize * n..(i as usize + 1) * n];
             for (o, &b) in out.iter_mut().zip(row) {
                 *o += w * f64::from(b);
@@ -273,5 +300,40 @@ mod tests {
         assert!(e.to_string().contains("use the ials kind"));
         let e = EaseParams { lambda: 0.0, ..EaseParams::default() }.fit(&t, 1).unwrap_err();
         assert_eq!(e.to_string(), "invalid ease.lambda 0: expected a number above 0");
+    }
+
+    /// With `liking`, a user's row follows the movies they scored high and, past 1, turns
+    /// away from those they scored low: the score shifts the ranking, `B` stays the same.
+    #[test]
+    fn liking_weighs_the_users_row_by_the_score() {
+        let l = list();
+        let t = Trainset::new(&l);
+        let plain = EaseParams { lambda: 1.0, ..EaseParams::default() }.fit(&t, 1).unwrap();
+        let liking = EaseParams { lambda: 1.0, liking: 2.0, ..EaseParams::default() }.fit(&t, 1).unwrap();
+        assert_eq!((plain.b.clone(), plain.liking), (liking.b.clone(), 0.0), "B does not depend on liking");
+        // Scale 0 to 100, middle 50: 100 counts 1 + 2, 50 counts 1, 0 counts 1 − 2.
+        assert_eq!(
+            (liking.input(100.0), liking.input(50.0), liking.input(0.0), liking.input(75.0)),
+            (3.0, 1.0, -1.0, 2.0)
+        );
+        assert_eq!((plain.input(100.0), plain.input(0.0)), (1.0, 1.0));
+        let score = EaseParams { weighting: Weighting::Score, liking: 1.0, ..EaseParams::default() };
+        let score = score.fit(&t, 1).unwrap();
+        assert_eq!((score.input(100.0), score.input(0.0)), (2.0, -0.5));
+        // Someone who loved x and hated w: without liking, both pull their neighbours up;
+        // with it, w's pull is reversed, so the score of each movie is the difference.
+        let (x, w) = (l.movies().get("x").unwrap(), l.movies().get("w").unwrap());
+        let history = [(w, 0.0), (x, 100.0)];
+        let (mut a, mut b) = (vec![0.0; plain.n_items], vec![0.0; plain.n_items]);
+        plain.scores(None, &history, &mut a);
+        liking.scores(None, &history, &mut b);
+        let n = plain.n_items;
+        for j in 0..n {
+            let (bx, bw) = (f64::from(plain.b[x as usize * n + j]), f64::from(plain.b[w as usize * n + j]));
+            assert!((a[j] - (bx + bw)).abs() < 1e-12 && (b[j] - (3.0 * bx - bw)).abs() < 1e-12, "{j}");
+        }
+        assert_ne!(plain.rank(None, &history, &[x, w], 2), liking.rank(None, &history, &[x, w], 2));
+        let e = EaseParams { liking: -1.0, ..EaseParams::default() }.fit(&t, 1).unwrap_err();
+        assert_eq!(e.to_string(), "invalid ease.liking -1: expected 0 or more");
     }
 }
