@@ -91,6 +91,8 @@ def main():
         if ranking:
             p = ranking["params"]
             rerank = f", re-ranked best {p['rerank']}" if p.get("rerank") else ""
+            if p.get("rerank") and p.get("blend") is not None:
+                rerank += f" blending relevance x{p['blend']:g}"
             shown = {k: v for k, v in (p.get('params') or {}).items() if k != 'max_items'}  # a guard, not a setting
             lines.append(f"           served order: {ranking['kind']} ({params_text(shown)}{rerank})")
             lines.append(f"             cv {optimize['measure']} {ranking['cv_score']:.3f}, test {ranking['test_score']:.3f}")

@@ -12,7 +12,9 @@
 //! whose relevance SVD predicts below the user's own mean), fit seconds. `only=ease,ials`
 //! restricts the rows; `ials.factors=`, `ials.alpha=`, `ials.regularization=`,
 //! `ials.iterations=`, `ials.weighting=`, `ease.lambda=`, `ease.weighting=`, `ease.liking=`
-//! (a comma-separated list: one EASE row each), `threads=` set parameters.
+//! (a comma-separated list: one EASE row each), `blend=` (a list of weights: each top-N
+//! model's best 20 and 50 re-ordered by its score and SVD's predicted relevance, z-scores,
+//! the relevance's times the weight), `threads=` set parameters.
 
 use std::time::Instant;
 
@@ -99,7 +101,20 @@ fn main() {
             m.ndcg, m.precision, m.recall, m.hit_rate, row.coverage, row.popularity_bias
         );
     };
-    let with = |ranking: Ranking, rerank: usize| Recommender { rating: rating.clone().into(), ranking, rerank };
+    let with =
+        |ranking: Ranking, rerank: usize| Recommender { rating: rating.clone().into(), ranking, rerank, blend: None };
+    // Each blend weight asked for, the best 20 and 50 of a top-N model re-ordered by it.
+    let blends: Vec<f64> = kv.get("blend").map_or(Vec::new(), |v| {
+        v.split(',').map(|x| x.parse().unwrap_or_else(|_| panic!("blend={v}: numbers"))).collect()
+    });
+    let blended = |name: &str, ranking: &Ranking, seconds: f64| {
+        for &w in &blends {
+            for depth in [20, 50] {
+                let rec = Recommender { blend: Some(w), ..with(ranking.clone(), depth) };
+                print(&format!("{name} blended {w} (best {depth})"), &rec, seconds);
+            }
+        }
+    };
     if wants("svd") {
         print("svd (predicted relevance)", &with(Ranking::Relevance, 0), svd_seconds);
     }
@@ -117,7 +132,9 @@ fn main() {
         let p = RankingParams { ease: EaseParams { liking: *liking, ..params.ease }, ..params.clone() };
         let start = Instant::now();
         let ranking = p.fit_kind(Kind::Ease, &t, threads).expect("fits");
-        print(&format!("ease liking {liking}"), &with(ranking, 0), start.elapsed().as_secs_f64());
+        let seconds = start.elapsed().as_secs_f64();
+        print(&format!("ease liking {liking}"), &with(ranking.clone(), 0), seconds);
+        blended(&format!("ease liking {liking}"), &ranking, seconds);
     }
     for kind in [Kind::Ease, Kind::Ials] {
         if !wants(kind.name()) {
@@ -130,5 +147,6 @@ fn main() {
         for depth in [20, 50] {
             print(&format!("{kind} re-ranked by relevance (best {depth})"), &with(ranking.clone(), depth), seconds);
         }
+        blended(kind.name(), &ranking, seconds);
     }
 }

@@ -35,7 +35,7 @@ fn measure(ratings: &RatingList, threshold: f64) -> Measured {
     let h = Heldout::new(&t, &test, threshold);
     let rating = SvdParams::default().check().unwrap().fit(TrainMode::Fast, 0, &t, |_| {}).unwrap();
     let ndcg = |ranking: Ranking| {
-        let rec = Recommender { rating: rating.clone().into(), ranking, rerank: 0 };
+        let rec = Recommender { rating: rating.clone().into(), ranking, rerank: 0, blend: None };
         h.measure_recommender(&rec, 10, 10).0.metrics.ndcg
     };
     let defaults = RankingParams::default();

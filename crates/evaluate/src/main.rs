@@ -12,7 +12,7 @@ use movierec_core::evaluation::accuracy::{self, RankingMetrics};
 use movierec_core::evaluation::ranking::{Heldout, RankingRow};
 use movierec_core::models::artifact::{self, Provenance};
 use movierec_core::models::ranking::popularity::{By, PopularityParams};
-use movierec_core::models::recommender::depth;
+use movierec_core::models::recommender::{Reorder, depth};
 use movierec_core::models::{Fit, Kind, Ranking, Recommender};
 use movierec_core::{RatingList, RatingScale};
 use movierec_stage::params::EvaluateParams;
@@ -329,10 +329,11 @@ fn rank(
         let reranks = [model.rerank, p.compare.rerank];
         h.rank_users(top, reranks.iter().map(|&r| depth(r, n)).max().unwrap_or(n))
     });
-    // Re-ordered by the model's predicted relevance, or (`rerank` 0) as ranked.
-    let reorder = |rerank: usize| (rerank > 0).then_some((&model.rating, rerank));
+    // Re-ordered by the model's predicted relevance (blended as the model says, or alone),
+    // or (`rerank` 0) as ranked.
+    let reorder = |reorder: Reorder| (reorder.rerank > 0).then_some((&model.rating, reorder));
     let (row, curve) = match &shared {
-        Some(ranked) => h.measure_ranked(ranked, reorder(model.rerank), p.k, curve_k),
+        Some(ranked) => h.measure_ranked(ranked, reorder(model.reorder()), p.k, curve_k),
         None => h.measure_recommender(model, p.k, curve_k),
     };
     let mut rows = std::collections::BTreeMap::new();
@@ -347,7 +348,7 @@ fn rank(
             Compared::Measure(rec) => Some(h.measure_recommender(rec, p.k, curve_k)),
             Compared::Shared(rerank) => {
                 let ranked = shared.as_ref().expect("the model's ranking's lists");
-                Some(h.measure_ranked(ranked, reorder(*rerank), p.k, curve_k))
+                Some(h.measure_ranked(ranked, reorder(Reorder { rerank: *rerank, blend: None }), p.k, curve_k))
             }
             Compared::Model => Some((row, curve.clone())),
             Compared::LeftOut => None,
@@ -373,11 +374,12 @@ fn compared(
 ) -> anyhow::Result<Vec<(&'static str, Compared)>> {
     let c = &p.compare;
     let with = |ranking: Ranking, rerank: usize| {
-        Compared::Measure(Box::new(Recommender { rating: model.rating.clone(), ranking, rerank }))
+        Compared::Measure(Box::new(Recommender { rating: model.rating.clone(), ranking, rerank, blend: None }))
     };
-    // The model's ranking re-ordered by `rerank`: the model's row again for its own.
+    // The model's ranking re-ordered by `rerank` (by relevance alone): the model's row again
+    // for its own.
     let model_with = |rerank: usize| match shared {
-        _ if rerank == model.rerank => Compared::Model,
+        _ if model.reorder() == (Reorder { rerank, blend: None }) => Compared::Model,
         true => Compared::Shared(rerank),
         false => with(model.ranking.clone(), rerank),
     };

@@ -27,7 +27,7 @@ impl Project {
             let svd = SvdParams { n_factors: 10, n_epochs: 10, ..SvdParams::default() }.check().unwrap();
             let rating = svd.fit_fast(t, 1, |_| {}).unwrap();
             let ranking = RankingParams { kind: Kind::Ease, ..RankingParams::default() }.fit(t, 1).unwrap();
-            Recommender { rating: rating.into(), ranking, rerank: 0 }
+            Recommender { rating: rating.into(), ranking, rerank: 0, blend: None }
         })
     }
 
@@ -142,7 +142,7 @@ fn the_comparisons_implicit_als_is_the_models_own_when_its_parameters_are() {
             let svd = SvdParams { n_factors: 10, n_epochs: 10, ..SvdParams::default() }.check().unwrap();
             let rating = svd.fit_fast(t, 1, |_| {}).unwrap();
             let ranking = RankingParams { kind: Kind::Ials, ..RankingParams::default() }.fit(t, 1).unwrap();
-            Recommender { rating: rating.into(), ranking, rerank }
+            Recommender { rating: rating.into(), ranking, rerank, blend: None }
         })
     };
     let run = |p: &Project| {
@@ -227,6 +227,7 @@ fn another_algorithms_predictions_are_scored() {
         rating: RatingModel::fit(&algorithm, t, 1).unwrap(),
         ranking: Ranking::Relevance,
         rerank: 0,
+        blend: None,
     });
     let out = p.evaluate("evaluate: {k: 5}\n", "data/train.parquet");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

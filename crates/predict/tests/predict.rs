@@ -48,7 +48,7 @@ impl Project {
         let t = Trainset::new(&data.ratings);
         let rating = fit(&t);
         let ranking = RankingParams { kind, ..RankingParams::default() }.fit(&t, 1).unwrap();
-        let model = Recommender { rating, ranking, rerank: 0 };
+        let model = Recommender { rating, ranking, rerank: 0, blend: None };
         let p = Provenance {
             data_fingerprint: artifact::fingerprint(&data.ratings),
             n_ratings: data.ratings.len() as u64,

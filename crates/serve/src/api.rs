@@ -107,6 +107,10 @@ pub struct RankingInfo {
     kind: String,
     /// When above 0, the ranking's best `rerank` movies are re-ordered by predicted relevance.
     rerank: usize,
+    /// How: absent, by predicted relevance alone; a weight, by the ranking's score plus this
+    /// weight times the predicted relevance (each a z-score over those movies).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    blend: Option<f64>,
 }
 
 fn model_info(s: &Snapshot) -> ModelInfo {
@@ -117,7 +121,7 @@ fn model_info(s: &Snapshot) -> ModelInfo {
         algorithm: v.model.rating.name().to_owned(),
         mode: v.model.rating.mode().and_then(|m| serde_json::to_value(m).ok()?.as_str().map(str::to_owned)),
         params: v.model.rating.params(),
-        ranking: RankingInfo { kind: v.model.kind().to_string(), rerank: v.model.rerank },
+        ranking: RankingInfo { kind: v.model.kind().to_string(), rerank: v.model.rerank, blend: v.model.blend },
         trained_at: v.provenance.created_at.clone(),
         data_fingerprint: v.provenance.data_fingerprint.clone(),
         model_checksum: v.checksum.clone(),

@@ -377,7 +377,7 @@ async fn every_algorithm_is_served() {
         let fixture = Fixture::new();
         let algorithm: Algorithm = serde_json::from_value(spec.clone()).unwrap();
         let rating = RatingModel::fit(&algorithm, &Trainset::new(&fixture.data.ratings), 1).unwrap();
-        let model = Recommender { rating, ranking: Ranking::Relevance, rerank: 0 };
+        let model = Recommender { rating, ranking: Ranking::Relevance, rerank: 0, blend: None };
         common::write_recommender(&model, &fixture.data.ratings, &fixture.path("serve.bin"));
         let s = serving(fixture);
         let name = algorithm.name();

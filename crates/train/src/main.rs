@@ -130,7 +130,7 @@ fn train(args: &Args, p: &TrainParams, tracker: &mut Tracker) -> anyhow::Result<
     let ranking = p.ranking.fit_kind(kind, &t, p.threads).context("invalid train.ranking parameters")?;
     let ranking_seconds = started.elapsed().as_secs_f64();
     phase.finish();
-    let model = Recommender { rating, ranking, rerank: p.ranking.rerank };
+    let model = Recommender { rating, ranking, rerank: p.ranking.rerank, blend: p.ranking.blend };
     let provenance = Provenance::new(fingerprint, t.n_ratings(), seconds, threads);
     let report = Report {
         algorithm: model.rating.name(),

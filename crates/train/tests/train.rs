@@ -7,7 +7,7 @@ use movierec_core::RatingScale;
 use movierec_core::data::synthetic::{SyntheticConfig, generate};
 use movierec_core::models::artifact;
 use movierec_core::models::rating::svd::{Factors, SvdModel, TrainMode};
-use movierec_core::models::{Kind, Recommender};
+use movierec_core::models::{Kind, Ranking, Recommender};
 use serde_json::Value;
 
 const OUTPUTS: [&str; 3] = ["models/model.bin", "metrics/train.json", "metrics/train_loss.csv"];
@@ -191,6 +191,14 @@ fn every_ranking_kind_is_fitted_and_written() {
     let (model, r) = p.ok_recommender("train: {svd: {n_factors: 4, n_epochs: 2}, ranking: {kind: ease, rerank: 30}}\n");
     assert_eq!((model.kind(), model.rerank), (Kind::Ease, 30));
     assert_eq!(r["ranking"]["params"]["lambda"], 500.0);
+    assert!(model.blend.is_none() && r["ranking"].get("blend").is_none());
+    // A blend and EASE's liking go into the model file and the report.
+    let (model, r) = p.ok_recommender(
+        "train: {svd: {n_factors: 4, n_epochs: 2}, ranking: {kind: ease, rerank: 30, blend: 0.5, ease: {liking: 1}}}\n",
+    );
+    assert_eq!((model.rerank, model.blend), (30, Some(0.5)));
+    assert!(matches!(&model.ranking, Ranking::Ease(e) if e.liking == 1.0));
+    assert_eq!((r["ranking"]["blend"].as_f64(), r["ranking"]["params"]["liking"].as_f64()), (Some(0.5), Some(1.0)));
     // auto, the default: EASE up to ease.max_items movies (385 here), implicit ALS above; the
     // model holds the kind chosen, the report says it was auto's choice.
     for (max_items, chosen) in [(385, Kind::Ease), (384, Kind::Ials)] {
@@ -223,6 +231,10 @@ fn divergence_and_bad_parameters_are_clear_errors() {
     let e = p.fails("train: {svd: {n_epochs: 1}, ranking: {kind: ease, ease: {max_items: 100}}}\n");
     assert!(e.contains("385 × 385") && e.contains("use the ials kind"), "{e}");
     assert!(!e.contains("trained in"), "refused after the rating model's fit:\n{e}");
+    let e = p.fails("train: {svd: {n_epochs: 1}, ranking: {kind: ease, blend: 1}}\n");
+    assert!(e.contains("train.ranking") && e.contains("blend") && e.contains("rerank above 0"), "{e}");
+    let e = p.fails("train: {svd: {n_epochs: 1}, ranking: {kind: ease, ease: {liking: -1}}}\n");
+    assert!(e.contains("ease.liking -1"), "{e}");
     let e = p.fails("train: {svd: {n_epochs: 1}, ranking: {kind: ials, ials: {factors: 0}}}\n");
     assert!(e.contains("ials.factors 0"), "{e}");
     let e = p.fails("train: {ranking: {kind: knn}}\n");

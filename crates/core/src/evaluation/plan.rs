@@ -418,7 +418,7 @@ impl Outcome {
             .expect("the rating model is a rating candidate")
             .map_err(|e| format!("fitting the rating model: {e}"))?;
         let ranking = self.ranking.fit(t, 0).map_err(|e| format!("fitting the ranking: {e}"))?;
-        Ok(Recommender { rating, ranking, rerank: self.ranking.rerank })
+        Ok(Recommender { rating, ranking, rerank: self.ranking.rerank, blend: self.ranking.blend })
     }
 
     /// The threads a fit of the rating model on `threads` threads uses (one for an
@@ -554,9 +554,25 @@ impl<'a> Plan<'a> {
                 }
                 let candidates = search::candidates(search::of_kind(kind), space, p.method, p.n_iter, p.seed)
                     .map_err(|e| invalid(field.clone())(e.to_string()))?;
-                for c in candidates {
-                    let params = search::apply_ranking(&p.ranking.base, kind, &c)
-                        .map_err(|e| invalid(field.clone())(e.to_string()))?;
+                for mut c in candidates {
+                    let apply = |c: &Candidate| {
+                        search::apply_ranking(&p.ranking.base, kind, c)
+                            .map_err(|e| invalid(field.clone())(e.to_string()))
+                    };
+                    let mut params = apply(&c)?;
+                    // `blend` weighs the movies `rerank` re-orders: with `rerank` 0 there are
+                    // none, so a grid's combinations of a blend with `rerank` 0 are one
+                    // candidate, without the blend.
+                    if params.rerank == 0 && c.iter().any(|(name, _)| name == "blend") {
+                        c.retain(|(name, _)| name != "blend");
+                        params = apply(&c)?;
+                        if ranking
+                            .iter()
+                            .any(|(other, spec)| *other == c && matches!(spec, Spec::TopN(o) if o.kind == kind))
+                        {
+                            continue;
+                        }
+                    }
                     // Candidates that cannot work on this catalogue (EASE above its item
                     // limit) are left out, and reported; any other refusal is an error.
                     match params.check_kind(params.kind, n_items) {
@@ -1049,6 +1065,37 @@ mod tests {
             .chain(ranking)
             .map(|(name, f)| (name, serde_json::from_str(&serde_json::to_string(&f).unwrap()).unwrap()))
             .collect()
+    }
+
+    /// A grid's combinations of a blend with `rerank` 0 (nothing to weigh) are one
+    /// candidate, without the blend; with `rerank` above 0, each blend is a candidate.
+    #[test]
+    fn a_blend_without_rerank_is_one_candidate() {
+        let data = data();
+        let mut p = params();
+        let list = |v: &[f64]| Values::List(v.to_vec());
+        p.ranking.spaces = BTreeMap::from([(
+            Kind::Ease,
+            BTreeMap::from([
+                ("lambda".to_owned(), list(&[50.0])),
+                ("rerank".to_owned(), list(&[0.0, 10.0])),
+                ("blend".to_owned(), list(&[0.5, 1.0])),
+            ]),
+        )]);
+        let plan = Plan::new(&p, &data, data.movies().len(), "optimize.").unwrap();
+        let ease: Vec<&Candidate> = plan.ranking.iter().map(|(c, _)| c).collect();
+        let names = |c: &Candidate| c.iter().map(|(n, v)| format!("{n} {v}")).collect::<Vec<_>>().join(", ");
+        let shown: Vec<String> = ease.iter().map(|c| names(c)).collect();
+        assert_eq!(shown, ["lambda 50, rerank 0", "blend 0.5, lambda 50, rerank 10", "blend 1, lambda 50, rerank 10"]);
+        let blends: Vec<Option<f64>> = plan
+            .ranking
+            .iter()
+            .map(|(_, s)| match s {
+                Spec::TopN(p) => p.blend,
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(blends, [None, Some(0.5), Some(1.0)]);
     }
 
     #[test]

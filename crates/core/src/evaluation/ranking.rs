@@ -16,7 +16,7 @@ use crate::data::dataset::RatingList;
 use crate::data::trainset::Trainset;
 use crate::evaluation::accuracy::{RankingMetrics, UserRanking};
 use crate::models::rating::model::RatingModel;
-use crate::models::recommender::{from_ranked, liked_from};
+use crate::models::recommender::{Reorder, from_ranked, from_scored, liked_from};
 use crate::models::{Interactions, Recommender, TopN};
 
 /// What the ranking measures are taken against: each training user's history and relevant
@@ -181,18 +181,35 @@ impl Heldout {
     pub fn measure_ranked(
         &self,
         ranked: &[Vec<(u32, f64)>],
-        reorder: Option<(&RatingModel, usize)>,
+        reorder: Option<(&RatingModel, Reorder)>,
         k: usize,
         curve_k: usize,
     ) -> (RankingRow, Vec<RankingMetrics>) {
         let n = curve_k.max(k);
         let lists: Vec<Vec<u32>> = match reorder {
             None => ranked.iter().map(|l| l.iter().take(n).map(|r| r.0).collect()).collect(),
-            Some((rating, rerank)) => from_ranked(rating, &self.users, ranked, rerank, n)
+            Some((rating, reorder)) => from_ranked(rating, &self.users, ranked, reorder, n)
                 .into_iter()
                 .map(|l| l.into_iter().map(|r| r.movie).collect())
                 .collect(),
         };
+        self.measure_lists(k, curve_k, &lists)
+    }
+
+    /// Measures lists [`with_relevance`](crate::models::recommender::with_relevance) (each
+    /// movie with the ranking's score and its predicted relevance, computed once) re-ordered
+    /// as `reorder` says: what [`Heldout::measure_ranked`] gives with that rating model.
+    pub fn measure_scored(
+        &self,
+        scored: &[Vec<(u32, f64, f64)>],
+        reorder: Reorder,
+        k: usize,
+        curve_k: usize,
+    ) -> (RankingRow, Vec<RankingMetrics>) {
+        let lists: Vec<Vec<u32>> = from_scored(scored, reorder, curve_k.max(k))
+            .into_iter()
+            .map(|l| l.into_iter().map(|r| r.movie).collect())
+            .collect();
         self.measure_lists(k, curve_k, &lists)
     }
 
@@ -310,7 +327,7 @@ mod tests {
         }
         assert_eq!(row.predicted_dislikes, Some(below as f64 / count as f64));
         assert!(below > 0 && below < count, "{below} of {count}");
-        let own = Recommender { rating, ranking: Ranking::Relevance, rerank: 0 };
+        let own = Recommender { rating, ranking: Ranking::Relevance, rerank: 0, blend: None };
         let (own, _) = h.measure_recommender(&own, 10, 10);
         assert!(own.predicted_dislikes < row.predicted_dislikes, "{own:?} vs {row:?}");
         let unjudged = Heldout::new(&t, &test, 60.0);

@@ -19,7 +19,7 @@ use crate::evaluation::ranking::Heldout;
 use crate::models::base::{Diverged, FitError, Unsettable};
 use crate::models::rating::Algorithm;
 use crate::models::rating::model::RatingModel;
-use crate::models::recommender::depth;
+use crate::models::recommender::{Reorder, depth, with_relevance};
 use crate::models::{Kind, Ranking, RankingParams, Recommender};
 use crate::numpy::RandomState;
 use crate::quote::quote;
@@ -95,12 +95,12 @@ pub enum SpaceError {
 }
 
 /// The popularity kind's searchable parameters (`rerank`: see [`RankingParams::rerank`]).
-pub const SEARCHABLE_POPULARITY: [&str; 2] = ["damping", "rerank"];
+pub const SEARCHABLE_POPULARITY: [&str; 3] = ["blend", "damping", "rerank"];
 /// EASE's searchable parameters.
-pub const SEARCHABLE_EASE: [&str; 3] = ["lambda", "liking", "rerank"];
+pub const SEARCHABLE_EASE: [&str; 4] = ["blend", "lambda", "liking", "rerank"];
 /// Implicit ALS's searchable parameters.
-pub const SEARCHABLE_IALS: [&str; 7] =
-    ["factors", "regularization", "alpha", "iterations", "cg_steps", "init_std_dev", "rerank"];
+pub const SEARCHABLE_IALS: [&str; 8] =
+    ["factors", "regularization", "alpha", "iterations", "cg_steps", "init_std_dev", "rerank", "blend"];
 
 /// The parameters of top-N `kind` that can be searched.
 pub fn searchable(kind: Kind) -> &'static [&'static str] {
@@ -131,9 +131,10 @@ pub fn default_ranking_space(kind: Kind) -> Option<BTreeMap<String, Values>> {
         Kind::Relevance | Kind::Auto => None,
         Kind::Popularity => Some(BTreeMap::new()),
         Kind::Ease => Some(space(&[
+            ("blend", list(&[0.25, 0.5, 1.0])),
             ("lambda", list(&[100.0, 250.0, 500.0, 1000.0])),
             ("liking", list(&[0.0, 1.0])),
-            ("rerank", list(&[0.0, 20.0])),
+            ("rerank", list(&[0.0, 20.0, 50.0])),
         ])),
         Kind::Ials => Some(space(&[
             ("factors", list(&[16.0, 32.0])),
@@ -176,6 +177,10 @@ pub fn apply_ranking(base: &RankingParams, kind: Kind, candidate: &Candidate) ->
         match (kind, name.as_str()) {
             (Kind::Popularity | Kind::Ease | Kind::Ials, "rerank") => {
                 p.rerank = whole(name, v, 0.0, "a whole number of 0 or more")?;
+            }
+            (Kind::Popularity | Kind::Ease | Kind::Ials, "blend") if v >= 0.0 && v.is_finite() => p.blend = Some(v),
+            (Kind::Popularity | Kind::Ease | Kind::Ials, "blend") => {
+                return Err(SpaceError::Invalid { name: name.clone(), value: v, expected: "a weight of 0 or more" });
             }
             (Kind::Popularity, "damping") => p.popularity.damping = v,
             (Kind::Ease, "lambda") => p.ease.lambda = v,
@@ -765,7 +770,7 @@ impl<'a> Round<'a> {
         let rating_scores = |model: RatingModel, seconds: f64| {
             let accuracy = score_inner(&model, &fold.tests[f]);
             let ranking = fold.heldout[f].as_ref().zip(k).map(|(h, k)| {
-                let rec = Recommender { rating: model, ranking: Ranking::Relevance, rerank: 0 };
+                let rec = Recommender { rating: model, ranking: Ranking::Relevance, rerank: 0, blend: None };
                 h.measure_recommender(&rec, k, k).0.metrics
             });
             FoldScores { accuracy: Some(accuracy), ranking, seconds }
@@ -793,17 +798,25 @@ impl<'a> Round<'a> {
                 .map(|model| rating_scores(model, t0.elapsed().as_secs_f64())),
             Spec::TopN(p) => {
                 // One fit and one ranking of the fold's users for the unit's candidates, which
-                // differ only in `rerank`: the lists as deep as the deepest needs.
+                // differ only in `rerank` and `blend`: the lists as deep as the deepest needs.
                 let fitted = p.fit(set, 0).map_err(|e| e.to_string());
                 let seconds = t0.elapsed().as_secs_f64();
-                let rerank = |c: usize| match &fits[c].1 {
-                    Spec::TopN(p) => p.rerank,
+                let reorder = |c: usize| match &fits[c].1 {
+                    Spec::TopN(p) => Reorder { rerank: p.rerank, blend: p.blend },
                     _ => unreachable!("a top-N unit holds top-N candidates"),
                 };
-                let ranked = match (&fitted, fold.heldout[f].as_ref().zip(k)) {
-                    (Ok(ranking), Some((h, k))) => {
-                        let deepest = unit.iter().map(|&c| depth(rerank(c), k)).max().unwrap_or(k);
+                let rerank = |c: usize| reorder(c).rerank;
+                let deepest = k.map(|k| unit.iter().map(|&c| depth(rerank(c), k)).max().unwrap_or(k));
+                let ranked = match (&fitted, fold.heldout[f].as_ref().zip(deepest)) {
+                    (Ok(ranking), Some((h, deepest))) => {
                         Some(h.rank_users(ranking.top_n().expect("a top-N candidate"), deepest))
+                    }
+                    _ => None,
+                };
+                // Each listed movie's predicted relevance, once for the unit's re-orderings.
+                let scored = match (&ranked, &fold.ratings[f], fold.heldout[f].as_ref().zip(deepest)) {
+                    (Some(ranked), Some(rating), Some((h, deepest))) if unit.iter().any(|&c| rerank(c) > 0) => {
+                        Some(with_relevance(rating, &h.users, ranked, deepest))
                     }
                     _ => None,
                 };
@@ -811,16 +824,16 @@ impl<'a> Round<'a> {
                     .iter()
                     .map(|&c| {
                         let measured = |h: &Heldout, k: usize, ranked: &[Vec<(u32, f64)>]| {
-                            let reorder = match (rerank(c), &fold.ratings[f]) {
-                                (0, _) => None,
-                                (r, Some(rating)) => Some((rating, r)),
+                            let row = match (rerank(c), &scored) {
+                                (0, _) => h.measure_ranked(ranked, None, k, k),
+                                (_, Some(scored)) => h.measure_scored(scored, reorder(c), k, k),
                                 (_, None) => {
                                     return Err("rerank needs a rating model fitted on the fold (none was given, \
                                                 or it failed)"
                                         .to_owned());
                                 }
                             };
-                            Ok(Some(h.measure_ranked(ranked, reorder, k, k).0.metrics))
+                            Ok(Some(row.0.metrics))
                         };
                         let result = fitted.clone().and_then(|_| {
                             let ranking = match (fold.heldout[f].as_ref().zip(k), &ranked) {
@@ -895,7 +908,7 @@ fn units(fits: &[(Candidate, Spec)]) -> Vec<Vec<usize>> {
     for (c, (_, spec)) in fits.iter().enumerate() {
         let key = match spec {
             Spec::Rating(a, _) if a.epochs().is_some() => Some(Spec::Rating(a.with_epochs(0), BTreeMap::new())),
-            Spec::TopN(p) => Some(Spec::TopN(RankingParams { rerank: 0, ..p.clone() })),
+            Spec::TopN(p) => Some(Spec::TopN(RankingParams { rerank: 0, blend: None, ..p.clone() })),
             Spec::Rating(..) => None,
         };
         if let Some(key) = key {
@@ -1266,8 +1279,22 @@ mod tests {
             let p = apply_ranking(&RankingParams::default(), Kind::Ials, &values).unwrap();
             (values, Spec::TopN(p))
         };
-        let fits = vec![ials(2.0, 0.0), ials(2.0, 20.0), ials(5.0, 20.0), ials(2.0, 5.0), ials(5.0, 0.0)];
-        assert_eq!(units(&fits), [vec![0, 1, 3], vec![2, 4]]);
+        let blended = |alpha: f64, rerank: f64, blend: f64| {
+            let (mut values, _) = ials(alpha, rerank);
+            values.push(("blend".into(), blend));
+            let p = apply_ranking(&RankingParams::default(), Kind::Ials, &values).unwrap();
+            (values, Spec::TopN(p))
+        };
+        let fits = vec![
+            ials(2.0, 0.0),
+            ials(2.0, 20.0),
+            ials(5.0, 20.0),
+            ials(2.0, 5.0),
+            ials(5.0, 0.0),
+            blended(2.0, 20.0, 0.5),
+            blended(2.0, 5.0, 2.0),
+        ];
+        assert_eq!(units(&fits), [vec![0, 1, 3, 5, 6], vec![2, 4]]);
         let rating = svd(SvdParams { n_factors: 6, n_epochs: 5, ..SvdParams::default() }, TrainMode::Fast);
         let measure = Measure::try_from("ndcg@10".to_owned()).unwrap();
         let search = |fits: &[(Candidate, Spec)]| {
@@ -1282,6 +1309,7 @@ mod tests {
         let ranking = |c: usize| together[c].split_test_ranking.clone();
         assert_ne!(ranking(0), ranking(1), "re-ordering changed nothing");
         assert_ne!(ranking(1), ranking(3));
+        assert_ne!(ranking(1), ranking(5), "blending changed nothing");
         // Without a rating model, re-ordering fails; the unit's candidate with rerank 0 does not.
         let r = cross_validate(&data, &fits, 2, 1, measure, 60.0, None, |_, _| {}).unwrap();
         assert_eq!([0, 1, 3].map(|c| r[c].status), ["ok", "failed", "failed"]);

@@ -93,6 +93,9 @@ struct Header {
 struct RankingHeader {
     kind: Kind,
     rerank: usize,
+    /// How the best `rerank` are re-ordered (absent: by predicted relevance alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    blend: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     popularity_by: Option<By>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -247,6 +250,7 @@ pub fn write(recommender: &Recommender, provenance: &Provenance, out: impl Write
     let mut ranking = RankingHeader {
         kind: recommender.kind(),
         rerank: recommender.rerank,
+        blend: recommender.blend,
         popularity_by: None,
         ease_weighting: None,
         ease_liking: None,
@@ -431,8 +435,8 @@ pub fn read(bytes: &[u8]) -> Result<(Recommender, Provenance), ArtifactError> {
     };
     let scale = (header.scale.min(), header.scale.max());
     let invalid = |what: &str| ArtifactError::Invalid(format!("the {what} ranking lacks its parameters"));
-    let (ranking, rerank) = match header.ranking {
-        None => (Ranking::Relevance, 0),
+    let (ranking, rerank, blend) = match header.ranking {
+        None => (Ranking::Relevance, 0, None),
         Some(r) => {
             let ranking = match r.kind {
                 Kind::Relevance => Ranking::Relevance,
@@ -463,7 +467,7 @@ pub fn read(bytes: &[u8]) -> Result<(Recommender, Provenance), ArtifactError> {
                     ))
                 }
             };
-            (ranking, r.rerank)
+            (ranking, r.rerank, r.blend)
         }
     };
     let stored = u64::from_le_bytes(c.take(8, "checksum")?.try_into().expect("8 bytes"));
@@ -476,7 +480,7 @@ pub fn read(bytes: &[u8]) -> Result<(Recommender, Provenance), ArtifactError> {
     if stored != computed {
         return Err(ArtifactError::Corrupted { stored, computed });
     }
-    Ok((Recommender { rating, ranking, rerank }, header.provenance))
+    Ok((Recommender { rating, ranking, rerank, blend }, header.provenance))
 }
 
 #[cfg(test)]
@@ -496,7 +500,7 @@ mod tests {
         params.ials.factors = 4;
         params.ials.iterations = 2;
         let ranking = params.fit(&t, 1).unwrap();
-        (Recommender { rating: rating.into(), ranking, rerank: 7 }, data.ratings)
+        (Recommender { rating: rating.into(), ranking, rerank: 7, blend: None }, data.ratings)
     }
 
     fn to_bytes(rec: &Recommender, list: &RatingList) -> Vec<u8> {
@@ -542,7 +546,7 @@ mod tests {
             let algorithm = Algorithm::default_of(name).unwrap();
             let fitted = RatingModel::fit(&algorithm, &t, 1).unwrap();
             let again = RatingModel::fit(&algorithm, &t, 1).unwrap();
-            let rec = Recommender { rating: fitted, ranking: Ranking::Relevance, rerank: 0 };
+            let rec = Recommender { rating: fitted, ranking: Ranking::Relevance, rerank: 0, blend: None };
             let bytes = to_bytes(&rec, &data.ratings);
             let (back, _) = read(&bytes).unwrap();
             assert!(back == rec, "{name}");

@@ -31,11 +31,25 @@ pub fn depth(rerank: usize, n: usize) -> usize {
     if rerank > 0 { rerank.max(n) } else { n }
 }
 
+/// How the best movies of a ranking's list are re-ordered by the rating model's predicted
+/// relevance.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Reorder {
+    /// How many of the best are re-ordered (0: none).
+    pub rerank: usize,
+    /// `None`: by predicted relevance alone. `Some(w)`: by the ranking's own score plus `w`
+    /// times the predicted relevance, each standardised over those movies (its z-score, 0
+    /// where they are all equal): 0 keeps the ranking's order, a large `w` tends to the
+    /// order by relevance alone, and in between a movie the user is predicted to dislike
+    /// has to be much further up the ranking to stay.
+    pub blend: Option<f64>,
+}
+
 /// Each of `users`' `n` recommendations from its ranking's own list (`ranked`, by
-/// [`TopN::rank_all`](crate::models::base::TopN::rank_all), at least [`depth`]`(rerank, n)` long), each movie with its predicted
-/// relevance by `rating`, the best `rerank` re-ordered by it: what
-/// [`Recommender::recommend_all`] gives with that `rerank`. One ranking's lists, computed
-/// once, serve every `rerank` and every `n` up to their length.
+/// [`TopN::rank_all`](crate::models::base::TopN::rank_all), at least [`depth`]`(rerank, n)`
+/// long), each movie with its predicted relevance by `rating`, the best `rerank` re-ordered
+/// as `reorder` says: what [`Recommender::recommend_all`] gives with that `reorder`. One
+/// ranking's lists, computed once, serve every `reorder` and every `n` up to their length.
 ///
 /// # Panics
 /// If `ranked` does not hold a list per user.
@@ -43,36 +57,73 @@ pub fn from_ranked(
     rating: &RatingModel,
     users: &[usize],
     ranked: &[Vec<(u32, f64)>],
-    rerank: usize,
+    reorder: Reorder,
     n: usize,
 ) -> Vec<Vec<Recommendation>> {
+    from_scored(&with_relevance(rating, users, ranked, depth(reorder.rerank, n)), reorder, n)
+}
+
+/// Each of `users`' ranked lists (`ranked`) cut to `depth`, each movie with the ranking's
+/// score and its predicted relevance by `rating`: what [`from_scored`] re-orders, computed
+/// once for every `reorder` of the same lists.
+///
+/// # Panics
+/// If `ranked` does not hold a list per user.
+pub fn with_relevance(
+    rating: &RatingModel,
+    users: &[usize],
+    ranked: &[Vec<(u32, f64)>],
+    depth: usize,
+) -> Vec<Vec<(u32, f64, f64)>> {
     assert_eq!(users.len(), ranked.len(), "a ranked list per user");
     ranked
         .par_iter()
         .zip(users)
         .map(|(ranked, &u)| {
-            let list = ranked
-                .iter()
-                .take(depth(rerank, n))
-                .map(|&(movie, _)| Recommendation {
-                    movie,
-                    relevance: rating.estimate(Some(u), Some(movie as usize)).est,
-                })
-                .collect();
-            reordered(list, rerank, n)
+            let top = &ranked[..ranked.len().min(depth)];
+            top.iter()
+                .map(|&(movie, score)| (movie, score, rating.estimate(Some(u), Some(movie as usize)).est))
+                .collect()
         })
         .collect()
 }
 
-/// A ranking's list (at most [`depth`]`(rerank, n)` long), its best `rerank` re-ordered by
-/// predicted relevance, cut to `n`.
-fn reordered(mut list: Vec<Recommendation>, rerank: usize, n: usize) -> Vec<Recommendation> {
-    if rerank > 0 {
-        // A stable sort keeps the ranking's order among equal relevances.
-        list.sort_by(|a, b| b.relevance.total_cmp(&a.relevance));
+/// [`from_ranked`] from lists [`with_relevance`] (at least [`depth`]`(rerank, n)` long).
+pub fn from_scored(scored: &[Vec<(u32, f64, f64)>], reorder: Reorder, n: usize) -> Vec<Vec<Recommendation>> {
+    scored.par_iter().map(|list| reordered(&list[..list.len().min(depth(reorder.rerank, n))], reorder, n)).collect()
+}
+
+/// A ranking's list of (movie, its score, its predicted relevance) (at most
+/// [`depth`]`(rerank, n)` long), re-ordered as `reorder` says, cut to `n`.
+fn reordered(top: &[(u32, f64, f64)], reorder: Reorder, n: usize) -> Vec<Recommendation> {
+    let mut list: Vec<Recommendation> =
+        top.iter().map(|&(movie, _, relevance)| Recommendation { movie, relevance }).collect();
+    if reorder.rerank > 0 {
+        match reorder.blend {
+            // A stable sort keeps the ranking's order among equal relevances.
+            None => list.sort_by(|a, b| b.relevance.total_cmp(&a.relevance)),
+            Some(w) => {
+                let own = z_scores(top.iter().map(|r| r.1));
+                let rel = z_scores(list.iter().map(|r| r.relevance));
+                let key: Vec<f64> = own.iter().zip(&rel).map(|(s, r)| s + w * r).collect();
+                let mut order: Vec<usize> = (0..list.len()).collect();
+                order.sort_by(|&a, &b| key[b].total_cmp(&key[a]));
+                list = order.into_iter().map(|i| list[i]).collect();
+            }
+        }
     }
     list.truncate(n);
     list
+}
+
+/// Each value's z-score among `values`: its distance from their mean in standard deviations
+/// (0 for all when they are all equal).
+fn z_scores(values: impl Iterator<Item = f64>) -> Vec<f64> {
+    let v: Vec<f64> = values.collect();
+    let n = v.len().max(1) as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let sd = (v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n).sqrt();
+    v.iter().map(|x| if sd > 0.0 { (x - mean) / sd } else { 0.0 }).collect()
 }
 
 /// How a user is known to a [`Recommender`].
@@ -105,12 +156,19 @@ pub struct Recommender {
     pub ranking: Ranking,
     /// Re-order the ranking's best `rerank` movies by predicted relevance (0: do not).
     pub rerank: usize,
+    /// How they are re-ordered ([`Reorder::blend`]; `None`: by predicted relevance alone).
+    pub blend: Option<f64>,
 }
 
 impl Recommender {
     /// The kind that orders the lists.
     pub fn kind(&self) -> Kind {
         self.ranking.kind()
+    }
+
+    /// How the ranking's best are re-ordered.
+    pub fn reorder(&self) -> Reorder {
+        Reorder { rerank: self.rerank, blend: self.blend }
     }
 
     /// The rating model's fold-in of a new user (a known user's own estimates are used
@@ -158,7 +216,7 @@ impl Recommender {
                 .collect();
         };
         let ranked = model.rank_all(users, history, seen, depth(self.rerank, n));
-        from_ranked(&self.rating, users, &ranked, self.rerank, n)
+        from_ranked(&self.rating, users, &ranked, self.reorder(), n)
     }
 
     /// [`Recommender::recommend`] with the new user's profile already folded in (from
@@ -183,12 +241,12 @@ impl Recommender {
                 .map(|(movie, relevance)| Recommendation { movie, relevance })
                 .collect();
         };
-        let list = model
+        let top: Vec<(u32, f64, f64)> = model
             .rank(user.id, user.history, seen, depth(self.rerank, n))
             .into_iter()
-            .map(|(movie, _)| Recommendation { movie, relevance: relevance(movie) })
+            .map(|(movie, score)| (movie, score, relevance(movie)))
             .collect();
-        reordered(list, self.rerank, n)
+        reordered(&top, self.reorder(), n)
     }
 
     /// The `n` movies most like movie `i`: by the ranking's model where its kind offers it,
@@ -248,7 +306,7 @@ mod tests {
         let x = Interactions::new(&t);
         let rating = RatingModel::fit(&Algorithm::default_of("baseline_only").unwrap(), &t, 1).unwrap();
         let ranking = RankingParams { kind: Kind::Ease, ..Default::default() }.fit(&t, 1).unwrap();
-        let rec = Recommender { rating, ranking, rerank: 0 };
+        let rec = Recommender { rating, ranking, rerank: 0, blend: None };
         let items: Vec<usize> = (0..t.n_items()).step_by(7).collect();
         let similar: Vec<Vec<(u32, f64)>> = items.iter().map(|&i| rec.similar(i, t.n_items())).collect();
         let mut a_disliked_movie_was_closest = 0;
@@ -277,6 +335,28 @@ mod tests {
         assert!(rec.because(0, &[], 3).is_empty() && rec.because(0, &[(1, 50.0)], 0).is_empty());
     }
 
+    /// A blend orders the best `rerank` by the ranking's z-score plus the weight times the
+    /// relevance's z-score: 0 keeps the ranking's order; a large weight gives the order by
+    /// relevance; in between, the definition, computed by hand.
+    #[test]
+    fn a_blend_weighs_the_ranking_and_the_relevance() {
+        let top = [(7, 3.0, 10.0), (4, 2.0, 90.0), (9, 1.0, 40.0), (2, 0.0, 60.0)];
+        let order = |blend: Option<f64>| -> Vec<u32> {
+            reordered(&top, Reorder { rerank: 4, blend }, 4).iter().map(|r| r.movie).collect()
+        };
+        assert_eq!(order(Some(0.0)), [7, 4, 9, 2], "weight 0: the ranking's order");
+        assert_eq!(order(None), [4, 2, 9, 7], "no blend: by relevance alone");
+        assert_eq!(order(Some(1e6)), order(None));
+        // z-scores: the ranking's (3, 2, 1, 0) are (1.342, 0.447, -0.447, -1.342); the
+        // relevance's (10, 90, 40, 60) are (-1.435, 1.375, -0.380, 0.439). At weight 1:
+        // -0.093, 1.822, -0.827, -0.903.
+        assert_eq!(order(Some(1.0)), [4, 7, 9, 2]);
+        assert_eq!(z_scores([5.0, 5.0].into_iter()), [0.0, 0.0]);
+        // Relevance is shown, whatever the order, and the list is cut to n.
+        let two = reordered(&top, Reorder { rerank: 4, blend: Some(1.0) }, 2);
+        assert_eq!(two, [Recommendation { movie: 4, relevance: 90.0 }, Recommendation { movie: 7, relevance: 10.0 }]);
+    }
+
     /// Every user's list at once is each user's list by its definition: the best unseen by
     /// the ranking's own scores (or the predicted relevance), re-ordered by relevance where
     /// asked, ties to the lower id; for SVD in both precisions, implicit ALS, EASE, popularity.
@@ -302,8 +382,12 @@ mod tests {
             let rating = RatingModel::from(svd.fit(mode, 1, &t, |_| {}).unwrap());
             for kind in Kind::ALL {
                 for rerank in [0, 12] {
-                    let rec =
-                        Recommender { rating: rating.clone(), ranking: ranking.fit_kind(kind, &t, 1).unwrap(), rerank };
+                    let rec = Recommender {
+                        rating: rating.clone(),
+                        ranking: ranking.fit_kind(kind, &t, 1).unwrap(),
+                        rerank,
+                        blend: None,
+                    };
                     let all = rec.recommend_all(&users, &|u| &history[u], &|u| &seen[u], 8);
                     for (&u, list) in users.iter().zip(&all) {
                         let relevance = |i: u32| rec.rating.estimate(Some(u), Some(i as usize)).est;
@@ -335,7 +419,8 @@ mod tests {
                         for (other, n) in [(0, 8), (0, 3), (12, 8), (5, 8), (20, 4)] {
                             let alone = Recommender { rerank: other, ..rec.clone() };
                             let expected = alone.recommend_all(&users, &|u| &history[u], &|u| &seen[u], n);
-                            let got = from_ranked(&rec.rating, &users, &ranked, other, n);
+                            let got =
+                                from_ranked(&rec.rating, &users, &ranked, Reorder { rerank: other, blend: None }, n);
                             assert_eq!(got, expected, "{mode:?}, {kind}, rerank {other} from one ranking, n {n}");
                         }
                     }

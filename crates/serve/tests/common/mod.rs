@@ -70,7 +70,7 @@ pub fn write_model_of_kind(ratings: &RatingList, path: &std::path::Path, kind: K
     let mut params = RankingParams { kind, ..RankingParams::default() };
     params.ease.lambda = 50.0;
     params.ials.iterations = 4;
-    let model = Recommender { rating: rating.into(), ranking: params.fit(&t, 1).unwrap(), rerank: 0 };
+    let model = Recommender { rating: rating.into(), ranking: params.fit(&t, 1).unwrap(), rerank: 0, blend: None };
     write_recommender(&model, ratings, path);
     model
 }

@@ -68,6 +68,11 @@ pub struct RankingParams {
     /// When above 0: the ranking's best `rerank` movies are ordered again by predicted
     /// relevance (a list shorter than `rerank` is cut after the re-ordering).
     pub rerank: usize,
+    /// How they are ordered again: absent, by predicted relevance alone; a weight of 0 or
+    /// more, by the ranking's own score plus this weight times the predicted relevance, each
+    /// standardised over those movies (`Reorder::blend` in `recommender`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blend: Option<f64>,
     /// The `popularity` kind's parameters.
     pub popularity: PopularityParams,
     /// The `ease` kind's parameters.
@@ -103,6 +108,16 @@ impl RankingParams {
     /// The kind's [`FitError`].
     pub fn check_kind(&self, kind: Kind, n_items: usize) -> Result<Kind, FitError> {
         let kind = self.resolve(kind, n_items);
+        if let Some(w) = self.blend {
+            crate::models::base::check("blend", w, w >= 0.0, "a weight of 0 or more")?;
+            if self.rerank == 0 {
+                return Err(FitError::Invalid {
+                    name: "blend",
+                    value: w.to_string(),
+                    expected: "no blend, or rerank above 0: blend weighs the movies rerank re-orders",
+                });
+            }
+        }
         match kind {
             Kind::Relevance | Kind::Auto => Ok(()),
             Kind::Popularity => self.popularity.check(n_items),
@@ -140,6 +155,9 @@ impl RankingParams {
             Kind::Ials => serde_json::to_value(self.ials).expect("plain data"),
         };
         let mut chosen = serde_json::json!({"kind": kind, "rerank": self.rerank, "params": own});
+        if let Some(w) = self.blend {
+            chosen["blend"] = serde_json::json!(w);
+        }
         if self.kind != kind {
             chosen["requested"] = serde_json::json!(self.kind);
         }
@@ -197,5 +215,24 @@ mod tests {
         // model.
         assert_eq!(serde_json::from_value::<Kind>("svd".into()).unwrap(), Kind::Relevance);
         assert_eq!(Kind::Relevance.name(), "relevance");
+    }
+
+    /// A blend needs movies to weigh (`rerank` above 0) and a weight of 0 or more.
+    #[test]
+    fn a_blend_is_checked() {
+        let p = |rerank: usize, blend: f64| RankingParams {
+            kind: Kind::Popularity,
+            rerank,
+            blend: Some(blend),
+            ..Default::default()
+        };
+        assert!(p(20, 0.5).check_kind(Kind::Popularity, 10).is_ok());
+        let e = p(0, 0.5).check_kind(Kind::Popularity, 10).unwrap_err().to_string();
+        assert!(e.contains("blend") && e.contains("rerank above 0"), "{e}");
+        let e = p(20, -1.0).check_kind(Kind::Popularity, 10).unwrap_err().to_string();
+        assert!(e.contains("blend -1") && e.contains("0 or more"), "{e}");
+        let chosen = p(20, 0.5).chosen();
+        assert_eq!((chosen["rerank"].as_u64(), chosen["blend"].as_f64()), (Some(20), Some(0.5)));
+        assert!(RankingParams::default().chosen().get("blend").is_none());
     }
 }
