@@ -90,17 +90,22 @@ def main():
         ranking = optimize.get("best_ranking")
         if ranking:
             p = ranking["params"]
-            # How the best are re-ordered, on the scores' line, so that no line passes 88 characters.
+            # How the best are re-ordered, on a line of its own, so that no line passes 88 characters.
             rerank = ""
             if p.get("rerank") and p.get("blend") is not None:
-                rerank = f"best {p['rerank']} blended with relevance x{p['blend']:g}; "
+                rerank = f"best {p['rerank']} blended with relevance x{p['blend']:g}"
             elif p.get("rerank"):
-                rerank = f"best {p['rerank']} re-ranked by relevance; "
+                rerank = f"best {p['rerank']} re-ranked by relevance"
+            if rerank and p.get("demote_dislikes"):
+                rerank += ", predicted dislikes last"
             shown = {k: v for k, v in (p.get('params') or {}).items() if k != 'max_items'}  # a guard, not a setting
             lines.append(f"           served order: {ranking['kind']} ({params_text(shown)})")
-            lines.append(
-                f"             {rerank}cv {optimize['measure']} {ranking['cv_score']:.3f}, test {ranking['test_score']:.3f}"
-            )
+            if rerank:
+                lines.append(f"             {rerank}")
+            scores = f"cv {optimize['measure']} {ranking['cv_score']:.3f}, test {ranking['test_score']:.3f}"
+            if ranking.get("test_dislikes") is not None:
+                scores += f"; predicted dislikes {ranking['test_dislikes']:.1%}"
+            lines.append(f"             {scores}")
     lines.append("Outputs    models/serve.bin: the model to serve (optimize's best, fitted on all ratings)")
     lines.append("           models/model.bin: train's model, measured above")
     if predict:

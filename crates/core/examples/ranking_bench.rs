@@ -10,11 +10,14 @@
 //! synthetic data). Prints one tab-separated line per ranking: name, NDCG@10, precision@10,
 //! recall@10, hit rate, coverage, popularity bias, predicted dislikes (the share of the top 10
 //! whose relevance SVD predicts below the user's own mean), fit seconds. `only=ease,ials`
-//! restricts the rows; `ials.factors=`, `ials.alpha=`, `ials.regularization=`,
-//! `ials.iterations=`, `ials.weighting=`, `ease.lambda=`, `ease.weighting=`, `ease.liking=`
-//! (a comma-separated list: one EASE row each), `blend=` (a list of weights: each top-N
+//! restricts the rows; `ials.factors=`, `ials.alpha=`, `ials.preference=`, `ials.regularization=`,
+//! `ials.iterations=`, `ials.weighting=`, `ease.lambda=`, `ease.weighting=`, and the lists
+//! (comma-separated) `ease.lambdas=`, `ease.dropout=` (EDLAE) and `ease.liking=` (one EASE row
+//! per combination, beside the plain `ease`), `rp3beta.alpha=` and `rp3beta.beta=` (lists: one
+//! RP3beta row per combination), `blend=` (a list of weights: each top-N
 //! model's best 20 and 50 re-ordered by its score and SVD's predicted relevance, z-scores,
-//! the relevance's times the weight), `threads=` set parameters.
+//! the relevance's times the weight), `demote=1` (each re-ordered row again with the movies
+//! SVD predicts the user will dislike last), `threads=` set parameters.
 
 use std::time::Instant;
 
@@ -24,8 +27,10 @@ use movierec_core::data::split::train_test_split;
 use movierec_core::data::synthetic::{SyntheticConfig, generate};
 use movierec_core::data::trainset::Trainset;
 use movierec_core::evaluation::ranking::Heldout;
+use movierec_core::models::ranking::Reorder;
 use movierec_core::models::ranking::ease::EaseParams;
 use movierec_core::models::ranking::popularity::{By, PopularityParams};
+use movierec_core::models::ranking::rp3beta::Rp3betaParams;
 use movierec_core::models::rating::svd::{SvdParams, TrainMode};
 use movierec_core::models::{Fit, Kind, Ranking, RankingParams, Recommender, Weighting};
 
@@ -84,6 +89,7 @@ fn main() {
     params.ease.weighting = weighting("ease.weighting", params.ease.weighting);
     params.ials.factors = get("ials.factors").map_or(params.ials.factors, |v| v as usize);
     params.ials.alpha = get("ials.alpha").unwrap_or(params.ials.alpha);
+    params.ials.preference = get("ials.preference").unwrap_or(params.ials.preference);
     params.ials.regularization = get("ials.regularization").unwrap_or(params.ials.regularization);
     params.ials.iterations = get("ials.iterations").map_or(params.ials.iterations, |v| v as usize);
     params.ials.cg_steps = get("ials.cg_steps").map_or(params.ials.cg_steps, |v| v as usize);
@@ -101,8 +107,20 @@ fn main() {
             m.ndcg, m.precision, m.recall, m.hit_rate, row.coverage, row.popularity_bias
         );
     };
-    let with =
-        |ranking: Ranking, rerank: usize| Recommender { rating: rating.clone().into(), ranking, rerank, blend: None };
+    let with = |ranking: Ranking, rerank: usize| Recommender {
+        rating: rating.clone().into(),
+        ranking,
+        reorder: Reorder { rerank, ..Reorder::default() },
+    };
+    // With `demote=1`, every re-ordered row is printed again with the predicted dislikes last.
+    let demote = get("demote").is_some_and(|d| d != 0.0);
+    let print_reordered = |name: &str, rec: &Recommender, seconds: f64| {
+        print(name, rec, seconds);
+        if demote {
+            let demoted = Recommender { reorder: Reorder { demote_dislikes: true, ..rec.reorder }, ..rec.clone() };
+            print(&format!("{name}, dislikes last"), &demoted, seconds);
+        }
+    };
     // Each blend weight asked for, the best 20 and 50 of a top-N model re-ordered by it.
     let blends: Vec<f64> = kv.get("blend").map_or(Vec::new(), |v| {
         v.split(',').map(|x| x.parse().unwrap_or_else(|_| panic!("blend={v}: numbers"))).collect()
@@ -110,8 +128,9 @@ fn main() {
     let blended = |name: &str, ranking: &Ranking, seconds: f64| {
         for &w in &blends {
             for depth in [20, 50] {
-                let rec = Recommender { blend: Some(w), ..with(ranking.clone(), depth) };
-                print(&format!("{name} blended {w} (best {depth})"), &rec, seconds);
+                let rec = with(ranking.clone(), depth);
+                let rec = Recommender { reorder: Reorder { blend: Some(w), ..rec.reorder }, ..rec };
+                print_reordered(&format!("{name} blended {w} (best {depth})"), &rec, seconds);
             }
         }
     };
@@ -124,17 +143,42 @@ fn main() {
             print(name, &with(Ranking::Popularity(p), 0), 0.0);
         }
     }
-    // EASE with each `liking` asked for, beside the plain one (`ease`).
-    let likings: Vec<f64> = kv.get("ease.liking").map_or(Vec::new(), |v| {
-        v.split(',').map(|x| x.parse().unwrap_or_else(|_| panic!("ease.liking={v}: numbers"))).collect()
-    });
-    for liking in likings.iter().filter(|_| wants("ease")) {
-        let p = RankingParams { ease: EaseParams { liking: *liking, ..params.ease }, ..params.clone() };
-        let start = Instant::now();
-        let ranking = p.fit_kind(Kind::Ease, &t, threads).expect("fits");
-        let seconds = start.elapsed().as_secs_f64();
-        print(&format!("ease liking {liking}"), &with(ranking.clone(), 0), seconds);
-        blended(&format!("ease liking {liking}"), &ranking, seconds);
+    // EASE (and EDLAE) with each combination of the `ease.liking`, `ease.dropout` and
+    // `ease.lambdas` asked for, beside the plain one (`ease`, the anchor).
+    let numbers = |k: &str| -> Option<Vec<f64>> {
+        kv.get(k).map(|v| v.split(',').map(|x| x.parse().unwrap_or_else(|_| panic!("{k}={v}: numbers"))).collect())
+    };
+    let (likings, dropouts, lambdas) = (numbers("ease.liking"), numbers("ease.dropout"), numbers("ease.lambdas"));
+    if wants("ease") && (likings.is_some() || dropouts.is_some() || lambdas.is_some()) {
+        for &lambda in lambdas.as_deref().unwrap_or(&[params.ease.lambda]) {
+            for &dropout in dropouts.as_deref().unwrap_or(&[0.0]) {
+                for &liking in likings.as_deref().unwrap_or(&[0.0]) {
+                    let ease = EaseParams { lambda, dropout, liking, ..params.ease };
+                    let p = RankingParams { ease, ..params.clone() };
+                    let start = Instant::now();
+                    let ranking = p.fit_kind(Kind::Ease, &t, threads).expect("fits");
+                    let seconds = start.elapsed().as_secs_f64();
+                    let name = format!("ease λ{lambda} dropout {dropout} liking {liking}");
+                    print(&name, &with(ranking.clone(), 0), seconds);
+                    blended(&name, &ranking, seconds);
+                }
+            }
+        }
+    }
+    // RP3beta with each combination of the `rp3beta.alpha` and `rp3beta.beta` asked for.
+    if wants("rp3beta") {
+        let defaults = Rp3betaParams::default();
+        for &alpha in numbers("rp3beta.alpha").as_deref().unwrap_or(&[defaults.alpha]) {
+            for &beta in numbers("rp3beta.beta").as_deref().unwrap_or(&[defaults.beta]) {
+                let p = RankingParams { rp3beta: Rp3betaParams { alpha, beta, ..defaults }, ..params.clone() };
+                let start = Instant::now();
+                let ranking = p.fit_kind(Kind::Rp3beta, &t, threads).expect("fits");
+                let seconds = start.elapsed().as_secs_f64();
+                let name = format!("rp3beta α{alpha} β{beta}");
+                print(&name, &with(ranking.clone(), 0), seconds);
+                blended(&name, &ranking, seconds);
+            }
+        }
     }
     for kind in [Kind::Ease, Kind::Ials] {
         if !wants(kind.name()) {
@@ -145,7 +189,8 @@ fn main() {
         let seconds = start.elapsed().as_secs_f64();
         print(kind.name(), &with(ranking.clone(), 0), seconds);
         for depth in [20, 50] {
-            print(&format!("{kind} re-ranked by relevance (best {depth})"), &with(ranking.clone(), depth), seconds);
+            let rec = with(ranking.clone(), depth);
+            print_reordered(&format!("{kind} re-ranked by relevance (best {depth})"), &rec, seconds);
         }
         blended(kind.name(), &ranking, seconds);
     }

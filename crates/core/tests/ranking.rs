@@ -11,6 +11,7 @@ use movierec_core::data::split::train_test_split;
 use movierec_core::data::synthetic::{SyntheticConfig, generate};
 use movierec_core::data::trainset::Trainset;
 use movierec_core::evaluation::ranking::Heldout;
+use movierec_core::models::ranking::Reorder;
 use movierec_core::models::ranking::popularity::PopularityParams;
 use movierec_core::models::rating::svd::{SvdParams, TrainMode};
 use movierec_core::models::{Fit, Kind, Ranking, RankingParams, Recommender};
@@ -35,7 +36,7 @@ fn measure(ratings: &RatingList, threshold: f64) -> Measured {
     let h = Heldout::new(&t, &test, threshold);
     let rating = SvdParams::default().check().unwrap().fit(TrainMode::Fast, 0, &t, |_| {}).unwrap();
     let ndcg = |ranking: Ranking| {
-        let rec = Recommender { rating: rating.clone().into(), ranking, rerank: 0, blend: None };
+        let rec = Recommender { rating: rating.clone().into(), ranking, reorder: Reorder::default() };
         h.measure_recommender(&rec, 10, 10).0.metrics.ndcg
     };
     let defaults = RankingParams::default();

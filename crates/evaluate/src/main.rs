@@ -11,8 +11,9 @@ use movierec_core::data::trainset::Trainset;
 use movierec_core::evaluation::accuracy::{self, RankingMetrics};
 use movierec_core::evaluation::ranking::{Heldout, RankingRow};
 use movierec_core::models::artifact::{self, Provenance};
+use movierec_core::models::ranking::Reorder;
 use movierec_core::models::ranking::popularity::{By, PopularityParams};
-use movierec_core::models::recommender::{Reorder, depth};
+use movierec_core::models::recommender::depth;
 use movierec_core::models::{Fit, Kind, Ranking, Recommender};
 use movierec_core::{RatingList, RatingScale};
 use movierec_stage::params::EvaluateParams;
@@ -183,7 +184,7 @@ fn read(args: &Args, tracker: &mut Tracker) -> anyhow::Result<(Recommender, Prov
     let model_params = serde_json::json!({
         "model": {
             "algorithm": model.rating.name(), "mode": model.rating.mode(), "params": model.rating.params(),
-            "ranking": model.kind(), "rerank": model.rerank,
+            "ranking": model.kind(), "rerank": model.reorder.rerank,
         },
         "data_fingerprint": &provenance.data_fingerprint,
     });
@@ -326,14 +327,14 @@ fn rank(
     // need: the model's, `model_reranked` and the own implicit ALS differ only in `rerank`.
     let n = curve_k.max(p.k);
     let shared = model.ranking.top_n().map(|top| {
-        let reranks = [model.rerank, p.compare.rerank];
+        let reranks = [model.reorder.rerank, p.compare.rerank];
         h.rank_users(top, reranks.iter().map(|&r| depth(r, n)).max().unwrap_or(n))
     });
     // Re-ordered by the model's predicted relevance (blended as the model says, or alone),
     // or (`rerank` 0) as ranked.
     let reorder = |reorder: Reorder| (reorder.rerank > 0).then_some((&model.rating, reorder));
     let (row, curve) = match &shared {
-        Some(ranked) => h.measure_ranked(ranked, reorder(model.reorder()), p.k, curve_k),
+        Some(ranked) => h.measure_ranked(ranked, reorder(model.reorder), p.k, curve_k),
         None => h.measure_recommender(model, p.k, curve_k),
     };
     let mut rows = std::collections::BTreeMap::new();
@@ -348,7 +349,7 @@ fn rank(
             Compared::Measure(rec) => Some(h.measure_recommender(rec, p.k, curve_k)),
             Compared::Shared(rerank) => {
                 let ranked = shared.as_ref().expect("the model's ranking's lists");
-                Some(h.measure_ranked(ranked, reorder(Reorder { rerank: *rerank, blend: None }), p.k, curve_k))
+                Some(h.measure_ranked(ranked, reorder(Reorder { rerank: *rerank, ..Reorder::default() }), p.k, curve_k))
             }
             Compared::Model => Some((row, curve.clone())),
             Compared::LeftOut => None,
@@ -359,8 +360,12 @@ fn rank(
         curves.push(((*name).to_owned(), measured.map(|(_, curve)| curve)));
     }
     phase.finish();
-    let ranking =
-        ModelRanking { relevance_threshold: p.relevance_threshold, kind: model.kind(), rerank: model.rerank, row };
+    let ranking = ModelRanking {
+        relevance_threshold: p.relevance_threshold,
+        kind: model.kind(),
+        rerank: model.reorder.rerank,
+        row,
+    };
     Ok((ranking, curve, rows, curves))
 }
 
@@ -374,12 +379,13 @@ fn compared(
 ) -> anyhow::Result<Vec<(&'static str, Compared)>> {
     let c = &p.compare;
     let with = |ranking: Ranking, rerank: usize| {
-        Compared::Measure(Box::new(Recommender { rating: model.rating.clone(), ranking, rerank, blend: None }))
+        let reorder = Reorder { rerank, ..Reorder::default() };
+        Compared::Measure(Box::new(Recommender { rating: model.rating.clone(), ranking, reorder }))
     };
     // The model's ranking re-ordered by `rerank` (by relevance alone): the model's row again
     // for its own.
     let model_with = |rerank: usize| match shared {
-        _ if model.reorder() == (Reorder { rerank, blend: None }) => Compared::Model,
+        _ if model.reorder == (Reorder { rerank, ..Reorder::default() }) => Compared::Model,
         true => Compared::Shared(rerank),
         false => with(model.ranking.clone(), rerank),
     };
@@ -398,17 +404,9 @@ fn compared(
                     others.push((name, with(Ranking::Popularity(fitted), 0)));
                 }
             }
-            Kind::Ease if t.n_items() <= c.ease.max_items => {
-                let ease = c.ease.fit(t, 0).context("invalid evaluate.compare.ease")?;
-                others.push((Kind::Ease.name(), with(Ranking::Ease(ease), 0)));
-            }
             Kind::Ease => {
-                tracing::warn!(
-                    movies = t.n_items(),
-                    max = c.ease.max_items,
-                    "EASE left out of the comparison: too many movies"
-                );
-                others.push((Kind::Ease.name(), Compared::LeftOut));
+                let fit = || Ok(Ranking::Ease(c.ease.fit(t, 0).context("invalid evaluate.compare.ease")?));
+                others.push((kind.name(), item_by_item(kind, t.n_items(), c.ease.max_items, fit, &with)?));
             }
             // Implicit ALS with the model's own parameters is the model's ranking (the fit is
             // deterministic, and the model was fitted on this training set: its fingerprint
@@ -420,11 +418,31 @@ fn compared(
                 let ials = c.ials.fit(t, 0).context("invalid evaluate.compare.ials")?;
                 others.push((Kind::Ials.name(), with(Ranking::Ials(ials), 0)));
             }
+            Kind::Rp3beta => {
+                let fit = || Ok(Ranking::Rp3beta(c.rp3beta.fit(t, 0).context("invalid evaluate.compare.rp3beta")?));
+                others.push((kind.name(), item_by_item(kind, t.n_items(), c.rp3beta.max_items, fit, &with)?));
+            }
             Kind::Auto => unreachable!("Kind::ALL holds kinds, not the choice between them"),
         }
     }
     others.push(("model_reranked", if c.rerank > 0 { model_with(c.rerank) } else { Compared::LeftOut }));
     Ok(others)
+}
+
+/// An item × item kind's row of the comparison: fitted and measured on a catalogue of up to
+/// `max` movies, left out (with a warning) above, where its matrix would not fit.
+fn item_by_item(
+    kind: Kind,
+    n_items: usize,
+    max: usize,
+    fit: impl FnOnce() -> anyhow::Result<Ranking>,
+    with: &impl Fn(Ranking, usize) -> Compared,
+) -> anyhow::Result<Compared> {
+    if n_items > max {
+        tracing::warn!(movies = n_items, max, "{kind} left out of the comparison: too many movies");
+        return Ok(Compared::LeftOut);
+    }
+    Ok(with(fit()?, 0))
 }
 
 /// A ranking measured beside the model's.

@@ -9,6 +9,7 @@ use movierec_core::data::split::train_test_split;
 use movierec_core::data::synthetic::{SyntheticConfig, generate};
 use movierec_core::data::trainset::Trainset;
 use movierec_core::models::artifact::{self, Provenance};
+use movierec_core::models::ranking::Reorder;
 use movierec_core::models::rating::svd::SvdParams;
 use movierec_core::models::{Kind, RankingParams, Recommender};
 use serde_json::Value;
@@ -27,7 +28,7 @@ impl Project {
             let svd = SvdParams { n_factors: 10, n_epochs: 10, ..SvdParams::default() }.check().unwrap();
             let rating = svd.fit_fast(t, 1, |_| {}).unwrap();
             let ranking = RankingParams { kind: Kind::Ease, ..RankingParams::default() }.fit(t, 1).unwrap();
-            Recommender { rating: rating.into(), ranking, rerank: 0, blend: None }
+            Recommender { rating: rating.into(), ranking, reorder: Reorder::default() }
         })
     }
 
@@ -105,7 +106,7 @@ fn reports_the_original_metrics_the_baselines_and_the_ranking() {
     // Every ranking side by side, the model's row equal to `ranking`.
     let rows = r["rankings"].as_object().unwrap();
     let names: Vec<&str> = rows.keys().map(String::as_str).collect();
-    assert_eq!(names, ["damped_mean", "ease", "ials", "model", "model_reranked", "most_rated", "relevance"]);
+    assert_eq!(names, ["damped_mean", "ease", "ials", "model", "model_reranked", "most_rated", "relevance", "rp3beta"]);
     assert_eq!(rows["model"]["ndcg"], ranking["ndcg"]);
     // The model orders by EASE with λ 500, the comparison's EASE too: the same lists.
     assert_eq!(rows["ease"], rows["model"]);
@@ -118,7 +119,7 @@ fn reports_the_original_metrics_the_baselines_and_the_ranking() {
     assert!(rows.keys().all(|n| dislikes(n) >= dislikes("relevance")), "{r}");
     assert!(dislikes("most_rated") > dislikes("relevance"), "{r}");
     let ndcg = std::fs::read_to_string(p.path(OUTPUTS[3])).unwrap();
-    assert_eq!(ndcg.lines().next(), Some("k,model,relevance,most_rated,damped_mean,ease,ials,model_reranked"));
+    assert_eq!(ndcg.lines().next(), Some("k,model,relevance,most_rated,damped_mean,ease,ials,rp3beta,model_reranked"));
     assert_eq!(ndcg.lines().count(), 21);
     let at5: Vec<&str> = ndcg.lines().nth(5).unwrap().split(',').collect();
     // (serde_json reads floats to within one unit in the last place.)
@@ -142,7 +143,7 @@ fn the_comparisons_implicit_als_is_the_models_own_when_its_parameters_are() {
             let svd = SvdParams { n_factors: 10, n_epochs: 10, ..SvdParams::default() }.check().unwrap();
             let rating = svd.fit_fast(t, 1, |_| {}).unwrap();
             let ranking = RankingParams { kind: Kind::Ials, ..RankingParams::default() }.fit(t, 1).unwrap();
-            Recommender { rating: rating.into(), ranking, rerank, blend: None }
+            Recommender { rating: rating.into(), ranking, reorder: Reorder { rerank, ..Reorder::default() } }
         })
     };
     let run = |p: &Project| {
@@ -166,21 +167,23 @@ fn the_comparisons_implicit_als_is_the_models_own_when_its_parameters_are() {
     assert_eq!(reranked_ials, ials_column);
 }
 
-/// A ranking left out (EASE over its `max_items`, no re-ranking) keeps its column in the
+/// A ranking left out (EASE and RP3beta over their `max_items`, no re-ranking) keeps its column in the
 /// NDCG plot, empty, so `dvc plots` finds the same columns whatever the parameters.
 #[test]
 fn rankings_left_out_keep_their_columns() {
     let p = Project::new();
-    let out = p.evaluate("evaluate: {compare: {rerank: 0, ease: {max_items: 10}}}\n", "data/train.parquet");
+    let params = "evaluate: {compare: {rerank: 0, ease: {max_items: 10}, rp3beta: {max_items: 10}}}\n";
+    let out = p.evaluate(params, "data/train.parquet");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("EASE left out of the comparison"));
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("ease left out of the comparison") && log.contains("rp3beta left out"), "{log}");
     let r: Value = serde_json::from_slice(&std::fs::read(p.path(OUTPUTS[0])).unwrap()).unwrap();
     let names: Vec<&str> = r["rankings"].as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(names, ["damped_mean", "ials", "model", "most_rated", "relevance"]);
     let ndcg = std::fs::read_to_string(p.path(OUTPUTS[3])).unwrap();
-    assert_eq!(ndcg.lines().next(), Some("k,model,relevance,most_rated,damped_mean,ease,ials,model_reranked"));
+    assert_eq!(ndcg.lines().next(), Some("k,model,relevance,most_rated,damped_mean,ease,ials,rp3beta,model_reranked"));
     let first: Vec<&str> = ndcg.lines().nth(1).unwrap().split(',').collect();
-    assert_eq!((first.len(), first[5], first[7]), (8, "", ""));
+    assert_eq!((first.len(), first[5], first[7], first[8]), (9, "", "", ""));
 }
 
 #[test]
@@ -226,8 +229,7 @@ fn another_algorithms_predictions_are_scored() {
     let p = Project::with(|t| Recommender {
         rating: RatingModel::fit(&algorithm, t, 1).unwrap(),
         ranking: Ranking::Relevance,
-        rerank: 0,
-        blend: None,
+        reorder: Reorder::default(),
     });
     let out = p.evaluate("evaluate: {k: 5}\n", "data/train.parquet");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

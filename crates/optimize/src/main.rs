@@ -163,6 +163,13 @@ struct BestRanking {
     params: serde_json::Value,
     cv_score: Option<f64>,
     test_score: Option<f64>,
+    /// The mean over the folds of its lists' predicted dislikes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cv_dislikes: Option<f64>,
+    /// Its lists' predicted dislikes on the test set: the share of the top K whose relevance
+    /// its rating model predicts below the user's own mean score.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    test_dislikes: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -383,6 +390,7 @@ fn refit(
         test_rmse = test.rmse,
         test_mae = test.mae,
         test_ranking = test.ranking,
+        test_dislikes = test.dislikes,
         "best candidates on the test set"
     );
     let report = report(p, plan, outcome, test, &serve, &provenance, threads);
@@ -394,6 +402,7 @@ struct TestScores {
     rmse: f64,
     mae: f64,
     ranking: Option<f64>,
+    dislikes: Option<f64>,
 }
 
 fn honest_scores(
@@ -409,14 +418,18 @@ fn honest_scores(
         .map_err(anyhow::Error::msg)
         .context("refitting the best candidates")?;
     let (rmse, mae) = search::score(&model.rating, &sets.test, 0..sets.test.len());
-    let ranking = match p.measure {
-        Measure::Ranking { metric, k } => {
-            let h = Heldout::new(&t, &sets.test, p.relevance_threshold);
-            Some(metric.of(&pool.install(|| h.measure_recommender(&model, k, k)).0.metrics))
+    let row = match p.measure {
+        Measure::Ranking { k, .. } => {
+            let h = Heldout::new(&t, &sets.test, p.relevance_threshold).judged_by(&t, &model.rating);
+            Some(pool.install(|| h.measure_recommender(&model, k, k)).0)
         }
         _ => None,
     };
-    Ok(TestScores { rmse, mae, ranking })
+    let ranking = match p.measure {
+        Measure::Ranking { metric, .. } => row.map(|r| metric.of(&r.metrics)),
+        _ => None,
+    };
+    Ok(TestScores { rmse, mae, ranking, dislikes: row.and_then(|r| r.predicted_dislikes) })
 }
 
 /// `metrics/optimize.json`.
@@ -456,6 +469,8 @@ fn report(
             params: outcome.ranking.chosen(),
             cv_score: outcome.cv_results[outcome.best_ranking].score(p.measure),
             test_score: test.ranking,
+            cv_dislikes: outcome.cv_results[outcome.best_ranking].mean_test_dislikes,
+            test_dislikes: test.dislikes,
         },
         serve_model: ServeModel {
             n_ratings: provenance.n_ratings as usize,
@@ -534,11 +549,15 @@ fn plain(v: &serde_json::Value) -> String {
 }
 
 /// One line per candidate: its number, kind, rating algorithm, rank, mean scores (rmse and mae for SVD, the
-/// ranking measure when the search uses one), mean fit time, searched values (empty where a
+/// ranking measure and the lists' predicted dislikes when the search uses one), mean fit
+/// time, searched values (empty where a
 /// kind has no such parameter).
 fn write_candidates(results: &[CandidateResult], measure: Measure, w: &mut impl std::io::Write) -> std::io::Result<()> {
     let names: BTreeSet<&String> = results.iter().flat_map(|r| r.params.keys()).collect();
-    write!(w, "candidate,kind,algorithm,rank,mean_test_rmse,mean_test_mae,mean_test_ranking,mean_fit_time")?;
+    write!(
+        w,
+        "candidate,kind,algorithm,rank,mean_test_rmse,mean_test_mae,mean_test_ranking,mean_test_dislikes,mean_fit_time"
+    )?;
     for n in &names {
         write!(w, ",{n}")?;
     }
@@ -548,7 +567,7 @@ fn write_candidates(results: &[CandidateResult], measure: Measure, w: &mut impl 
     for (i, r) in results.iter().enumerate() {
         write!(
             w,
-            "{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{}",
             i + 1,
             r.kind,
             r.algorithm.unwrap_or(""),
@@ -556,6 +575,7 @@ fn write_candidates(results: &[CandidateResult], measure: Measure, w: &mut impl 
             opt(r.mean_test_rmse),
             opt(r.mean_test_mae),
             opt(ranking(r)),
+            opt(r.mean_test_dislikes),
             opt(r.mean_fit_time)
         )?;
         for n in &names {

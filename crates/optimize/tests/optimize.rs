@@ -107,7 +107,7 @@ fn a_grid_search_reports_every_candidate_and_fits_the_model_to_serve() {
     assert_eq!(
         csv.lines().next(),
         Some(
-            "candidate,kind,algorithm,rank,mean_test_rmse,mean_test_mae,mean_test_ranking,mean_fit_time,lr_all,n_factors,reg_all"
+            "candidate,kind,algorithm,rank,mean_test_rmse,mean_test_mae,mean_test_ranking,mean_test_dislikes,mean_fit_time,lr_all,n_factors,reg_all"
         )
     );
     assert_eq!(csv.lines().count(), 5);
@@ -225,6 +225,15 @@ fn bad_searches_are_clear_errors() {
             "optimize:\n  space: {n_factors: [4]}\n  ranking: {base: {ease: {lambda: -1}}, spaces: {ease: {}}}\n",
             "ease.lambda -1",
         ),
+        (
+            "optimize:\n  space: {n_factors: [4]}\n  ranking: {max_dislikes: 5, spaces: {ease: {}}}\n",
+            "optimize.ranking.max_dislikes: 5 is not a share",
+        ),
+        ("optimize:\n  space: {n_factors: [4]}\n  ranking: {spaces: {rp3beta: {beta: [-1]}}}\n", "rp3beta.beta -1"),
+        (
+            "optimize:\n  space: {n_factors: [4]}\n  ranking: {spaces: {ease: {rerank: [5], demote_dislikes: [2]}}}\n",
+            "demote_dislikes",
+        ),
     ] {
         let out = p.optimize(params);
         let e = String::from_utf8_lossy(&out.stderr);
@@ -244,11 +253,49 @@ const KINDS: &str = "optimize:
     n_factors: [4, 8]
   ranking:
     base: {ials: {iterations: 3}}
+    max_dislikes: null
     spaces:
       popularity: {}
       ease: {lambda: [50, 500], rerank: [0, 10]}
       ials: {factors: [4]}
 ";
+
+/// With a limit on predicted dislikes, the winner is the best by NDCG among the candidates
+/// whose lists hold at most that share on average over the folds; every candidate over it
+/// ranks after every one within it. Each measured list has its predicted dislikes, judged
+/// by the rating model fitted on the same fold; demoting them lowers that share.
+#[test]
+fn the_winner_keeps_predicted_dislikes_within_the_limit() {
+    let p = Project::new();
+    let params =
+        KINDS.replace("max_dislikes: null", "max_dislikes: 0.05").replace("n_epochs: 3", "n_epochs: 20").replace(
+            "ease: {lambda: [50, 500], rerank: [0, 10]}",
+            "ease: {lambda: [50], rerank: [0, 20], blend: [0], demote_dislikes: [0, 1]}\n      rp3beta: {}",
+        );
+    let r = p.ok(&params);
+    let results = r["cv_results"].as_array().unwrap();
+    let ranked: Vec<&Value> = results.iter().filter(|c| !c["rank"].is_null()).collect();
+    let ndcg = |c: &Value| c["mean_test_ranking"]["ndcg"].as_f64().unwrap();
+    let dislikes = |c: &Value| c["mean_test_dislikes"].as_f64().unwrap_or_else(|| panic!("no dislikes: {c}"));
+    let within = |c: &Value| dislikes(c) <= 0.05;
+    let best = &results[r["best_ranking"]["index"].as_u64().unwrap() as usize];
+    assert!(within(best), "{best}");
+    assert!(ranked.iter().filter(|c| within(c)).all(|c| ndcg(c) <= ndcg(best)));
+    assert!(ranked.iter().any(|c| !within(c) && ndcg(c) > ndcg(best)), "the limit changed nothing: {results:?}");
+    for a in &ranked {
+        for b in &ranked {
+            if within(a) && !within(b) {
+                assert!(a["rank"].as_u64() < b["rank"].as_u64(), "{a} ranks after {b}");
+            }
+        }
+    }
+    let demoted = ranked.iter().find(|c| c["params"]["demote_dislikes"] == 1.0).unwrap();
+    let kept = ranked.iter().find(|c| c["params"]["demote_dislikes"] == 0.0 && c["params"]["rerank"] == 20.0).unwrap();
+    assert!(dislikes(demoted) < dislikes(kept), "{demoted} vs {kept}");
+    assert!(ranked.iter().any(|c| c["kind"] == "rp3beta"));
+    let (model, _) = artifact::read(&std::fs::read(p.path(OUTPUTS[0])).unwrap()).unwrap();
+    assert_eq!(model.kind().name(), best["kind"].as_str().unwrap());
+}
 
 /// Selecting by NDCG: every kind is searched on the same folds, SVD's best by rmse is the
 /// rating model, the best by NDCG orders the lists of the model to serve.
@@ -283,7 +330,7 @@ fn a_search_over_kinds_by_a_ranking_measure() {
     let (model, _) = artifact::read(&std::fs::read(p.path(OUTPUTS[0])).unwrap()).unwrap();
     assert_eq!(model.kind().name(), r["best_ranking"]["kind"].as_str().unwrap());
     let rerank = results[best]["params"]["rerank"].as_f64().unwrap_or(0.0);
-    assert_eq!(model.rerank as f64, rerank);
+    assert_eq!(model.reorder.rerank as f64, rerank);
     assert_eq!(
         model.rating.as_svd().unwrap().n_factors() as f64,
         results[svd_best]["params"]["n_factors"].as_f64().unwrap()
@@ -292,7 +339,7 @@ fn a_search_over_kinds_by_a_ranking_measure() {
     assert_eq!(
         csv.lines().next(),
         Some(
-            "candidate,kind,algorithm,rank,mean_test_rmse,mean_test_mae,mean_test_ranking,mean_fit_time,factors,lambda,n_factors,rerank"
+            "candidate,kind,algorithm,rank,mean_test_rmse,mean_test_mae,mean_test_ranking,mean_test_dislikes,mean_fit_time,factors,lambda,n_factors,rerank"
         )
     );
     // The same search on one thread gives the same scores.

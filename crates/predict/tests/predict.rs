@@ -9,6 +9,7 @@ use movierec_core::data::synthetic::{SyntheticConfig, generate};
 use movierec_core::data::trainset::Trainset;
 use movierec_core::models::artifact::{self, Provenance};
 use movierec_core::models::base::select;
+use movierec_core::models::ranking::Reorder;
 use movierec_core::models::rating::Algorithm;
 use movierec_core::models::rating::model::RatingModel;
 use movierec_core::models::rating::svd::SvdParams;
@@ -48,7 +49,7 @@ impl Project {
         let t = Trainset::new(&data.ratings);
         let rating = fit(&t);
         let ranking = RankingParams { kind, ..RankingParams::default() }.fit(&t, 1).unwrap();
-        let model = Recommender { rating, ranking, rerank: 0, blend: None };
+        let model = Recommender { rating, ranking, reorder: Reorder::default() };
         let p = Provenance {
             data_fingerprint: artifact::fingerprint(&data.ratings),
             n_ratings: data.ratings.len() as u64,

@@ -102,7 +102,7 @@ pub struct ModelInfo {
 /// What orders the recommendation lists (the score shown is always SVD's predicted relevance).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RankingInfo {
-    /// `relevance` (the rating model's predicted relevance), `popularity`, `ease` or `ials`.
+    /// `relevance` (the rating model's predicted relevance), `popularity`, `ease`, `ials` or `rp3beta`.
     #[schema(example = "ease")]
     kind: String,
     /// When above 0, the ranking's best `rerank` movies are re-ordered by predicted relevance.
@@ -111,6 +111,10 @@ pub struct RankingInfo {
     /// weight times the predicted relevance (each a z-score over those movies).
     #[serde(skip_serializing_if = "Option::is_none")]
     blend: Option<f64>,
+    /// Whether, among them, the movies the user is predicted to dislike (a predicted
+    /// relevance below their own mean score) go after the others (absent: no).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    demote_dislikes: bool,
 }
 
 fn model_info(s: &Snapshot) -> ModelInfo {
@@ -121,7 +125,12 @@ fn model_info(s: &Snapshot) -> ModelInfo {
         algorithm: v.model.rating.name().to_owned(),
         mode: v.model.rating.mode().and_then(|m| serde_json::to_value(m).ok()?.as_str().map(str::to_owned)),
         params: v.model.rating.params(),
-        ranking: RankingInfo { kind: v.model.kind().to_string(), rerank: v.model.rerank, blend: v.model.blend },
+        ranking: RankingInfo {
+            kind: v.model.kind().to_string(),
+            rerank: v.model.reorder.rerank,
+            blend: v.model.reorder.blend,
+            demote_dislikes: v.model.reorder.demote_dislikes,
+        },
         trained_at: v.provenance.created_at.clone(),
         data_fingerprint: v.provenance.data_fingerprint.clone(),
         model_checksum: v.checksum.clone(),

@@ -215,7 +215,7 @@ fn promote(
     result: &JobResult,
 ) -> Result<bool, String> {
     let current = &snapshot.view.model;
-    let model = Recommender { rating, ranking: current.ranking.clone(), rerank: current.rerank, blend: current.blend };
+    let model = Recommender { rating, ranking: current.ranking.clone(), reorder: current.reorder };
     let view = ModelView::new(model, provenance, format!("grid search job {id}"), &snapshot.data)
         .map_err(|e| e.to_string())?;
     // Swap only if the data is still the one the search ran on: a refresh in between wins.

@@ -12,6 +12,7 @@ use axum::http::{Request, StatusCode, header};
 use common::{Fixture, TOKEN};
 use movierec_core::data::trainset::Trainset;
 use movierec_core::models::base::select;
+use movierec_core::models::ranking::Reorder;
 use movierec_core::models::rating::svd::fold;
 use movierec_core::models::{Kind, Ranking, Recommender, User, recommender};
 use movierec_serve::{AppState, Config, Snapshot, router};
@@ -377,7 +378,7 @@ async fn every_algorithm_is_served() {
         let fixture = Fixture::new();
         let algorithm: Algorithm = serde_json::from_value(spec.clone()).unwrap();
         let rating = RatingModel::fit(&algorithm, &Trainset::new(&fixture.data.ratings), 1).unwrap();
-        let model = Recommender { rating, ranking: Ranking::Relevance, rerank: 0, blend: None };
+        let model = Recommender { rating, ranking: Ranking::Relevance, reorder: Reorder::default() };
         common::write_recommender(&model, &fixture.data.ratings, &fixture.path("serve.bin"));
         let s = serving(fixture);
         let name = algorithm.name();

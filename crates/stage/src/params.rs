@@ -13,6 +13,7 @@ pub use movierec_core::evaluation::search::Measure;
 use movierec_core::models::RankingParams;
 use movierec_core::models::ranking::ease::EaseParams;
 use movierec_core::models::ranking::ials::IalsParams;
+use movierec_core::models::ranking::rp3beta::Rp3betaParams;
 use movierec_core::models::rating::Algorithm;
 use movierec_core::models::rating::baseline::BaselineParams;
 use movierec_core::models::rating::svd::{SvdParams, TrainMode};
@@ -200,7 +201,7 @@ impl Default for PrepareParams {
 /// | `mode` | `fast` | `fast` (single precision, parallel, deterministic) or `surprise` (scikit-surprise's exact results) |
 /// | `threads` | 0 | threads of the fit; 0: all cores (the `fast` mode at most one per 131,072 training ratings). The model does not depend on it |
 /// | `svd` | Surprise's defaults | SVD's hyper-parameters, with Surprise's names (`n_factors`, `lr_all`, ...) |
-/// | `ranking` | `kind: ease` | what orders each user's list (`relevance`, `popularity`, `ease`, `ials`; `svd`, its former name, is read as `relevance`), `rerank`, and each kind's parameters |
+/// | `ranking` | `kind: ease` | what orders each user's list (`relevance`, `popularity`, `ease`, `ials`, `rp3beta`; `svd`, its former name, is read as `relevance`), `rerank`, `blend`, `demote_dislikes`, and each kind's parameters |
 /// | `algorithm` | `svd` | the rating model, whose predicted relevance every list shows: `svd` (`mode`, `svd`) or another of Surprise's algorithms (`knn_baseline`, `svdpp`, …) |
 /// | `algorithms` | none | the other algorithms' parameters by name, under Surprise's names (absent: Surprise's defaults); only the chosen one's are used |
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -323,13 +324,14 @@ impl Default for EvaluateParams {
 
 /// `evaluate.compare`: the rankings measured beside the model's, each fitted on the training
 /// set: the most-rated list, the damped-mean list, SVD's predicted relevance, EASE and
-/// implicit ALS, and the model's ranking re-ordered by predicted relevance.
+/// implicit ALS, RP3beta, and the model's ranking re-ordered by predicted relevance.
 ///
 /// | Name | Default | Purpose |
 /// |---|---|---|
 /// | `damping` | 10 | phantom ratings at the global mean of the damped-mean list |
 /// | `ease` | λ 500, binary | EASE's parameters (Steck's reference setting) |
 /// | `ials` | the kind's defaults | implicit ALS's parameters |
+/// | `rp3beta` | the kind's defaults | RP3beta's parameters |
 /// | `rerank` | 20 | the model's best N re-ordered by predicted relevance (0: no such row) |
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -338,12 +340,19 @@ pub struct Compare {
     pub damping: f64,
     pub ease: EaseParams,
     pub ials: IalsParams,
+    pub rp3beta: Rp3betaParams,
     pub rerank: usize,
 }
 
 impl Default for Compare {
     fn default() -> Compare {
-        Compare { damping: 10.0, ease: EaseParams::default(), ials: IalsParams::default(), rerank: 20 }
+        Compare {
+            damping: 10.0,
+            ease: EaseParams::default(),
+            ials: IalsParams::default(),
+            rp3beta: Rp3betaParams::default(),
+            rerank: 20,
+        }
     }
 }
 

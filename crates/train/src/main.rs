@@ -31,7 +31,7 @@ use serde::Serialize;
 /// model for any number of threads) or `surprise` (scikit-surprise's SVD reproduced bit for
 /// bit). `train.svd` holds Surprise's hyper-parameters: SVD predicts the relevance score every
 /// recommendation shows. `train.ranking.kind` chooses what orders each user's list:
-/// `relevance` (the rating model's predicted relevance; `svd` is its former name), `popularity`, `ease` or `ials`, each with its parameters under
+/// `relevance` (the rating model's predicted relevance; `svd` is its former name), `popularity`, `ease`, `ials` or `rp3beta`, each with its parameters under
 /// `train.ranking`. Training stops with an error, and writes nothing, if a parameter is out
 /// of range or stops being finite (learning rates too large for the rating scale). Outputs
 /// are written only if the stage succeeds.
@@ -130,7 +130,7 @@ fn train(args: &Args, p: &TrainParams, tracker: &mut Tracker) -> anyhow::Result<
     let ranking = p.ranking.fit_kind(kind, &t, p.threads).context("invalid train.ranking parameters")?;
     let ranking_seconds = started.elapsed().as_secs_f64();
     phase.finish();
-    let model = Recommender { rating, ranking, rerank: p.ranking.rerank, blend: p.ranking.blend };
+    let model = Recommender { rating, ranking, reorder: p.ranking.reorder() };
     let provenance = Provenance::new(fingerprint, t.n_ratings(), seconds, threads);
     let report = Report {
         algorithm: model.rating.name(),

@@ -189,16 +189,33 @@ fn every_ranking_kind_is_fitted_and_written() {
         assert!(two == model, "{kind}: the model changed with the number of threads");
     }
     let (model, r) = p.ok_recommender("train: {svd: {n_factors: 4, n_epochs: 2}, ranking: {kind: ease, rerank: 30}}\n");
-    assert_eq!((model.kind(), model.rerank), (Kind::Ease, 30));
+    assert_eq!((model.kind(), model.reorder.rerank), (Kind::Ease, 30));
     assert_eq!(r["ranking"]["params"]["lambda"], 500.0);
-    assert!(model.blend.is_none() && r["ranking"].get("blend").is_none());
+    assert!(model.reorder.blend.is_none() && r["ranking"].get("blend").is_none());
     // A blend and EASE's liking go into the model file and the report.
     let (model, r) = p.ok_recommender(
         "train: {svd: {n_factors: 4, n_epochs: 2}, ranking: {kind: ease, rerank: 30, blend: 0.5, ease: {liking: 1}}}\n",
     );
-    assert_eq!((model.rerank, model.blend), (30, Some(0.5)));
+    assert_eq!((model.reorder.rerank, model.reorder.blend), (30, Some(0.5)));
     assert!(matches!(&model.ranking, Ranking::Ease(e) if e.liking == 1.0));
     assert_eq!((r["ranking"]["blend"].as_f64(), r["ranking"]["params"]["liking"].as_f64()), (Some(0.5), Some(1.0)));
+    // So do the demotion of predicted dislikes, EDLAE's dropout, implicit ALS's preference and
+    // RP3beta's parameters.
+    let (model, r) = p.ok_recommender(
+        "train: {svd: {n_factors: 4, n_epochs: 2}, ranking: {kind: ease, rerank: 30, blend: 0, demote_dislikes: true, ease: {dropout: 0.25}}}\n",
+    );
+    assert!(model.reorder.demote_dislikes && r["ranking"]["demote_dislikes"] == true);
+    assert_eq!(r["ranking"]["params"]["dropout"].as_f64(), Some(0.25));
+    let (model, r) = p.ok_recommender(
+        "train: {svd: {n_factors: 4, n_epochs: 2}, ranking: {kind: ials, ials: {factors: 4, iterations: 2, preference: 1.5}}}\n",
+    );
+    assert!(matches!(&model.ranking, Ranking::Ials(m) if m.params.preference == 1.5));
+    assert_eq!(r["ranking"]["params"]["preference"].as_f64(), Some(1.5));
+    let (model, r) = p.ok_recommender(
+        "train: {svd: {n_factors: 4, n_epochs: 2}, ranking: {kind: rp3beta, rp3beta: {alpha: 0.6, beta: 0.3}}}\n",
+    );
+    assert!(matches!(&model.ranking, Ranking::Rp3beta(m) if (m.params.alpha, m.params.beta) == (0.6, 0.3)));
+    assert_eq!(r["ranking"]["params"]["beta"].as_f64(), Some(0.3));
     // auto, the default: EASE up to ease.max_items movies (385 here), implicit ALS above; the
     // model holds the kind chosen, the report says it was auto's choice.
     for (max_items, chosen) in [(385, Kind::Ease), (384, Kind::Ials)] {
@@ -237,6 +254,17 @@ fn divergence_and_bad_parameters_are_clear_errors() {
     assert!(e.contains("ease.liking -1"), "{e}");
     let e = p.fails("train: {svd: {n_epochs: 1}, ranking: {kind: ials, ials: {factors: 0}}}\n");
     assert!(e.contains("ials.factors 0"), "{e}");
+    for (ranking, expected) in [
+        ("{kind: ease, demote_dislikes: true}", "demote_dislikes true"),
+        ("{kind: ease, ease: {dropout: 1}}", "ease.dropout 1"),
+        ("{kind: ials, ials: {preference: -2}}", "ials.preference -2"),
+        ("{kind: rp3beta, rp3beta: {alpha: 0}}", "rp3beta.alpha 0"),
+        ("{kind: rp3beta, rp3beta: {max_items: 100}}", "rp3beta needs a 385 × 385 matrix"),
+    ] {
+        let e = p.fails(&format!("train: {{svd: {{n_epochs: 1}}, ranking: {ranking}}}\n"));
+        assert!(e.contains("train.ranking") && e.contains(expected), "{ranking}: {e}");
+        assert!(!e.contains("trained in"), "{ranking}: refused after the rating model's fit:\n{e}");
+    }
     let e = p.fails("train: {ranking: {kind: knn}}\n");
     assert!(e.contains("knn") && e.contains("ease"), "{e}");
     std::fs::remove_file(p.path("data/train.parquet")).unwrap();

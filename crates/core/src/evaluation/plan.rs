@@ -46,6 +46,7 @@ use crate::models::{Algorithm, FitError, Kind, RankingParams, RatingModel, Recom
 /// | `space` | the default grid (54 candidates) | SVD's searched parameters: lists, or `{min, max, log}` ranges for the random search |
 /// | `algorithms` | none | Surprise's other algorithms searched beside SVD, each by its `param_grid` as Surprise's `GridSearchCV` takes it (lists; `sim_options` and `bsl_options` dicts of lists) |
 /// | `ranking.base` | the kinds' defaults | the top-N kinds' parameters that are not searched (its `kind` is ignored) |
+/// | `ranking.max_dislikes` | 0.05 | the most predicted dislikes (the share of the top K the rating model predicts below the user's own mean, on average over the folds) the winner's lists may hold: candidates above it rank after all within it; null: no limit |
 /// | `ranking.spaces` | EASE's λ and `liking` (0 or 1), implicit ALS's factors and α, each with and without `rerank` 20; popularity | a space per top-N kind, searched when `measure` is a ranking measure |
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -74,6 +75,10 @@ pub struct RankingSearch {
     pub base: RankingParams,
     /// A space per top-N kind (an empty space is one candidate: the base parameters).
     pub spaces: BTreeMap<Kind, BTreeMap<String, Values>>,
+    /// The most predicted dislikes a winner's lists may hold, on average over the folds (the
+    /// share of the top K whose relevance the rating model predicts below the user's own mean
+    /// score): candidates above it rank after every one within it. `None`: no limit.
+    pub max_dislikes: Option<f64>,
 }
 
 impl Default for RankingSearch {
@@ -83,6 +88,7 @@ impl Default for RankingSearch {
         RankingSearch {
             base: RankingParams::default(),
             spaces: Kind::ALL.into_iter().filter_map(|k| Some((k, search::default_ranking_space(k)?))).collect(),
+            max_dislikes: Some(0.05),
         }
     }
 }
@@ -418,7 +424,7 @@ impl Outcome {
             .expect("the rating model is a rating candidate")
             .map_err(|e| format!("fitting the rating model: {e}"))?;
         let ranking = self.ranking.fit(t, 0).map_err(|e| format!("fitting the ranking: {e}"))?;
-        Ok(Recommender { rating, ranking, rerank: self.ranking.rerank, blend: self.ranking.blend })
+        Ok(Recommender { rating, ranking, reorder: self.ranking.reorder() })
     }
 
     /// The threads a fit of the rating model on `threads` threads uses (one for an
@@ -527,6 +533,11 @@ impl<'a> Plan<'a> {
         prefix: &str,
     ) -> Result<Plan<'a>, PlanError> {
         let invalid = |field: String| move |message: String| PlanError::Invalid { field, message };
+        if let Some(m) = p.ranking.max_dislikes.filter(|m| !(0.0..=1.0).contains(m)) {
+            return Err(invalid(format!("{prefix}ranking.max_dislikes"))(format!(
+                "{m} is not a share: expected a number from 0 to 1, or null for no limit"
+            )));
+        }
         let mut rating = space_candidates(&p.space_base(), &p.space, p.method, p.n_iter, p.seed)
             .map_err(invalid(format!("{prefix}space")))?;
         if rating.is_empty() && p.algorithms.is_empty() {
@@ -560,11 +571,12 @@ impl<'a> Plan<'a> {
                             .map_err(|e| invalid(field.clone())(e.to_string()))
                     };
                     let mut params = apply(&c)?;
-                    // `blend` weighs the movies `rerank` re-orders: with `rerank` 0 there are
-                    // none, so a grid's combinations of a blend with `rerank` 0 are one
-                    // candidate, without the blend.
-                    if params.rerank == 0 && c.iter().any(|(name, _)| name == "blend") {
-                        c.retain(|(name, _)| name != "blend");
+                    // `blend` weighs the movies `rerank` re-orders, and `demote_dislikes`
+                    // moves them: with `rerank` 0 there are none, so a grid's combinations of
+                    // either with `rerank` 0 are one candidate, without them.
+                    let reorders = |name: &str| name == "blend" || name == "demote_dislikes";
+                    if params.rerank == 0 && c.iter().any(|(name, _)| reorders(name)) {
+                        c.retain(|(name, _)| !reorders(name));
                         params = apply(&c)?;
                         if ranking
                             .iter()
@@ -726,7 +738,8 @@ impl<'a> Plan<'a> {
             Stage::Ranking => (p.measure, winner.map(|w| &self.rating[w].1)),
         };
         let round = Round::new(self.searched(), &fits, p.cv, p.seed, measure, p.relevance_threshold, rating)
-            .expect("the folds were checked when the plan was made");
+            .expect("the folds were checked when the plan was made")
+            .with_max_dislikes(if stage == Stage::Ranking { p.ranking.max_dislikes } else { None });
         f(&round)
     }
 
@@ -818,8 +831,9 @@ impl<'a> Plan<'a> {
             let own_order = &ranked[0];
             cv_results[best].mean_test_ranking = own_order.mean_test_ranking;
             cv_results[best].split_test_ranking = own_order.split_test_ranking.clone();
+            cv_results[best].mean_test_dislikes = own_order.mean_test_dislikes;
             cv_results.extend(ranked.into_iter().skip(1));
-            search::rank_by(&mut cv_results, self.params.measure);
+            search::rank_by(&mut cv_results, self.params.measure, self.params.ranking.max_dislikes);
             best_ranking = search::best(&cv_results).expect("the rating model's own order has a score");
         }
         let (_, rating) = &self.rating[best];
@@ -1037,6 +1051,7 @@ mod tests {
                         ]),
                     ),
                 ]),
+                ..RankingSearch::default()
             },
             ..OptimizeParams::default()
         }
@@ -1067,8 +1082,9 @@ mod tests {
             .collect()
     }
 
-    /// A grid's combinations of a blend with `rerank` 0 (nothing to weigh) are one
-    /// candidate, without the blend; with `rerank` above 0, each blend is a candidate.
+    /// A grid's combinations of a blend or a demotion of dislikes with `rerank` 0 (nothing
+    /// to weigh or move) are one candidate, without them; with `rerank` above 0, each
+    /// combination is a candidate.
     #[test]
     fn a_blend_without_rerank_is_one_candidate() {
         let data = data();
@@ -1080,22 +1096,35 @@ mod tests {
                 ("lambda".to_owned(), list(&[50.0])),
                 ("rerank".to_owned(), list(&[0.0, 10.0])),
                 ("blend".to_owned(), list(&[0.5, 1.0])),
+                ("demote_dislikes".to_owned(), list(&[0.0, 1.0])),
             ]),
         )]);
         let plan = Plan::new(&p, &data, data.movies().len(), "optimize.").unwrap();
         let ease: Vec<&Candidate> = plan.ranking.iter().map(|(c, _)| c).collect();
         let names = |c: &Candidate| c.iter().map(|(n, v)| format!("{n} {v}")).collect::<Vec<_>>().join(", ");
         let shown: Vec<String> = ease.iter().map(|c| names(c)).collect();
-        assert_eq!(shown, ["lambda 50, rerank 0", "blend 0.5, lambda 50, rerank 10", "blend 1, lambda 50, rerank 10"]);
-        let blends: Vec<Option<f64>> = plan
+        assert_eq!(
+            shown,
+            [
+                "lambda 50, rerank 0",
+                "blend 0.5, demote_dislikes 0, lambda 50, rerank 10",
+                "blend 0.5, demote_dislikes 1, lambda 50, rerank 10",
+                "blend 1, demote_dislikes 0, lambda 50, rerank 10",
+                "blend 1, demote_dislikes 1, lambda 50, rerank 10",
+            ]
+        );
+        let reorders: Vec<(Option<f64>, bool)> = plan
             .ranking
             .iter()
             .map(|(_, s)| match s {
-                Spec::TopN(p) => p.blend,
+                Spec::TopN(p) => (p.blend, p.demote_dislikes),
                 _ => unreachable!(),
             })
             .collect();
-        assert_eq!(blends, [None, Some(0.5), Some(1.0)]);
+        assert_eq!(
+            reorders,
+            [(None, false), (Some(0.5), false), (Some(0.5), true), (Some(1.0), false), (Some(1.0), true)]
+        );
     }
 
     #[test]

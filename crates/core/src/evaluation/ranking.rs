@@ -15,8 +15,9 @@ use serde::Serialize;
 use crate::data::dataset::RatingList;
 use crate::data::trainset::Trainset;
 use crate::evaluation::accuracy::{RankingMetrics, UserRanking};
+use crate::models::ranking::Reorder;
 use crate::models::rating::model::RatingModel;
-use crate::models::recommender::{Reorder, from_ranked, from_scored, liked_from};
+use crate::models::recommender::{Scored, from_ranked, from_scored, liked_from};
 use crate::models::{Interactions, Recommender, TopN};
 
 /// What the ranking measures are taken against: each training user's history and relevant
@@ -188,7 +189,7 @@ impl Heldout {
         let n = curve_k.max(k);
         let lists: Vec<Vec<u32>> = match reorder {
             None => ranked.iter().map(|l| l.iter().take(n).map(|r| r.0).collect()).collect(),
-            Some((rating, reorder)) => from_ranked(rating, &self.users, ranked, reorder, n)
+            Some((rating, reorder)) => from_ranked(rating, &self.users, &|u| &self.history[u], ranked, reorder, n)
                 .into_iter()
                 .map(|l| l.into_iter().map(|r| r.movie).collect())
                 .collect(),
@@ -201,7 +202,7 @@ impl Heldout {
     /// as `reorder` says: what [`Heldout::measure_ranked`] gives with that rating model.
     pub fn measure_scored(
         &self,
-        scored: &[Vec<(u32, f64, f64)>],
+        scored: &[Scored],
         reorder: Reorder,
         k: usize,
         curve_k: usize,
@@ -327,7 +328,7 @@ mod tests {
         }
         assert_eq!(row.predicted_dislikes, Some(below as f64 / count as f64));
         assert!(below > 0 && below < count, "{below} of {count}");
-        let own = Recommender { rating, ranking: Ranking::Relevance, rerank: 0, blend: None };
+        let own = Recommender { rating, ranking: Ranking::Relevance, reorder: Reorder::default() };
         let (own, _) = h.measure_recommender(&own, 10, 10);
         assert!(own.predicted_dislikes < row.predicted_dislikes, "{own:?} vs {row:?}");
         let unjudged = Heldout::new(&t, &test, 60.0);

@@ -17,9 +17,10 @@ use crate::data::trainset::Trainset;
 use crate::evaluation::accuracy::{self, RankingMetrics};
 use crate::evaluation::ranking::Heldout;
 use crate::models::base::{Diverged, FitError, Unsettable};
+use crate::models::ranking::Reorder;
 use crate::models::rating::Algorithm;
 use crate::models::rating::model::RatingModel;
-use crate::models::recommender::{Reorder, depth, with_relevance};
+use crate::models::recommender::{depth, with_relevance};
 use crate::models::{Kind, Ranking, RankingParams, Recommender};
 use crate::numpy::RandomState;
 use crate::quote::quote;
@@ -95,12 +96,24 @@ pub enum SpaceError {
 }
 
 /// The popularity kind's searchable parameters (`rerank`: see [`RankingParams::rerank`]).
-pub const SEARCHABLE_POPULARITY: [&str; 3] = ["blend", "damping", "rerank"];
+pub const SEARCHABLE_POPULARITY: [&str; 4] = ["blend", "damping", "demote_dislikes", "rerank"];
 /// EASE's searchable parameters.
-pub const SEARCHABLE_EASE: [&str; 4] = ["blend", "lambda", "liking", "rerank"];
+pub const SEARCHABLE_EASE: [&str; 6] = ["blend", "demote_dislikes", "dropout", "lambda", "liking", "rerank"];
+/// RP3beta's searchable parameters.
+pub const SEARCHABLE_RP3BETA: [&str; 5] = ["alpha", "beta", "blend", "demote_dislikes", "rerank"];
 /// Implicit ALS's searchable parameters.
-pub const SEARCHABLE_IALS: [&str; 8] =
-    ["factors", "regularization", "alpha", "iterations", "cg_steps", "init_std_dev", "rerank", "blend"];
+pub const SEARCHABLE_IALS: [&str; 10] = [
+    "factors",
+    "regularization",
+    "alpha",
+    "preference",
+    "iterations",
+    "cg_steps",
+    "init_std_dev",
+    "rerank",
+    "blend",
+    "demote_dislikes",
+];
 
 /// The parameters of top-N `kind` that can be searched.
 pub fn searchable(kind: Kind) -> &'static [&'static str] {
@@ -110,6 +123,7 @@ pub fn searchable(kind: Kind) -> &'static [&'static str] {
         Kind::Popularity => &SEARCHABLE_POPULARITY,
         Kind::Ease => &SEARCHABLE_EASE,
         Kind::Ials => &SEARCHABLE_IALS,
+        Kind::Rp3beta => &SEARCHABLE_RP3BETA,
         // A choice between kinds, not a kind with parameters of its own: search the kinds.
         Kind::Auto => &[],
     }
@@ -131,16 +145,20 @@ pub fn default_ranking_space(kind: Kind) -> Option<BTreeMap<String, Values>> {
         Kind::Relevance | Kind::Auto => None,
         Kind::Popularity => Some(BTreeMap::new()),
         Kind::Ease => Some(space(&[
-            ("blend", list(&[0.25, 0.5, 1.0])),
-            ("lambda", list(&[100.0, 250.0, 500.0, 1000.0])),
+            ("blend", list(&[0.5, 1.0])),
+            ("demote_dislikes", list(&[0.0, 1.0])),
+            ("dropout", list(&[0.0, 0.25])),
+            ("lambda", list(&[250.0, 1000.0])),
             ("liking", list(&[0.0, 1.0])),
             ("rerank", list(&[0.0, 20.0, 50.0])),
         ])),
         Kind::Ials => Some(space(&[
             ("factors", list(&[16.0, 32.0])),
             ("alpha", list(&[2.0, 5.0])),
+            ("preference", list(&[0.0, 1.0])),
             ("rerank", list(&[0.0, 20.0])),
         ])),
+        Kind::Rp3beta => Some(space(&[("alpha", list(&[0.6, 1.0])), ("beta", list(&[0.4, 0.6]))])),
     }
 }
 
@@ -175,18 +193,30 @@ pub fn apply_ranking(base: &RankingParams, kind: Kind, candidate: &Candidate) ->
     for (name, v) in candidate {
         let v = *v;
         match (kind, name.as_str()) {
-            (Kind::Popularity | Kind::Ease | Kind::Ials, "rerank") => {
+            (Kind::Popularity | Kind::Ease | Kind::Ials | Kind::Rp3beta, "rerank") => {
                 p.rerank = whole(name, v, 0.0, "a whole number of 0 or more")?;
             }
-            (Kind::Popularity | Kind::Ease | Kind::Ials, "blend") if v >= 0.0 && v.is_finite() => p.blend = Some(v),
-            (Kind::Popularity | Kind::Ease | Kind::Ials, "blend") => {
+            (Kind::Popularity | Kind::Ease | Kind::Ials | Kind::Rp3beta, "blend") if v >= 0.0 && v.is_finite() => {
+                p.blend = Some(v)
+            }
+            (Kind::Popularity | Kind::Ease | Kind::Ials | Kind::Rp3beta, "blend") => {
                 return Err(SpaceError::Invalid { name: name.clone(), value: v, expected: "a weight of 0 or more" });
+            }
+            (Kind::Popularity | Kind::Ease | Kind::Ials | Kind::Rp3beta, "demote_dislikes") if v == 0.0 || v == 1.0 => {
+                p.demote_dislikes = v == 1.0;
+            }
+            (Kind::Popularity | Kind::Ease | Kind::Ials | Kind::Rp3beta, "demote_dislikes") => {
+                return Err(SpaceError::Invalid { name: name.clone(), value: v, expected: "0 (no) or 1 (yes)" });
             }
             (Kind::Popularity, "damping") => p.popularity.damping = v,
             (Kind::Ease, "lambda") => p.ease.lambda = v,
             (Kind::Ease, "liking") => p.ease.liking = v,
+            (Kind::Ease, "dropout") => p.ease.dropout = v,
+            (Kind::Rp3beta, "alpha") => p.rp3beta.alpha = v,
+            (Kind::Rp3beta, "beta") => p.rp3beta.beta = v,
             (Kind::Ials, "factors") => p.ials.factors = count(name, v)?,
             (Kind::Ials, "regularization") => p.ials.regularization = v,
+            (Kind::Ials, "preference") => p.ials.preference = v,
             (Kind::Ials, "alpha") => p.ials.alpha = v,
             (Kind::Ials, "iterations") => p.ials.iterations = count(name, v)?,
             (Kind::Ials, "cg_steps") => p.ials.cg_steps = count(name, v)?,
@@ -560,6 +590,11 @@ pub struct CandidateResult {
     /// Each fold's value of the search's ranking measure.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub split_test_ranking: Vec<f64>,
+    /// The mean over the folds of the lists' predicted dislikes (the share of the top K
+    /// whose relevance the fold's rating model predicts below the user's own mean score),
+    /// when the round judged them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_test_dislikes: Option<f64>,
 }
 
 impl CandidateResult {
@@ -581,6 +616,10 @@ pub struct FoldScores {
     pub accuracy: Option<(f64, f64)>,
     /// The ranking measures at K (when the round selects by one).
     pub ranking: Option<RankingMetrics>,
+    /// The share of the top K whose relevance the fold's rating model predicts below the
+    /// user's own mean score (when the round has a rating model to judge by).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dislikes: Option<f64>,
     /// The fit's seconds.
     pub seconds: f64,
 }
@@ -655,7 +694,9 @@ pub fn cross_validate(
 /// measure is a ranking measure, every candidate's lists are also measured on the fold's
 /// held-out ratings (relevant: a score of at least the threshold). A top-N candidate with
 /// `rerank` above 0 is measured with its best movies re-ordered by the predicted relevance of
-/// the round's rating model fitted on the same fold (the candidate fails without one).
+/// the round's rating model fitted on the same fold (the candidate fails without one). With
+/// a limit on predicted dislikes ([`Round::with_max_dislikes`]), that rating model also
+/// judges every candidate's lists, and the candidates over the limit rank last.
 pub struct Round<'a> {
     list: &'a RatingList,
     fits: &'a [(Candidate, Spec)],
@@ -664,6 +705,7 @@ pub struct Round<'a> {
     measure: Measure,
     threshold: f64,
     rating: Option<&'a Spec>,
+    max_dislikes: Option<f64>,
 }
 
 impl<'a> Round<'a> {
@@ -682,7 +724,15 @@ impl<'a> Round<'a> {
         rating: Option<&'a Spec>,
     ) -> Result<Round<'a>, SplitError> {
         let folds = kfold(list.len(), cv, seed)?;
-        Ok(Round { list, fits, folds, units: units(fits), measure, threshold, rating })
+        Ok(Round { list, fits, folds, units: units(fits), measure, threshold, rating, max_dislikes: None })
+    }
+
+    /// The round, its candidates ranked with those whose lists hold on average more than
+    /// `max` predicted dislikes (judged by the round's rating model on each fold) after all
+    /// the others; `None`: by the measure alone.
+    pub fn with_max_dislikes(mut self, max: Option<f64>) -> Round<'a> {
+        self.max_dislikes = max;
+        self
     }
 
     /// How many tasks the round has: its units times its folds.
@@ -725,21 +775,28 @@ impl<'a> Round<'a> {
             Measure::Ranking { k, .. } => Some(k),
             _ => None,
         };
-        let heldout: Vec<Option<Heldout>> = (self.folds.iter().zip(&sets))
-            .map(|(f, t)| {
-                Some(Heldout::new(t.as_ref().filter(|_| k.is_some())?, &self.list.select(&f.test), self.threshold))
-            })
-            .collect();
         let reranks = tasks.iter().any(|&t| {
             self.units[t / n_folds].iter().any(|&c| matches!(&self.fits[c].1, Spec::TopN(p) if p.rerank > 0))
         });
+        // The round's rating model on each fold: what re-orders, and what judges every
+        // list's predicted dislikes.
         let fold_ratings: Vec<Option<RatingModel>> = match self.rating {
-            Some(spec) if reranks => {
+            Some(spec) if reranks || (self.max_dislikes.is_some() && k.is_some()) => {
                 let threads = spec.task_threads();
                 sets.par_iter().map(|t| spec.fit_rating(threads, t.as_ref()?).and_then(Result::ok)).collect()
             }
             _ => vec![None; n_folds],
         };
+        let heldout: Vec<Option<Heldout>> = (self.folds.iter().zip(&sets).zip(&fold_ratings))
+            .map(|((f, t), rating)| {
+                let t = t.as_ref().filter(|_| k.is_some())?;
+                let h = Heldout::new(t, &self.list.select(&f.test), self.threshold);
+                Some(match rating {
+                    Some(rating) => h.judged_by(t, rating),
+                    None => h,
+                })
+            })
+            .collect();
         let fold = Fold { sets: &sets, tests: &tests, heldout: &heldout, ratings: &fold_ratings, k };
         tasks
             .par_iter()
@@ -770,10 +827,15 @@ impl<'a> Round<'a> {
         let rating_scores = |model: RatingModel, seconds: f64| {
             let accuracy = score_inner(&model, &fold.tests[f]);
             let ranking = fold.heldout[f].as_ref().zip(k).map(|(h, k)| {
-                let rec = Recommender { rating: model, ranking: Ranking::Relevance, rerank: 0, blend: None };
-                h.measure_recommender(&rec, k, k).0.metrics
+                let rec = Recommender { rating: model, ranking: Ranking::Relevance, reorder: Reorder::default() };
+                h.measure_recommender(&rec, k, k).0
             });
-            FoldScores { accuracy: Some(accuracy), ranking, seconds }
+            FoldScores {
+                accuracy: Some(accuracy),
+                ranking: ranking.map(|r| r.metrics),
+                dislikes: ranking.and_then(|r| r.predicted_dislikes),
+                seconds,
+            }
         };
         let c = unit[0];
         let t0 = Instant::now();
@@ -802,7 +864,7 @@ impl<'a> Round<'a> {
                 let fitted = p.fit(set, 0).map_err(|e| e.to_string());
                 let seconds = t0.elapsed().as_secs_f64();
                 let reorder = |c: usize| match &fits[c].1 {
-                    Spec::TopN(p) => Reorder { rerank: p.rerank, blend: p.blend },
+                    Spec::TopN(p) => p.reorder(),
                     _ => unreachable!("a top-N unit holds top-N candidates"),
                 };
                 let rerank = |c: usize| reorder(c).rerank;
@@ -816,7 +878,7 @@ impl<'a> Round<'a> {
                 // Each listed movie's predicted relevance, once for the unit's re-orderings.
                 let scored = match (&ranked, &fold.ratings[f], fold.heldout[f].as_ref().zip(deepest)) {
                     (Some(ranked), Some(rating), Some((h, deepest))) if unit.iter().any(|&c| rerank(c) > 0) => {
-                        Some(with_relevance(rating, &h.users, ranked, deepest))
+                        Some(with_relevance(rating, &h.users, &|u| &h.history[u], ranked, deepest))
                     }
                     _ => None,
                 };
@@ -833,14 +895,15 @@ impl<'a> Round<'a> {
                                         .to_owned());
                                 }
                             };
-                            Ok(Some(row.0.metrics))
+                            Ok(Some(row.0))
                         };
                         let result = fitted.clone().and_then(|_| {
-                            let ranking = match (fold.heldout[f].as_ref().zip(k), &ranked) {
+                            let row = match (fold.heldout[f].as_ref().zip(k), &ranked) {
                                 (Some((h, k)), Some(ranked)) => measured(h, k, ranked)?,
                                 _ => None,
                             };
-                            Ok(FoldScores { accuracy: None, ranking, seconds })
+                            let (ranking, dislikes) = (row.map(|r| r.metrics), row.and_then(|r| r.predicted_dislikes));
+                            Ok(FoldScores { accuracy: None, ranking, dislikes, seconds })
                         });
                         on_fit(c, f);
                         (c, result)
@@ -872,7 +935,7 @@ impl<'a> Round<'a> {
         let all: Vec<FoldResult> = all.into_iter().map(|r| r.expect("checked")).collect();
         let mut out: Vec<CandidateResult> =
             (self.fits.iter().zip(all.chunks(n_folds))).map(|((c, s), r)| summarize(s, c, r, self.measure)).collect();
-        rank_by(&mut out, self.measure);
+        rank_by(&mut out, self.measure, self.max_dislikes);
         Ok(out)
     }
 }
@@ -899,8 +962,9 @@ struct Fold<'s, 'l> {
 /// The search's units of work, each a list of candidates: the rating candidates of an
 /// algorithm fitted epoch by epoch that differ only in their epochs (SVD's `n_epochs`)
 /// together, by epochs (ties in candidate order), as one fit serves them all
-/// ([`epoch_unit`]); the top-N candidates that differ only in `rerank` together, in
-/// candidate order, as one fit and one ranking serve them all; every other candidate alone.
+/// ([`epoch_unit`]); the top-N candidates that differ only in how they re-order (`rerank`,
+/// `blend`, `demote_dislikes`) together, in candidate order, as one fit and one ranking serve
+/// them all; every other candidate alone.
 fn units(fits: &[(Candidate, Spec)]) -> Vec<Vec<usize>> {
     let mut units: Vec<Vec<usize>> = Vec::new();
     // Each shared unit's key: the candidate's spec without what its members differ in.
@@ -908,7 +972,9 @@ fn units(fits: &[(Candidate, Spec)]) -> Vec<Vec<usize>> {
     for (c, (_, spec)) in fits.iter().enumerate() {
         let key = match spec {
             Spec::Rating(a, _) if a.epochs().is_some() => Some(Spec::Rating(a.with_epochs(0), BTreeMap::new())),
-            Spec::TopN(p) => Some(Spec::TopN(RankingParams { rerank: 0, blend: None, ..p.clone() })),
+            Spec::TopN(p) => {
+                Some(Spec::TopN(RankingParams { rerank: 0, blend: None, demote_dislikes: false, ..p.clone() }))
+            }
             Spec::Rating(..) => None,
         };
         if let Some(key) = key {
@@ -979,12 +1045,15 @@ fn epoch_unit(
 
 /// Ranks the candidates that have a score by `measure`, best first (ties to the earlier
 /// candidate); the others get no rank.
-pub fn rank_by(results: &mut [CandidateResult], measure: Measure) {
+pub fn rank_by(results: &mut [CandidateResult], measure: Measure, max_dislikes: Option<f64>) {
     let mut ok: Vec<usize> = (0..results.len()).filter(|&i| results[i].score(measure).is_some()).collect();
+    // Whether a candidate's lists hold more predicted dislikes than allowed: it ranks after
+    // every candidate within the limit.
+    let over = |i: usize| max_dislikes.is_some_and(|m| results[i].mean_test_dislikes.is_some_and(|d| d > m));
     ok.sort_by(|&a, &b| {
         let key = |i: usize| results[i].score(measure).expect("ranked candidates have scores");
         let order = if measure.lower_is_better() { key(a).total_cmp(&key(b)) } else { key(b).total_cmp(&key(a)) };
-        order.then(a.cmp(&b))
+        over(a).cmp(&over(b)).then(order).then(a.cmp(&b))
     });
     for r in results.iter_mut() {
         r.rank = None;
@@ -1021,6 +1090,7 @@ fn summarize(spec: &Spec, candidate: &Candidate, fold_results: &[FoldResult], me
         split_test_mae: Vec::new(),
         mean_test_ranking: None,
         split_test_ranking: Vec::new(),
+        mean_test_dislikes: None,
     };
     if let Some(Err(reason)) = fold_results.iter().find(|r| r.is_err()) {
         out.status = "failed";
@@ -1028,6 +1098,9 @@ fn summarize(spec: &Spec, candidate: &Candidate, fold_results: &[FoldResult], me
         return out;
     }
     let ok: Vec<FoldScores> = fold_results.iter().map(|r| *r.as_ref().expect("no failure")).collect();
+    if let Some(dislikes) = ok.iter().map(|r| r.dislikes).collect::<Option<Vec<f64>>>() {
+        out.mean_test_dislikes = Some(mean_std(&dislikes).0);
+    }
     let time: Vec<f64> = ok.iter().map(|r| r.seconds).collect();
     let (mt, st) = mean_std(&time);
     (out.mean_fit_time, out.std_fit_time) = (Some(mt), Some(st));

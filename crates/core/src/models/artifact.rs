@@ -11,9 +11,11 @@ use serde::{Deserialize, Serialize};
 use crate::data::dataset::RatingList;
 use crate::data::ids::IdMap;
 use crate::data::scale::RatingScale;
+use crate::models::ranking::Reorder;
 use crate::models::ranking::ease::Ease;
 use crate::models::ranking::ials::{Ials, IalsParams};
 use crate::models::ranking::popularity::{By, Popularity};
+use crate::models::ranking::rp3beta::{Rp3beta, Rp3betaParams};
 use crate::models::rating::Algorithm;
 use crate::models::rating::model::RatingModel;
 use crate::models::rating::svd::{Factors, Svd, SvdModel, TrainMode};
@@ -96,6 +98,9 @@ struct RankingHeader {
     /// How the best `rerank` are re-ordered (absent: by predicted relevance alone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     blend: Option<f64>,
+    /// Whether predicted dislikes among them go last (absent: no).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    demote_dislikes: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     popularity_by: Option<By>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -105,6 +110,9 @@ struct RankingHeader {
     ease_liking: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ials: Option<IalsParams>,
+    /// RP3beta's parameters (its weights are the payload).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rp3beta: Option<Rp3betaParams>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -249,12 +257,14 @@ pub fn write(recommender: &Recommender, provenance: &Provenance, out: impl Write
     let model = &recommender.rating;
     let mut ranking = RankingHeader {
         kind: recommender.kind(),
-        rerank: recommender.rerank,
-        blend: recommender.blend,
+        rerank: recommender.reorder.rerank,
+        blend: recommender.reorder.blend,
+        demote_dislikes: recommender.reorder.demote_dislikes,
         popularity_by: None,
         ease_weighting: None,
         ease_liking: None,
         ials: None,
+        rp3beta: None,
     };
     match &recommender.ranking {
         Ranking::Relevance => {}
@@ -264,6 +274,7 @@ pub fn write(recommender: &Recommender, provenance: &Provenance, out: impl Write
             ranking.ease_liking = (e.liking != 0.0).then_some(e.liking);
         }
         Ranking::Ials(m) => ranking.ials = Some(m.params),
+        Ranking::Rp3beta(m) => ranking.rp3beta = Some(m.params),
     }
     let mut buf = Vec::new();
     // SVD keeps the layout of the files before the other algorithms: its parameters, mode and
@@ -316,6 +327,7 @@ pub fn write(recommender: &Recommender, provenance: &Provenance, out: impl Write
         Ranking::Relevance => {}
         Ranking::Popularity(p) => p.scores.iter().for_each(|v| buf.extend_from_slice(&v.to_le_bytes())),
         Ranking::Ease(e) => e.b.iter().for_each(|v| buf.extend_from_slice(&v.to_le_bytes())),
+        Ranking::Rp3beta(m) => m.w.iter().for_each(|v| buf.extend_from_slice(&v.to_le_bytes())),
         Ranking::Ials(m) => {
             m.user_factors.iter().chain(&m.item_factors).for_each(|v| buf.extend_from_slice(&v.to_le_bytes()));
         }
@@ -435,8 +447,8 @@ pub fn read(bytes: &[u8]) -> Result<(Recommender, Provenance), ArtifactError> {
     };
     let scale = (header.scale.min(), header.scale.max());
     let invalid = |what: &str| ArtifactError::Invalid(format!("the {what} ranking lacks its parameters"));
-    let (ranking, rerank, blend) = match header.ranking {
-        None => (Ranking::Relevance, 0, None),
+    let (ranking, reorder) = match header.ranking {
+        None => (Ranking::Relevance, Reorder::default()),
         Some(r) => {
             let ranking = match r.kind {
                 Kind::Relevance => Ranking::Relevance,
@@ -453,6 +465,14 @@ pub fn read(bytes: &[u8]) -> Result<(Recommender, Provenance), ArtifactError> {
                     n_items: ni,
                     b: c.f32s(ni.checked_mul(ni).ok_or(ArtifactError::Truncated("EASE weights"))?, "EASE weights")?,
                 }),
+                Kind::Rp3beta => Ranking::Rp3beta(Rp3beta {
+                    params: r.rp3beta.ok_or_else(|| invalid("rp3beta"))?,
+                    n_items: ni,
+                    w: c.f32s(
+                        ni.checked_mul(ni).ok_or(ArtifactError::Truncated("RP3beta weights"))?,
+                        "RP3beta weights",
+                    )?,
+                }),
                 Kind::Ials => {
                     let params = r.ials.ok_or_else(|| invalid("ials"))?;
                     let f = params.factors;
@@ -467,7 +487,7 @@ pub fn read(bytes: &[u8]) -> Result<(Recommender, Provenance), ArtifactError> {
                     ))
                 }
             };
-            (ranking, r.rerank, r.blend)
+            (ranking, Reorder { rerank: r.rerank, blend: r.blend, demote_dislikes: r.demote_dislikes })
         }
     };
     let stored = u64::from_le_bytes(c.take(8, "checksum")?.try_into().expect("8 bytes"));
@@ -480,7 +500,7 @@ pub fn read(bytes: &[u8]) -> Result<(Recommender, Provenance), ArtifactError> {
     if stored != computed {
         return Err(ArtifactError::Corrupted { stored, computed });
     }
-    Ok((Recommender { rating, ranking, rerank, blend }, header.provenance))
+    Ok((Recommender { rating, ranking, reorder }, header.provenance))
 }
 
 #[cfg(test)]
@@ -500,7 +520,8 @@ mod tests {
         params.ials.factors = 4;
         params.ials.iterations = 2;
         let ranking = params.fit(&t, 1).unwrap();
-        (Recommender { rating: rating.into(), ranking, rerank: 7, blend: None }, data.ratings)
+        let reorder = Reorder { rerank: 7, ..Reorder::default() };
+        (Recommender { rating: rating.into(), ranking, reorder }, data.ratings)
     }
 
     fn to_bytes(rec: &Recommender, list: &RatingList) -> Vec<u8> {
@@ -546,7 +567,7 @@ mod tests {
             let algorithm = Algorithm::default_of(name).unwrap();
             let fitted = RatingModel::fit(&algorithm, &t, 1).unwrap();
             let again = RatingModel::fit(&algorithm, &t, 1).unwrap();
-            let rec = Recommender { rating: fitted, ranking: Ranking::Relevance, rerank: 0, blend: None };
+            let rec = Recommender { rating: fitted, ranking: Ranking::Relevance, reorder: Reorder::default() };
             let bytes = to_bytes(&rec, &data.ratings);
             let (back, _) = read(&bytes).unwrap();
             assert!(back == rec, "{name}");
@@ -611,7 +632,7 @@ mod tests {
         });
         let (back, _) = read(&v1).unwrap();
         assert_eq!(back.kind(), Kind::Relevance);
-        assert_eq!(back.rerank, 0);
+        assert_eq!(back.reorder, Reorder::default());
         assert!(back.rating == rec.rating);
     }
 

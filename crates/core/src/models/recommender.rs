@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use crate::data::dataset::RatingList;
 use crate::models::base::keep_last_per_movie;
 use crate::models::base::select::top_unseen;
-use crate::models::ranking::{Kind, Ranking};
+use crate::models::ranking::{Kind, Ranking, Reorder};
 use crate::models::rating::model::{NewUser, RatingModel};
 
 /// What each of a model's users has rated in `list`: (model movie index, score) pairs,
@@ -31,71 +31,78 @@ pub fn depth(rerank: usize, n: usize) -> usize {
     if rerank > 0 { rerank.max(n) } else { n }
 }
 
-/// How the best movies of a ranking's list are re-ordered by the rating model's predicted
-/// relevance.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Reorder {
-    /// How many of the best are re-ordered (0: none).
-    pub rerank: usize,
-    /// `None`: by predicted relevance alone. `Some(w)`: by the ranking's own score plus `w`
-    /// times the predicted relevance, each standardised over those movies (its z-score, 0
-    /// where they are all equal): 0 keeps the ranking's order, a large `w` tends to the
-    /// order by relevance alone, and in between a movie the user is predicted to dislike
-    /// has to be much further up the ranking to stay.
-    pub blend: Option<f64>,
+/// A ranking's best movies for one user, each as (movie, the ranking's score, its predicted
+/// relevance), and the score from which the user liked a movie ([`liked_from`]): what
+/// [`from_scored`] re-orders.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Scored {
+    /// The movies, in the ranking's order.
+    pub top: Vec<(u32, f64, f64)>,
+    /// The user's own mean score (`None` for a user with no rating).
+    pub liked_from: Option<f64>,
 }
 
 /// Each of `users`' `n` recommendations from its ranking's own list (`ranked`, by
 /// [`TopN::rank_all`](crate::models::base::TopN::rank_all), at least [`depth`]`(rerank, n)`
 /// long), each movie with its predicted relevance by `rating`, the best `rerank` re-ordered
-/// as `reorder` says: what [`Recommender::recommend_all`] gives with that `reorder`. One
-/// ranking's lists, computed once, serve every `reorder` and every `n` up to their length.
+/// as `reorder` says (each user's ratings by `history`): what
+/// [`Recommender::recommend_all`] gives with that `reorder`. One ranking's lists, computed
+/// once, serve every `reorder` and every `n` up to their length.
 ///
 /// # Panics
 /// If `ranked` does not hold a list per user.
-pub fn from_ranked(
+pub fn from_ranked<'s>(
     rating: &RatingModel,
     users: &[usize],
+    history: &(dyn Fn(usize) -> &'s [(u32, f64)] + Sync),
     ranked: &[Vec<(u32, f64)>],
     reorder: Reorder,
     n: usize,
 ) -> Vec<Vec<Recommendation>> {
-    from_scored(&with_relevance(rating, users, ranked, depth(reorder.rerank, n)), reorder, n)
+    from_scored(&with_relevance(rating, users, history, ranked, depth(reorder.rerank, n)), reorder, n)
 }
 
 /// Each of `users`' ranked lists (`ranked`) cut to `depth`, each movie with the ranking's
-/// score and its predicted relevance by `rating`: what [`from_scored`] re-orders, computed
-/// once for every `reorder` of the same lists.
+/// score and its predicted relevance by `rating`, with the user's own mean score (from
+/// `history`): what [`from_scored`] re-orders, computed once for every `reorder` of the
+/// same lists.
 ///
 /// # Panics
 /// If `ranked` does not hold a list per user.
-pub fn with_relevance(
+pub fn with_relevance<'s>(
     rating: &RatingModel,
     users: &[usize],
+    history: &(dyn Fn(usize) -> &'s [(u32, f64)] + Sync),
     ranked: &[Vec<(u32, f64)>],
     depth: usize,
-) -> Vec<Vec<(u32, f64, f64)>> {
+) -> Vec<Scored> {
     assert_eq!(users.len(), ranked.len(), "a ranked list per user");
     ranked
         .par_iter()
         .zip(users)
         .map(|(ranked, &u)| {
             let top = &ranked[..ranked.len().min(depth)];
-            top.iter()
+            let top = top
+                .iter()
                 .map(|&(movie, score)| (movie, score, rating.estimate(Some(u), Some(movie as usize)).est))
-                .collect()
+                .collect();
+            Scored { top, liked_from: liked_from(history(u)) }
         })
         .collect()
 }
 
 /// [`from_ranked`] from lists [`with_relevance`] (at least [`depth`]`(rerank, n)` long).
-pub fn from_scored(scored: &[Vec<(u32, f64, f64)>], reorder: Reorder, n: usize) -> Vec<Vec<Recommendation>> {
-    scored.par_iter().map(|list| reordered(&list[..list.len().min(depth(reorder.rerank, n))], reorder, n)).collect()
+pub fn from_scored(scored: &[Scored], reorder: Reorder, n: usize) -> Vec<Vec<Recommendation>> {
+    scored
+        .par_iter()
+        .map(|s| reordered(&s.top[..s.top.len().min(depth(reorder.rerank, n))], s.liked_from, reorder, n))
+        .collect()
 }
 
 /// A ranking's list of (movie, its score, its predicted relevance) (at most
-/// [`depth`]`(rerank, n)` long), re-ordered as `reorder` says, cut to `n`.
-fn reordered(top: &[(u32, f64, f64)], reorder: Reorder, n: usize) -> Vec<Recommendation> {
+/// [`depth`]`(rerank, n)` long), re-ordered as `reorder` says for a user who likes a movie
+/// from `liked_from` on, cut to `n`.
+fn reordered(top: &[(u32, f64, f64)], liked_from: Option<f64>, reorder: Reorder, n: usize) -> Vec<Recommendation> {
     let mut list: Vec<Recommendation> =
         top.iter().map(|&(movie, _, relevance)| Recommendation { movie, relevance }).collect();
     if reorder.rerank > 0 {
@@ -111,6 +118,10 @@ fn reordered(top: &[(u32, f64, f64)], reorder: Reorder, n: usize) -> Vec<Recomme
                 list = order.into_iter().map(|i| list[i]).collect();
             }
         }
+        if let Some(liked) = liked_from.filter(|_| reorder.demote_dislikes) {
+            // Stable: each part keeps its order.
+            list.sort_by_key(|r| r.relevance < liked);
+        }
     }
     list.truncate(n);
     list
@@ -120,9 +131,10 @@ fn reordered(top: &[(u32, f64, f64)], reorder: Reorder, n: usize) -> Vec<Recomme
 /// (0 for all when they are all equal).
 fn z_scores(values: impl Iterator<Item = f64>) -> Vec<f64> {
     let v: Vec<f64> = values.collect();
-    let n = v.len().max(1) as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let sd = (v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n).sqrt();
+    if v.is_empty() {
+        return v;
+    }
+    let (mean, sd) = (crate::numpy::mean(&v), crate::models::base::predictor::np_std(&v));
     v.iter().map(|x| if sd > 0.0 { (x - mean) / sd } else { 0.0 }).collect()
 }
 
@@ -154,21 +166,14 @@ pub struct Recommender {
     pub rating: RatingModel,
     /// The order.
     pub ranking: Ranking,
-    /// Re-order the ranking's best `rerank` movies by predicted relevance (0: do not).
-    pub rerank: usize,
-    /// How they are re-ordered ([`Reorder::blend`]; `None`: by predicted relevance alone).
-    pub blend: Option<f64>,
+    /// How the ranking's best movies are re-ordered by predicted relevance.
+    pub reorder: Reorder,
 }
 
 impl Recommender {
     /// The kind that orders the lists.
     pub fn kind(&self) -> Kind {
         self.ranking.kind()
-    }
-
-    /// How the ranking's best are re-ordered.
-    pub fn reorder(&self) -> Reorder {
-        Reorder { rerank: self.rerank, blend: self.blend }
     }
 
     /// The rating model's fold-in of a new user (a known user's own estimates are used
@@ -215,8 +220,8 @@ impl Recommender {
                 .map(|list| list.into_iter().map(|(movie, relevance)| Recommendation { movie, relevance }).collect())
                 .collect();
         };
-        let ranked = model.rank_all(users, history, seen, depth(self.rerank, n));
-        from_ranked(&self.rating, users, &ranked, self.reorder(), n)
+        let ranked = model.rank_all(users, history, seen, depth(self.reorder.rerank, n));
+        from_ranked(&self.rating, users, history, &ranked, self.reorder, n)
     }
 
     /// [`Recommender::recommend`] with the new user's profile already folded in (from
@@ -242,11 +247,11 @@ impl Recommender {
                 .collect();
         };
         let top: Vec<(u32, f64, f64)> = model
-            .rank(user.id, user.history, seen, depth(self.rerank, n))
+            .rank(user.id, user.history, seen, depth(self.reorder.rerank, n))
             .into_iter()
             .map(|(movie, score)| (movie, score, relevance(movie)))
             .collect();
-        reordered(&top, self.reorder(), n)
+        reordered(&top, liked_from(user.history), self.reorder, n)
     }
 
     /// The `n` movies most like movie `i`: by the ranking's model where its kind offers it,
@@ -306,7 +311,7 @@ mod tests {
         let x = Interactions::new(&t);
         let rating = RatingModel::fit(&Algorithm::default_of("baseline_only").unwrap(), &t, 1).unwrap();
         let ranking = RankingParams { kind: Kind::Ease, ..Default::default() }.fit(&t, 1).unwrap();
-        let rec = Recommender { rating, ranking, rerank: 0, blend: None };
+        let rec = Recommender { rating, ranking, reorder: Reorder::default() };
         let items: Vec<usize> = (0..t.n_items()).step_by(7).collect();
         let similar: Vec<Vec<(u32, f64)>> = items.iter().map(|&i| rec.similar(i, t.n_items())).collect();
         let mut a_disliked_movie_was_closest = 0;
@@ -342,7 +347,10 @@ mod tests {
     fn a_blend_weighs_the_ranking_and_the_relevance() {
         let top = [(7, 3.0, 10.0), (4, 2.0, 90.0), (9, 1.0, 40.0), (2, 0.0, 60.0)];
         let order = |blend: Option<f64>| -> Vec<u32> {
-            reordered(&top, Reorder { rerank: 4, blend }, 4).iter().map(|r| r.movie).collect()
+            reordered(&top, None, Reorder { rerank: 4, blend, ..Reorder::default() }, 4)
+                .iter()
+                .map(|r| r.movie)
+                .collect()
         };
         assert_eq!(order(Some(0.0)), [7, 4, 9, 2], "weight 0: the ranking's order");
         assert_eq!(order(None), [4, 2, 9, 7], "no blend: by relevance alone");
@@ -353,8 +361,26 @@ mod tests {
         assert_eq!(order(Some(1.0)), [4, 7, 9, 2]);
         assert_eq!(z_scores([5.0, 5.0].into_iter()), [0.0, 0.0]);
         // Relevance is shown, whatever the order, and the list is cut to n.
-        let two = reordered(&top, Reorder { rerank: 4, blend: Some(1.0) }, 2);
+        let two = reordered(&top, None, Reorder { rerank: 4, blend: Some(1.0), ..Reorder::default() }, 2);
         assert_eq!(two, [Recommendation { movie: 4, relevance: 90.0 }, Recommendation { movie: 7, relevance: 10.0 }]);
+    }
+
+    /// With `demote_dislikes`, the movies predicted below the user's own mean go after the
+    /// others, each part in the order it had; without a mean (no rating) nothing moves.
+    #[test]
+    fn predicted_dislikes_go_last() {
+        let top = [(7, 3.0, 10.0), (4, 2.0, 90.0), (9, 1.0, 40.0), (2, 0.0, 60.0), (5, -1.0, 50.0)];
+        let order = |blend: Option<f64>, liked: Option<f64>, n: usize| -> Vec<u32> {
+            let reorder = Reorder { rerank: 5, blend, demote_dislikes: true };
+            reordered(&top, liked, reorder, n).iter().map(|r| r.movie).collect()
+        };
+        assert_eq!(order(Some(0.0), Some(50.0), 5), [4, 2, 5, 7, 9], "the ranking's order, 10 and 40 last");
+        assert_eq!(order(Some(0.0), Some(50.0), 3), [4, 2, 5]);
+        assert_eq!(order(None, Some(50.0), 5), [4, 2, 5, 9, 7], "by relevance: already last");
+        assert_eq!(order(Some(0.0), Some(95.0), 5), [7, 4, 9, 2, 5], "all disliked: the order stays");
+        assert_eq!(order(Some(0.0), None, 5), [7, 4, 9, 2, 5], "no mean: nothing moves");
+        let kept = reordered(&top, Some(50.0), Reorder { rerank: 5, blend: Some(0.0), demote_dislikes: false }, 5);
+        assert_eq!(kept.iter().map(|r| r.movie).collect::<Vec<_>>(), [7, 4, 9, 2, 5]);
     }
 
     /// Every user's list at once is each user's list by its definition: the best unseen by
@@ -385,8 +411,7 @@ mod tests {
                     let rec = Recommender {
                         rating: rating.clone(),
                         ranking: ranking.fit_kind(kind, &t, 1).unwrap(),
-                        rerank,
-                        blend: None,
+                        reorder: Reorder { rerank, ..Reorder::default() },
                     };
                     let all = rec.recommend_all(&users, &|u| &history[u], &|u| &seen[u], 8);
                     for (&u, list) in users.iter().zip(&all) {
@@ -417,11 +442,17 @@ mod tests {
                     if let Some(m) = rec.ranking.top_n() {
                         let ranked = m.rank_all(&users, &|u| &history[u], &|u| &seen[u], 30);
                         for (other, n) in [(0, 8), (0, 3), (12, 8), (5, 8), (20, 4)] {
-                            let alone = Recommender { rerank: other, ..rec.clone() };
-                            let expected = alone.recommend_all(&users, &|u| &history[u], &|u| &seen[u], n);
-                            let got =
-                                from_ranked(&rec.rating, &users, &ranked, Reorder { rerank: other, blend: None }, n);
-                            assert_eq!(got, expected, "{mode:?}, {kind}, rerank {other} from one ranking, n {n}");
+                            for (blend, demote_dislikes) in [(None, false), (Some(0.5), true)] {
+                                let reorder = Reorder { rerank: other, blend, demote_dislikes };
+                                let alone = Recommender { reorder, ..rec.clone() };
+                                let expected = alone.recommend_all(&users, &|u| &history[u], &|u| &seen[u], n);
+                                let got = from_ranked(&rec.rating, &users, &|u| &history[u], &ranked, reorder, n);
+                                assert_eq!(got, expected, "{mode:?}, {kind}, {reorder:?} from one ranking, n {n}");
+                                // And one user alone, as the API asks.
+                                let u = users[0];
+                                let one = alone.recommend(User { id: Some(u), history: &history[u] }, &seen[u], n);
+                                assert_eq!(one, expected[0], "{mode:?}, {kind}, {reorder:?}, user {u} alone");
+                            }
                         }
                     }
                 }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use movierec_core::data::synthetic::{SyntheticConfig, generate};
 use movierec_core::data::trainset::Trainset;
 use movierec_core::models::artifact::{self, Provenance};
+use movierec_core::models::ranking::Reorder;
 use movierec_core::models::rating::svd::SvdParams;
 use movierec_core::models::{Kind, RankingParams, Recommender};
 use movierec_core::{Dataset, RatingList, RatingScale};
@@ -70,7 +71,7 @@ pub fn write_model_of_kind(ratings: &RatingList, path: &std::path::Path, kind: K
     let mut params = RankingParams { kind, ..RankingParams::default() };
     params.ease.lambda = 50.0;
     params.ials.iterations = 4;
-    let model = Recommender { rating: rating.into(), ranking: params.fit(&t, 1).unwrap(), rerank: 0, blend: None };
+    let model = Recommender { rating: rating.into(), ranking: params.fit(&t, 1).unwrap(), reorder: Reorder::default() };
     write_recommender(&model, ratings, path);
     model
 }

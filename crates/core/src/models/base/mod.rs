@@ -61,13 +61,15 @@ pub enum FitError {
         /// What is accepted.
         expected: &'static str,
     },
-    /// EASE's item × item matrix would be larger than allowed.
+    /// An item × item kind's matrix (EASE's, RP3beta's) would be larger than allowed.
     #[error(
-        "EASE needs a {n} × {n} matrix over the movies ({gib:.1} GiB) and ease.max_items is {max}: \
+        "{kind} needs a {n} × {n} matrix over the movies ({gib:.1} GiB) and {kind}.max_items is {max}: \
          use the ials kind (or auto, which takes it above ease.max_items) for a catalogue this large, or raise \
-         ease.max_items"
+         {kind}.max_items"
     )]
     TooManyItems {
+        /// The kind, as `params.yaml` names it.
+        kind: &'static str,
         /// Movies in the training set.
         n: usize,
         /// The limit.

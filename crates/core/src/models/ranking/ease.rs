@@ -12,6 +12,13 @@
 //! than up. `B` is unchanged: it says which movies go together; the row says which of the
 //! user's movies to follow.
 //!
+//! With [`EaseParams::dropout`] `p` above 0 it is EDLAE, Steck's "Autoencoders that don't
+//! overfit towards the Identity" (NeurIPS 2020) in its full-rank closed form: the model
+//! trained to predict each movie from the user's others with each input dropped with
+//! probability `p`, emphasising the dropped ones. Its closed form is EASE's with the penalty
+//! `λ + p/(1 − p)·(XᵀX)ᵢᵢ` on movie `i` instead of `λ`: a movie many users rated is held
+//! back more, which lifts the less rated ones.
+//!
 //! It needs `items²` memory and `items³` time: [`EaseParams::max_items`] refuses large
 //! catalogues with an error naming the `ials` kind. `G` is built row by row (each row from
 //! the users of one movie) and inverted by Cholesky, one column of `P` per task, so the
@@ -29,6 +36,7 @@ use crate::models::base::{Fit, FitError, Interactions, TopN, Weighting, check, i
 /// | Name | Default | Purpose |
 /// |---|---|---|
 /// | `lambda` | 500 | the L2 penalty on `B` (above 0) |
+/// | `dropout` | 0 | EDLAE's dropout probability `p` (0 or more, below 1): the penalty of movie `i` is `λ + p/(1 − p)·(XᵀX)ᵢᵢ`; 0 is EASE |
 /// | `weighting` | `binary` | `binary` or `score`: what a rating puts into `X` |
 /// | `liking` | 0 | how much a rating's score adds to its entry of the user's row when scoring (0 or more): `x + liking·(s − mid)/(max − mid)`, `mid` the scale's middle; 0: `X`'s entry alone; 1: a top score counts one more, the middle as in `X`, the lowest one less (0 for `binary`); above 1, a low score is a negative signal |
 /// | `max_items` | 20000 | movies above which fitting is refused (memory `8·items²` bytes) |
@@ -37,6 +45,8 @@ use crate::models::base::{Fit, FitError, Interactions, TopN, Weighting, check, i
 pub struct EaseParams {
     /// The L2 penalty.
     pub lambda: f64,
+    /// EDLAE's dropout probability (0: EASE).
+    pub dropout: f64,
     /// What a rating puts into `X`.
     pub weighting: Weighting,
     /// How much a rating's score, centred on the scale's middle, adds to the user's row.
@@ -47,7 +57,7 @@ pub struct EaseParams {
 
 impl Default for EaseParams {
     fn default() -> EaseParams {
-        EaseParams { lambda: 500.0, weighting: Weighting::Binary, liking: 0.0, max_items: 20_000 }
+        EaseParams { lambda: 500.0, dropout: 0.0, weighting: Weighting::Binary, liking: 0.0, max_items: 20_000 }
     }
 }
 
@@ -73,9 +83,11 @@ impl Fit for EaseParams {
     fn check(&self, n: usize) -> Result<(), FitError> {
         check("ease.lambda", self.lambda, self.lambda > 0.0, "a number above 0")?;
         check("ease.liking", self.liking, self.liking >= 0.0, "0 or more")?;
+        let p = self.dropout;
+        check("ease.dropout", p, (0.0..1.0).contains(&p), "a probability of 0 or more, below 1")?;
         if n > self.max_items {
             let gib = (n * n * 8) as f64 / f64::from(1u32 << 30);
-            return Err(FitError::TooManyItems { n, max: self.max_items, gib });
+            return Err(FitError::TooManyItems { kind: "ease", n, max: self.max_items, gib });
         }
         Ok(())
     }
@@ -102,7 +114,7 @@ impl Fit for EaseParams {
                         row[j as usize] += wi * wj;
                     }
                 }
-                row[i] += self.lambda;
+                row[i] += self.lambda + self.dropout / (1.0 - self.dropout) * row[i];
             });
             for i in 0..n {
                 for j in 0..i {
@@ -240,13 +252,29 @@ mod tests {
     }
 
     /// B is the closed form: with G = XᵀX + λI and P = G⁻¹, I − B = P·diag(1/diag(P)), so
-    /// G·(I − B) = diag(1/diag(P)) is diagonal with a positive diagonal, and diag(B) = 0.
+    /// G·(I − B) = diag(1/diag(P)) is diagonal with a positive diagonal, and diag(B) = 0;
+    /// with dropout `p` (EDLAE), the same with G's diagonal `(XᵀX)ᵢᵢ/(1 − p) + λ`.
     #[test]
     fn the_weights_satisfy_the_closed_form() {
+        for dropout in [0.0, 0.25] {
+            closed_form(dropout);
+        }
+        let l = list();
+        let t = Trainset::new(&l);
+        let ease = EaseParams { lambda: 2.0, ..EaseParams::default() }.fit(&t, 1).unwrap();
+        let edlae = EaseParams { lambda: 2.0, dropout: 0.25, ..EaseParams::default() }.fit(&t, 1).unwrap();
+        assert_ne!(ease.b, edlae.b, "the dropout changes the weights");
+        for p in [-0.1, 1.0, f64::NAN] {
+            let e = EaseParams { dropout: p, ..EaseParams::default() }.fit(&t, 1).unwrap_err().to_string();
+            assert_eq!(e, format!("invalid ease.dropout {p}: expected a probability of 0 or more, below 1"));
+        }
+    }
+
+    fn closed_form(dropout: f64) {
         let l = list();
         let t = Trainset::new(&l);
         let lambda = 2.0;
-        let m = EaseParams { lambda, ..EaseParams::default() }.fit(&t, 1).unwrap();
+        let m = EaseParams { lambda, dropout, ..EaseParams::default() }.fit(&t, 1).unwrap();
         let n = m.n_items;
         let x = Interactions::new(&t);
         let mut g = vec![0.0; n * n];
@@ -258,7 +286,7 @@ mod tests {
             }
         }
         for i in 0..n {
-            g[i * n + i] += lambda;
+            g[i * n + i] += lambda + dropout / (1.0 - dropout) * g[i * n + i];
         }
         // G·(I − B) must be diagonal.
         for i in 0..n {
@@ -297,7 +325,7 @@ mod tests {
         assert_eq!(m.similar(x as usize, 1).unwrap()[0].0, y);
         let e = EaseParams { max_items: 3, ..EaseParams::default() }.fit(&t, 1).unwrap_err();
         assert!(matches!(e, FitError::TooManyItems { n: 4, max: 3, .. }));
-        assert!(e.to_string().contains("use the ials kind"));
+        assert!(e.to_string().starts_with("ease needs a 4 × 4 matrix") && e.to_string().contains("use the ials kind"));
         let e = EaseParams { lambda: 0.0, ..EaseParams::default() }.fit(&t, 1).unwrap_err();
         assert_eq!(e.to_string(), "invalid ease.lambda 0: expected a number above 0");
     }

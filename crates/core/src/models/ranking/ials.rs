@@ -5,9 +5,13 @@
 //!
 //! Every (user, movie) pair has a preference, 1 where the user rated the movie and 0
 //! elsewhere, and a confidence, `1 + α·w` where rated (`w` from [`Weighting`]: 1, or growing
-//! with the score) and 1 elsewhere. The objective is
+//! with the score) and 1 elsewhere. With [`IalsParams::preference`] `β` above 0 the score
+//! sets the preference too: `1 + β·(s − mid)/(max − mid)` for a score `s` on a scale whose
+//! middle is `mid`, so a top score asks for more than 1, a low one for less, and past `β = 1`
+//! a disliked movie for a negative preference: the model learns to score it below the movies
+//! nobody rated. The objective is
 //! `Σᵤᵢ cᵤᵢ (pᵤᵢ − xᵤ·yᵢ)² + λ (Σᵤ |xᵤ|² + Σᵢ |yᵢ|²)`. Alternating, each user's factors solve
-//! `(YᵀY + λI + Σᵢ (cᵤᵢ − 1) yᵢyᵢᵀ) xᵤ = Σᵢ cᵤᵢ yᵢ` over the movies they rated, `YᵀY` shared by
+//! `(YᵀY + λI + Σᵢ (cᵤᵢ − 1) yᵢyᵢᵀ) xᵤ = Σᵢ cᵤᵢ pᵤᵢ yᵢ` over the movies they rated, `YᵀY` shared by
 //! all users; `cg_steps` conjugate-gradient steps from the previous factors replace the exact
 //! solve. Then the same for movies.
 //!
@@ -38,6 +42,7 @@ use crate::numpy::RandomState;
 /// | `regularization` | 0.05 | λ (0 or more) |
 /// | `alpha` | 5 | confidence `1 + α·w` of a rating (0 or more) |
 /// | `weighting` | `score` | `w`: `binary` (1) or `score` (0.5 to 1, growing with the score) |
+/// | `preference` | 0 | `β`, how much the score moves a rating's preference from 1 (0 or more): `1 + β·(s − mid)/(max − mid)` |
 /// | `iterations` | 15 | alternations (1 or more) |
 /// | `cg_steps` | 3 | conjugate-gradient steps per solve (1 or more) |
 /// | `init_std_dev` | 0.01 | standard deviation of the initial factors (above 0) |
@@ -54,6 +59,9 @@ pub struct IalsParams {
     pub alpha: f64,
     /// How a rating's score sets its confidence.
     pub weighting: Weighting,
+    /// How much a rating's score, centred on the scale's middle, moves its preference.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub preference: f64,
     /// Alternations.
     pub iterations: usize,
     /// Conjugate-gradient steps per solve.
@@ -73,12 +81,32 @@ impl Default for IalsParams {
             regularization: 0.05,
             alpha: 5.0,
             weighting: Weighting::Score,
+            preference: 0.0,
             iterations: 15,
             cg_steps: 3,
             init_std_dev: 0.01,
             seed: 42,
             simd: Simd::Portable,
         }
+    }
+}
+
+/// Whether a number is 0: a parameter at 0 is left out of the model file's header, as it
+/// was before the parameter existed.
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
+}
+
+impl IalsParams {
+    /// A rating's confidence `1 + α·w` and its preference times it, `c·p`, for a score `s`
+    /// on the scale `(lo, hi)`.
+    fn confidence(&self, s: f64, (lo, hi): (f64, f64)) -> (f64, f64) {
+        let c = 1.0 + self.alpha * self.weighting.weight(s, lo, hi);
+        if self.preference == 0.0 {
+            return (c, c);
+        }
+        let mid = (lo + hi) / 2.0;
+        (c, c * (1.0 + self.preference * ((s - mid) / (hi - mid)).clamp(-1.0, 1.0)))
     }
 }
 
@@ -158,8 +186,8 @@ fn gram(y: &[f32], k: usize) -> Vec<f32> {
 }
 
 /// One side's solves: for every row `u` of `x`, `cg_steps` conjugate-gradient steps on
-/// `(YᵀY + λI + Σ (c − 1) yᵢyᵢᵀ) x = Σ c yᵢ` over the row's rated `index[start[u]..start[u + 1]]`
-/// with their confidences. Each row's solve runs on the widest vector instructions the CPU
+/// `(YᵀY + λI + Σ (c − 1) yᵢyᵢᵀ) x = Σ c·p yᵢ` over the row's rated
+/// `index[start[u]..start[u + 1]]` with their confidences and targets `c·p`. Each row's solve runs on the widest vector instructions the CPU
 /// has, chosen at run time (see [`Isa`]), in the arithmetic `simd`.
 fn solve_side(
     x: &mut [f32],
@@ -180,7 +208,8 @@ fn solve_side(
                 lambda,
                 steps,
                 index: &rated.index[range.clone()],
-                confidence: &rated.confidence[range],
+                confidence: &rated.confidence[range.clone()],
+                target: &rated.target[range],
                 scratch,
                 rows,
             };
@@ -189,12 +218,14 @@ fn solve_side(
     );
 }
 
-/// What each row of one side rated: `index[start[u]..start[u + 1]]`, with confidences.
+/// What each row of one side rated: `index[start[u]..start[u + 1]]`, with confidences `c`
+/// and targets `c·p`.
 #[derive(Clone, Copy)]
 struct Rated<'a> {
     start: &'a [usize],
     index: &'a [u32],
     confidence: &'a [f32],
+    target: &'a [f32],
 }
 
 /// One row's conjugate-gradient solve.
@@ -206,6 +237,7 @@ struct SolveRow<'a> {
     steps: usize,
     index: &'a [u32],
     confidence: &'a [f32],
+    target: &'a [f32],
     scratch: &'a mut [f32],
     /// The rated rows of `y`, gathered contiguously once per solve.
     rows: &'a mut Vec<f32>,
@@ -227,7 +259,7 @@ impl Vectorized for SolveRow<'_> {
 
     #[inline(always)]
     fn run<S: pulp::Simd, A: Arith>(self, s: S) {
-        let SolveRow { xu, y, yty, lambda, steps, index, confidence, scratch, rows } = self;
+        let SolveRow { xu, y, yty, lambda, steps, index, confidence, target, scratch, rows } = self;
         let k = xu.len();
         // Plain functions, not closures: closures would not inherit the instruction set
         // `pulp` compiles this function for, and every vector operation would become a call.
@@ -241,13 +273,13 @@ impl Vectorized for SolveRow<'_> {
         }
         let rows: &[f32] = rows;
         let gram_times = gram_times::<S, A>; // (the function below, its types fixed)
-        // r = b − A x = −(YᵀY + λI) x + Σ (c − (c − 1)(yᵢ·x)) yᵢ: one pass over the rows.
+        // r = b − A x = −(YᵀY + λI) x + Σ (c·p − (c − 1)(yᵢ·x)) yᵢ: one pass over the rows.
         gram_times(s, yty, lambda, xu, r);
         for rv in r.iter_mut() {
             *rv = -*rv;
         }
-        for (yi, &c) in rows.chunks_exact(k).zip(confidence) {
-            axpy(s, c - (c - 1.0) * dot(s, yi, xu), yi, r);
+        for ((yi, &c), &cp) in rows.chunks_exact(k).zip(confidence).zip(target) {
+            axpy(s, cp - (c - 1.0) * dot(s, yi, xu), yi, r);
         }
         p.copy_from_slice(r);
         let mut rs_old = dot(s, r, r);
@@ -283,6 +315,7 @@ impl Fit for IalsParams {
         check("ials.cg_steps", p.cg_steps as f64, p.cg_steps >= 1, "a whole number of 1 or more")?;
         check("ials.regularization", p.regularization, p.regularization >= 0.0, "a number of 0 or more")?;
         check("ials.alpha", p.alpha, p.alpha >= 0.0, "a number of 0 or more")?;
+        check("ials.preference", p.preference, p.preference >= 0.0, "a number of 0 or more")?;
         check("ials.init_std_dev", p.init_std_dev, p.init_std_dev > 0.0, "a number above 0")
     }
 
@@ -297,9 +330,11 @@ impl IalsParams {
         p.check(t.n_items())?;
         let scale = (t.list().scale().min(), t.list().scale().max());
         let x = Interactions::new(t);
-        let conf = |s: f64| (1.0 + p.alpha * p.weighting.weight(s, scale.0, scale.1)) as f32;
-        let user_conf: Vec<f32> = x.user_scores.iter().map(|&s| conf(s)).collect();
-        let item_conf: Vec<f32> = x.item_scores.iter().map(|&s| conf(s)).collect();
+        let conf = |scores: &[f64]| -> (Vec<f32>, Vec<f32>) {
+            scores.iter().map(|&s| p.confidence(s, scale)).map(|(c, cp)| (c as f32, cp as f32)).unzip()
+        };
+        let (user_conf, user_target) = conf(&x.user_scores);
+        let (item_conf, item_target) = conf(&x.item_scores);
         let k = p.factors;
         let mut rng = RandomState::new(p.seed);
         let mut init = |n: usize| -> Vec<f32> { (0..n * k).map(|_| (rng.gauss() * p.init_std_dev) as f32).collect() };
@@ -308,9 +343,11 @@ impl IalsParams {
         let lambda = p.regularization as f32;
         install(threads, || {
             for _ in 0..p.iterations {
-                let by_user = Rated { start: &x.user_start, index: &x.items, confidence: &user_conf };
+                let by_user =
+                    Rated { start: &x.user_start, index: &x.items, confidence: &user_conf, target: &user_target };
                 solve_side(&mut users, &items, (k, lambda, p.cg_steps), by_user, (isa, p.simd));
-                let by_item = Rated { start: &x.item_start, index: &x.users, confidence: &item_conf };
+                let by_item =
+                    Rated { start: &x.item_start, index: &x.users, confidence: &item_conf, target: &item_target };
                 solve_side(&mut items, &users, (k, lambda, p.cg_steps), by_item, (isa, p.simd));
             }
         });
@@ -342,10 +379,10 @@ impl Ials {
             a[row * k + row] += self.params.regularization + 1e-9;
         }
         for &(i, s) in history {
-            let c = 1.0 + self.params.alpha * self.params.weighting.weight(s, self.scale.0, self.scale.1);
+            let (c, cp) = self.params.confidence(s, self.scale);
             let yi = &y[i as usize * k..(i as usize + 1) * k];
             for (row, &yr) in yi.iter().enumerate() {
-                b[row] += c * f64::from(yr);
+                b[row] += cp * f64::from(yr);
                 for (col, &yc) in yi.iter().enumerate().take(row + 1) {
                     a[row * k + col] += (c - 1.0) * f64::from(yr) * f64::from(yc);
                 }
@@ -479,9 +516,16 @@ mod tests {
         }
     }
 
-    /// The objective falls as the alternations go on: more iterations fit the ratings better.
+    /// The objective falls as the alternations go on: more iterations fit the ratings better;
+    /// with a score-dependent preference too (its objective has those preferences).
     #[test]
     fn alternating_lowers_the_objective() {
+        for preference in [0.0, 1.5] {
+            lowers_the_objective(preference);
+        }
+    }
+
+    fn lowers_the_objective(preference: f64) {
         let l = small();
         let t = Trainset::new(&l);
         let x = Interactions::new(&t);
@@ -495,7 +539,7 @@ mod tests {
                 let mut pref = vec![0.0f64; x.n_items()];
                 for (i, s) in x.user(u) {
                     c[i as usize] = 1.0 + m.params.alpha * m.params.weighting.weight(s, 0.0, 100.0);
-                    pref[i as usize] = 1.0;
+                    pref[i as usize] = 1.0 + m.params.preference * (s - 50.0) / 50.0;
                 }
                 total += (0..x.n_items()).map(|i| c[i] * (pref[i] - scores[i]).powi(2)).sum::<f64>();
             }
@@ -503,7 +547,7 @@ mod tests {
             let _ = k;
             total + m.params.regularization * (reg(&m.user_factors) + reg(&m.item_factors))
         };
-        let p = IalsParams { factors: 8, ..IalsParams::default() };
+        let p = IalsParams { factors: 8, preference, ..IalsParams::default() };
         let one = objective(&IalsParams { iterations: 1, ..p }.fit(&t, 2).unwrap());
         let five = objective(&IalsParams { iterations: 5, ..p }.fit(&t, 2).unwrap());
         assert!(five < one, "{five} vs {one}");
@@ -533,5 +577,36 @@ mod tests {
         assert_eq!(e.to_string(), "invalid ials.factors 0: expected a whole number of 1 or more");
         let e = IalsParams { alpha: f64::NAN, ..IalsParams::default() }.fit(&t, 1).unwrap_err();
         assert!(e.to_string().starts_with("invalid ials.alpha NaN"));
+        let e = IalsParams { preference: -1.0, ..IalsParams::default() }.fit(&t, 1).unwrap_err();
+        assert_eq!(e.to_string(), "invalid ials.preference -1: expected a number of 0 or more");
+    }
+
+    /// A preference growing with the score: a top score asks for more than 1, the middle for
+    /// 1, a low score for less (negative past 1); the model changes, and a new user who
+    /// loved one movie and hated another is folded in towards the first.
+    #[test]
+    fn the_preference_follows_the_score() {
+        let p = IalsParams { preference: 2.0, alpha: 1.0, weighting: Weighting::Binary, ..IalsParams::default() };
+        let scale = (0.0, 100.0);
+        assert_eq!(
+            [p.confidence(100.0, scale), p.confidence(50.0, scale), p.confidence(0.0, scale)],
+            [(2.0, 6.0), (2.0, 2.0), (2.0, -2.0)]
+        );
+        let plain = IalsParams { preference: 0.0, ..p };
+        assert_eq!(plain.confidence(0.0, scale), (2.0, 2.0));
+        let l = small();
+        let t = Trainset::new(&l);
+        let (a, b) = (plain.fit(&t, 1).unwrap(), p.fit(&t, 1).unwrap());
+        assert!(a.item_factors != b.item_factors);
+        // Only the sign of the disliked movie's pull differs between the two histories.
+        let (loved, hated) = (0u32, 1u32);
+        let both = b.fold_in(&[(loved, 100.0), (hated, 0.0)]);
+        let liked_both = b.fold_in(&[(loved, 100.0), (hated, 100.0)]);
+        let k = b.params.factors;
+        let yh = &b.item_factors[k..2 * k];
+        assert!(dot(&both, yh) < dot(&liked_both, yh), "hating a movie scores it lower");
+        // The model file leaves a preference of 0 out, as files written before it.
+        assert!(serde_json::to_value(plain).unwrap().get("preference").is_none());
+        assert_eq!(serde_json::to_value(p).unwrap()["preference"], 2.0);
     }
 }

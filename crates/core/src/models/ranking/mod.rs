@@ -1,12 +1,15 @@
 //! The top-N kinds: what orders a user's unseen movies. Each kind is a module holding its
 //! parameters (implementing [`Fit`]) and its fitted model (implementing [`TopN`]): the same
-//! list for everyone ([`popularity`]), EASE ([`ease`]) and implicit ALS ([`ials`]). [`Kind`],
-//! [`RankingParams`] and [`Ranking`] register them, one variant per kind; the kind
-//! `relevance` orders by the rating model's predicted relevance and fits nothing of its own.
+//! list for everyone ([`popularity`]), EASE and EDLAE ([`ease`]), implicit ALS ([`ials`])
+//! and RP3beta ([`rp3beta`]). [`Kind`], [`RankingParams`] and [`Ranking`] register them, one
+//! variant per kind; the kind `relevance` orders by the rating model's predicted relevance
+//! and fits nothing of its own. [`Reorder`] says how a ranking's best movies are re-ordered
+//! by that relevance.
 
 pub mod ease;
 pub mod ials;
 pub mod popularity;
+pub mod rp3beta;
 
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +18,7 @@ use crate::models::base::{Fit, FitError, TopN};
 use crate::models::ranking::ease::{Ease, EaseParams};
 use crate::models::ranking::ials::{Ials, IalsParams};
 use crate::models::ranking::popularity::{Popularity, PopularityParams};
+use crate::models::ranking::rp3beta::{Rp3beta, Rp3betaParams};
 
 /// What orders a user's list.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -31,6 +35,8 @@ pub enum Kind {
     Ease,
     /// Implicit ALS (Hu, Koren and Volinsky 2008), solved by conjugate gradient.
     Ials,
+    /// RP3beta (Paudel et al. 2017): a three-step random walk on who rated what.
+    Rp3beta,
     /// A choice, never a fitted model: EASE on a catalogue up to `ease.max_items` movies,
     /// implicit ALS above ([`RankingParams::resolve`]), so that the default works at any size.
     #[default]
@@ -40,7 +46,7 @@ pub enum Kind {
 impl Kind {
     /// Every kind a model can be, in the order reports list them (not [`Kind::Auto`], which
     /// resolves to one of them).
-    pub const ALL: [Kind; 4] = [Kind::Relevance, Kind::Popularity, Kind::Ease, Kind::Ials];
+    pub const ALL: [Kind; 5] = [Kind::Relevance, Kind::Popularity, Kind::Ease, Kind::Ials, Kind::Rp3beta];
 
     /// The name used in `params.yaml`, reports and the API.
     pub fn name(self) -> &'static str {
@@ -49,6 +55,7 @@ impl Kind {
             Kind::Popularity => "popularity",
             Kind::Ease => "ease",
             Kind::Ials => "ials",
+            Kind::Rp3beta => "rp3beta",
             Kind::Auto => "auto",
         }
     }
@@ -59,6 +66,26 @@ impl std::fmt::Display for Kind {
         f.write_str(self.name())
     }
 }
+
+/// How the best movies of a ranking's list are re-ordered by the rating model's predicted
+/// relevance.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Reorder {
+    /// How many of the best are re-ordered (0: none).
+    pub rerank: usize,
+    /// `None`: by predicted relevance alone. `Some(w)`: by the ranking's own score plus `w`
+    /// times the predicted relevance, each standardised over those movies (its z-score, 0
+    /// where they are all equal): 0 keeps the ranking's order, a large `w` tends to the
+    /// order by relevance alone, and in between a movie the user is predicted to dislike
+    /// has to be much further up the ranking to stay.
+    pub blend: Option<f64>,
+    /// Whether those of them the user is predicted to dislike (a predicted relevance below
+    /// their own mean score, `recommender::liked_from`) go after all the others, each part
+    /// in its order: a list that promises movies the user will like shows a predicted
+    /// dislike only when the best `rerank` hold too few others.
+    pub demote_dislikes: bool,
+}
+
 /// The parameters of every kind, and which one orders the lists.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -70,15 +97,22 @@ pub struct RankingParams {
     pub rerank: usize,
     /// How they are ordered again: absent, by predicted relevance alone; a weight of 0 or
     /// more, by the ranking's own score plus this weight times the predicted relevance, each
-    /// standardised over those movies (`Reorder::blend` in `recommender`).
+    /// standardised over those movies ([`Reorder::blend`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blend: Option<f64>,
+    /// Whether, among the `rerank` best, the movies the user is predicted to dislike (a
+    /// predicted relevance below their own mean score) go after all the others
+    /// ([`Reorder::demote_dislikes`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub demote_dislikes: bool,
     /// The `popularity` kind's parameters.
     pub popularity: PopularityParams,
     /// The `ease` kind's parameters.
     pub ease: EaseParams,
     /// The `ials` kind's parameters.
     pub ials: IalsParams,
+    /// The `rp3beta` kind's parameters.
+    pub rp3beta: Rp3betaParams,
 }
 
 impl RankingParams {
@@ -118,11 +152,19 @@ impl RankingParams {
                 });
             }
         }
+        if self.demote_dislikes && self.rerank == 0 {
+            return Err(FitError::Invalid {
+                name: "demote_dislikes",
+                value: "true".to_owned(),
+                expected: "false, or rerank above 0: the dislikes demoted are among the movies rerank re-orders",
+            });
+        }
         match kind {
             Kind::Relevance | Kind::Auto => Ok(()),
             Kind::Popularity => self.popularity.check(n_items),
             Kind::Ease => self.ease.check(n_items),
             Kind::Ials => self.ials.check(n_items),
+            Kind::Rp3beta => self.rp3beta.check(n_items),
         }?;
         Ok(kind)
     }
@@ -137,7 +179,13 @@ impl RankingParams {
             Kind::Popularity => Ranking::Popularity(self.popularity.fit(t, threads)?),
             Kind::Ease => Ranking::Ease(self.ease.fit(t, threads)?),
             Kind::Ials | Kind::Auto => Ranking::Ials(self.ials.fit(t, threads)?),
+            Kind::Rp3beta => Ranking::Rp3beta(self.rp3beta.fit(t, threads)?),
         })
+    }
+
+    /// How a recommender of these parameters re-orders the ranking's best movies.
+    pub fn reorder(&self) -> Reorder {
+        Reorder { rerank: self.rerank, blend: self.blend, demote_dislikes: self.demote_dislikes }
     }
 
     /// The parameters of the chosen kind only, for reports and tracking.
@@ -153,10 +201,14 @@ impl RankingParams {
             Kind::Popularity => serde_json::to_value(self.popularity).expect("plain data"),
             Kind::Ease => serde_json::to_value(self.ease).expect("plain data"),
             Kind::Ials => serde_json::to_value(self.ials).expect("plain data"),
+            Kind::Rp3beta => serde_json::to_value(self.rp3beta).expect("plain data"),
         };
         let mut chosen = serde_json::json!({"kind": kind, "rerank": self.rerank, "params": own});
         if let Some(w) = self.blend {
             chosen["blend"] = serde_json::json!(w);
+        }
+        if self.demote_dislikes {
+            chosen["demote_dislikes"] = serde_json::json!(true);
         }
         if self.kind != kind {
             chosen["requested"] = serde_json::json!(self.kind);
@@ -176,6 +228,8 @@ pub enum Ranking {
     Ease(Ease),
     /// A fitted implicit ALS.
     Ials(Ials),
+    /// A fitted RP3beta.
+    Rp3beta(Rp3beta),
 }
 
 impl Ranking {
@@ -186,6 +240,7 @@ impl Ranking {
             Ranking::Popularity(_) => Kind::Popularity,
             Ranking::Ease(_) => Kind::Ease,
             Ranking::Ials(_) => Kind::Ials,
+            Ranking::Rp3beta(_) => Kind::Rp3beta,
         }
     }
 
@@ -196,6 +251,7 @@ impl Ranking {
             Ranking::Popularity(m) => Some(m),
             Ranking::Ease(m) => Some(m),
             Ranking::Ials(m) => Some(m),
+            Ranking::Rp3beta(m) => Some(m),
         }
     }
 }
@@ -234,5 +290,11 @@ mod tests {
         let chosen = p(20, 0.5).chosen();
         assert_eq!((chosen["rerank"].as_u64(), chosen["blend"].as_f64()), (Some(20), Some(0.5)));
         assert!(RankingParams::default().chosen().get("blend").is_none());
+        let demote = |rerank: usize| RankingParams { rerank, demote_dislikes: true, ..p(rerank, 1.0) };
+        let e = RankingParams { blend: None, ..demote(0) }.check_kind(Kind::Popularity, 10).unwrap_err().to_string();
+        assert!(e.contains("demote_dislikes") && e.contains("rerank above 0"), "{e}");
+        assert_eq!(demote(20).chosen()["demote_dislikes"], true);
+        assert_eq!(demote(20).reorder(), Reorder { rerank: 20, blend: Some(1.0), demote_dislikes: true });
+        assert!(p(20, 0.5).chosen().get("demote_dislikes").is_none());
     }
 }
