@@ -1,27 +1,26 @@
 #!/usr/bin/env bash
 # Remakes docs/screenshot-user.png, the README's picture of the web page: a user's page at
 # 1280×800 in Debian's Chromium (installed if missing; Selenium in .venv-web), served by
-# `serve` over a seed-scale model trained from the default synthetic data. Builds the
+# `serve` over the default pipeline's outputs: the model `optimize` chose to serve
+# (models/serve.bin) and the loaded tables (run scripts/pipeline.sh first). Builds the
 # release binaries first. Usage: scripts/screenshot.sh [USER_ID]   (default: the first user
 # with a name and ten or more ratings)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$root/scripts/tools.sh"
+for f in models/serve.bin data/loaded/ratings.parquet data/loaded/users.parquet data/loaded/movies.parquet; do
+    [[ -s $root/$f ]] || { echo "$f is missing: run scripts/pipeline.sh first" >&2; exit 1; }
+done
 ensure_apt chromium chromium
 ensure_apt chromedriver chromium-driver
 ensure_venv "$root/.venv-web" "$root/requirements/web-tests.txt" >&2
-cargo build --release --locked --manifest-path "$root/Cargo.toml" --bin load --bin train --bin serve >&2
+cargo build --release --locked --manifest-path "$root/Cargo.toml" --bin serve >&2
 bin=$(release_dir "$root")
-work=$(mktemp -d)
 pid=
-trap '[[ -n $pid ]] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
-cd "$work"
-"$bin/load" -q --params "$root/params.yaml" --ratings ratings.parquet --users users.parquet --movies movies.parquet \
-    --report load.json
-"$bin/train" -q --params "$root/params.yaml" --train ratings.parquet --model model.bin --report train.json --loss loss.csv
+trap '[[ -n $pid ]] && kill "$pid" 2>/dev/null' EXIT
 port=$(free_port)
-"$bin/serve" --addr "127.0.0.1:$port" --model model.bin --ratings ratings.parquet --users users.parquet \
-    --movies movies.parquet --log warn &
+"$bin/serve" --addr "127.0.0.1:$port" --model "$root/models/serve.bin" --ratings "$root/data/loaded/ratings.parquet" \
+    --users "$root/data/loaded/users.parquet" --movies "$root/data/loaded/movies.parquet" --log warn &
 pid=$!
 for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/ready" && break; sleep 0.1; done
 "$root/.venv-web/bin/python" - "http://127.0.0.1:$port" "$root/docs/screenshot-user.png" "${1:-}" <<'PY'
