@@ -11,9 +11,9 @@
 //! a disliked movie for a negative preference: the model learns to score it below the movies
 //! nobody rated. The objective is
 //! `Σᵤᵢ cᵤᵢ (pᵤᵢ − xᵤ·yᵢ)² + λ (Σᵤ |xᵤ|² + Σᵢ |yᵢ|²)`. Alternating, each user's factors solve
-//! `(YᵀY + λI + Σᵢ (cᵤᵢ − 1) yᵢyᵢᵀ) xᵤ = Σᵢ cᵤᵢ pᵤᵢ yᵢ` over the movies they rated, `YᵀY` shared by
-//! all users; `cg_steps` conjugate-gradient steps from the previous factors replace the exact
-//! solve. Then the same for movies.
+//! `(YᵀY + λI + Σᵢ (cᵤᵢ − 1) yᵢyᵢᵀ) xᵤ = Σᵢ cᵤᵢ pᵤᵢ yᵢ` over the movies they rated, `YᵀY`
+//! shared by all users; `cg_steps` conjugate-gradient steps from the previous factors replace
+//! the exact solve. Then the same for movies.
 //!
 //! Determinism: each user's (and movie's) solve is one sequential task; `YᵀY` is summed in
 //! blocks of fixed size added in block order. So the model is the same, bit for bit, for any
@@ -187,8 +187,9 @@ fn gram(y: &[f32], k: usize) -> Vec<f32> {
 
 /// One side's solves: for every row `u` of `x`, `cg_steps` conjugate-gradient steps on
 /// `(YᵀY + λI + Σ (c − 1) yᵢyᵢᵀ) x = Σ c·p yᵢ` over the row's rated
-/// `index[start[u]..start[u + 1]]` with their confidences and targets `c·p`. Each row's solve runs on the widest vector instructions the CPU
-/// has, chosen at run time (see [`Isa`]), in the arithmetic `simd`.
+/// `index[start[u]..start[u + 1]]` with their confidences and targets `c·p`. Each row's solve
+/// runs on the widest vector instructions the CPU has, chosen at run time (see [`Isa`]), in
+/// the arithmetic `simd`.
 fn solve_side(
     x: &mut [f32],
     y: &[f32],
