@@ -1,9 +1,10 @@
 //! What every model shares: the errors, the traits of a top-N model ([`Fit`], [`TopN`]), the
 //! training set as sparse rows ([`Interactions`]), and the kernels: the rating algorithms'
 //! interface ([`predictor`]), the top N of a catalogue ([`select`]), blocked scoring
-//! ([`scoring`]), SIMD ([`simd`]) and small dense algebra ([`linalg`]). Nothing here knows a
-//! particular model.
+//! ([`scoring`]), the item × item kinds' scores and likeness ([`item_item`]), SIMD ([`simd`])
+//! and small dense algebra ([`linalg`]). Nothing here knows a particular model.
 
+pub mod item_item;
 pub mod linalg;
 pub mod predictor;
 pub mod scoring;

@@ -28,7 +28,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::trainset::Trainset;
-use crate::models::base::select::top_unseen;
+use crate::models::base::item_item;
 use crate::models::base::{Fit, FitError, Interactions, TopN, Weighting, check, install};
 
 /// EASE's parameters.
@@ -217,20 +217,11 @@ impl TopN for Ease {
     }
 
     fn scores(&self, _user: Option<usize>, history: &[(u32, f64)], out: &mut [f64]) {
-        out.fill(0.0);
-        let n = self.n_items;
-        for &(i, s) in history {
-            let w = self.input(s);
-            let row = &self.b[i as usize * n..(i as usize + 1) * n];
-            for (o, &b) in out.iter_mut().zip(row) {
-                *o += w * f64::from(b);
-            }
-        }
+        item_item::scores(&self.b, self.n_items, history, |s| self.input(s), out);
     }
 
     fn similar(&self, i: usize, n: usize) -> Option<Vec<(u32, f64)>> {
-        let row = &self.b[i * self.n_items..(i + 1) * self.n_items];
-        Some(top_unseen(self.n_items, &[i as u32], n, |j| f64::from(row[j as usize])))
+        Some(item_item::similar(&self.b, self.n_items, i, n))
     }
 }
 

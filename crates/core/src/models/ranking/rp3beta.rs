@@ -18,7 +18,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::trainset::Trainset;
-use crate::models::base::select::top_unseen;
+use crate::models::base::item_item;
 use crate::models::base::{Fit, FitError, Interactions, TopN, check, install};
 
 /// RP3beta's parameters.
@@ -104,18 +104,11 @@ impl TopN for Rp3beta {
     }
 
     fn scores(&self, _user: Option<usize>, history: &[(u32, f64)], out: &mut [f64]) {
-        out.fill(0.0);
-        let n = self.n_items;
-        for &(i, _) in history {
-            for (o, &w) in out.iter_mut().zip(&self.w[i as usize * n..(i as usize + 1) * n]) {
-                *o += f64::from(w);
-            }
-        }
+        item_item::scores(&self.w, self.n_items, history, |_| 1.0, out);
     }
 
     fn similar(&self, i: usize, n: usize) -> Option<Vec<(u32, f64)>> {
-        let row = &self.w[i * self.n_items..(i + 1) * self.n_items];
-        Some(top_unseen(self.n_items, &[i as u32], n, |j| f64::from(row[j as usize])))
+        Some(item_item::similar(&self.w, self.n_items, i, n))
     }
 }
 
