@@ -143,6 +143,14 @@ fn main() {
             print(name, &with(Ranking::Popularity(p), 0), 0.0);
         }
     }
+    // A variant of a kind: fitted and timed, its own order printed, then each blend asked for.
+    let variant = |name: &str, p: RankingParams, kind: Kind| {
+        let start = Instant::now();
+        let ranking = p.fit_kind(kind, &t, threads).expect("fits");
+        let seconds = start.elapsed().as_secs_f64();
+        print(name, &with(ranking.clone(), 0), seconds);
+        blended(name, &ranking, seconds);
+    };
     // EASE (and EDLAE) with each combination of the `ease.liking`, `ease.dropout` and
     // `ease.lambdas` asked for, beside the plain one (`ease`, the anchor).
     let numbers = |k: &str| -> Option<Vec<f64>> {
@@ -154,13 +162,8 @@ fn main() {
             for &dropout in dropouts.as_deref().unwrap_or(&[0.0]) {
                 for &liking in likings.as_deref().unwrap_or(&[0.0]) {
                     let ease = EaseParams { lambda, dropout, liking, ..params.ease };
-                    let p = RankingParams { ease, ..params.clone() };
-                    let start = Instant::now();
-                    let ranking = p.fit_kind(Kind::Ease, &t, threads).expect("fits");
-                    let seconds = start.elapsed().as_secs_f64();
                     let name = format!("ease λ{lambda} dropout {dropout} liking {liking}");
-                    print(&name, &with(ranking.clone(), 0), seconds);
-                    blended(&name, &ranking, seconds);
+                    variant(&name, RankingParams { ease, ..params.clone() }, Kind::Ease);
                 }
             }
         }
@@ -170,13 +173,12 @@ fn main() {
         let defaults = Rp3betaParams::default();
         for &alpha in numbers("rp3beta.alpha").as_deref().unwrap_or(&[defaults.alpha]) {
             for &beta in numbers("rp3beta.beta").as_deref().unwrap_or(&[defaults.beta]) {
-                let p = RankingParams { rp3beta: Rp3betaParams { alpha, beta, ..defaults }, ..params.clone() };
-                let start = Instant::now();
-                let ranking = p.fit_kind(Kind::Rp3beta, &t, threads).expect("fits");
-                let seconds = start.elapsed().as_secs_f64();
-                let name = format!("rp3beta α{alpha} β{beta}");
-                print(&name, &with(ranking.clone(), 0), seconds);
-                blended(&name, &ranking, seconds);
+                let rp3beta = Rp3betaParams { alpha, beta, ..defaults };
+                variant(
+                    &format!("rp3beta α{alpha} β{beta}"),
+                    RankingParams { rp3beta, ..params.clone() },
+                    Kind::Rp3beta,
+                );
             }
         }
     }

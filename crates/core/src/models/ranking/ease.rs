@@ -228,19 +228,7 @@ impl TopN for Ease {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::dataset::RatingList;
-    use crate::data::scale::RatingScale;
-
-    fn list() -> RatingList {
-        let mut l = RatingList::new(RatingScale::SEED);
-        let rated = [("a", "x y z"), ("b", "x y"), ("c", "y z w"), ("d", "x y w"), ("e", "z w"), ("f", "x")];
-        for (u, ms) in rated {
-            for (k, m) in ms.split(' ').enumerate() {
-                l.push(u, m, 40.0 + 10.0 * k as f64);
-            }
-        }
-        l
-    }
+    use crate::models::ranking::tests::list;
 
     /// B is the closed form: with G = XᵀX + λI and P = G⁻¹, I − B = P·diag(1/diag(P)), so
     /// G·(I − B) = diag(1/diag(P)) is diagonal with a positive diagonal, and diag(B) = 0;

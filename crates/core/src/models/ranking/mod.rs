@@ -257,8 +257,23 @@ impl Ranking {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::data::dataset::RatingList;
+    use crate::data::scale::RatingScale;
+
+    /// The item × item kinds' small example: six users over the movies x, y, z and w, each
+    /// user's k-th movie scored 40 + 10k.
+    pub(crate) fn list() -> RatingList {
+        let mut l = RatingList::new(RatingScale::SEED);
+        let rated = [("a", "x y z"), ("b", "x y"), ("c", "y z w"), ("d", "x y w"), ("e", "z w"), ("f", "x")];
+        for (u, ms) in rated {
+            for (k, m) in ms.split(' ').enumerate() {
+                l.push(u, m, 40.0 + 10.0 * k as f64);
+            }
+        }
+        l
+    }
 
     #[test]
     fn kinds_have_names() {

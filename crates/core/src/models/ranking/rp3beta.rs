@@ -115,19 +115,7 @@ impl TopN for Rp3beta {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::dataset::RatingList;
-    use crate::data::scale::RatingScale;
-
-    fn list() -> RatingList {
-        let mut l = RatingList::new(RatingScale::SEED);
-        let rated = [("a", "x y z"), ("b", "x y"), ("c", "y z w"), ("d", "x y w"), ("e", "z w"), ("f", "x")];
-        for (u, ms) in rated {
-            for m in ms.split(' ') {
-                l.push(u, m, 50.0);
-            }
-        }
-        l
-    }
+    use crate::models::ranking::tests::list;
 
     /// Each weight is the walk's definition, computed by hand from the ratings: for x → y
     /// with α 1 and β 0.5, the users of x who rated y are a (3 movies), b (2) and d (3), x has
