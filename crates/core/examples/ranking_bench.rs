@@ -14,7 +14,8 @@
 //! `ials.iterations=`, `ials.weighting=`, `ease.lambda=`, `ease.weighting=`, and the lists
 //! (comma-separated) `ease.lambdas=`, `ease.dropout=` (EDLAE) and `ease.liking=` (one EASE row
 //! per combination, beside the plain `ease`), `rp3beta.alpha=` and `rp3beta.beta=` (lists: one
-//! RP3beta row per combination), `blend=` (a list of weights: each top-N
+//! RP3beta row per combination), `ensemble.weight=` (a list: one row per weight of the
+//! ensemble of EASE, with the first value of each `ease.` list, and implicit ALS), `blend=` (a list of weights: each top-N
 //! model's best 20 and 50 re-ordered by its score and SVD's predicted relevance, z-scores,
 //! the relevance's times the weight), `demote=1` (each re-ordered row again with the movies
 //! SVD predicts the user will dislike last), `threads=` set parameters.
@@ -29,6 +30,7 @@ use movierec_core::data::trainset::Trainset;
 use movierec_core::evaluation::ranking::Heldout;
 use movierec_core::models::ranking::Reorder;
 use movierec_core::models::ranking::ease::EaseParams;
+use movierec_core::models::ranking::ensemble::EnsembleParams;
 use movierec_core::models::ranking::popularity::{By, PopularityParams};
 use movierec_core::models::ranking::rp3beta::Rp3betaParams;
 use movierec_core::models::rating::svd::{SvdParams, TrainMode};
@@ -180,6 +182,25 @@ fn main() {
                     Kind::Rp3beta,
                 );
             }
+        }
+    }
+    // The ensemble of EASE (the first of each `ease.` list) and implicit ALS, at each
+    // `ensemble.weight` asked for.
+    if wants("ensemble") {
+        let first = |v: &Option<Vec<f64>>, d: f64| v.as_ref().and_then(|v| v.first().copied()).unwrap_or(d);
+        let ease = EaseParams {
+            lambda: first(&lambdas, params.ease.lambda),
+            dropout: first(&dropouts, 0.0),
+            liking: first(&likings, 0.0),
+            ..params.ease
+        };
+        for &weight in numbers("ensemble.weight").as_deref().unwrap_or(&[1.0]) {
+            let ensemble = EnsembleParams { weight, ..EnsembleParams::default() };
+            let name = format!(
+                "ensemble {weight}: ease λ{} dropout {} liking {} + ials preference {}",
+                ease.lambda, ease.dropout, ease.liking, params.ials.preference
+            );
+            variant(&name, RankingParams { ease, ensemble, ..params.clone() }, Kind::Ensemble);
         }
     }
     for kind in [Kind::Ease, Kind::Ials] {

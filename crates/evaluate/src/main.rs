@@ -14,9 +14,9 @@ use movierec_core::models::artifact::{self, Provenance};
 use movierec_core::models::ranking::Reorder;
 use movierec_core::models::ranking::popularity::{By, PopularityParams};
 use movierec_core::models::recommender::depth;
-use movierec_core::models::{Fit, Kind, Ranking, Recommender};
+use movierec_core::models::{Fit, FitError, Kind, Ranking, RankingParams, Recommender};
 use movierec_core::{RatingList, RatingScale};
-use movierec_stage::params::EvaluateParams;
+use movierec_stage::params::{Compare, EvaluateParams};
 use movierec_stage::progress::Phase;
 use movierec_stage::tracking::{self, Tracker};
 use movierec_stage::{Common, Outputs, Params};
@@ -422,6 +422,7 @@ fn compared(
                 let fit = || Ok(Ranking::Rp3beta(c.rp3beta.fit(t, 0).context("invalid evaluate.compare.rp3beta")?));
                 others.push((kind.name(), item_by_item(kind, t.n_items(), c.rp3beta.max_items, fit, &with)?));
             }
+            Kind::Ensemble => others.push((kind.name(), ensemble(c, t, &with)?)),
             Kind::Auto => unreachable!("Kind::ALL holds kinds, not the choice between them"),
         }
     }
@@ -443,6 +444,29 @@ fn item_by_item(
         return Ok(Compared::LeftOut);
     }
     Ok(with(fit()?, 0))
+}
+
+/// The ensemble of `compare.ensemble`, its members fitted with their parameters above (the
+/// most-rated list for `popularity`), left out (with a warning) where a member's matrix would
+/// not fit.
+fn ensemble(c: &Compare, t: &Trainset<'_>, with: &impl Fn(Ranking, usize) -> Compared) -> anyhow::Result<Compared> {
+    let p = RankingParams {
+        kind: Kind::Ensemble,
+        popularity: PopularityParams { by: By::Count, damping: c.damping },
+        ease: c.ease,
+        ials: c.ials,
+        rp3beta: c.rp3beta,
+        ensemble: c.ensemble,
+        ..RankingParams::default()
+    };
+    match p.check_kind(Kind::Ensemble, t.n_items()) {
+        Err(e @ FitError::TooManyItems { .. }) => {
+            tracing::warn!("ensemble left out of the comparison: {e}");
+            Ok(Compared::LeftOut)
+        }
+        Err(e) => Err(e).context("invalid evaluate.compare.ensemble"),
+        Ok(_) => Ok(with(p.fit(t, 0).context("invalid evaluate.compare.ensemble")?, 0)),
+    }
 }
 
 /// A ranking measured beside the model's.

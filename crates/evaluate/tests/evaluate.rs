@@ -14,6 +14,9 @@ use movierec_core::models::rating::svd::SvdParams;
 use movierec_core::models::{Kind, RankingParams, Recommender};
 use serde_json::Value;
 
+/// The NDCG plot's columns: k, the model's row, and every ranking compared beside it.
+const NDCG_COLUMNS: &str = "k,model,relevance,most_rated,damped_mean,ease,ials,rp3beta,ensemble,model_reranked";
+
 const OUTPUTS: [&str; 4] = ["metrics/evaluate.json", "metrics/errors.csv", "metrics/pr.csv", "metrics/ndcg.csv"];
 
 struct Project {
@@ -106,7 +109,10 @@ fn reports_the_original_metrics_the_baselines_and_the_ranking() {
     // Every ranking side by side, the model's row equal to `ranking`.
     let rows = r["rankings"].as_object().unwrap();
     let names: Vec<&str> = rows.keys().map(String::as_str).collect();
-    assert_eq!(names, ["damped_mean", "ease", "ials", "model", "model_reranked", "most_rated", "relevance", "rp3beta"]);
+    assert_eq!(
+        names,
+        ["damped_mean", "ease", "ensemble", "ials", "model", "model_reranked", "most_rated", "relevance", "rp3beta"]
+    );
     assert_eq!(rows["model"]["ndcg"], ranking["ndcg"]);
     // The model orders by EASE with λ 500, the comparison's EASE too: the same lists.
     assert_eq!(rows["ease"], rows["model"]);
@@ -119,7 +125,7 @@ fn reports_the_original_metrics_the_baselines_and_the_ranking() {
     assert!(rows.keys().all(|n| dislikes(n) >= dislikes("relevance")), "{r}");
     assert!(dislikes("most_rated") > dislikes("relevance"), "{r}");
     let ndcg = std::fs::read_to_string(p.path(OUTPUTS[3])).unwrap();
-    assert_eq!(ndcg.lines().next(), Some("k,model,relevance,most_rated,damped_mean,ease,ials,rp3beta,model_reranked"));
+    assert_eq!(ndcg.lines().next(), Some(NDCG_COLUMNS));
     assert_eq!(ndcg.lines().count(), 21);
     let at5: Vec<&str> = ndcg.lines().nth(5).unwrap().split(',').collect();
     // (serde_json reads floats to within one unit in the last place.)
@@ -167,8 +173,9 @@ fn the_comparisons_implicit_als_is_the_models_own_when_its_parameters_are() {
     assert_eq!(reranked_ials, ials_column);
 }
 
-/// A ranking left out (EASE and RP3beta over their `max_items`, no re-ranking) keeps its column in the
-/// NDCG plot, empty, so `dvc plots` finds the same columns whatever the parameters.
+/// A ranking left out (EASE and RP3beta over their `max_items`, the ensemble of EASE with them,
+/// no re-ranking) keeps its column in the NDCG plot, empty, so `dvc plots` finds the same
+/// columns whatever the parameters.
 #[test]
 fn rankings_left_out_keep_their_columns() {
     let p = Project::new();
@@ -177,13 +184,14 @@ fn rankings_left_out_keep_their_columns() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("ease left out of the comparison") && log.contains("rp3beta left out"), "{log}");
+    assert!(log.contains("ensemble left out of the comparison") && log.contains("ease.max_items is 10"), "{log}");
     let r: Value = serde_json::from_slice(&std::fs::read(p.path(OUTPUTS[0])).unwrap()).unwrap();
     let names: Vec<&str> = r["rankings"].as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(names, ["damped_mean", "ials", "model", "most_rated", "relevance"]);
     let ndcg = std::fs::read_to_string(p.path(OUTPUTS[3])).unwrap();
-    assert_eq!(ndcg.lines().next(), Some("k,model,relevance,most_rated,damped_mean,ease,ials,rp3beta,model_reranked"));
+    assert_eq!(ndcg.lines().next(), Some(NDCG_COLUMNS));
     let first: Vec<&str> = ndcg.lines().nth(1).unwrap().split(',').collect();
-    assert_eq!((first.len(), first[5], first[7], first[8]), (9, "", "", ""));
+    assert_eq!((first.len(), first[5], first[7], first[8], first[9]), (10, "", "", "", ""));
 }
 
 #[test]

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use movierec_core::models::artifact::FORMAT_VERSION;
 use movierec_core::models::base::select;
 use movierec_core::models::recommender;
-use movierec_core::models::{Recommendation, User};
+use movierec_core::models::{Ranking, Recommendation, User};
 use movierec_core::quote::quote;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -102,7 +102,8 @@ pub struct ModelInfo {
 /// What orders the recommendation lists (the score shown is always SVD's predicted relevance).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RankingInfo {
-    /// `relevance` (the rating model's predicted relevance), `popularity`, `ease`, `ials` or `rp3beta`.
+    /// `relevance` (the rating model's predicted relevance), `popularity`, `ease`, `ials`, `rp3beta`
+    /// or `ensemble`.
     #[schema(example = "ease")]
     kind: String,
     /// When above 0, the ranking's best `rerank` movies are re-ordered by predicted relevance.
@@ -115,10 +116,20 @@ pub struct RankingInfo {
     /// relevance below their own mean score) go after the others (absent: no).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     demote_dislikes: bool,
+    /// An ensemble's two kinds, in order (absent for the other kinds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    members: Option<Vec<String>>,
+    /// An ensemble's weight of its second kind's z-scores (absent for the other kinds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    weight: Option<f64>,
 }
 
 fn model_info(s: &Snapshot) -> ModelInfo {
     let v = &s.view;
+    let ensemble = match &v.model.ranking {
+        Ranking::Ensemble(e) => Some(e.params()),
+        _ => None,
+    };
     ModelInfo {
         format_version: FORMAT_VERSION,
         source: v.source.clone(),
@@ -130,6 +141,8 @@ fn model_info(s: &Snapshot) -> ModelInfo {
             rerank: v.model.reorder.rerank,
             blend: v.model.reorder.blend,
             demote_dislikes: v.model.reorder.demote_dislikes,
+            members: ensemble.map(|e| e.members.iter().map(|k| k.to_string()).collect()),
+            weight: ensemble.map(|e| e.weight),
         },
         trained_at: v.provenance.created_at.clone(),
         data_fingerprint: v.provenance.data_fingerprint.clone(),

@@ -355,7 +355,14 @@ async fn every_kind_is_served() {
         let fixture = Fixture::new();
         let model = common::write_model_of_kind(&fixture.data.ratings, &fixture.path("serve.bin"), kind);
         let s = serving(fixture);
-        assert_eq!(s.get("/").await.1["model"]["ranking"]["kind"], kind.name());
+        let ranking = s.get("/").await.1["model"]["ranking"].clone();
+        assert_eq!(ranking["kind"], kind.name());
+        // An ensemble names its members and weight; the other kinds have neither.
+        let (members, weight) = match &model.ranking {
+            Ranking::Ensemble(e) => (json!(e.params().members), json!(e.weight)),
+            _ => (Value::Null, Value::Null),
+        };
+        assert_eq!((&ranking["members"], &ranking["weight"]), (&members, &weight), "{ranking}");
         served_as_in_core(&s, &model, kind.name()).await;
     }
 }

@@ -12,6 +12,7 @@ use movierec_core::data::synthetic::SyntheticConfig;
 pub use movierec_core::evaluation::search::Measure;
 use movierec_core::models::RankingParams;
 use movierec_core::models::ranking::ease::EaseParams;
+use movierec_core::models::ranking::ensemble::EnsembleParams;
 use movierec_core::models::ranking::ials::IalsParams;
 use movierec_core::models::ranking::rp3beta::Rp3betaParams;
 use movierec_core::models::rating::Algorithm;
@@ -201,7 +202,7 @@ impl Default for PrepareParams {
 /// | `mode` | `fast` | `fast` (single precision, parallel, deterministic) or `surprise` (scikit-surprise's exact results) |
 /// | `threads` | 0 | threads of the fit; 0: all cores (the `fast` mode at most one per 131,072 training ratings). The model does not depend on it |
 /// | `svd` | Surprise's defaults | SVD's hyper-parameters, with Surprise's names (`n_factors`, `lr_all`, ...) |
-/// | `ranking` | `kind: ease` | what orders each user's list (`relevance`, `popularity`, `ease`, `ials`, `rp3beta`; `svd`, its former name, is read as `relevance`), `rerank`, `blend`, `demote_dislikes`, and each kind's parameters |
+/// | `ranking` | `kind: ease` | what orders each user's list (`relevance`, `popularity`, `ease`, `ials`, `rp3beta`, `ensemble`; `svd`, its former name, is read as `relevance`), `rerank`, `blend`, `demote_dislikes`, and each kind's parameters |
 /// | `algorithm` | `svd` | the rating model, whose predicted relevance every list shows: `svd` (`mode`, `svd`) or another of Surprise's algorithms (`knn_baseline`, `svdpp`, …) |
 /// | `algorithms` | none | the other algorithms' parameters by name, under Surprise's names (absent: Surprise's defaults); only the chosen one's are used |
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -324,7 +325,8 @@ impl Default for EvaluateParams {
 
 /// `evaluate.compare`: the rankings measured beside the model's, each fitted on the training
 /// set: the most-rated list, the damped-mean list, SVD's predicted relevance, EASE and
-/// implicit ALS, RP3beta, and the model's ranking re-ordered by predicted relevance.
+/// implicit ALS, RP3beta, an ensemble of two of them, and the model's ranking re-ordered by
+/// predicted relevance.
 ///
 /// | Name | Default | Purpose |
 /// |---|---|---|
@@ -332,6 +334,7 @@ impl Default for EvaluateParams {
 /// | `ease` | λ 500, binary | EASE's parameters (Steck's reference setting) |
 /// | `ials` | the kind's defaults | implicit ALS's parameters |
 /// | `rp3beta` | the kind's defaults | RP3beta's parameters |
+/// | `ensemble` | EASE and implicit ALS, weight 1 | the ensemble's members and weight (each member with its parameters above; `popularity`: the most-rated list) |
 /// | `rerank` | 20 | the model's best N re-ordered by predicted relevance (0: no such row) |
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -341,6 +344,7 @@ pub struct Compare {
     pub ease: EaseParams,
     pub ials: IalsParams,
     pub rp3beta: Rp3betaParams,
+    pub ensemble: EnsembleParams,
     pub rerank: usize,
 }
 
@@ -351,6 +355,7 @@ impl Default for Compare {
             ease: EaseParams::default(),
             ials: IalsParams::default(),
             rp3beta: Rp3betaParams::default(),
+            ensemble: EnsembleParams::default(),
             rerank: 20,
         }
     }

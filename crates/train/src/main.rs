@@ -31,8 +31,9 @@ use serde::Serialize;
 /// model for any number of threads) or `surprise` (scikit-surprise's SVD reproduced bit for
 /// bit). `train.svd` holds Surprise's hyper-parameters: SVD predicts the relevance score every
 /// recommendation shows. `train.ranking.kind` chooses what orders each user's list:
-/// `relevance` (the rating model's predicted relevance; `svd` is its former name), `popularity`, `ease`, `ials` or `rp3beta`, each with its parameters under
-/// `train.ranking`. Training stops with an error, and writes nothing, if a parameter is out
+/// `relevance` (the rating model's predicted relevance; `svd` is its former name),
+/// `popularity`, `ease`, `ials`, `rp3beta` or `ensemble` (two of them added), each with its
+/// parameters under `train.ranking`. Training stops with an error, and writes nothing, if a parameter is out
 /// of range or stops being finite (learning rates too large for the rating scale). Outputs
 /// are written only if the stage succeeds.
 #[derive(Debug, Parser)]

@@ -216,6 +216,20 @@ fn every_ranking_kind_is_fitted_and_written() {
     );
     assert!(matches!(&model.ranking, Ranking::Rp3beta(m) if (m.params.alpha, m.params.beta) == (0.6, 0.3)));
     assert_eq!(r["ranking"]["params"]["beta"].as_f64(), Some(0.3));
+    // An ensemble holds its members, each fitted with its own parameters, and its weight; the
+    // report gives the members' parameters under their kind's name.
+    let (model, r) = p.ok_recommender(
+        "train: {svd: {n_factors: 4, n_epochs: 2}, ranking: {kind: ensemble, ensemble: {members: [rp3beta, ials], weight: 0.5}, rp3beta: {beta: 0.3}, ials: {factors: 4, iterations: 2}}}\n",
+    );
+    let Ranking::Ensemble(e) = &model.ranking else { panic!("an ensemble: {:?}", model.kind()) };
+    assert_eq!(e.weight, 0.5);
+    assert!(matches!(&e.members[0], Ranking::Rp3beta(m) if m.params.beta == 0.3));
+    assert!(matches!(&e.members[1], Ranking::Ials(m) if m.params.factors == 4));
+    assert_eq!(r["ranking"]["params"]["members"], serde_json::json!(["rp3beta", "ials"]));
+    assert_eq!(
+        (r["ranking"]["params"]["weight"].as_f64(), r["ranking"]["params"]["rp3beta"]["beta"].as_f64()),
+        (Some(0.5), Some(0.3))
+    );
     // auto, the default: EASE up to ease.max_items movies (385 here), implicit ALS above; the
     // model holds the kind chosen, the report says it was auto's choice.
     for (max_items, chosen) in [(385, Kind::Ease), (384, Kind::Ials)] {
@@ -260,6 +274,11 @@ fn divergence_and_bad_parameters_are_clear_errors() {
         ("{kind: ials, ials: {preference: -2}}", "ials.preference -2"),
         ("{kind: rp3beta, rp3beta: {alpha: 0}}", "rp3beta.alpha 0"),
         ("{kind: rp3beta, rp3beta: {max_items: 100}}", "rp3beta needs a 385 × 385 matrix"),
+        ("{kind: ensemble, ensemble: {members: [ease, ease]}}", "ensemble.members [ease, ease]"),
+        ("{kind: ensemble, ensemble: {members: [ease, auto]}}", "ensemble.members auto"),
+        ("{kind: ensemble, ensemble: {weight: -1}}", "ensemble.weight -1"),
+        ("{kind: ensemble, ease: {lambda: 0}}", "ease.lambda 0"),
+        ("{kind: ensemble, ease: {max_items: 100}}", "ease needs a 385 × 385 matrix"),
     ] {
         let e = p.fails(&format!("train: {{svd: {{n_epochs: 1}}, ranking: {ranking}}}\n"));
         assert!(e.contains("train.ranking") && e.contains(expected), "{ranking}: {e}");

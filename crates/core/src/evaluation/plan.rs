@@ -47,7 +47,7 @@ use crate::models::{Algorithm, FitError, Kind, RankingParams, RatingModel, Recom
 /// | `algorithms` | none | Surprise's other algorithms searched beside SVD, each by its `param_grid` as Surprise's `GridSearchCV` takes it (lists; `sim_options` and `bsl_options` dicts of lists) |
 /// | `ranking.base` | the kinds' defaults | the top-N kinds' parameters that are not searched (its `kind` is ignored) |
 /// | `ranking.max_dislikes` | 0.05 | the most predicted dislikes (the share of the top K the rating model predicts below the user's own mean, on average over the folds) the winner's lists may hold: candidates above it rank after all within it; null: no limit |
-/// | `ranking.spaces` | EASE's λ, `dropout` and `liking`, each as ranked or its best 20 or 50 blended, dislikes last or not; implicit ALS's factors, α and `preference`, each with and without `rerank` 20; RP3beta's α and β; popularity (93 candidates) | a space per top-N kind, searched when `measure` is a ranking measure |
+/// | `ranking.spaces` | EASE's λ, `dropout` and `liking`, each as ranked or its best 20 or 50 blended, dislikes last or not; implicit ALS's factors, α and `preference`, each with and without `rerank` 20; RP3beta's α and β; the ensemble of EDLAE and implicit ALS, its weight and EDLAE's λ, each as ranked or its best 20 or 50 blended, dislikes last or not; popularity (129 candidates) | a space per top-N kind, searched when `measure` is a ranking measure |
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 #[allow(missing_docs)] // documented in the table above

@@ -115,6 +115,28 @@ pub const SEARCHABLE_IALS: [&str; 10] = [
     "demote_dislikes",
 ];
 
+/// The ensemble's searchable parameters: its weight, how it re-orders, and its members'
+/// parameters under their kind's name (`ease.lambda`), each set only on a member.
+pub const SEARCHABLE_ENSEMBLE: [&str; 17] = [
+    "weight",
+    "rerank",
+    "blend",
+    "demote_dislikes",
+    "popularity.damping",
+    "ease.lambda",
+    "ease.dropout",
+    "ease.liking",
+    "ials.factors",
+    "ials.regularization",
+    "ials.alpha",
+    "ials.preference",
+    "ials.iterations",
+    "ials.cg_steps",
+    "ials.init_std_dev",
+    "rp3beta.alpha",
+    "rp3beta.beta",
+];
+
 /// The parameters of top-N `kind` that can be searched.
 pub fn searchable(kind: Kind) -> &'static [&'static str] {
     match kind {
@@ -124,6 +146,7 @@ pub fn searchable(kind: Kind) -> &'static [&'static str] {
         Kind::Ease => &SEARCHABLE_EASE,
         Kind::Ials => &SEARCHABLE_IALS,
         Kind::Rp3beta => &SEARCHABLE_RP3BETA,
+        Kind::Ensemble => &SEARCHABLE_ENSEMBLE,
         // A choice between kinds, not a kind with parameters of its own: search the kinds.
         Kind::Auto => &[],
     }
@@ -159,12 +182,32 @@ pub fn default_ranking_space(kind: Kind) -> Option<BTreeMap<String, Values>> {
             ("rerank", list(&[0.0, 20.0])),
         ])),
         Kind::Rp3beta => Some(space(&[("alpha", list(&[0.6, 1.0])), ("beta", list(&[0.4, 0.6]))])),
+        Kind::Ensemble => Some(space(&[
+            ("blend", list(&[0.25, 1.0])),
+            ("demote_dislikes", list(&[0.0, 1.0])),
+            ("ease.dropout", list(&[0.25])),
+            ("ease.lambda", list(&[300.0, 1000.0])),
+            ("ease.liking", list(&[1.0])),
+            ("ials.preference", list(&[1.0])),
+            ("rerank", list(&[0.0, 20.0, 50.0])),
+            ("weight", list(&[0.5, 1.0])),
+        ])),
     }
 }
 
 /// Parameters that are counts: drawn values are rounded, and must be whole numbers of 1 or
 /// more (`rerank` of 0 or more).
-const COUNTS: [&str; 6] = ["n_factors", "n_epochs", "factors", "iterations", "cg_steps", "rerank"];
+const COUNTS: [&str; 9] = [
+    "n_factors",
+    "n_epochs",
+    "factors",
+    "iterations",
+    "cg_steps",
+    "rerank",
+    "ials.factors",
+    "ials.iterations",
+    "ials.cg_steps",
+];
 
 /// One candidate: the searched parameters' values, in the space's order.
 pub type Candidate = Vec<(String, f64)>;
@@ -190,22 +233,22 @@ fn whole(name: &str, v: f64, min: f64, expected: &'static str) -> Result<usize, 
 pub fn apply_ranking(base: &RankingParams, kind: Kind, candidate: &Candidate) -> Result<RankingParams, SpaceError> {
     let mut p = base.clone();
     p.kind = kind;
+    // How a list is re-ordered, which every kind that orders by a model of its own takes.
+    let top_n = !matches!(kind, Kind::Relevance | Kind::Auto);
     for (name, v) in candidate {
         let v = *v;
         match (kind, name.as_str()) {
-            (Kind::Popularity | Kind::Ease | Kind::Ials | Kind::Rp3beta, "rerank") => {
+            (_, "rerank") if top_n => {
                 p.rerank = whole(name, v, 0.0, "a whole number of 0 or more")?;
             }
-            (Kind::Popularity | Kind::Ease | Kind::Ials | Kind::Rp3beta, "blend") if v >= 0.0 && v.is_finite() => {
-                p.blend = Some(v)
-            }
-            (Kind::Popularity | Kind::Ease | Kind::Ials | Kind::Rp3beta, "blend") => {
+            (_, "blend") if top_n && v >= 0.0 && v.is_finite() => p.blend = Some(v),
+            (_, "blend") if top_n => {
                 return Err(SpaceError::Invalid { name: name.clone(), value: v, expected: "a weight of 0 or more" });
             }
-            (Kind::Popularity | Kind::Ease | Kind::Ials | Kind::Rp3beta, "demote_dislikes") if v == 0.0 || v == 1.0 => {
+            (_, "demote_dislikes") if top_n && (v == 0.0 || v == 1.0) => {
                 p.demote_dislikes = v == 1.0;
             }
-            (Kind::Popularity | Kind::Ease | Kind::Ials | Kind::Rp3beta, "demote_dislikes") => {
+            (_, "demote_dislikes") if top_n => {
                 return Err(SpaceError::Invalid { name: name.clone(), value: v, expected: "0 (no) or 1 (yes)" });
             }
             (Kind::Popularity, "damping") => p.popularity.damping = v,
@@ -221,6 +264,17 @@ pub fn apply_ranking(base: &RankingParams, kind: Kind, candidate: &Candidate) ->
             (Kind::Ials, "iterations") => p.ials.iterations = count(name, v)?,
             (Kind::Ials, "cg_steps") => p.ials.cg_steps = count(name, v)?,
             (Kind::Ials, "init_std_dev") => p.ials.init_std_dev = v,
+            (Kind::Ensemble, "weight") => p.ensemble.weight = v,
+            (Kind::Ensemble, member) if member.contains('.') => {
+                let (of, own) = member.split_once('.').expect("checked");
+                let unknown =
+                    || SpaceError::Unknown { of: kind.name(), name: name.clone(), expected: searchable(kind) };
+                let of = p.ensemble.members.into_iter().find(|m| m.name() == of).ok_or_else(unknown)?;
+                if matches!(own, "rerank" | "blend" | "demote_dislikes") || !searchable(of).contains(&own) {
+                    return Err(unknown());
+                }
+                p = RankingParams { kind, ..apply_ranking(&p, of, &vec![(own.to_owned(), v)])? };
+            }
             _ => return Err(SpaceError::Unknown { of: kind.name(), name: name.clone(), expected: searchable(kind) }),
         }
     }
@@ -1221,6 +1275,28 @@ mod tests {
         assert!(candidates(SVD, &space(&[("lr_all", Values::List(vec![]))]), Method::Grid, 0, 0).is_err());
         let c = vec![("n_factors".to_string(), 2.5)];
         assert!(apply(&Algorithm::Svd(SvdParams::default()), &c).is_err());
+    }
+
+    /// An ensemble's space sets its weight, how it re-orders, and its members' parameters under
+    /// their kind's name; a parameter of a kind that is not a member is refused by name.
+    #[test]
+    fn an_ensembles_space_reaches_its_members() {
+        let c: Candidate = [("ease.lambda", 300.0), ("ials.factors", 8.0), ("rerank", 20.0), ("weight", 0.5)]
+            .map(|(n, v)| (n.to_owned(), v))
+            .to_vec();
+        let p = apply_ranking(&RankingParams::default(), Kind::Ensemble, &c).unwrap();
+        assert_eq!((p.kind, p.ease.lambda, p.ials.factors, p.rerank), (Kind::Ensemble, 300.0, 8, 20));
+        assert_eq!(p.ensemble.weight, 0.5);
+        for (name, v) in [("rp3beta.alpha", 0.5), ("ease.rerank", 20.0), ("ease.gamma", 1.0)] {
+            let e = apply_ranking(&RankingParams::default(), Kind::Ensemble, &vec![(name.to_owned(), v)]).unwrap_err();
+            assert!(e.to_string().contains(&format!("\"{name}\" for ensemble")), "{e}");
+        }
+        let e = apply_ranking(&RankingParams::default(), Kind::Ensemble, &vec![("ials.factors".to_owned(), 0.5)])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("factors") && e.contains("1 or more"), "{e}");
+        let space = default_ranking_space(Kind::Ensemble).unwrap();
+        assert!(candidates(of_kind(Kind::Ensemble), &space, Method::Grid, 0, 0).is_ok());
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::data::ids::IdMap;
 use crate::data::scale::RatingScale;
 use crate::models::ranking::Reorder;
 use crate::models::ranking::ease::Ease;
+use crate::models::ranking::ensemble::{Ensemble, EnsembleParams};
 use crate::models::ranking::ials::{Ials, IalsParams};
 use crate::models::ranking::popularity::{By, Popularity};
 use crate::models::ranking::rp3beta::{Rp3beta, Rp3betaParams};
@@ -113,6 +114,10 @@ struct RankingHeader {
     /// RP3beta's parameters (its weights are the payload).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     rp3beta: Option<Rp3betaParams>,
+    /// An ensemble's members and weight (each member's own parameters are in the fields
+    /// above, its payload after the first member's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ensemble: Option<EnsembleParams>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -265,17 +270,9 @@ pub fn write(recommender: &Recommender, provenance: &Provenance, out: impl Write
         ease_liking: None,
         ials: None,
         rp3beta: None,
+        ensemble: None,
     };
-    match &recommender.ranking {
-        Ranking::Relevance => {}
-        Ranking::Popularity(p) => ranking.popularity_by = Some(p.by),
-        Ranking::Ease(e) => {
-            ranking.ease_weighting = Some(e.weighting);
-            ranking.ease_liking = (e.liking != 0.0).then_some(e.liking);
-        }
-        Ranking::Ials(m) => ranking.ials = Some(m.params),
-        Ranking::Rp3beta(m) => ranking.rp3beta = Some(m.params),
-    }
+    ranking.describe(&recommender.ranking);
     let mut buf = Vec::new();
     // SVD keeps the layout of the files before the other algorithms: its parameters, mode and
     // precision in the header, its payload without a length, written in place.
@@ -323,7 +320,37 @@ pub fn write(recommender: &Recommender, provenance: &Provenance, out: impl Write
         buf.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
         buf.extend_from_slice(bytes);
     }
-    match &recommender.ranking {
+    write_ranking(&recommender.ranking, &mut buf);
+    let mut h = Fnv64::default();
+    h.update(&buf);
+    buf.extend_from_slice(&h.finish().to_le_bytes());
+    let mut out = out;
+    out.write_all(&buf)
+}
+
+impl RankingHeader {
+    /// Sets what `ranking`'s payload needs to be read (for an ensemble, each member's).
+    fn describe(&mut self, ranking: &Ranking) {
+        match ranking {
+            Ranking::Relevance => {}
+            Ranking::Popularity(p) => self.popularity_by = Some(p.by),
+            Ranking::Ease(e) => {
+                self.ease_weighting = Some(e.weighting);
+                self.ease_liking = (e.liking != 0.0).then_some(e.liking);
+            }
+            Ranking::Ials(m) => self.ials = Some(m.params),
+            Ranking::Rp3beta(m) => self.rp3beta = Some(m.params),
+            Ranking::Ensemble(e) => {
+                self.ensemble = Some(e.params());
+                e.members.iter().for_each(|m| self.describe(m));
+            }
+        }
+    }
+}
+
+/// Appends `ranking`'s payload (an ensemble's: its members', in order).
+fn write_ranking(ranking: &Ranking, buf: &mut Vec<u8>) {
+    match ranking {
         Ranking::Relevance => {}
         Ranking::Popularity(p) => p.scores.iter().for_each(|v| buf.extend_from_slice(&v.to_le_bytes())),
         Ranking::Ease(e) => e.b.iter().for_each(|v| buf.extend_from_slice(&v.to_le_bytes())),
@@ -331,12 +358,61 @@ pub fn write(recommender: &Recommender, provenance: &Provenance, out: impl Write
         Ranking::Ials(m) => {
             m.user_factors.iter().chain(&m.item_factors).for_each(|v| buf.extend_from_slice(&v.to_le_bytes()));
         }
+        Ranking::Ensemble(e) => e.members.iter().for_each(|m| write_ranking(m, buf)),
     }
-    let mut h = Fnv64::default();
-    h.update(&buf);
-    buf.extend_from_slice(&h.finish().to_le_bytes());
-    let mut out = out;
-    out.write_all(&buf)
+}
+
+/// Reads the payload of a ranking of `kind` described by `r`, for `(users, movies)` on
+/// the rating `scale`.
+fn read_ranking(
+    kind: Kind,
+    r: &RankingHeader,
+    c: &mut Cursor<'_>,
+    (nu, ni): (usize, usize),
+    scale: (f64, f64),
+) -> Result<Ranking, ArtifactError> {
+    let invalid = |what: &str| ArtifactError::Invalid(format!("the {what} ranking lacks its parameters"));
+    Ok(match kind {
+        Kind::Relevance => Ranking::Relevance,
+        Kind::Auto => return Err(ArtifactError::Invalid("a ranking of kind auto, which no fit writes".into())),
+        Kind::Popularity => Ranking::Popularity(Popularity {
+            by: r.popularity_by.ok_or_else(|| invalid("popularity"))?,
+            scores: c.f64s(ni, "popularity scores")?,
+            order: Default::default(),
+        }),
+        Kind::Ease => Ranking::Ease(Ease {
+            weighting: r.ease_weighting.ok_or_else(|| invalid("ease"))?,
+            liking: r.ease_liking.unwrap_or(0.0),
+            scale,
+            n_items: ni,
+            b: c.f32s(ni.checked_mul(ni).ok_or(ArtifactError::Truncated("EASE weights"))?, "EASE weights")?,
+        }),
+        Kind::Rp3beta => Ranking::Rp3beta(Rp3beta {
+            params: r.rp3beta.ok_or_else(|| invalid("rp3beta"))?,
+            n_items: ni,
+            w: c.f32s(ni.checked_mul(ni).ok_or(ArtifactError::Truncated("RP3beta weights"))?, "RP3beta weights")?,
+        }),
+        Kind::Ials => {
+            let params = r.ials.ok_or_else(|| invalid("ials"))?;
+            let f = params.factors;
+            if f == 0 {
+                return Err(ArtifactError::Invalid("implicit ALS with 0 factors".into()));
+            }
+            Ranking::Ials(Ials::new(
+                params,
+                scale,
+                c.f32s(nu * f, "implicit ALS user factors")?,
+                c.f32s(ni * f, "implicit ALS movie factors")?,
+            ))
+        }
+        Kind::Ensemble => {
+            let p = r.ensemble.ok_or_else(|| invalid("ensemble"))?;
+            p.check().map_err(|e| ArtifactError::Invalid(e.to_string()))?;
+            let [first, second] = p.members;
+            let members = [read_ranking(first, r, c, (nu, ni), scale)?, read_ranking(second, r, c, (nu, ni), scale)?];
+            Ranking::Ensemble(Ensemble::new(p.weight, members))
+        }
+    })
 }
 
 /// Reads sections of a byte slice, failing with the section's name past its end.
@@ -446,47 +522,10 @@ pub fn read(bytes: &[u8]) -> Result<(Recommender, Provenance), ArtifactError> {
         }
     };
     let scale = (header.scale.min(), header.scale.max());
-    let invalid = |what: &str| ArtifactError::Invalid(format!("the {what} ranking lacks its parameters"));
     let (ranking, reorder) = match header.ranking {
         None => (Ranking::Relevance, Reorder::default()),
         Some(r) => {
-            let ranking = match r.kind {
-                Kind::Relevance => Ranking::Relevance,
-                Kind::Auto => return Err(ArtifactError::Invalid("a ranking of kind auto, which no fit writes".into())),
-                Kind::Popularity => Ranking::Popularity(Popularity {
-                    by: r.popularity_by.ok_or_else(|| invalid("popularity"))?,
-                    scores: c.f64s(ni, "popularity scores")?,
-                    order: Default::default(),
-                }),
-                Kind::Ease => Ranking::Ease(Ease {
-                    weighting: r.ease_weighting.ok_or_else(|| invalid("ease"))?,
-                    liking: r.ease_liking.unwrap_or(0.0),
-                    scale,
-                    n_items: ni,
-                    b: c.f32s(ni.checked_mul(ni).ok_or(ArtifactError::Truncated("EASE weights"))?, "EASE weights")?,
-                }),
-                Kind::Rp3beta => Ranking::Rp3beta(Rp3beta {
-                    params: r.rp3beta.ok_or_else(|| invalid("rp3beta"))?,
-                    n_items: ni,
-                    w: c.f32s(
-                        ni.checked_mul(ni).ok_or(ArtifactError::Truncated("RP3beta weights"))?,
-                        "RP3beta weights",
-                    )?,
-                }),
-                Kind::Ials => {
-                    let params = r.ials.ok_or_else(|| invalid("ials"))?;
-                    let f = params.factors;
-                    if f == 0 {
-                        return Err(ArtifactError::Invalid("implicit ALS with 0 factors".into()));
-                    }
-                    Ranking::Ials(Ials::new(
-                        params,
-                        scale,
-                        c.f32s(nu * f, "implicit ALS user factors")?,
-                        c.f32s(ni * f, "implicit ALS movie factors")?,
-                    ))
-                }
-            };
+            let ranking = read_ranking(r.kind, &r, &mut c, (nu, ni), scale)?;
             (ranking, Reorder { rerank: r.rerank, blend: r.blend, demote_dislikes: r.demote_dislikes })
         }
     };
@@ -602,6 +641,29 @@ mod tests {
         assert_eq!(header(&bytes)["ranking"]["ease_liking"], 1.5);
         let (back, _) = read(&bytes).unwrap();
         assert!(back == rec);
+    }
+
+    /// An ensemble's members are read back in their order, and a header that names members no
+    /// fit writes is refused by name.
+    #[test]
+    fn ensembles_round_trip_and_bad_members_are_named() {
+        let (mut rec, list) = recommender(false, Kind::Ensemble);
+        let Ranking::Ensemble(e) = &mut rec.ranking else { unreachable!() };
+        e.members.swap(0, 1);
+        e.weight = 0.25;
+        let bytes = to_bytes(&rec, &list);
+        let (back, _) = read(&bytes).unwrap();
+        assert!(back == rec);
+        with_header(&bytes, FORMAT_VERSION, |h| {
+            assert_eq!(h["ranking"]["ensemble"], serde_json::json!({"members": ["ials", "ease"], "weight": 0.25}));
+        });
+        let same = with_header(&bytes, FORMAT_VERSION, |h| h["ranking"]["ensemble"]["members"][1] = "ials".into());
+        let e = read(&same).unwrap_err().to_string();
+        assert!(e.contains("ensemble.members [ials, ials]"), "{e}");
+        let lacking = with_header(&bytes, FORMAT_VERSION, |h| {
+            h["ranking"].as_object_mut().unwrap().remove("ensemble");
+        });
+        assert!(read(&lacking).unwrap_err().to_string().contains("the ensemble ranking lacks its parameters"));
     }
 
     /// `bytes`, a model file, with its header changed by `edit` and its version `version`.

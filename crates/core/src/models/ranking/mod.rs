@@ -1,71 +1,29 @@
 //! The top-N kinds: what orders a user's unseen movies. Each kind is a module holding its
 //! parameters (implementing [`Fit`]) and its fitted model (implementing [`TopN`]): the same
-//! list for everyone ([`popularity`]), EASE and EDLAE ([`ease`]), implicit ALS ([`ials`])
-//! and RP3beta ([`rp3beta`]). [`Kind`], [`RankingParams`] and [`Ranking`] register them, one
-//! variant per kind; the kind `relevance` orders by the rating model's predicted relevance
-//! and fits nothing of its own. [`Reorder`] says how a ranking's best movies are re-ordered
-//! by that relevance.
+//! list for everyone ([`popularity`]), EASE and EDLAE ([`ease`]), implicit ALS ([`ials`]),
+//! RP3beta ([`rp3beta`]), and the sum of two of them ([`ensemble`]). [`Kind`],
+//! [`RankingParams`] and [`Ranking`] register them, one variant per kind; the kind
+//! `relevance` orders by the rating model's predicted relevance and fits nothing of its own.
+//! [`Reorder`] says how a ranking's best movies are re-ordered by that relevance.
 
 pub mod ease;
+pub mod ensemble;
 pub mod ials;
+mod kind;
 pub mod popularity;
 pub mod rp3beta;
 
 use serde::{Deserialize, Serialize};
 
+pub use kind::Kind;
+
 use crate::data::trainset::Trainset;
 use crate::models::base::{Fit, FitError, TopN};
 use crate::models::ranking::ease::{Ease, EaseParams};
+use crate::models::ranking::ensemble::{Ensemble, EnsembleParams, Member};
 use crate::models::ranking::ials::{Ials, IalsParams};
 use crate::models::ranking::popularity::{Popularity, PopularityParams};
 use crate::models::ranking::rp3beta::{Rp3beta, Rp3betaParams};
-
-/// What orders a user's list.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    /// The rating model's predicted relevance, whichever algorithm it is (the original
-    /// system's order). Its name was `svd` when SVD was the only rating model; `svd` is still
-    /// read as it.
-    #[serde(alias = "svd")]
-    Relevance,
-    /// The same list for everyone: the most rated movies, or the highest damped mean score.
-    Popularity,
-    /// EASE (Steck 2019): a closed-form item × item model of who rated what.
-    Ease,
-    /// Implicit ALS (Hu, Koren and Volinsky 2008), solved by conjugate gradient.
-    Ials,
-    /// RP3beta (Paudel et al. 2017): a three-step random walk on who rated what.
-    Rp3beta,
-    /// A choice, never a fitted model: EASE on a catalogue up to `ease.max_items` movies,
-    /// implicit ALS above ([`RankingParams::resolve`]), so that the default works at any size.
-    #[default]
-    Auto,
-}
-
-impl Kind {
-    /// Every kind a model can be, in the order reports list them (not [`Kind::Auto`], which
-    /// resolves to one of them).
-    pub const ALL: [Kind; 5] = [Kind::Relevance, Kind::Popularity, Kind::Ease, Kind::Ials, Kind::Rp3beta];
-
-    /// The name used in `params.yaml`, reports and the API.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Relevance => "relevance",
-            Kind::Popularity => "popularity",
-            Kind::Ease => "ease",
-            Kind::Ials => "ials",
-            Kind::Rp3beta => "rp3beta",
-            Kind::Auto => "auto",
-        }
-    }
-}
-
-impl std::fmt::Display for Kind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// How the best movies of a ranking's list are re-ordered by the rating model's predicted
 /// relevance.
@@ -113,6 +71,8 @@ pub struct RankingParams {
     pub ials: IalsParams,
     /// The `rp3beta` kind's parameters.
     pub rp3beta: Rp3betaParams,
+    /// The `ensemble` kind's parameters (its members' are theirs above).
+    pub ensemble: EnsembleParams,
 }
 
 impl RankingParams {
@@ -165,6 +125,11 @@ impl RankingParams {
             Kind::Ease => self.ease.check(n_items),
             Kind::Ials => self.ials.check(n_items),
             Kind::Rp3beta => self.rp3beta.check(n_items),
+            Kind::Ensemble => {
+                self.ensemble.check()?;
+                let plain = RankingParams { blend: None, demote_dislikes: false, ..self.clone() };
+                self.ensemble.members.iter().try_for_each(|&m| plain.check_kind(m, n_items).map(|_| ()))
+            }
         }?;
         Ok(kind)
     }
@@ -180,6 +145,12 @@ impl RankingParams {
             Kind::Ease => Ranking::Ease(self.ease.fit(t, threads)?),
             Kind::Ials | Kind::Auto => Ranking::Ials(self.ials.fit(t, threads)?),
             Kind::Rp3beta => Ranking::Rp3beta(self.rp3beta.fit(t, threads)?),
+            Kind::Ensemble => {
+                self.ensemble.check()?;
+                let [first, second] = self.ensemble.members;
+                let members = [self.fit_kind(first, t, threads)?, self.fit_kind(second, t, threads)?];
+                Ranking::Ensemble(Ensemble::new(self.ensemble.weight, members))
+            }
         })
     }
 
@@ -202,6 +173,13 @@ impl RankingParams {
             Kind::Ease => serde_json::to_value(self.ease).expect("plain data"),
             Kind::Ials => serde_json::to_value(self.ials).expect("plain data"),
             Kind::Rp3beta => serde_json::to_value(self.rp3beta).expect("plain data"),
+            Kind::Ensemble => {
+                let mut own = serde_json::to_value(self.ensemble).expect("plain data");
+                for m in self.ensemble.members {
+                    own[m.name()] = self.chosen_as(m)["params"].clone();
+                }
+                own
+            }
         };
         let mut chosen = serde_json::json!({"kind": kind, "rerank": self.rerank, "params": own});
         if let Some(w) = self.blend {
@@ -230,6 +208,8 @@ pub enum Ranking {
     Ials(Ials),
     /// A fitted RP3beta.
     Rp3beta(Rp3beta),
+    /// A fitted ensemble of two of the above.
+    Ensemble(Ensemble<Ranking>),
 }
 
 impl Ranking {
@@ -241,6 +221,7 @@ impl Ranking {
             Ranking::Ease(_) => Kind::Ease,
             Ranking::Ials(_) => Kind::Ials,
             Ranking::Rp3beta(_) => Kind::Rp3beta,
+            Ranking::Ensemble(_) => Kind::Ensemble,
         }
     }
 
@@ -252,7 +233,18 @@ impl Ranking {
             Ranking::Ease(m) => Some(m),
             Ranking::Ials(m) => Some(m),
             Ranking::Rp3beta(m) => Some(m),
+            Ranking::Ensemble(m) => Some(m),
         }
+    }
+}
+
+impl Member for Ranking {
+    fn kind(&self) -> Kind {
+        Ranking::kind(self)
+    }
+
+    fn top_n(&self) -> Option<&dyn TopN> {
+        Ranking::top_n(self)
     }
 }
 
