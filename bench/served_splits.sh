@@ -46,6 +46,17 @@ python - "$work" <<'PY'
 import json, pathlib, statistics, sys
 work = pathlib.Path(sys.argv[1])
 rows = []
+# The parameters shown of each kind (an ensemble's members: those its default space searches).
+SHOWN = {"ease": ["lambda", "dropout", "liking"], "ials": ["factors", "alpha", "preference"], "rp3beta": ["alpha", "beta"]}
+def describe(kind, params):
+    if kind == "ensemble":
+        first, second = params["members"]
+        def member(m):
+            shown = ", ".join(f"{k} {params[m][k]:g}" for k in SHOWN.get(m, []))
+            return f"{m} ({shown})" if shown else m
+        return f"ensemble: {member(first)} + {params['weight']:g} × {member(second)}"
+    own = {k: v for k, v in params.items() if k != "max_items"}
+    return kind + " " + ", ".join(f"{k} {v:g}" if isinstance(v, (int, float)) else f"{k} {v}" for k, v in own.items())
 print("| split | served order | NDCG@10 | predicted dislikes | EASE-λ500 | ratio | search seconds |")
 print("|---:|---|---:|---:|---:|---:|---:|")
 for seed in range(1, 6):
@@ -53,8 +64,7 @@ for seed in range(1, 6):
     e = json.loads((work / str(seed) / "evaluate.json").read_text())
     best, anchor = o["best_ranking"], e["rankings"]["ease"]["ndcg"]
     p = best["params"]
-    own = {k: v for k, v in (p.get("params") or {}).items() if k != "max_items"}
-    order = best["kind"] + " " + ", ".join(f"{k} {v:g}" if isinstance(v, (int, float)) else f"{k} {v}" for k, v in own.items())
+    order = describe(best["kind"], p.get("params") or {})
     if p.get("rerank"):
         order += f"; best {p['rerank']}" + (f" blended {p['blend']:g}" if p.get("blend") is not None else " by relevance")
         order += ", dislikes last" if p.get("demote_dislikes") else ""

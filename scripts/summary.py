@@ -98,8 +98,18 @@ def main():
                 rerank = f"best {p['rerank']} re-ranked by relevance"
             if rerank and p.get("demote_dislikes"):
                 rerank += ", predicted dislikes last"
-            shown = {k: v for k, v in (p.get('params') or {}).items() if k != 'max_items'}  # a guard, not a setting
-            lines.append(f"           served order: {ranking['kind']} ({params_text(shown)})")
+            own = p.get("params") or {}
+            if ranking["kind"] == "ensemble":
+                # A member's solver settings and guards are left out, so that its line fits.
+                hidden = {"max_items", "seed", "simd", "init_std_dev", "cg_steps", "iterations"}
+                first, second = own["members"]
+                lines.append(f"           served order: ensemble of {first} + {own['weight']:g} x {second}")
+                for m in (first, second):
+                    shown = {k: v for k, v in own[m].items() if k not in hidden}
+                    lines.append(f"             {m} ({params_text(shown)})")
+            else:
+                shown = {k: v for k, v in own.items() if k != "max_items"}  # a guard, not a setting
+                lines.append(f"           served order: {ranking['kind']} ({params_text(shown)})")
             if rerank:
                 lines.append(f"             {rerank}")
             scores = f"cv {optimize['measure']} {ranking['cv_score']:.3f}, test {ranking['test_score']:.3f}"

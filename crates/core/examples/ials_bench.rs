@@ -4,10 +4,11 @@
 //! Generates the synthetic data (`scale=`, `movies=`, `ratings_per_user=`; MovieLens-32M's
 //! shape is `scale=14.955 movies=87000 ratings_per_user=160`), splits it 80/20 as `prepare`
 //! does (seed 42), fits our implicit ALS (`factors=`, `iterations=`, `alpha=`,
-//! `regularization=`, `cg_steps=`, `threads=`, `simd=portable|native`) and prints one JSON
-//! line: fit seconds, rating
-//! updates per second, and NDCG@10 and precision@10 on the held-out ratings (relevant: a score
-//! of at least 60) of every `sample=`-th measured user (default 100).
+//! `regularization=`, `preference=`, `cg_steps=`, `threads=`, `simd=portable|native`) and
+//! prints one JSON line: fit seconds, rating updates per second, and NDCG@10 and
+//! precision@10 on the held-out ratings (relevant: a score of at least 60) of every
+//! `sample=`-th measured user (default 100). `implicit` has no preference: compare the two
+//! with `preference=0`, the default.
 //!
 //! With `python=PATH`, it also writes the training matrix (each rating's confidence
 //! `1 + α·w`, the same as ours) to a temporary folder, runs `bench/implicit_als.py` with that
@@ -43,6 +44,7 @@ fn main() {
     params.cg_steps = num("cg_steps").map_or(params.cg_steps, |v| v as usize);
     params.alpha = num("alpha").unwrap_or(params.alpha);
     params.regularization = num("regularization").unwrap_or(params.regularization);
+    params.preference = num("preference").unwrap_or(params.preference);
     params.simd = match kv.get("simd").map(String::as_str) {
         None | Some("portable") => Simd::Portable,
         Some("native") => Simd::Native,
