@@ -6,6 +6,7 @@ use rayon::prelude::*;
 
 use crate::data::dataset::RatingList;
 use crate::models::base::keep_last_per_movie;
+use crate::models::base::predictor::standardise;
 use crate::models::base::select::top_unseen;
 use crate::models::ranking::{Kind, Ranking, Reorder};
 use crate::models::rating::model::{NewUser, RatingModel};
@@ -127,15 +128,11 @@ fn reordered(top: &[(u32, f64, f64)], liked_from: Option<f64>, reorder: Reorder,
     list
 }
 
-/// Each value's z-score among `values`: its distance from their mean in standard deviations
-/// (0 for all when they are all equal).
+/// Each value's z-score among `values` ([`standardise`]).
 fn z_scores(values: impl Iterator<Item = f64>) -> Vec<f64> {
-    let v: Vec<f64> = values.collect();
-    if v.is_empty() {
-        return v;
-    }
-    let (mean, sd) = (crate::numpy::mean(&v), crate::models::base::predictor::np_std(&v));
-    v.iter().map(|x| if sd > 0.0 { (x - mean) / sd } else { 0.0 }).collect()
+    let mut v: Vec<f64> = values.collect();
+    standardise(&mut v);
+    v
 }
 
 /// How a user is known to a [`Recommender`].

@@ -116,6 +116,20 @@ pub(crate) fn np_std(values: &[f64]) -> f64 {
     (crate::numpy::pairwise_sum(&squared) / values.len() as f64).sqrt()
 }
 
+/// Replaces `values` by their z-scores: each one's distance from their mean in (population)
+/// standard deviations, numpy's mean and [`np_std`]; all 0 when they are all equal. What a
+/// blend of two orders puts on one scale (a re-ordered list's scores and relevances, an
+/// ensemble's members).
+pub(crate) fn standardise(values: &mut [f64]) {
+    if values.is_empty() {
+        return;
+    }
+    let (mean, sd) = (crate::numpy::mean(values), np_std(values));
+    for v in values.iter_mut() {
+        *v = if sd > 0.0 { (*v - mean) / sd } else { 0.0 };
+    }
+}
+
 /// The three methods of [`Predictor`] every fitted model with the fields `global_mean` and
 /// `scale` implements the same way (`as_any`: the model itself), written once: each model's
 /// `impl Predictor` starts with `predictor_fields!();`.

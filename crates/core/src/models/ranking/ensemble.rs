@@ -17,6 +17,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::models::base::predictor::standardise;
 use crate::models::base::{FitError, TopN, check};
 use crate::models::ranking::kind::Kind;
 
@@ -106,20 +107,6 @@ impl<M: Member> Ensemble<M> {
 
     fn member(&self, m: usize) -> &dyn TopN {
         self.members[m].top_n().expect("checked by Ensemble::new")
-    }
-}
-
-/// Replaces `values` by their z-scores (all 0 when they are all equal), computed in a fixed
-/// order so that the result does not depend on the machine.
-fn standardise(values: &mut [f64]) {
-    if values.is_empty() {
-        return;
-    }
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    let sd = (values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n).sqrt();
-    for v in values.iter_mut() {
-        *v = if sd > 0.0 { (*v - mean) / sd } else { 0.0 };
     }
 }
 
