@@ -18,6 +18,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -49,7 +50,22 @@ options.binary_location = "/usr/bin/chromium"
 for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--lang=en-US"):
     options.add_argument(flag)
 driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-wait = WebDriverWait(driver, 15)
+# The page redraws a list as its results arrive: an element found a moment before may be
+# gone, and a wait tries again instead of failing.
+wait = WebDriverWait(driver, 15, ignored_exceptions=(StaleElementReferenceException,))
+
+
+def click(locator):
+    """Clicks what `locator` finds once it can be clicked, found afresh on each try, so that a
+    redraw between the find and the click is tried again."""
+
+    def clicked(d):
+        element = EC.element_to_be_clickable(locator)(d)
+        if element:
+            element.click()
+        return bool(element)
+
+    wait.until(clicked)
 
 
 def size(name):
@@ -108,9 +124,8 @@ try:
         box = driver.find_element(By.ID, "user-search")
         box.clear()
         box.send_keys(named["name"], Keys.ENTER)
-        link = wait.until(EC.element_to_be_clickable((By.XPATH, f"//main//a[@href='#/users/{urllib.parse.quote(named['id'])}']")))
+        click((By.XPATH, f"//main//a[@href='#/users/{urllib.parse.quote(named['id'])}']"))
         ok(f"{size_name}: the user search finds {named['name']!r} by name")
-        link.click()
 
         # The user's page: their top 10 equal the API's, in order, with why.
         wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "#recs-h ~ .table-wrap tbody tr")))
@@ -168,7 +183,7 @@ try:
             field.send_keys(str(score))
             field.find_element(By.XPATH, "following-sibling::button").click()
             ratings.append({"movie_id": m["id"], "score": score})
-        wait.until(EC.element_to_be_clickable((By.ID, "recommend"))).click()
+        click((By.ID, "recommend"))
         wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "section[aria-live] tbody tr")))
         expected = api("/recommendations", {"ratings": ratings, "n": 10})["recommendations"]
         shown = rows("section[aria-live]")
