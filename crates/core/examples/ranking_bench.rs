@@ -15,10 +15,11 @@
 //! (comma-separated) `ease.lambdas=`, `ease.dropout=` (EDLAE) and `ease.liking=` (one EASE row
 //! per combination, beside the plain `ease`), `rp3beta.alpha=` and `rp3beta.beta=` (lists: one
 //! RP3beta row per combination), `ensemble.weight=` (a list: one row per weight of the
-//! ensemble of EASE, with the first value of each `ease.` list, and implicit ALS), `blend=` (a list of weights: each top-N
-//! model's best 20 and 50 re-ordered by its score and SVD's predicted relevance, z-scores,
-//! the relevance's times the weight), `demote=1` (each re-ordered row again with the movies
-//! SVD predicts the user will dislike last), `threads=` set parameters.
+//! ensemble of EASE, with the first value of each `ease.` list, and implicit ALS), `blend=`
+//! (a list of weights: each top-N model's best 20 and 50 re-ordered by its score and SVD's
+//! predicted relevance, z-scores, the relevance's times the weight), `demote=1` (each
+//! re-ordered row again with the movies SVD predicts the user will dislike last), `threads=`
+//! set parameters.
 
 use std::time::Instant;
 
